@@ -1,0 +1,97 @@
+//===- PalmBase.td - palm dialect definition ----------------*- tablegen -*-===//
+//
+// The palm dialect: a dense Transformer with sharding annotations over a
+// named device mesh, at the global (logical shapes) or local (per-device
+// shapes, explicit collectives) level.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALM_DIALECT_PALM_IR_PALMBASE_TD
+#define PALM_DIALECT_PALM_IR_PALMBASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def Palm_Dialect : Dialect {
+  let name = "palm";
+  let cppNamespace = "::mlir::palm";
+  let summary = "A sharded dense Transformer and its SPMD collectives";
+  let description = [{
+    The `palm` dialect expresses a PaLM-style dense Transformer (its forward
+    pass or its whole training step) together with how every tensor is
+    distributed over a named device mesh.
+
+    A module is at one of two levels, recorded in the module attribute
+    `palm.level` (absent means global):
+
+    * **global**: tensors have their logical shapes. A sharding is an
+      attribute (`#palm.sharding`) on function arguments and results, on
+      `palm.sharding_constraint`, or, after propagation, in the `palm.shardings`
+      attribute of any op; it never changes a type.
+    * **local**: tensors have per-device shapes and communication is explicit
+      in the collective ops (`palm.all_gather`, `palm.all_reduce`, ...), each
+      naming the mesh axes it communicates over.
+
+    Every tensor op of the global level declares a *sharding rule* through
+    `ShardingRuleOpInterface`: each tensor dimension maps to a factor, and a
+    factor is parallel, a reduction, must be replicated, or follows one of
+    two masked rules (a gather over a sharded table, a log-sum-exp over a
+    sharded class dimension). Propagation and partitioning are written once
+    over these rules.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Registers the attributes (defined in PalmAttrs.cpp, beside their
+    /// storage classes).
+    void registerAttributes();
+    /// Name of the discardable attribute holding one sharding per op result.
+    static constexpr ::llvm::StringLiteral kShardingsAttrName = "palm.shardings";
+    /// Name of the function argument/result attribute holding a sharding.
+    static constexpr ::llvm::StringLiteral kShardingAttrName = "palm.sharding";
+    /// Name of the module attribute recording the IR level.
+    static constexpr ::llvm::StringLiteral kLevelAttrName = "palm.level";
+  }];
+}
+
+def Palm_ReductionKind : I32EnumAttr<"ReductionKind",
+    "how pending partial results combine", [
+  I32EnumAttrCase<"Sum", 0, "sum">,
+  I32EnumAttrCase<"Max", 1, "max">
+]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::palm";
+}
+
+def Palm_ReductionKindAttr
+    : EnumAttr<Palm_Dialect, Palm_ReductionKind, "reduction"> {
+  let summary = "reduction kind of a collective or an unreduced axis";
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Palm_Level : I32EnumAttr<"Level", "IR level of a palm module", [
+  I32EnumAttrCase<"Global", 0, "global">,
+  I32EnumAttrCase<"Local", 1, "local">
+]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::palm";
+}
+
+def Palm_LevelAttr : EnumAttr<Palm_Dialect, Palm_Level, "level"> {
+  let summary = "IR level of a module: global or local";
+  let description = [{
+    Attached to the module as `palm.level`. At the `global` level tensors keep
+    their logical shapes; at the `local` level they have per-device shapes
+    and collectives are explicit. A module without the attribute is global.
+
+    ```mlir
+    module attributes {palm.level = #palm.level<local>} { ... }
+    ```
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
+#endif // PALM_DIALECT_PALM_IR_PALMBASE_TD

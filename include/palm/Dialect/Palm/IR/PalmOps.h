@@ -1,0 +1,34 @@
+//===- PalmOps.h - palm operations ------------------------------*- C++ -*-===//
+
+#ifndef PALM_DIALECT_PALM_IR_PALMOPS_H
+#define PALM_DIALECT_PALM_IR_PALMOPS_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "palm/Dialect/Palm/IR/PalmAttrs.h"
+#include "palm/Dialect/Palm/IR/PalmDialect.h"
+#include "palm/Dialect/Palm/IR/ShardingRule.h"
+
+#include "palm/Dialect/Palm/IR/PalmInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "palm/Dialect/Palm/IR/PalmOps.h.inc"
+
+namespace mlir::palm {
+
+/// The level of the module enclosing `op` (global when unmarked or when `op`
+/// is in no module).
+Level getLevel(Operation *op);
+
+/// The shardings recorded on `op`'s results by `palm.shardings`, or an empty
+/// array when there are none.
+ArrayAttr getResultShardings(Operation *op);
+
+} // namespace mlir::palm
+
+#endif // PALM_DIALECT_PALM_IR_PALMOPS_H

@@ -1,0 +1,565 @@
+//===- PalmOps.td - palm operations -------------------------*- tablegen -*-===//
+
+#ifndef PALM_DIALECT_PALM_IR_PALMOPS_TD
+#define PALM_DIALECT_PALM_IR_PALMOPS_TD
+
+include "palm/Dialect/Palm/IR/PalmBase.td"
+include "palm/Dialect/Palm/IR/PalmAttrs.td"
+include "palm/Dialect/Palm/IR/PalmInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class Palm_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Palm_Dialect, mnemonic, traits>;
+
+def Palm_FloatTensor : StaticShapeTensorOf<[F32, BF16, F16]>;
+def Palm_Tensor : StaticShapeTensorOf<[AnyType]>;
+def Palm_IndexTensor : StaticShapeTensorOf<[I32, I64]>;
+
+/// A tensor op of the global level: pure, with a sharding rule.
+class Palm_TensorOp<string mnemonic, list<Trait> traits = []>
+    : Palm_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<Palm_ShardingRuleOpInterface>])>;
+
+//===----------------------------------------------------------------------===//
+// Mesh and annotations
+//===----------------------------------------------------------------------===//
+
+def Palm_MeshOp : Palm_Op<"mesh", [Symbol, HasParent<"::mlir::ModuleOp">]> {
+  let summary = "a named device mesh with named axes";
+  let description = [{
+    Declares a logical device mesh: an ordered list of named axes with their
+    sizes. Devices (ranks) map to mesh coordinates row-major: the last axis
+    varies fastest, so on `data=4, model=2` rank `r` sits at
+    `(r / 2, r % 2)`. Compiler and runtime share this mapping
+    (`runtime/include/palmrt/mesh.h`).
+
+    ```mlir
+    palm.mesh @mesh(data = 4, model = 2)
+    ```
+
+    Constraints:
+    * at least one axis;
+    * axis names are identifiers (letters, digits, `_`, `$`, `.`, `-`, not
+      starting with a digit) and unique;
+    * every size is at least 1 and the device count fits in 63 bits.
+  }];
+  let arguments = (ins
+    SymbolNameAttr:$sym_name,
+    StrArrayAttr:$axis_names,
+    DenseI64ArrayAttr:$shape
+  );
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Number of devices: the product of the axis sizes.
+    int64_t getNumDevices();
+    /// Position of axis `name`, or std::nullopt.
+    std::optional<unsigned> getAxisIndex(::llvm::StringRef name);
+    /// Size of axis `name`; the axis must exist.
+    int64_t getAxisSize(::llvm::StringRef name);
+  }];
+}
+
+def Palm_ShardingConstraintOp : Palm_TensorOp<"sharding_constraint", [
+    SameOperandsAndResultType,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "pins the sharding of a value";
+  let description = [{
+    Returns its operand unchanged and states that the value must have the
+    given sharding at this point. Propagation treats it as a user
+    annotation, which always wins over propagated shardings; partitioning
+    inserts whatever collectives reach it. Global level only.
+
+    ```mlir
+    %y = palm.sharding_constraint %x to #palm.sharding<@mesh, [[data], [], []]>
+        : tensor<8x128x512xf32>
+    ```
+
+    Constraints:
+    * the sharding verifies against the operand type (mesh, axes, rank);
+    * the op is in a global-level module.
+  }];
+  let arguments = (ins Palm_Tensor:$input, Palm_ShardingAttr:$sharding);
+  let results = (outs Palm_Tensor:$result);
+  let assemblyFormat = "$input `to` $sharding attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Transformer ops (global level; also used, with local shapes, after
+// partitioning)
+//===----------------------------------------------------------------------===//
+
+def Palm_EmbeddingOp : Palm_TensorOp<"embedding", [InferTypeOpAdaptor]> {
+  let summary = "rows of an embedding table selected by token ids";
+  let description = [{
+    `result[i..., :] = table[ids[i...], :]` for a table `[vocab, d_model]`
+    and ids of any rank. Ids outside `[0, vocab)` are an error of the input
+    data (the CPU runtime reports it).
+
+    Sharding rule: ids dimensions and `d_model` are parallel; `vocab` is a
+    *masked gather*: with the table's rows split, each device looks up the
+    ids that fall in its rows, writes zeros for the others, and the result is
+    a partial sum over the vocab axes.
+
+    ```mlir
+    %x = palm.embedding %table[%ids]
+        : (tensor<8192x512xf32>, tensor<4x256xi32>) -> tensor<4x256x512xf32>
+    ```
+
+    Constraints: the table has rank 2; the result is `ids.shape + [d_model]`
+    with the table's element type.
+  }];
+  let arguments = (ins Palm_FloatTensor:$table, Palm_IndexTensor:$ids);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `[` $ids `]` attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Palm_LayerNormOp : Palm_TensorOp<"layer_norm", [InferTypeOpAdaptor]> {
+  let summary = "layer normalization over the last dimension, scale only";
+  let description = [{
+    `y = (x - mean(x)) / sqrt(var(x) + epsilon) * scale`, with the mean and
+    the (biased) variance over the last dimension, computed in f32. There is
+    no bias (PaLM uses none).
+
+    Sharding rule: leading dimensions parallel; the normalized dimension (in
+    `input`, `scale` and the result) must be replicated.
+
+    ```mlir
+    %y = palm.layer_norm %x, %scale {epsilon = 1.0e-06 : f32}
+        : (tensor<4x256x512xf32>, tensor<512xf32>) -> tensor<4x256x512xf32>
+    ```
+
+    Constraints: `scale` is rank 1 with the size of the input's last
+    dimension and the same element type; `epsilon > 0`.
+  }];
+  let arguments = (ins Palm_FloatTensor:$input, Palm_FloatTensor:$scale,
+                       DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Palm_DotGeneralOp : Palm_TensorOp<"dot_general", [InferTypeOpAdaptor]> {
+  let summary = "tensor contraction with batch and contracting dimensions";
+  let description = [{
+    Contracts `lhs` and `rhs` over the paired contracting dimensions, with
+    the paired batch dimensions in common. Result dimensions, in order: the
+    batch dimensions (in `lhs` order), the remaining `lhs` dimensions, the
+    remaining `rhs` dimensions. Accumulation is in f32.
+
+    Weights keep their logical structure, so a query projection is
+    `[b, s, d] x [d, heads, head_dim] -> [b, s, heads, head_dim]`.
+
+    Sharding rule: batch and free dimensions are parallel; contracting
+    dimensions are reductions (splitting one leaves a partial sum).
+
+    ```mlir
+    %q = palm.dot_general %x, %wq, contracting_dims = [2] x [0]
+        : (tensor<4x256x512xf32>, tensor<512x8x64xf32>) -> tensor<4x256x8x64xf32>
+    %s = palm.dot_general %a, %b, contracting_dims = [2] x [1],
+        batch_dims = [0] x [0]
+        : (tensor<4x16x32xf32>, tensor<4x32x8xf32>) -> tensor<4x16x8xf32>
+    ```
+
+    Constraints: each dimension list is in range and free of repeats; a
+    dimension is not both batch and contracting; paired dimension lists have
+    equal lengths and paired dimensions equal sizes; operands share an
+    element type.
+  }];
+  let arguments = (ins Palm_FloatTensor:$lhs, Palm_FloatTensor:$rhs,
+      DenseI64ArrayAttr:$lhs_contracting_dims,
+      DenseI64ArrayAttr:$rhs_contracting_dims,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$lhs_batch_dims,
+      DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$rhs_batch_dims);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` `contracting_dims` `=` $lhs_contracting_dims `x`
+    $rhs_contracting_dims (`,` `batch_dims` `=` $lhs_batch_dims^ `x`
+    $rhs_batch_dims)? attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Palm_RopeOp : Palm_TensorOp<"rope", [SameOperandsAndResultType]> {
+  let summary = "rotary position embedding (rotate-half pairing)";
+  let description = [{
+    Rotates `x : [batch, seq, heads, head_dim]` by position: dimension `i`
+    pairs with `i + head_dim/2`, with angle `p * base^(-2i/head_dim)` at
+    position `p` (positions `0 .. seq-1`).
+
+    Sharding rule: batch and heads parallel; seq (the angle depends on the
+    global position) and head_dim (pairs span both halves) replicated.
+
+    ```mlir
+    %qr = palm.rope %q {base = 1.0e+04 : f32} : tensor<4x256x8x64xf32>
+    ```
+
+    Constraints: rank 4; even head_dim; `base > 0`.
+  }];
+  let arguments = (ins Palm_FloatTensor:$input,
+                       DefaultValuedAttr<F32Attr, "10000.0">:$base);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Palm_AttentionOp : Palm_TensorOp<"attention", [InferTypeOpAdaptor]> {
+  let summary = "scaled dot-product attention with grouped key/value heads";
+  let description = [{
+    `q : [b, s, h, k]`, `key : [b, t, g, k]`, `value : [b, t, g, kv]` give
+    `[b, s, h, kv]`. Query head `i` attends with key/value head
+    `i / (h / g)`: `g = 1` is multi-query attention (PaLM), `g = h`
+    multi-head, anything between grouped-query. Scores are scaled by `scale`
+    (default `1/sqrt(k)`), masked causally when `causal` is set, and the
+    softmax is computed in f32.
+
+    Sharding rule: batch and query heads parallel, value head_dim parallel;
+    query seq, key seq, key/value heads and the q/k head_dim replicated.
+
+    ```mlir
+    %o = palm.attention %q, %k, %v {causal}
+        : (tensor<4x256x8x64xf32>, tensor<4x256x1x64xf32>,
+           tensor<4x256x1x64xf32>) -> tensor<4x256x8x64xf32>
+    ```
+
+    Constraints: all rank 4 with one element type; equal batch; key and
+    value agree on seq and heads; `h` divisible by `g`; q and key head_dim
+    equal; causal attention needs `s == t`; `scale > 0` when given.
+  }];
+  let arguments = (ins Palm_FloatTensor:$query, Palm_FloatTensor:$key,
+                       Palm_FloatTensor:$value, UnitAttr:$causal,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// The score scale: `scale` if given, else 1/sqrt(head_dim).
+    float getEffectiveScale();
+  }];
+}
+
+class Palm_BinaryOp<string mnemonic, string what>
+    : Palm_TensorOp<mnemonic, [SameOperandsAndResultType]> {
+  let summary = "elementwise " # what;
+  let arguments = (ins Palm_FloatTensor:$lhs, Palm_FloatTensor:$rhs);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def Palm_AddOp : Palm_BinaryOp<"add", "addition"> {
+  let description = [{
+    `lhs + rhs`, same shapes, no broadcasting. Every dimension is parallel.
+    Unreduced inputs stay unreduced: the sum of two partial sums over the
+    same axes is a partial sum, so a parallel block's two branches cost one
+    reduction.
+
+    ```mlir
+    %y = palm.add %a, %b : tensor<4x256x512xf32>
+    ```
+  }];
+}
+
+def Palm_MulOp : Palm_BinaryOp<"mul", "multiplication"> {
+  let description = [{
+    `lhs * rhs`, same shapes, no broadcasting. Every dimension is parallel.
+
+    ```mlir
+    %h = palm.mul %g, %u : tensor<4x256x2048xf32>
+    ```
+  }];
+}
+
+def Palm_SiluOp : Palm_TensorOp<"silu", [SameOperandsAndResultType]> {
+  let summary = "Swish / SiLU activation, x * sigmoid(x)";
+  let description = [{
+    `x * sigmoid(x)`, elementwise; with `palm.mul` it forms SwiGLU:
+    `silu(x W_gate) * (x W_up)`. Every dimension is parallel.
+
+    ```mlir
+    %s = palm.silu %g : tensor<4x256x2048xf32>
+    ```
+  }];
+  let arguments = (ins Palm_FloatTensor:$input);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Palm_ScaleOp : Palm_TensorOp<"scale", [SameOperandsAndResultType]> {
+  let summary = "multiplication by a constant";
+  let description = [{
+    `x * factor`, elementwise (for example the logits' `1/sqrt(d_model)`).
+    Every dimension is parallel; an unreduced sum stays unreduced.
+
+    ```mlir
+    %l = palm.scale %x {factor = 0.0441941731 : f32} : tensor<4x256x8192xf32>
+    ```
+  }];
+  let arguments = (ins Palm_FloatTensor:$input, F32Attr:$factor);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Palm_ConvertOp : Palm_TensorOp<"convert", []> {
+  let summary = "element type conversion";
+  let description = [{
+    Converts every element to the result's float type (round to nearest
+    even). Every dimension is parallel.
+
+    ```mlir
+    %h = palm.convert %x : tensor<4x256x512xf32> -> tensor<4x256x512xbf16>
+    ```
+
+    Constraints: same shape.
+  }];
+  let arguments = (ins Palm_FloatTensor:$input);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy", [InferTypeOpAdaptor]> {
+  let summary = "mean softmax cross-entropy with z-loss";
+  let description = [{
+    For logits `[..., vocab]` and integer targets `[...]`:
+    `mean over tokens t of (logZ_t - logits_t[target_t] + z_loss * logZ_t^2)`
+    with `logZ_t = logsumexp(logits_t)`, computed in f32; the result is a
+    0-d f32 tensor.
+
+    Sharding rule: token dimensions are reductions into the scalar (each
+    device sums its tokens' losses divided by the global token count, a
+    partial sum); `vocab` is a *log-sum-exp* factor: with it split, devices
+    combine a max, a sum of exponentials and the target logit, all of token
+    size, never the logits themselves.
+
+    ```mlir
+    %loss = palm.cross_entropy %logits, %targets {z_loss = 1.0e-04 : f32}
+        : (tensor<4x256x8192xf32>, tensor<4x256xi32>) -> tensor<f32>
+    ```
+
+    Constraints: logits have rank at least 2; targets have the logits'
+    shape without the last dimension; `z_loss >= 0`.
+  }];
+  let arguments = (ins Palm_FloatTensor:$logits, Palm_IndexTensor:$targets,
+                       DefaultValuedAttr<F32Attr, "1.0e-4">:$z_loss);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $targets attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Palm_TransposeOp : Palm_TensorOp<"transpose", [InferTypeOpAdaptor]> {
+  let summary = "dimension permutation";
+  let description = [{
+    `result.shape[i] = input.shape[permutation[i]]`. Every dimension is
+    parallel and its sharding moves with it.
+
+    ```mlir
+    %t = palm.transpose %x, permutation = [0, 2, 1]
+        : tensor<4x256x512xf32> -> tensor<4x512x256xf32>
+    ```
+
+    Constraints: `permutation` is a permutation of `0 .. rank-1`.
+  }];
+  let arguments = (ins Palm_Tensor:$input, DenseI64ArrayAttr:$permutation);
+  let results = (outs Palm_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` `permutation` `=` $permutation attr-dict `:` type($input) `->`
+    type($result)
+  }];
+}
+
+def Palm_ReshapeOp : Palm_TensorOp<"reshape", []> {
+  let summary = "shape change preserving element order";
+  let description = [{
+    Reinterprets the row-major elements with a new static shape. A dimension
+    kept as is (the same size at the same place in the grouping of
+    dimensions) is parallel; dimensions that are split or merged must be
+    replicated, so a sharded dimension is never split by a reshape.
+
+    ```mlir
+    %r = palm.reshape %x : tensor<4x256x512xf32> -> tensor<4x256x8x64xf32>
+    ```
+
+    Constraints: static shapes with equal element counts and one element
+    type.
+  }];
+  let arguments = (ins Palm_Tensor:$input);
+  let results = (outs Palm_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives (local level)
+//===----------------------------------------------------------------------===//
+
+class Palm_CollectiveOp<string mnemonic, list<Trait> traits = []>
+    : Palm_Op<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<SymbolUserOpInterface>])> {
+  dag commonArgs = (ins FlatSymbolRefAttr:$mesh, StrArrayAttr:$mesh_axes);
+  let results = (outs Palm_Tensor:$result);
+  let hasVerifier = 1;
+  code collectiveClassDeclaration = [{
+    /// Number of devices in each group: the product of the axes' sizes.
+    /// The mesh must resolve (it does once the op has verified).
+    int64_t getGroupSize();
+  }];
+  let extraClassDeclaration = collectiveClassDeclaration;
+}
+
+def Palm_AllGatherOp : Palm_CollectiveOp<"all_gather"> {
+  let summary = "concatenates the shards held along mesh axes";
+  let description = [{
+    Every device in a group (the devices that differ only in their
+    coordinates on `mesh_axes`) receives the concatenation, along
+    `gather_dim`, of the group's inputs, in group order (the axes major to
+    minor). The result dimension is the input's times the group size: for
+    uneven shards it includes the padding, which a later slice drops.
+
+    ```mlir
+    %w = palm.all_gather %ws on @mesh [data] dim 0
+        : tensor<128x2048xf32> -> tensor<512x2048xf32>
+    ```
+
+    Constraints: local-level module; the mesh exists; axes exist and are
+    unique; `gather_dim` is in range; result = input with `gather_dim`
+    multiplied by the group size.
+  }];
+  let arguments = !con(commonArgs, (ins Palm_Tensor:$input,
+                                        I64Attr:$gather_dim));
+  let assemblyFormat = [{
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) `dim` $gather_dim attr-dict
+    `:` type($input) `->` type($result)
+  }];
+}
+
+def Palm_AllReduceOp : Palm_CollectiveOp<"all_reduce", [SameOperandsAndResultType]> {
+  let summary = "reduces over mesh axes, result on every device";
+  let description = [{
+    Every device in a group receives the elementwise `sum` or `max` of the
+    group's inputs.
+
+    ```mlir
+    %y = palm.all_reduce %p on @mesh [model] sum : tensor<4x256x512xf32>
+    ```
+
+    Constraints: local-level module; the mesh exists; axes exist and are
+    unique.
+  }];
+  let arguments = !con(commonArgs, (ins Palm_Tensor:$input,
+                                        Palm_ReductionKindAttr:$reduction));
+  let assemblyFormat = [{
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) $reduction attr-dict `:`
+    type($result)
+  }];
+}
+
+def Palm_ReduceScatterOp : Palm_CollectiveOp<"reduce_scatter"> {
+  let summary = "reduces over mesh axes and keeps one slice per device";
+  let description = [{
+    Reduces the group's inputs elementwise and gives device `i` of the group
+    slice `i` of `scatter_dim`. Bytes moved equal half an all-reduce.
+
+    ```mlir
+    %y = palm.reduce_scatter %p on @mesh [model] sum dim 1
+        : tensor<4x256x512xf32> -> tensor<4x128x512xf32>
+    ```
+
+    Constraints: local-level module; the mesh exists; axes exist and are
+    unique; `scatter_dim` is in range and divisible by the group size;
+    result = input with `scatter_dim` divided by the group size.
+  }];
+  let arguments = !con(commonArgs, (ins Palm_Tensor:$input,
+                                        Palm_ReductionKindAttr:$reduction,
+                                        I64Attr:$scatter_dim));
+  let assemblyFormat = [{
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) $reduction `dim`
+    $scatter_dim attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+def Palm_AllToAllOp : Palm_CollectiveOp<"all_to_all"> {
+  let summary = "moves a mesh split from one dimension to another";
+  let description = [{
+    Device `i` of a group splits its input into group-size pieces along
+    `split_dim`, sends piece `j` to device `j`, and concatenates what it
+    receives along `concat_dim` in group order.
+
+    ```mlir
+    %y = palm.all_to_all %x on @mesh [model] split 2 concat 1
+        : tensor<4x128x512xf32> -> tensor<4x256x256xf32>
+    ```
+
+    Constraints: local-level module; the mesh exists; axes exist and are
+    unique; both dimensions in range and different; `split_dim` divisible by
+    the group size; result = input with `split_dim` divided and
+    `concat_dim` multiplied by the group size.
+  }];
+  let arguments = !con(commonArgs, (ins Palm_Tensor:$input,
+                                        I64Attr:$split_dim,
+                                        I64Attr:$concat_dim));
+  let assemblyFormat = [{
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) `split` $split_dim
+    `concat` $concat_dim attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+def Palm_CollectivePermuteOp
+    : Palm_CollectiveOp<"collective_permute", [SameOperandsAndResultType]> {
+  let summary = "point-to-point exchange inside groups";
+  let description = [{
+    Within every group, device `source` sends its input to device `target`
+    for each listed pair (indices are positions in the group). A device that
+    is no pair's target receives zeros.
+
+    ```mlir
+    %y = palm.collective_permute %x on @mesh [model] pairs [0 -> 1, 1 -> 0]
+        : tensor<4x256x512xf32>
+    ```
+
+    Constraints: local-level module; the mesh exists; axes exist and are
+    unique; every index is in `[0, group size)`; no source and no target
+    appears twice.
+  }];
+  let arguments = !con(commonArgs, (ins Palm_Tensor:$input,
+                                        DenseI64ArrayAttr:$source_target_pairs));
+  let assemblyFormat = [{
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) `pairs`
+    custom<PermutePairs>($source_target_pairs) attr-dict `:` type($result)
+  }];
+}
+
+def Palm_AllSliceOp : Palm_CollectiveOp<"all_slice"> {
+  let summary = "keeps this device's slice, without communication";
+  let description = [{
+    Device `i` of a group keeps slice `i` of `slice_dim`, of size
+    `ceil(dim / group size)`; slices past the end of the data are padded
+    with zeros. No data moves: it is the inverse of `all_gather`.
+
+    ```mlir
+    %y = palm.all_slice %x on @mesh [data] dim 0
+        : tensor<9x512xf32> -> tensor<2x512xf32>
+    ```
+
+    Constraints: local-level module; the mesh exists; axes exist and are
+    unique; `slice_dim` is in range; result = input with `slice_dim`
+    replaced by `ceil(dim / group size)`.
+  }];
+  let arguments = !con(commonArgs, (ins Palm_Tensor:$input,
+                                        I64Attr:$slice_dim));
+  let assemblyFormat = [{
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) `dim` $slice_dim attr-dict
+    `:` type($input) `->` type($result)
+  }];
+}
+
+#endif // PALM_DIALECT_PALM_IR_PALMOPS_TD

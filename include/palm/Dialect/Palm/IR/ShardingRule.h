@@ -1,0 +1,80 @@
+//===- ShardingRule.h - per-op sharding rules -------------------*- C++ -*-===//
+//
+// A sharding rule relates the dimensions of an op's operands and results
+// through factors, in the manner of an einsum: `([i, j, k], [k, l]) -> ([i,
+// j, l])`. Propagation and partitioning read only these rules.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALM_DIALECT_PALM_IR_SHARDINGRULE_H
+#define PALM_DIALECT_PALM_IR_SHARDINGRULE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdint>
+
+namespace mlir::palm {
+
+/// What splitting a factor over mesh axes means for the op.
+enum class FactorKind {
+  /// Splits every tensor it appears in alike; each device computes its part.
+  Parallel,
+  /// Appears in operands only: splitting it leaves a partial sum in results.
+  Reduction,
+  /// May not be split: the op needs the whole dimension on every device.
+  Replicated,
+  /// A gather's table dimension: a split table gives a masked local lookup
+  /// whose result is a partial sum.
+  MaskedGather,
+  /// A softmax class dimension: a split needs a max and a sum of
+  /// exponentials across devices, each the size of the other dimensions.
+  LogSumExp,
+};
+
+/// Returns the keyword used when printing `kind`.
+llvm::StringRef stringifyFactorKind(FactorKind kind);
+
+/// One factor: its size and its kind.
+struct Factor {
+  int64_t size;
+  FactorKind kind;
+};
+
+/// Factors of an op and the factor each operand and result dimension maps to.
+class ShardingRule {
+public:
+  /// Adds a factor and returns its index.
+  int64_t addFactor(int64_t size, FactorKind kind);
+  /// Appends the mapping for the next operand (one factor per dimension).
+  void addOperand(llvm::ArrayRef<int64_t> factors);
+  /// Appends the mapping for the next result.
+  void addResult(llvm::ArrayRef<int64_t> factors);
+
+  llvm::ArrayRef<Factor> getFactors() const { return factors; }
+  const Factor &getFactor(int64_t index) const { return factors[index]; }
+  int64_t getNumOperands() const { return operandDims.size(); }
+  int64_t getNumResults() const { return resultDims.size(); }
+  llvm::ArrayRef<int64_t> getOperandFactors(int64_t i) const {
+    return operandDims[i];
+  }
+  llvm::ArrayRef<int64_t> getResultFactors(int64_t i) const {
+    return resultDims[i];
+  }
+
+  /// Prints in einsum style with one letter per factor, e.g.
+  /// `([i, j, k], [k, l]) -> ([i, j, l]) {i=4, j=256, k=512, l=2048}
+  /// reduction={k}`.
+  void print(llvm::raw_ostream &os) const;
+
+private:
+  llvm::SmallVector<Factor> factors;
+  llvm::SmallVector<llvm::SmallVector<int64_t, 4>> operandDims;
+  llvm::SmallVector<llvm::SmallVector<int64_t, 4>> resultDims;
+};
+
+} // namespace mlir::palm
+
+#endif // PALM_DIALECT_PALM_IR_SHARDINGRULE_H

@@ -1,0 +1,101 @@
+//===- PalmDialect.cpp - palm dialect -------------------------------------===//
+
+#include "palm/Dialect/Palm/IR/PalmDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "palm/Dialect/Palm/IR/PalmAttrs.h"
+#include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::palm;
+
+#include "palm/Dialect/Palm/IR/PalmDialect.cpp.inc"
+#include "palm/Dialect/Palm/IR/PalmEnums.cpp.inc"
+
+void PalmDialect::initialize() {
+  registerAttributes();
+  addOperations<
+#define GET_OP_LIST
+#include "palm/Dialect/Palm/IR/PalmOps.cpp.inc"
+      >();
+}
+
+/// Verifies a `palm.sharding` attribute placed on a function argument or
+/// result of type `type`.
+static LogicalResult verifyValueSharding(Operation *op, NamedAttribute attr,
+                                         Type type, const Twine &what) {
+  if (attr.getName() != PalmDialect::kShardingAttrName)
+    return op->emitError() << "unknown palm attribute '" << attr.getName()
+                           << "' on " << what;
+  auto sharding = dyn_cast<ShardingAttr>(attr.getValue());
+  if (!sharding)
+    return op->emitError() << "'" << attr.getName() << "' on " << what
+                           << " must be a #palm.sharding";
+  return sharding.verifyFor(op, type, what);
+}
+
+LogicalResult PalmDialect::verifyRegionArgAttribute(Operation *op,
+                                                    unsigned regionIndex,
+                                                    unsigned argIndex,
+                                                    NamedAttribute attr) {
+  Region &region = op->getRegion(regionIndex);
+  if (region.empty() || argIndex >= region.front().getNumArguments())
+    return op->emitError() << "palm attribute on argument #" << argIndex
+                           << " that the region does not have";
+  return verifyValueSharding(op, attr,
+                             region.front().getArgument(argIndex).getType(),
+                             "argument #" + Twine(argIndex));
+}
+
+LogicalResult PalmDialect::verifyRegionResultAttribute(Operation *op,
+                                                       unsigned regionIndex,
+                                                       unsigned resultIndex,
+                                                       NamedAttribute attr) {
+  auto fn = dyn_cast<FunctionOpInterface>(op);
+  if (!fn || resultIndex >= fn.getResultTypes().size())
+    return op->emitError() << "palm attribute on result #" << resultIndex
+                           << " of an op that is not a function";
+  return verifyValueSharding(op, attr, fn.getResultTypes()[resultIndex],
+                             "result #" + Twine(resultIndex));
+}
+
+LogicalResult PalmDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  if (name == kLevelAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a module";
+    if (!isa<LevelAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a #palm.level";
+    return success();
+  }
+  if (name == kShardingsAttrName) {
+    auto shardings = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!shardings)
+      return op->emitError() << "'" << name
+                             << "' must be an array of #palm.sharding";
+    if (shardings.size() != op->getNumResults())
+      return op->emitError()
+             << "'" << name << "' has " << shardings.size()
+             << " shardings for " << op->getNumResults() << " results";
+    for (auto [i, s] : llvm::enumerate(shardings)) {
+      auto sharding = dyn_cast<ShardingAttr>(s);
+      if (!sharding)
+        return op->emitError() << "'" << name << "' entry #" << i
+                               << " must be a #palm.sharding";
+      if (failed(sharding.verifyFor(op, op->getResult(i).getType(),
+                                    "result #" + Twine(i))))
+        return failure();
+    }
+    return success();
+  }
+  if (name == kShardingAttrName)
+    return op->emitError() << "'" << name
+                           << "' belongs on function arguments and results; "
+                              "use '"
+                           << kShardingsAttrName << "' on an op";
+  return op->emitError() << "unknown palm attribute '" << name << "'";
+}

@@ -1,0 +1,29 @@
+# -*- Python -*-
+# lit configuration of the palm regression suite.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "palm"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test", ".json"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.palm_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%palm_src_root", config.palm_src_root))
+config.substitutions.append(("%palm_obj_root", config.palm_obj_root))
+
+llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+# Our tools first, then LLVM's (FileCheck, not, count).
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.palm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(["palm-opt"], [config.palm_tools_dir])
+
+if config.palm_have_cuda:
+    config.available_features.add("cuda")
