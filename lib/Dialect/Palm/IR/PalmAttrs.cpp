@@ -9,6 +9,8 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::palm;
 
@@ -241,5 +243,52 @@ LogicalResult ShardingAttr::verifyFor(Operation *anchor, Type type,
              << "sharding " << *this << " on " << what << " uses axis '"
              << axis.getValue() << "', which mesh " << getMesh()
              << " does not have";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// InitAttr
+//===----------------------------------------------------------------------===//
+
+Attribute InitAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef kindName;
+  if (parser.parseLess() || parser.parseKeyword(&kindName))
+    return {};
+  std::optional<InitKind> kind = symbolizeInitKind(kindName);
+  if (!kind) {
+    parser.emitError(loc) << "expected 'normal', 'ones' or 'zeros', got '"
+                          << kindName << "'";
+    return {};
+  }
+  double stddev = 0.0;
+  if (succeeded(parser.parseOptionalLParen()))
+    if (parser.parseFloat(stddev) || parser.parseRParen())
+      return {};
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), *kind, llvm::APFloat(stddev));
+}
+
+void InitAttr::print(AsmPrinter &printer) const {
+  printer << '<' << stringifyInitKind(getKind());
+  if (getKind() == InitKind::Normal)
+    printer << '(';
+    printer.printFloat(getStddev());
+    printer << ')';
+  printer << '>';
+}
+
+LogicalResult InitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               InitKind kind, llvm::APFloat stddevValue) {
+  double stddev = stddevValue.convertToDouble();
+  if (kind == InitKind::Normal) {
+    if (!(stddev > 0.0) || !std::isfinite(stddev))
+      return emitError() << "normal(stddev) needs a positive, finite stddev";
+  } else if (stddev != 0.0) {
+    return emitError() << "'" << stringifyInitKind(kind)
+                       << "' takes no stddev";
+  }
   return success();
 }

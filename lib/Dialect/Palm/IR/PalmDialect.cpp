@@ -23,18 +23,33 @@ void PalmDialect::initialize() {
       >();
 }
 
-/// Verifies a `palm.sharding` attribute placed on a function argument or
-/// result of type `type`.
-static LogicalResult verifyValueSharding(Operation *op, NamedAttribute attr,
-                                         Type type, const Twine &what) {
-  if (attr.getName() != PalmDialect::kShardingAttrName)
-    return op->emitError() << "unknown palm attribute '" << attr.getName()
-                           << "' on " << what;
-  auto sharding = dyn_cast<ShardingAttr>(attr.getValue());
-  if (!sharding)
-    return op->emitError() << "'" << attr.getName() << "' on " << what
-                           << " must be a #palm.sharding";
-  return sharding.verifyFor(op, type, what);
+/// Verifies a palm attribute on a function argument or result of type `type`.
+static LogicalResult verifyValueAttr(Operation *op, NamedAttribute attr,
+                                     Type type, const Twine &what,
+                                     bool isArgument) {
+  StringRef name = attr.getName().getValue();
+  if (name == PalmDialect::kShardingAttrName) {
+    auto sharding = dyn_cast<ShardingAttr>(attr.getValue());
+    if (!sharding)
+      return op->emitError() << "'" << name << "' on " << what
+                             << " must be a #palm.sharding";
+    return sharding.verifyFor(op, type, what);
+  }
+  if (isArgument && name == PalmDialect::kNameAttrName) {
+    auto str = dyn_cast<StringAttr>(attr.getValue());
+    if (!str || str.getValue().empty())
+      return op->emitError() << "'" << name << "' on " << what
+                             << " must be a non-empty string";
+    return success();
+  }
+  if (isArgument && name == PalmDialect::kInitAttrName) {
+    if (!isa<InitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' on " << what
+                             << " must be a #palm.init";
+    return success();
+  }
+  return op->emitError() << "unknown palm attribute '" << name << "' on "
+                         << what;
 }
 
 LogicalResult PalmDialect::verifyRegionArgAttribute(Operation *op,
@@ -45,9 +60,9 @@ LogicalResult PalmDialect::verifyRegionArgAttribute(Operation *op,
   if (region.empty() || argIndex >= region.front().getNumArguments())
     return op->emitError() << "palm attribute on argument #" << argIndex
                            << " that the region does not have";
-  return verifyValueSharding(op, attr,
-                             region.front().getArgument(argIndex).getType(),
-                             "argument #" + Twine(argIndex));
+  return verifyValueAttr(op, attr,
+                         region.front().getArgument(argIndex).getType(),
+                         "argument #" + Twine(argIndex), /*isArgument=*/true);
 }
 
 LogicalResult PalmDialect::verifyRegionResultAttribute(Operation *op,
@@ -58,8 +73,8 @@ LogicalResult PalmDialect::verifyRegionResultAttribute(Operation *op,
   if (!fn || resultIndex >= fn.getResultTypes().size())
     return op->emitError() << "palm attribute on result #" << resultIndex
                            << " of an op that is not a function";
-  return verifyValueSharding(op, attr, fn.getResultTypes()[resultIndex],
-                             "result #" + Twine(resultIndex));
+  return verifyValueAttr(op, attr, fn.getResultTypes()[resultIndex],
+                         "result #" + Twine(resultIndex), /*isArgument=*/false);
 }
 
 LogicalResult PalmDialect::verifyOperationAttribute(Operation *op,

@@ -101,4 +101,34 @@ def Palm_ShardingAttr : Palm_Attr<"Sharding", "sharding"> {
   }];
 }
 
+def Palm_InitAttr : Palm_Attr<"Init", "init"> {
+  let summary = "how a parameter is initialised";
+  let description = [{
+    Marks a function argument as a model parameter (as opposed to an input
+    such as tokens) and says how the runtime initialises it from the seed:
+    `normal(stddev)` draws from N(0, stddev^2), `ones` and `zeros` fill. The
+    values come from a counter-based generator keyed by the seed, the
+    parameter's `palm.name` and the global element index, so they do not
+    depend on the mesh.
+
+    ```mlir
+    func.func @forward(
+        %wq: tensor<512x8x64xf32> {palm.name = "layers.0.attention.wq",
+                                   palm.init = #palm.init<normal(0.0441941738)>},
+        %ln: tensor<512xf32> {palm.name = "layers.0.ln", palm.init = #palm.init<ones>})
+    ```
+
+    Constraints: `stddev` is given for `normal` only, and is positive and
+    finite.
+  }];
+  let parameters = (ins "::mlir::palm::InitKind":$kind,
+                        APFloatParameter<"standard deviation (normal only)">:$stddev);
+  let extraClassDeclaration = [{
+    /// The standard deviation as a double (0 unless the kind is normal).
+    double getStddevValue() const { return getStddev().convertToDouble(); }
+  }];
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+}
+
 #endif // PALM_DIALECT_PALM_IR_PALMATTRS_TD

@@ -52,6 +52,10 @@ def Palm_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kShardingsAttrName = "palm.shardings";
     /// Name of the function argument/result attribute holding a sharding.
     static constexpr ::llvm::StringLiteral kShardingAttrName = "palm.sharding";
+    /// Name of the argument attribute naming a parameter or an input.
+    static constexpr ::llvm::StringLiteral kNameAttrName = "palm.name";
+    /// Name of the argument attribute marking a parameter and its initializer.
+    static constexpr ::llvm::StringLiteral kInitAttrName = "palm.init";
     /// Name of the module attribute recording the IR level.
     static constexpr ::llvm::StringLiteral kLevelAttrName = "palm.level";
   }];
@@ -70,6 +74,15 @@ def Palm_ReductionKindAttr
     : EnumAttr<Palm_Dialect, Palm_ReductionKind, "reduction"> {
   let summary = "reduction kind of a collective or an unreduced axis";
   let assemblyFormat = "`<` $value `>`";
+}
+
+def Palm_InitKind : I32EnumAttr<"InitKind", "parameter initializer", [
+  I32EnumAttrCase<"Normal", 0, "normal">,
+  I32EnumAttrCase<"Ones", 1, "ones">,
+  I32EnumAttrCase<"Zeros", 2, "zeros">
+]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::palm";
 }
 
 def Palm_Level : I32EnumAttr<"Level", "IR level of a palm module", [
