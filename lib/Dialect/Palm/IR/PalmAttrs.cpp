@@ -219,27 +219,27 @@ SmallVector<StringAttr> ShardingAttr::getAllAxes() const {
   return axes;
 }
 
-LogicalResult ShardingAttr::verifyFor(Operation *anchor, Type type,
-                                      const Twine &what) const {
+LogicalResult ShardingAttr::verifyFor(Operation *anchor, Location loc,
+                                      Type type, const Twine &what) const {
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (!tensor)
-    return anchor->emitError()
+    return emitError(loc)
            << "sharding " << *this << " on " << what
            << " needs a ranked tensor, but the type is " << type;
   if (tensor.getRank() != getRank())
-    return anchor->emitError()
+    return emitError(loc)
            << "sharding " << *this << " on " << what << " has " << getRank()
            << " dimensions, but " << tensor << " has rank "
            << tensor.getRank();
   auto mesh =
       SymbolTable::lookupNearestSymbolFrom<MeshOp>(anchor, getMesh());
   if (!mesh)
-    return anchor->emitError()
+    return emitError(loc)
            << "sharding " << *this << " on " << what << " names "
            << getMesh() << ", which is not a palm.mesh in scope";
   for (StringAttr axis : getAllAxes())
     if (!mesh.getAxisIndex(axis.getValue()))
-      return anchor->emitError()
+      return emitError(loc)
              << "sharding " << *this << " on " << what << " uses axis '"
              << axis.getValue() << "', which mesh " << getMesh()
              << " does not have";
@@ -273,10 +273,11 @@ Attribute InitAttr::parse(AsmParser &parser, Type) {
 
 void InitAttr::print(AsmPrinter &printer) const {
   printer << '<' << stringifyInitKind(getKind());
-  if (getKind() == InitKind::Normal)
+  if (getKind() == InitKind::Normal) {
     printer << '(';
     printer.printFloat(getStddev());
     printer << ')';
+  }
   printer << '>';
 }
 

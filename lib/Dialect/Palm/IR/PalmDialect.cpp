@@ -24,31 +24,33 @@ void PalmDialect::initialize() {
 }
 
 /// Verifies a palm attribute on a function argument or result of type `type`.
-static LogicalResult verifyValueAttr(Operation *op, NamedAttribute attr,
-                                     Type type, const Twine &what,
-                                     bool isArgument) {
+/// Errors are reported at `loc`: the argument's own location, or the
+/// function's for results.
+static LogicalResult verifyValueAttr(Operation *op, Location loc,
+                                     NamedAttribute attr, Type type,
+                                     const Twine &what, bool isArgument) {
   StringRef name = attr.getName().getValue();
   if (name == PalmDialect::kShardingAttrName) {
     auto sharding = dyn_cast<ShardingAttr>(attr.getValue());
     if (!sharding)
-      return op->emitError() << "'" << name << "' on " << what
+      return emitError(loc) << "'" << name << "' on " << what
                              << " must be a #palm.sharding";
-    return sharding.verifyFor(op, type, what);
+    return sharding.verifyFor(op, loc, type, what);
   }
   if (isArgument && name == PalmDialect::kNameAttrName) {
     auto str = dyn_cast<StringAttr>(attr.getValue());
     if (!str || str.getValue().empty())
-      return op->emitError() << "'" << name << "' on " << what
+      return emitError(loc) << "'" << name << "' on " << what
                              << " must be a non-empty string";
     return success();
   }
   if (isArgument && name == PalmDialect::kInitAttrName) {
     if (!isa<InitAttr>(attr.getValue()))
-      return op->emitError() << "'" << name << "' on " << what
+      return emitError(loc) << "'" << name << "' on " << what
                              << " must be a #palm.init";
     return success();
   }
-  return op->emitError() << "unknown palm attribute '" << name << "' on "
+  return emitError(loc) << "unknown palm attribute '" << name << "' on "
                          << what;
 }
 
@@ -60,8 +62,8 @@ LogicalResult PalmDialect::verifyRegionArgAttribute(Operation *op,
   if (region.empty() || argIndex >= region.front().getNumArguments())
     return op->emitError() << "palm attribute on argument #" << argIndex
                            << " that the region does not have";
-  return verifyValueAttr(op, attr,
-                         region.front().getArgument(argIndex).getType(),
+  BlockArgument arg = region.front().getArgument(argIndex);
+  return verifyValueAttr(op, arg.getLoc(), attr, arg.getType(),
                          "argument #" + Twine(argIndex), /*isArgument=*/true);
 }
 
@@ -73,7 +75,8 @@ LogicalResult PalmDialect::verifyRegionResultAttribute(Operation *op,
   if (!fn || resultIndex >= fn.getResultTypes().size())
     return op->emitError() << "palm attribute on result #" << resultIndex
                            << " of an op that is not a function";
-  return verifyValueAttr(op, attr, fn.getResultTypes()[resultIndex],
+  return verifyValueAttr(op, op->getLoc(), attr,
+                         fn.getResultTypes()[resultIndex],
                          "result #" + Twine(resultIndex), /*isArgument=*/false);
 }
 
@@ -101,7 +104,8 @@ LogicalResult PalmDialect::verifyOperationAttribute(Operation *op,
       if (!sharding)
         return op->emitError() << "'" << name << "' entry #" << i
                                << " must be a #palm.sharding";
-      if (failed(sharding.verifyFor(op, op->getResult(i).getType(),
+      if (failed(sharding.verifyFor(op, op->getLoc(),
+                                    op->getResult(i).getType(),
                                     "result #" + Twine(i))))
         return failure();
     }

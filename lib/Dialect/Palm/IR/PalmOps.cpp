@@ -3,6 +3,7 @@
 #include "palm/Dialect/Palm/IR/PalmOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -95,11 +96,6 @@ ArrayAttr mlir::palm::getResultShardings(Operation *op) {
           op->getAttrOfType<ArrayAttr>(PalmDialect::kShardingsAttrName))
     return shardings;
   return ArrayAttr::get(op->getContext(), {});
-}
-
-/// Returns `type` as a ranked tensor, or null.
-static RankedTensorType ranked(Type type) {
-  return dyn_cast<RankedTensorType>(type);
 }
 
 //===----------------------------------------------------------------------===//
@@ -214,34 +210,67 @@ LogicalResult ShardingConstraintOp::verify() {
 
 LogicalResult
 ShardingConstraintOp::verifySymbolUses(SymbolTableCollection &) {
-  return getSharding().verifyFor(*this, getInput().getType(), "the operand");
+  return getSharding().verifyFor(*this, getLoc(), getInput().getType(),
+                                 "the operand");
 }
 
 //===----------------------------------------------------------------------===//
 // Transformer ops
 //===----------------------------------------------------------------------===//
 
-LogicalResult EmbeddingOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  auto table = ranked(adaptor.getTable().getType());
-  auto ids = ranked(adaptor.getIds().getType());
-  if (!table || !ids)
-    return emitOptionalError(loc, "operands must be ranked tensors");
-  if (table.getRank() != 2)
-    return emitOptionalError(loc, "table must be [vocab, d_model], got ",
-                             table);
-  SmallVector<int64_t> shape(ids.getShape());
-  shape.push_back(table.getDimSize(1));
-  inferred.push_back(RankedTensorType::get(shape, table.getElementType()));
+// Result types are inferred by one function per op, used by the builders
+// (which have nowhere to report errors but the context) and by the
+// verifiers (which compare with the declared type). Each returns null after
+// reporting through `emitError`.
+using ErrorFn = function_ref<InFlightDiagnostic()>;
+
+/// Checks `declared` against the type `infer` computes with `emitError`.
+static LogicalResult checkInferred(Operation *op, Type declared,
+                                   RankedTensorType inferred) {
+  if (!inferred)
+    return failure();
+  if (declared != inferred)
+    return op->emitOpError() << "result type should be " << inferred
+                             << ", not " << declared;
   return success();
 }
 
-LogicalResult LayerNormOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location>, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  inferred.push_back(adaptor.getInput().getType());
-  return success();
+/// Result type of a builder whose inference failed: not a static tensor, so
+/// the op fails verification instead of crashing the builder.
+static Type invalidType(OpBuilder &b) {
+  return UnrankedTensorType::get(b.getF32Type());
+}
+
+/// Reports a builder's errors at the location of the op being built. The
+/// lambda lives until the end of the full expression that uses it.
+static auto builderErrors(OperationState &state) {
+  return [loc = state.location] { return mlir::emitError(loc); };
+}
+
+static RankedTensorType inferEmbedding(RankedTensorType table,
+                                       RankedTensorType ids,
+                                       ErrorFn emitError) {
+  if (table.getRank() != 2) {
+    emitError() << "table must be [vocab, d_model], got " << table;
+    return {};
+  }
+  SmallVector<int64_t> shape(ids.getShape());
+  shape.push_back(table.getDimSize(1));
+  return RankedTensorType::get(shape, table.getElementType());
+}
+
+void EmbeddingOp::build(OpBuilder &b, OperationState &state, Value table,
+                        Value ids) {
+  RankedTensorType type = inferEmbedding(
+      cast<RankedTensorType>(table.getType()),
+      cast<RankedTensorType>(ids.getType()), builderErrors(state));
+  build(b, state, type ? Type(type) : invalidType(b), table, ids);
+}
+
+LogicalResult EmbeddingOp::verify() {
+  return checkInferred(*this, getType(),
+                       inferEmbedding(getTable().getType(), getIds().getType(),
+                                      [&] { return emitOpError(); }));
 }
 
 LogicalResult LayerNormOp::verify() {
@@ -263,54 +292,59 @@ LogicalResult LayerNormOp::verify() {
 }
 
 /// Checks one dimension list of dot_general: in range, no repeats.
-static LogicalResult checkDims(std::optional<Location> loc,
-                               ArrayRef<int64_t> dims, int64_t rank,
-                               StringRef what, SmallVectorImpl<bool> &used) {
+static LogicalResult checkDims(ErrorFn emitError, ArrayRef<int64_t> dims,
+                               int64_t rank, StringRef what,
+                               SmallVectorImpl<bool> &used) {
   for (int64_t d : dims) {
     if (d < 0 || d >= rank)
-      return emitOptionalError(loc, what, " dimension ", d,
-                               " is out of range for rank ", rank);
+      return emitError() << what << " dimension " << d
+                         << " is out of range for rank " << rank;
     if (used[d])
-      return emitOptionalError(loc, what, " dimension ", d,
-                               " is used more than once");
+      return emitError() << what << " dimension " << d
+                         << " is used more than once";
     used[d] = true;
   }
   return success();
 }
 
-LogicalResult DotGeneralOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  auto lhs = ranked(adaptor.getLhs().getType());
-  auto rhs = ranked(adaptor.getRhs().getType());
-  if (!lhs || !rhs)
-    return emitOptionalError(loc, "operands must be ranked tensors");
-  ArrayRef<int64_t> lb = adaptor.getLhsBatchDims(),
-                    rb = adaptor.getRhsBatchDims(),
-                    lc = adaptor.getLhsContractingDims(),
-                    rc = adaptor.getRhsContractingDims();
-  if (lb.size() != rb.size())
-    return emitOptionalError(loc, "batch dimension lists differ in length");
-  if (lc.size() != rc.size())
-    return emitOptionalError(loc,
-                             "contracting dimension lists differ in length");
+static RankedTensorType
+inferDotGeneral(RankedTensorType lhs, RankedTensorType rhs,
+                ArrayRef<int64_t> lc, ArrayRef<int64_t> rc,
+                ArrayRef<int64_t> lb, ArrayRef<int64_t> rb,
+                ErrorFn emitError) {
+  if (lb.size() != rb.size()) {
+    emitError() << "batch dimension lists differ in length";
+    return {};
+  }
+  if (lc.size() != rc.size()) {
+    emitError() << "contracting dimension lists differ in length";
+    return {};
+  }
   SmallVector<bool> lhsUsed(lhs.getRank(), false), rhsUsed(rhs.getRank(), false);
-  if (failed(checkDims(loc, lb, lhs.getRank(), "lhs batch", lhsUsed)) ||
-      failed(checkDims(loc, lc, lhs.getRank(), "lhs contracting", lhsUsed)) ||
-      failed(checkDims(loc, rb, rhs.getRank(), "rhs batch", rhsUsed)) ||
-      failed(checkDims(loc, rc, rhs.getRank(), "rhs contracting", rhsUsed)))
-    return failure();
+  if (failed(checkDims(emitError, lb, lhs.getRank(), "lhs batch", lhsUsed)) ||
+      failed(checkDims(emitError, lc, lhs.getRank(), "lhs contracting",
+                       lhsUsed)) ||
+      failed(checkDims(emitError, rb, rhs.getRank(), "rhs batch", rhsUsed)) ||
+      failed(checkDims(emitError, rc, rhs.getRank(), "rhs contracting",
+                       rhsUsed)))
+    return {};
   for (auto [l, r] : llvm::zip(lb, rb))
-    if (lhs.getDimSize(l) != rhs.getDimSize(r))
-      return emitOptionalError(loc, "batch dimensions ", l, " and ", r,
-                               " differ in size");
+    if (lhs.getDimSize(l) != rhs.getDimSize(r)) {
+      emitError() << "batch dimensions " << l << " and " << r
+                  << " differ in size";
+      return {};
+    }
   for (auto [l, r] : llvm::zip(lc, rc))
-    if (lhs.getDimSize(l) != rhs.getDimSize(r))
-      return emitOptionalError(loc, "contracting dimensions ", l, " and ", r,
-                               " differ in size (", lhs.getDimSize(l), " vs ",
-                               rhs.getDimSize(r), ")");
-  if (lhs.getElementType() != rhs.getElementType())
-    return emitOptionalError(loc, "operand element types differ");
+    if (lhs.getDimSize(l) != rhs.getDimSize(r)) {
+      emitError() << "contracting dimensions " << l << " and " << r
+                  << " differ in size (" << lhs.getDimSize(l) << " vs "
+                  << rhs.getDimSize(r) << ")";
+      return {};
+    }
+  if (lhs.getElementType() != rhs.getElementType()) {
+    emitError() << "operand element types differ";
+    return {};
+  }
   SmallVector<int64_t> shape;
   for (int64_t d : lb)
     shape.push_back(lhs.getDimSize(d));
@@ -320,8 +354,29 @@ LogicalResult DotGeneralOp::inferReturnTypes(
   for (int64_t d = 0; d < rhs.getRank(); ++d)
     if (!rhsUsed[d])
       shape.push_back(rhs.getDimSize(d));
-  inferred.push_back(RankedTensorType::get(shape, lhs.getElementType()));
-  return success();
+  return RankedTensorType::get(shape, lhs.getElementType());
+}
+
+void DotGeneralOp::build(OpBuilder &b, OperationState &state, Value lhs,
+                         Value rhs, ArrayRef<int64_t> lhsContractingDims,
+                         ArrayRef<int64_t> rhsContractingDims,
+                         ArrayRef<int64_t> lhsBatchDims,
+                         ArrayRef<int64_t> rhsBatchDims) {
+  RankedTensorType type = inferDotGeneral(
+      cast<RankedTensorType>(lhs.getType()),
+      cast<RankedTensorType>(rhs.getType()), lhsContractingDims,
+      rhsContractingDims, lhsBatchDims, rhsBatchDims, builderErrors(state));
+  build(b, state, type ? Type(type) : invalidType(b), lhs, rhs,
+        lhsContractingDims, rhsContractingDims, lhsBatchDims, rhsBatchDims);
+}
+
+LogicalResult DotGeneralOp::verify() {
+  return checkInferred(
+      *this, getType(),
+      inferDotGeneral(getLhs().getType(), getRhs().getType(),
+                      getLhsContractingDims(), getRhsContractingDims(),
+                      getLhsBatchDims(), getRhsBatchDims(),
+                      [&] { return emitOpError(); }));
 }
 
 LogicalResult RopeOp::verify() {
@@ -338,41 +393,71 @@ LogicalResult RopeOp::verify() {
   return success();
 }
 
-LogicalResult AttentionOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  auto q = ranked(adaptor.getQuery().getType());
-  auto k = ranked(adaptor.getKey().getType());
-  auto v = ranked(adaptor.getValue().getType());
-  if (!q || !k || !v || q.getRank() != 4 || k.getRank() != 4 ||
-      v.getRank() != 4)
-    return emitOptionalError(
-        loc, "query, key and value must be rank 4 [batch, seq, heads, dim]");
+static RankedTensorType inferAttention(RankedTensorType q, RankedTensorType k,
+                                       RankedTensorType v, bool causal,
+                                       FloatAttr scale, ErrorFn emitError) {
+  if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4) {
+    emitError()
+        << "query, key and value must be rank 4 [batch, seq, heads, dim]";
+    return {};
+  }
   if (q.getElementType() != k.getElementType() ||
-      q.getElementType() != v.getElementType())
-    return emitOptionalError(loc, "query, key and value element types differ");
-  if (q.getDimSize(0) != k.getDimSize(0) || q.getDimSize(0) != v.getDimSize(0))
-    return emitOptionalError(loc, "query, key and value batch sizes differ");
-  if (k.getDimSize(1) != v.getDimSize(1) || k.getDimSize(2) != v.getDimSize(2))
-    return emitOptionalError(loc,
-                             "key and value must agree on seq and heads");
+      q.getElementType() != v.getElementType()) {
+    emitError() << "query, key and value element types differ";
+    return {};
+  }
+  if (q.getDimSize(0) != k.getDimSize(0) ||
+      q.getDimSize(0) != v.getDimSize(0)) {
+    emitError() << "query, key and value batch sizes differ";
+    return {};
+  }
+  if (k.getDimSize(1) != v.getDimSize(1) ||
+      k.getDimSize(2) != v.getDimSize(2)) {
+    emitError() << "key and value must agree on seq and heads";
+    return {};
+  }
   int64_t heads = q.getDimSize(2), kvHeads = k.getDimSize(2);
-  if (kvHeads < 1 || heads % kvHeads != 0)
-    return emitOptionalError(loc, "query heads (", heads,
-                             ") must be a multiple of key/value heads (",
-                             kvHeads, ")");
-  if (q.getDimSize(3) != k.getDimSize(3))
-    return emitOptionalError(loc, "query and key head_dim differ");
-  if (adaptor.getCausal() && q.getDimSize(1) != k.getDimSize(1))
-    return emitOptionalError(
-        loc, "causal attention needs equal query and key sequence lengths");
-  if (auto scale = adaptor.getScaleAttr())
-    if (!(scale.getValue().convertToFloat() > 0.0f))
-      return emitOptionalError(loc, "scale must be positive");
-  inferred.push_back(RankedTensorType::get(
+  if (kvHeads < 1 || heads % kvHeads != 0) {
+    emitError() << "query heads (" << heads
+                << ") must be a multiple of key/value heads (" << kvHeads
+                << ")";
+    return {};
+  }
+  if (q.getDimSize(3) != k.getDimSize(3)) {
+    emitError() << "query and key head_dim differ";
+    return {};
+  }
+  if (causal && q.getDimSize(1) != k.getDimSize(1)) {
+    emitError()
+        << "causal attention needs equal query and key sequence lengths";
+    return {};
+  }
+  if (scale && !(scale.getValue().convertToFloat() > 0.0f)) {
+    emitError() << "scale must be positive";
+    return {};
+  }
+  return RankedTensorType::get(
       {q.getDimSize(0), q.getDimSize(1), heads, v.getDimSize(3)},
-      q.getElementType()));
-  return success();
+      q.getElementType());
+}
+
+void AttentionOp::build(OpBuilder &b, OperationState &state, Value query,
+                        Value key, Value value, bool causal, FloatAttr scale) {
+  RankedTensorType type = inferAttention(
+      cast<RankedTensorType>(query.getType()),
+      cast<RankedTensorType>(key.getType()),
+      cast<RankedTensorType>(value.getType()), causal, scale,
+      builderErrors(state));
+  build(b, state, type ? Type(type) : invalidType(b), query, key, value,
+        causal ? b.getUnitAttr() : UnitAttr(), scale);
+}
+
+LogicalResult AttentionOp::verify() {
+  return checkInferred(*this, getType(),
+                       inferAttention(getQuery().getType(), getKey().getType(),
+                                      getValue().getType(), getCausal(),
+                                      getScaleAttr(),
+                                      [&] { return emitOpError(); }));
 }
 
 float AttentionOp::getEffectiveScale() {
@@ -388,51 +473,55 @@ LogicalResult ConvertOp::verify() {
   return success();
 }
 
-LogicalResult CrossEntropyOp::inferReturnTypes(
-    MLIRContext *ctx, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  auto logits = ranked(adaptor.getLogits().getType());
-  auto targets = ranked(adaptor.getTargets().getType());
-  if (!logits || !targets)
-    return emitOptionalError(loc, "operands must be ranked tensors");
-  if (logits.getRank() < 2)
-    return emitOptionalError(loc, "logits must have rank at least 2, got ",
-                             logits);
-  if (targets.getShape() != logits.getShape().drop_back())
-    return emitOptionalError(loc, "targets ", targets,
-                             " must have the logits' shape without the last "
-                             "dimension");
-  inferred.push_back(RankedTensorType::get({}, Float32Type::get(ctx)));
-  return success();
-}
-
 LogicalResult CrossEntropyOp::verify() {
+  RankedTensorType logits = getLogits().getType();
+  RankedTensorType targets = getTargets().getType();
+  if (logits.getRank() < 2)
+    return emitOpError() << "logits must have rank at least 2, got "
+                         << logits;
+  if (targets.getShape() != logits.getShape().drop_back())
+    return emitOpError() << "targets " << targets
+                         << " must have the logits' shape without the last "
+                            "dimension";
   if (!(getZLoss().convertToFloat() >= 0.0f))
     return emitOpError() << "z_loss must be non-negative";
   return success();
 }
 
-LogicalResult TransposeOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
-  auto input = ranked(adaptor.getInput().getType());
-  if (!input)
-    return emitOptionalError(loc, "input must be a ranked tensor");
-  ArrayRef<int64_t> perm = adaptor.getPermutation();
-  if (static_cast<int64_t>(perm.size()) != input.getRank())
-    return emitOptionalError(loc, "permutation has ", perm.size(),
-                             " entries for rank ", input.getRank());
+static RankedTensorType inferTranspose(RankedTensorType input,
+                                       ArrayRef<int64_t> perm,
+                                       ErrorFn emitError) {
+  if (static_cast<int64_t>(perm.size()) != input.getRank()) {
+    emitError() << "permutation has " << perm.size() << " entries for rank "
+                << input.getRank();
+    return {};
+  }
   SmallVector<bool> seen(perm.size(), false);
   SmallVector<int64_t> shape;
   for (int64_t p : perm) {
-    if (p < 0 || p >= input.getRank() || seen[p])
-      return emitOptionalError(loc, "permutation is not a permutation of 0..",
-                               input.getRank() - 1);
+    if (p < 0 || p >= input.getRank() || seen[p]) {
+      emitError() << "permutation is not a permutation of 0.."
+                  << input.getRank() - 1;
+      return {};
+    }
     seen[p] = true;
     shape.push_back(input.getDimSize(p));
   }
-  inferred.push_back(RankedTensorType::get(shape, input.getElementType()));
-  return success();
+  return RankedTensorType::get(shape, input.getElementType());
+}
+
+void TransposeOp::build(OpBuilder &b, OperationState &state, Value input,
+                        ArrayRef<int64_t> permutation) {
+  RankedTensorType type =
+      inferTranspose(cast<RankedTensorType>(input.getType()), permutation,
+                     builderErrors(state));
+  build(b, state, type ? Type(type) : invalidType(b), input, permutation);
+}
+
+LogicalResult TransposeOp::verify() {
+  return checkInferred(*this, getType(),
+                       inferTranspose(getInput().getType(), getPermutation(),
+                                      [&] { return emitOpError(); }));
 }
 
 LogicalResult ReshapeOp::verify() {

@@ -94,9 +94,10 @@ def Palm_ShardingAttr : Palm_Attr<"Sharding", "sharding"> {
     /// Every axis this sharding names, dimensions first, in order.
     ::llvm::SmallVector<::mlir::StringAttr> getAllAxes() const;
     /// Verifies the sharding against a tensor type and the mesh it names,
-    /// reporting errors at `anchor`. `what` names the annotated value.
+    /// resolving the mesh from `anchor` and reporting errors at `loc`.
+    /// `what` names the annotated value.
     ::llvm::LogicalResult verifyFor(::mlir::Operation *anchor,
-                                    ::mlir::Type type,
+                                    ::mlir::Location loc, ::mlir::Type type,
                                     const ::llvm::Twine &what) const;
   }];
 }

@@ -73,7 +73,11 @@ def Palm_ReductionKind : I32EnumAttr<"ReductionKind",
 def Palm_ReductionKindAttr
     : EnumAttr<Palm_Dialect, Palm_ReductionKind, "reduction"> {
   let summary = "reduction kind of a collective or an unreduced axis";
-  let assemblyFormat = "`<` $value `>`";
+  let description = [{
+    `sum` or `max`. Inside a collective it prints as the bare keyword:
+    `palm.all_reduce %x on @mesh [model] sum : tensor<4x8xf32>`.
+  }];
+  let assemblyFormat = "$value";
 }
 
 def Palm_InitKind : I32EnumAttr<"InitKind", "parameter initializer", [

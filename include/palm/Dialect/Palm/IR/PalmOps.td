@@ -93,7 +93,7 @@ def Palm_ShardingConstraintOp : Palm_TensorOp<"sharding_constraint", [
 // partitioning)
 //===----------------------------------------------------------------------===//
 
-def Palm_EmbeddingOp : Palm_TensorOp<"embedding", [InferTypeOpAdaptor]> {
+def Palm_EmbeddingOp : Palm_TensorOp<"embedding"> {
   let summary = "rows of an embedding table selected by token ids";
   let description = [{
     `result[i..., :] = table[ids[i...], :]` for a table `[vocab, d_model]`
@@ -115,12 +115,17 @@ def Palm_EmbeddingOp : Palm_TensorOp<"embedding", [InferTypeOpAdaptor]> {
   }];
   let arguments = (ins Palm_FloatTensor:$table, Palm_IndexTensor:$ids);
   let results = (outs Palm_FloatTensor:$result);
+  let builders = [
+    // Infers the result type from the operands.
+    OpBuilder<(ins "::mlir::Value":$table, "::mlir::Value":$ids)>
+  ];
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $table `[` $ids `]` attr-dict `:` functional-type(operands, results)
   }];
 }
 
-def Palm_LayerNormOp : Palm_TensorOp<"layer_norm", [InferTypeOpAdaptor]> {
+def Palm_LayerNormOp : Palm_TensorOp<"layer_norm", [AllTypesMatch<["input", "result"]>]> {
   let summary = "layer normalization over the last dimension, scale only";
   let description = [{
     `y = (x - mean(x)) / sqrt(var(x) + epsilon) * scale`, with the mean and
@@ -141,13 +146,20 @@ def Palm_LayerNormOp : Palm_TensorOp<"layer_norm", [InferTypeOpAdaptor]> {
   let arguments = (ins Palm_FloatTensor:$input, Palm_FloatTensor:$scale,
                        DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
   let results = (outs Palm_FloatTensor:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$scale,
+                   CArg<"float", "1.0e-6f">:$epsilon), [{
+      build($_builder, $_state, input.getType(), input, scale,
+            $_builder.getF32FloatAttr(epsilon));
+    }]>
+  ];
   let assemblyFormat = [{
     $input `,` $scale attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
 
-def Palm_DotGeneralOp : Palm_TensorOp<"dot_general", [InferTypeOpAdaptor]> {
+def Palm_DotGeneralOp : Palm_TensorOp<"dot_general"> {
   let summary = "tensor contraction with batch and contracting dimensions";
   let description = [{
     Contracts `lhs` and `rhs` over the paired contracting dimensions, with
@@ -180,6 +192,15 @@ def Palm_DotGeneralOp : Palm_TensorOp<"dot_general", [InferTypeOpAdaptor]> {
       DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$lhs_batch_dims,
       DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$rhs_batch_dims);
   let results = (outs Palm_FloatTensor:$result);
+  let builders = [
+    // Infers the result type from the operands and dimensions.
+    OpBuilder<(ins "::mlir::Value":$lhs, "::mlir::Value":$rhs,
+                   "::llvm::ArrayRef<int64_t>":$lhs_contracting_dims,
+                   "::llvm::ArrayRef<int64_t>":$rhs_contracting_dims,
+                   CArg<"::llvm::ArrayRef<int64_t>", "{}">:$lhs_batch_dims,
+                   CArg<"::llvm::ArrayRef<int64_t>", "{}">:$rhs_batch_dims)>
+  ];
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $lhs `,` $rhs `,` `contracting_dims` `=` $lhs_contracting_dims `x`
     $rhs_contracting_dims (`,` `batch_dims` `=` $lhs_batch_dims^ `x`
@@ -210,7 +231,7 @@ def Palm_RopeOp : Palm_TensorOp<"rope", [SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
-def Palm_AttentionOp : Palm_TensorOp<"attention", [InferTypeOpAdaptor]> {
+def Palm_AttentionOp : Palm_TensorOp<"attention"> {
   let summary = "scaled dot-product attention with grouped key/value heads";
   let description = [{
     `q : [b, s, h, k]`, `key : [b, t, g, k]`, `value : [b, t, g, kv]` give
@@ -237,6 +258,13 @@ def Palm_AttentionOp : Palm_TensorOp<"attention", [InferTypeOpAdaptor]> {
                        Palm_FloatTensor:$value, UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale);
   let results = (outs Palm_FloatTensor:$result);
+  let builders = [
+    // Infers the result type from the operands.
+    OpBuilder<(ins "::mlir::Value":$query, "::mlir::Value":$key,
+                   "::mlir::Value":$value, "bool":$causal,
+                   CArg<"::mlir::FloatAttr", "{}">:$scale)>
+  ];
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $query `,` $key `,` $value attr-dict `:` functional-type(operands, results)
   }];
@@ -325,7 +353,7 @@ def Palm_ConvertOp : Palm_TensorOp<"convert", []> {
   let hasVerifier = 1;
 }
 
-def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy", [InferTypeOpAdaptor]> {
+def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy"> {
   let summary = "mean softmax cross-entropy with z-loss";
   let description = [{
     For logits `[..., vocab]` and integer targets `[...]`:
@@ -350,13 +378,21 @@ def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy", [InferTypeOpAdaptor]> {
   let arguments = (ins Palm_FloatTensor:$logits, Palm_IndexTensor:$targets,
                        DefaultValuedAttr<F32Attr, "1.0e-4">:$z_loss);
   let results = (outs 0DTensorOf<[F32]>:$result);
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$logits, "::mlir::Value":$targets,
+                   CArg<"float", "1.0e-4f">:$z_loss), [{
+      build($_builder, $_state,
+            ::mlir::RankedTensorType::get({}, $_builder.getF32Type()),
+            logits, targets, $_builder.getF32FloatAttr(z_loss));
+    }]>
+  ];
   let assemblyFormat = [{
     $logits `,` $targets attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
 
-def Palm_TransposeOp : Palm_TensorOp<"transpose", [InferTypeOpAdaptor]> {
+def Palm_TransposeOp : Palm_TensorOp<"transpose"> {
   let summary = "dimension permutation";
   let description = [{
     `result.shape[i] = input.shape[permutation[i]]`. Every dimension is
@@ -371,6 +407,12 @@ def Palm_TransposeOp : Palm_TensorOp<"transpose", [InferTypeOpAdaptor]> {
   }];
   let arguments = (ins Palm_Tensor:$input, DenseI64ArrayAttr:$permutation);
   let results = (outs Palm_Tensor:$result);
+  let builders = [
+    // Infers the result type from the operand and the permutation.
+    OpBuilder<(ins "::mlir::Value":$input,
+                   "::llvm::ArrayRef<int64_t>":$permutation)>
+  ];
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $input `,` `permutation` `=` $permutation attr-dict `:` type($input) `->`
     type($result)

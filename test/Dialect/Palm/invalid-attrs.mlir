@@ -1,0 +1,231 @@
+// One case per verifier rule of the palm attributes and of where they may
+// be attached.
+// RUN: palm-opt %s -split-input-file -verify-diagnostics
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{mesh axis 'data' appears twice in one dimension}}
+func.func @axis_twice_in_dim(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[data, data]]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{mesh axis names must be non-empty}}
+func.func @empty_axis_name(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[""]]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{mesh axis 'data' shards more than one dimension}}
+func.func @axis_in_two_dims(%a: tensor<8x8xf32> {palm.sharding = #palm.sharding<@mesh, [[data], [data]]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{mesh axis 'model' is unreduced and also shards a dimension}}
+func.func @unreduced_and_sharded(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[model]], unreduced = [model: sum]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{mesh axis 'model' is unreduced and also unreduced twice}}
+func.func @unreduced_twice(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[]], unreduced = [model: sum, model: max]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{expected reduction kind 'sum' or 'max', got 'min'}}
+func.func @bad_reduction_kind(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[]], unreduced = [model: min]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{has 1 dimensions, but 'tensor<8x8xf32>' has rank 2}}
+func.func @rank_mismatch(%a: tensor<8x8xf32> {palm.sharding = #palm.sharding<@mesh, [[data]]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{needs a ranked tensor, but the type is 'f32'}}
+func.func @not_a_tensor(%a: f32 {palm.sharding = #palm.sharding<@mesh, []>}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{names @nowhere, which is not a palm.mesh in scope}}
+func.func @unknown_mesh(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@nowhere, [[data]]>}) {
+  return
+}
+
+// -----
+
+func.func private @not_a_mesh()
+// expected-error@+1 {{names @not_a_mesh, which is not a palm.mesh in scope}}
+func.func @symbol_not_a_mesh(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@not_a_mesh, [[]]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{uses axis 'pipe', which mesh @mesh does not have}}
+func.func @unknown_axis(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[pipe]]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{uses axis 'pipe', which mesh @mesh does not have}}
+func.func @unknown_unreduced_axis(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[]], unreduced = [pipe: sum]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+// expected-error@+1 {{uses axis 'pipe', which mesh @mesh does not have}}
+func.func @unknown_axis_on_result(%a: tensor<8xf32>) -> (tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[pipe]]>}) {
+  return %a : tensor<8xf32>
+}
+
+// -----
+
+// expected-error@+1 {{'palm.sharding' on argument #0 must be a #palm.sharding}}
+func.func @sharding_wrong_kind(%a: tensor<8xf32> {palm.sharding = 3 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{unknown palm attribute 'palm.weird' on argument #0}}
+func.func @unknown_arg_attr(%a: tensor<8xf32> {palm.weird = 1 : i64}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{unknown palm attribute 'palm.name' on result #0}}
+func.func @name_on_result(%a: tensor<8xf32>) -> (tensor<8xf32> {palm.name = "x"}) {
+  return %a : tensor<8xf32>
+}
+
+// -----
+
+// expected-error@+1 {{'palm.name' on argument #0 must be a non-empty string}}
+func.func @empty_name(%a: tensor<8xf32> {palm.name = ""}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'palm.init' on argument #0 must be a #palm.init}}
+func.func @init_wrong_kind(%a: tensor<8xf32> {palm.init = 1.0 : f32}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{normal(stddev) needs a positive, finite stddev}}
+func.func @normal_without_stddev(%a: tensor<8xf32> {palm.init = #palm.init<normal>}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{normal(stddev) needs a positive, finite stddev}}
+func.func @normal_negative(%a: tensor<8xf32> {palm.init = #palm.init<normal(-1.0)>}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'ones' takes no stddev}}
+func.func @ones_with_stddev(%a: tensor<8xf32> {palm.init = #palm.init<ones(1.0)>}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{expected 'normal', 'ones' or 'zeros', got 'uniform'}}
+func.func @unknown_init(%a: tensor<8xf32> {palm.init = #palm.init<uniform>}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'palm.level' belongs on a module}}
+func.func @level_on_func() attributes {palm.level = #palm.level<local>} {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'palm.level' must be a #palm.level}}
+module attributes {palm.level = "local"} {
+}
+
+// -----
+
+func.func @shardings_not_array(%x: tensor<8xf32>) {
+  // expected-error@+1 {{'palm.shardings' must be an array of #palm.sharding}}
+  %0 = palm.silu %x {palm.shardings = 1 : i64} : tensor<8xf32>
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+func.func @shardings_count(%x: tensor<8xf32>) {
+  // expected-error@+1 {{'palm.shardings' has 2 shardings for 1 results}}
+  %0 = palm.silu %x {palm.shardings = [#palm.sharding<@mesh, [[]]>, #palm.sharding<@mesh, [[]]>]} : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @shardings_entry_kind(%x: tensor<8xf32>) {
+  // expected-error@+1 {{'palm.shardings' entry #0 must be a #palm.sharding}}
+  %0 = palm.silu %x {palm.shardings = [1 : i64]} : tensor<8xf32>
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+func.func @shardings_entry_invalid(%x: tensor<8xf32>) {
+  // expected-error@+1 {{sharding #palm.sharding<@mesh, [[data], []]> on result #0 has 2 dimensions, but 'tensor<8xf32>' has rank 1}}
+  %0 = palm.silu %x {palm.shardings = [#palm.sharding<@mesh, [[data], []]>]} : tensor<8xf32>
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 2)
+func.func @sharding_on_op(%x: tensor<8xf32>) {
+  // expected-error@+1 {{'palm.sharding' belongs on function arguments and results; use 'palm.shardings' on an op}}
+  %0 = palm.silu %x {palm.sharding = #palm.sharding<@mesh, [[]]>} : tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @unknown_op_attr(%x: tensor<8xf32>) {
+  // expected-error@+1 {{unknown palm attribute 'palm.color'}}
+  %0 = palm.silu %x {palm.color = 1 : i64} : tensor<8xf32>
+  return
+}

@@ -1,0 +1,2 @@
+// Input of exit-code.test.
+palm.mesh @mesh(data = 0)

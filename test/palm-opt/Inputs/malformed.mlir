@@ -1,0 +1,5 @@
+// Input of exit-code.test: a sharding with no closing bracket.
+palm.mesh @mesh(data = 2)
+func.func @f(%a: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[data]}) {
+  return
+}
