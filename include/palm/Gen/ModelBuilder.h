@@ -1,0 +1,50 @@
+//===- ModelBuilder.h - global palm IR of a model ---------------*- C++ -*-===//
+//
+// Builds the global-level palm IR of one forward pass ending in the loss,
+// with the layout's shardings on the parameters, the inputs and (megatron-sp
+// only) the residual stream.
+//
+// Every op gets a NameLoc. Ops inside layer i are named "layers.<i>.<what>"
+// ("layers.3.attention.q", "layers.3.mlp.down", "layers.3.residual"); the
+// rest are "embedding", "final_ln", "logits", "logits.scale" and "loss".
+// Passes that report per layer group ops by the "layers.<i>." prefix.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALM_GEN_MODELBUILDER_H
+#define PALM_GEN_MODELBUILDER_H
+
+#include "palm/Gen/Layout.h"
+
+namespace llvm {
+class raw_ostream;
+} // namespace llvm
+
+namespace mlir {
+class MLIRContext;
+class ModuleOp;
+template <typename OpTy>
+class OwningOpRef;
+} // namespace mlir
+
+namespace mlir::palm::gen {
+
+/// Builds and verifies the module; `context` must have the palm and func
+/// dialects loaded. `config` must have passed verifyModelConfig and the
+/// layout verifyLayoutOnMesh. Returns null if verification fails (a bug;
+/// the diagnostics have been emitted).
+OwningOpRef<ModuleOp> buildModel(MLIRContext &context,
+                                 const ModelConfig &config, Layout layout,
+                                 MeshShape mesh);
+
+/// Prints `module` the way palm-gen writes it: custom op forms, with every
+/// location inline so the "layers.<i>." names survive a round trip.
+void printModel(ModuleOp module, llvm::raw_ostream &os);
+
+/// Builds the model in a fresh context and prints it to `os`.
+llvm::Error emitModel(const ModelConfig &config, Layout layout,
+                      MeshShape mesh, llvm::raw_ostream &os);
+
+} // namespace mlir::palm::gen
+
+#endif // PALM_GEN_MODELBUILDER_H

@@ -1,0 +1,182 @@
+//===- Stats.cpp - model statistics ---------------------------------------===//
+//
+// FLOPs follow the PaLM paper's MFU convention (appendix B): 6N per token
+// for the matmuls of forward and backward, plus 12 L H Q T for attention,
+// with N every parameter (the embedding included) and rematerialization not
+// counted.
+//
+//===----------------------------------------------------------------------===//
+
+#include "palm/Gen/Stats.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir::palm::gen;
+
+/// Bytes one device holds of `param` under `layout`: uneven splits round up
+/// (the last shards are padded).
+static CheckedInt getLocalBytes(const ParamSpec &param, Layout layout,
+                                MeshShape mesh, int64_t elementBytes) {
+  llvm::SmallVector<MeshAxis, 3> sharding = getParameterSharding(param, layout);
+  CheckedInt bytes = elementBytes;
+  for (auto [dim, axis] : llvm::zip_equal(param.shape, sharding))
+    bytes *= llvm::divideCeil(dim, mesh.getSize(axis));
+  return bytes;
+}
+
+llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
+                                                         Layout layout,
+                                                         MeshShape mesh) {
+  int64_t elementBytes = getElementBytes(c.dtype);
+  CheckedInt params = countParameters(c, /*includeLayerNorm=*/true);
+  CheckedInt paramsNoLN = countParameters(c, /*includeLayerNorm=*/false);
+  CheckedInt attention = CheckedInt(12) * c.layers * c.heads * c.headDim * c.seq;
+  CheckedInt training = CheckedInt(6) * params + attention;
+  CheckedInt forward = CheckedInt(2) * params + CheckedInt(4) * c.layers *
+                                                    c.heads * c.headDim * c.seq;
+
+  // Every layer has the same shapes and shardings, so one layer's bytes
+  // times the depth is the total.
+  CheckedInt local;
+  for (const ParamSpec &param : getGlobalParameters(c))
+    local += getLocalBytes(param, layout, mesh, elementBytes);
+  CheckedInt layerLocal;
+  for (const ParamSpec &param : getLayerParameters(c, 0))
+    layerLocal += getLocalBytes(param, layout, mesh, elementBytes);
+  local += layerLocal * c.layers;
+
+  CheckedInt bytes = params * elementBytes;
+  CheckedInt tokens = CheckedInt(c.batch) * c.seq;
+  CheckedInt devices = CheckedInt(mesh.data) * mesh.model;
+  for (CheckedInt value :
+       {params, paramsNoLN, training, forward, local, bytes, tokens, devices})
+    if (value.overflowed())
+      return makeGenError("size too large to represent: a statistic of this "
+                          "model overflows int64");
+
+  ModelStats stats;
+  stats.parameters = params.get();
+  stats.parametersWithoutLayerNorm = paramsNoLN.get();
+  stats.attentionTrainingFlopsPerToken = attention.get();
+  stats.trainingFlopsPerToken = training.get();
+  stats.trainingFlopsPerTokenWithoutAttention = 6 * params.get();
+  stats.forwardFlopsPerToken = forward.get();
+  stats.forwardFlopsPerTokenWithoutAttention = 2 * params.get();
+  stats.parameterBytes = bytes.get();
+  stats.parameterBytesPerDevice = local.get();
+  stats.tokensPerStep = tokens.get();
+  stats.numDevices = devices.get();
+  return stats;
+}
+
+/// `value` scaled by the largest of `units` (factor, suffix) it reaches,
+/// with three decimals: 540354314240 -> "540.354 B".
+static std::string humanize(int64_t value,
+                            llvm::ArrayRef<std::pair<double, const char *>> units) {
+  for (auto [factor, suffix] : units)
+    if (static_cast<double>(value) >= factor)
+      return llvm::formatv("{0:F3} {1}", static_cast<double>(value) / factor,
+                           suffix)
+          .str();
+  return std::to_string(value);
+}
+
+static std::string humanCount(int64_t value) {
+  return humanize(value, {{1e12, "T"}, {1e9, "B"}, {1e6, "M"}, {1e3, "K"}});
+}
+
+static std::string humanFlops(int64_t value) {
+  return humanize(value, {{1e15, "PFLOP"},
+                          {1e12, "TFLOP"},
+                          {1e9, "GFLOP"},
+                          {1e6, "MFLOP"},
+                          {1e3, "KFLOP"}}) +
+         (value < 1000 ? " FLOP" : "");
+}
+
+static std::string humanBytes(int64_t value) {
+  return humanize(value, {{1099511627776.0, "TiB"},
+                          {1073741824.0, "GiB"},
+                          {1048576.0, "MiB"},
+                          {1024.0, "KiB"}}) +
+         (value < 1024 ? " bytes" : "");
+}
+
+void mlir::palm::gen::printStatsText(const ModelStats &s, const ModelConfig &c,
+                                     Layout layout, MeshShape mesh,
+                                     llvm::raw_ostream &os) {
+  os << "model: " << c.name << " (" << c.layers << " layers, d_model "
+     << c.dModel << ", " << c.heads << " heads x " << c.headDim
+     << ", kv_heads " << c.kvHeads << ", d_ff " << c.dFF << ", vocab "
+     << c.vocab << ", " << stringifyBlockKind(c.block) << " block, "
+     << stringifyDType(c.dtype) << ")\n";
+  os << "step: batch " << c.batch << " x seq " << c.seq << " = "
+     << s.tokensPerStep << " tokens\n";
+  os << "layout: " << stringifyLayout(layout) << " on mesh data=" << mesh.data
+     << ",model=" << mesh.model << " (" << s.numDevices
+     << (s.numDevices == 1 ? " device)\n" : " devices)\n");
+  auto line = [&](llvm::StringRef what, int64_t value, std::string human) {
+    os << llvm::left_justify(what, 46) << value << "  (" << human << ")\n";
+  };
+  line("parameters:", s.parameters, humanCount(s.parameters));
+  line("parameters without LayerNorm scales:", s.parametersWithoutLayerNorm,
+       humanCount(s.parametersWithoutLayerNorm));
+  line("training FLOPs/token (6N + 12LHQT):", s.trainingFlopsPerToken,
+       humanFlops(s.trainingFlopsPerToken));
+  line("training FLOPs/token without attention (6N):",
+       s.trainingFlopsPerTokenWithoutAttention,
+       humanFlops(s.trainingFlopsPerTokenWithoutAttention));
+  line("forward FLOPs/token (2N + 4LHQT):", s.forwardFlopsPerToken,
+       humanFlops(s.forwardFlopsPerToken));
+  line("forward FLOPs/token without attention (2N):",
+       s.forwardFlopsPerTokenWithoutAttention,
+       humanFlops(s.forwardFlopsPerTokenWithoutAttention));
+  line("parameter bytes (one unsharded copy):", s.parameterBytes,
+       humanBytes(s.parameterBytes));
+  line("parameter bytes per device:", s.parameterBytesPerDevice,
+       humanBytes(s.parameterBytesPerDevice));
+}
+
+void mlir::palm::gen::printStatsJSON(const ModelStats &s, const ModelConfig &c,
+                                     Layout layout, MeshShape mesh,
+                                     llvm::raw_ostream &os) {
+  llvm::json::OStream json(os, /*IndentSize=*/2);
+  json.object([&] {
+    json.attributeObject("model", [&] {
+      json.attribute("name", c.name);
+      json.attribute("layers", c.layers);
+      json.attribute("d_model", c.dModel);
+      json.attribute("heads", c.heads);
+      json.attribute("kv_heads", c.kvHeads);
+      json.attribute("head_dim", c.headDim);
+      json.attribute("d_ff", c.dFF);
+      json.attribute("vocab", c.vocab);
+      json.attribute("seq", c.seq);
+      json.attribute("batch", c.batch);
+      json.attribute("dtype", stringifyDType(c.dtype));
+      json.attribute("block", stringifyBlockKind(c.block));
+    });
+    json.attribute("layout", stringifyLayout(layout));
+    json.attributeObject("mesh", [&] {
+      json.attribute("data", mesh.data);
+      json.attribute("model", mesh.model);
+    });
+    json.attribute("devices", s.numDevices);
+    json.attribute("tokens_per_step", s.tokensPerStep);
+    json.attribute("parameters", s.parameters);
+    json.attribute("parameters_without_layer_norm",
+                   s.parametersWithoutLayerNorm);
+    json.attribute("training_flops_per_token", s.trainingFlopsPerToken);
+    json.attribute("training_flops_per_token_without_attention",
+                   s.trainingFlopsPerTokenWithoutAttention);
+    json.attribute("forward_flops_per_token", s.forwardFlopsPerToken);
+    json.attribute("forward_flops_per_token_without_attention",
+                   s.forwardFlopsPerTokenWithoutAttention);
+    json.attribute("parameter_bytes", s.parameterBytes);
+    json.attribute("parameter_bytes_per_device", s.parameterBytesPerDevice);
+  });
+  os << "\n";
+}
