@@ -322,3 +322,35 @@ func.func @reshape_type(%x: tensor<2x8xf32>) {
   %0 = palm.reshape %x : tensor<2x8xf32> -> tensor<16xbf16>
   return
 }
+
+// -----
+
+func.func @layer_norm_result(%x: tensor<2x16xf32>, %s: tensor<16xf32>) {
+  // expected-error@+1 {{all of {input, result} have same type}}
+  %0 = "palm.layer_norm"(%x, %s) : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xbf16>
+  return
+}
+
+// -----
+
+func.func @attention_result(%q: tensor<2x8x4x4xf32>, %k: tensor<2x8x1x4xf32>) {
+  // expected-error@+1 {{result type should be 'tensor<2x8x4x4xf32>', not 'tensor<2x8x1x4xf32>'}}
+  %0 = palm.attention %q, %k, %k : (tensor<2x8x4x4xf32>, tensor<2x8x1x4xf32>, tensor<2x8x1x4xf32>) -> tensor<2x8x1x4xf32>
+  return
+}
+
+// -----
+
+func.func @transpose_result(%x: tensor<2x8xf32>) {
+  // expected-error@+1 {{result type should be 'tensor<8x2xf32>', not 'tensor<2x8xf32>'}}
+  %0 = palm.transpose %x, permutation = [1, 0] : tensor<2x8xf32> -> tensor<2x8xf32>
+  return
+}
+
+// -----
+
+func.func @cross_entropy_result(%l: tensor<2x8x32xf32>, %t: tensor<2x8xi32>) {
+  // expected-error@+1 {{result #0 must be 0D tensor of 32-bit float values}}
+  %0 = palm.cross_entropy %l, %t : (tensor<2x8x32xf32>, tensor<2x8xi32>) -> tensor<2xf32>
+  return
+}

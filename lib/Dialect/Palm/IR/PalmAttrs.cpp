@@ -293,3 +293,55 @@ LogicalResult InitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   }
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// DimShardAttr
+//===----------------------------------------------------------------------===//
+
+Attribute DimShardAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  FlatSymbolRefAttr mesh;
+  SmallVector<StringAttr> axes;
+  int64_t size;
+  if (parser.parseLess() || parser.parseAttribute(mesh) ||
+      parser.parseComma() || parseAxisNames(parser, axes) ||
+      parser.parseComma() || parser.parseInteger(size) ||
+      parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); },
+                    parser.getContext(), mesh, axes, size);
+}
+
+void DimShardAttr::print(AsmPrinter &printer) const {
+  printer << '<' << getMesh() << ", ";
+  printAxisNames(printer, getAxes());
+  printer << ", " << getSize() << '>';
+}
+
+LogicalResult
+DimShardAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                     FlatSymbolRefAttr mesh, ArrayRef<StringAttr> axes,
+                     int64_t size) {
+  if (!mesh)
+    return emitError() << "a dim_shard needs a mesh symbol";
+  if (axes.empty())
+    return emitError() << "a dim_shard needs at least one axis";
+  if (failed(AxisListAttr::verify(emitError, axes)))
+    return failure();
+  if (size < 1)
+    return emitError() << "a dim_shard's global size must be at least 1";
+  return success();
+}
+
+LogicalResult DimShardAttr::verifyMesh(Operation *op) const {
+  auto mesh = SymbolTable::lookupNearestSymbolFrom<MeshOp>(op, getMesh());
+  if (!mesh)
+    return op->emitOpError() << "shard " << *this << " names " << getMesh()
+                             << ", which is not a palm.mesh in scope";
+  for (StringAttr axis : getAxes())
+    if (!mesh.getAxisIndex(axis.getValue()))
+      return op->emitOpError() << "shard " << *this << " uses axis '"
+                               << axis.getValue() << "', which mesh "
+                               << getMesh() << " does not have";
+  return success();
+}

@@ -264,10 +264,15 @@ void EmbeddingOp::build(OpBuilder &b, OperationState &state, Value table,
   RankedTensorType type = inferEmbedding(
       cast<RankedTensorType>(table.getType()),
       cast<RankedTensorType>(ids.getType()), builderErrors(state));
-  build(b, state, type ? Type(type) : invalidType(b), table, ids);
+  build(b, state, type ? Type(type) : invalidType(b), table, ids,
+        DimShardAttr());
 }
 
 LogicalResult EmbeddingOp::verify() {
+  if (auto shard = getVocabShardAttr())
+    if (failed(verifyLocalOnly(*this, "vocab_shard")) ||
+        failed(shard.verifyMesh(*this)))
+      return failure();
   return checkInferred(*this, getType(),
                        inferEmbedding(getTable().getType(), getIds().getType(),
                                       [&] { return emitOpError(); }));
@@ -449,10 +454,14 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query,
       cast<RankedTensorType>(value.getType()), causal, scale,
       builderErrors(state));
   build(b, state, type ? Type(type) : invalidType(b), query, key, value,
-        causal ? b.getUnitAttr() : UnitAttr(), scale);
+        causal ? b.getUnitAttr() : UnitAttr(), scale, DimShardAttr());
 }
 
 LogicalResult AttentionOp::verify() {
+  if (auto shard = getHeadsShardAttr())
+    if (failed(verifyLocalOnly(*this, "heads_shard")) ||
+        failed(shard.verifyMesh(*this)))
+      return failure();
   return checkInferred(*this, getType(),
                        inferAttention(getQuery().getType(), getKey().getType(),
                                       getValue().getType(), getCausal(),
@@ -485,7 +494,11 @@ LogicalResult CrossEntropyOp::verify() {
                             "dimension";
   if (!(getZLoss().convertToFloat() >= 0.0f))
     return emitOpError() << "z_loss must be non-negative";
-  return success();
+  if ((getTokenCount() || getTokenShards()) &&
+      failed(verifyLocalOnly(*this, "token_count and token_shards")))
+    return failure();
+  return verifyTokenShards(*this, getTokenCount(), getTokenShardsAttr(),
+                           logits.getRank() - 1);
 }
 
 static RankedTensorType inferTranspose(RankedTensorType input,

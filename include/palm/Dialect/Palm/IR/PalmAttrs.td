@@ -102,6 +102,35 @@ def Palm_ShardingAttr : Palm_Attr<"Sharding", "sharding"> {
   }];
 }
 
+def Palm_DimShardAttr : Palm_Attr<"DimShard", "dim_shard"> {
+  let summary = "a local dimension as one shard of a global dimension";
+  let description = [{
+    At the local level, says that a tensor dimension is this device's shard
+    of a global dimension of size `size` split over mesh `axes`: the shard
+    starts at `group_index(axes) * local_size`, and elements at global index
+    `size` or beyond are padding. Local ops whose result the padding or the
+    offset would change carry it (a masked embedding lookup, a sharded
+    softmax, `palm.mask_padding`); the lowering computes the offset and the
+    valid extent from the device's mesh coordinates.
+
+    ```mlir
+    #palm.dim_shard<@mesh, [model], 256000>
+    ```
+
+    Constraints: at least one axis, no axis twice, `size >= 1`; (where
+    attached) the mesh exists and has the axes.
+  }];
+  let parameters = (ins "::mlir::FlatSymbolRefAttr":$mesh,
+                        ArrayRefParameter<"::mlir::StringAttr", "axes">:$axes,
+                        "int64_t":$size);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Verifies the mesh and axes, reporting at `op`.
+    ::llvm::LogicalResult verifyMesh(::mlir::Operation *op) const;
+  }];
+}
+
 def Palm_InitAttr : Palm_Attr<"Init", "init"> {
   let summary = "how a parameter is initialised";
   let description = [{

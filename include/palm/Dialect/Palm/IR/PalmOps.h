@@ -25,6 +25,16 @@ namespace mlir::palm {
 /// is in no module).
 Level getLevel(Operation *op);
 
+/// Fails, reporting at `op`, unless `op` is in a local-level module. `what`
+/// names the kind of op in the message.
+LogicalResult verifyLocalOnly(Operation *op, StringRef what);
+
+/// Verifies the `token_count`/`token_shards` attributes of a loss op with
+/// `numTokenDims` token dimensions.
+LogicalResult verifyTokenShards(Operation *op,
+                                std::optional<int64_t> tokenCount,
+                                ArrayAttr tokenShards, int64_t numTokenDims);
+
 /// The shardings recorded on `op`'s results by `palm.shardings`, or an empty
 /// array when there are none.
 ArrayAttr getResultShardings(Operation *op);

@@ -105,15 +105,19 @@ def Palm_EmbeddingOp : Palm_TensorOp<"embedding"> {
     ids that fall in its rows, writes zeros for the others, and the result is
     a partial sum over the vocab axes.
 
+    At the local level, `vocab_shard` says the table holds one shard of the
+    rows: ids outside this device's rows give zeros.
+
     ```mlir
     %x = palm.embedding %table[%ids]
         : (tensor<8192x512xf32>, tensor<4x256xi32>) -> tensor<4x256x512xf32>
     ```
 
     Constraints: the table has rank 2; the result is `ids.shape + [d_model]`
-    with the table's element type.
+    with the table's element type; `vocab_shard` only at the local level.
   }];
-  let arguments = (ins Palm_FloatTensor:$table, Palm_IndexTensor:$ids);
+  let arguments = (ins Palm_FloatTensor:$table, Palm_IndexTensor:$ids,
+                       OptionalAttr<Palm_DimShardAttr>:$vocab_shard);
   let results = (outs Palm_FloatTensor:$result);
   let builders = [
     // Infers the result type from the operands.
@@ -244,6 +248,10 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
     Sharding rule: batch and query heads parallel, value head_dim parallel;
     query seq, key seq, key/value heads and the q/k head_dim replicated.
 
+    At the local level, `heads_shard` says the query heads are one shard of
+    the global heads, so that head `i` of the shard uses the key/value head
+    of global head `offset + i`.
+
     ```mlir
     %o = palm.attention %q, %k, %v {causal}
         : (tensor<4x256x8x64xf32>, tensor<4x256x1x64xf32>,
@@ -252,11 +260,13 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
 
     Constraints: all rank 4 with one element type; equal batch; key and
     value agree on seq and heads; `h` divisible by `g`; q and key head_dim
-    equal; causal attention needs `s == t`; `scale > 0` when given.
+    equal; causal attention needs `s == t`; `scale > 0` when given;
+    `heads_shard` only at the local level.
   }];
   let arguments = (ins Palm_FloatTensor:$query, Palm_FloatTensor:$key,
                        Palm_FloatTensor:$value, UnitAttr:$causal,
-                       OptionalAttr<F32Attr>:$scale);
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<Palm_DimShardAttr>:$heads_shard);
   let results = (outs Palm_FloatTensor:$result);
   let builders = [
     // Infers the result type from the operands.
@@ -365,7 +375,12 @@ def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy"> {
     device sums its tokens' losses divided by the global token count, a
     partial sum); `vocab` is a *log-sum-exp* factor: with it split, devices
     combine a max, a sum of exponentials and the target logit, all of token
-    size, never the logits themselves.
+    size, never the logits themselves (see `palm.softmax_max`).
+
+    At the local level, `token_count` is the global number of tokens (the
+    divisor of the mean), and `token_shards` has one entry per token
+    dimension: a `#palm.dim_shard` when that dimension is split (padded
+    tokens are skipped), `unit` when it is whole.
 
     ```mlir
     %loss = palm.cross_entropy %logits, %targets {z_loss = 1.0e-04 : f32}
@@ -373,17 +388,22 @@ def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy"> {
     ```
 
     Constraints: logits have rank at least 2; targets have the logits'
-    shape without the last dimension; `z_loss >= 0`.
+    shape without the last dimension; `z_loss >= 0`; `token_count >= 1`;
+    `token_shards` has one `#palm.dim_shard` or `unit` per token dimension;
+    both only at the local level.
   }];
   let arguments = (ins Palm_FloatTensor:$logits, Palm_IndexTensor:$targets,
-                       DefaultValuedAttr<F32Attr, "1.0e-4">:$z_loss);
+                       DefaultValuedAttr<F32Attr, "1.0e-4">:$z_loss,
+                       OptionalAttr<I64Attr>:$token_count,
+                       OptionalAttr<ArrayAttr>:$token_shards);
   let results = (outs 0DTensorOf<[F32]>:$result);
   let builders = [
     OpBuilder<(ins "::mlir::Value":$logits, "::mlir::Value":$targets,
                    CArg<"float", "1.0e-4f">:$z_loss), [{
       build($_builder, $_state,
             ::mlir::RankedTensorType::get({}, $_builder.getF32Type()),
-            logits, targets, $_builder.getF32FloatAttr(z_loss));
+            logits, targets, $_builder.getF32FloatAttr(z_loss),
+            ::mlir::IntegerAttr(), ::mlir::ArrayAttr());
     }]>
   ];
   let assemblyFormat = [{
@@ -438,6 +458,121 @@ def Palm_ReshapeOp : Palm_TensorOp<"reshape", []> {
   let results = (outs Palm_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Local pieces of sharded ops (local level)
+//===----------------------------------------------------------------------===//
+
+/// An op that exists only in local-level modules.
+class Palm_LocalOp<string mnemonic, list<Trait> traits = []>
+    : Palm_Op<mnemonic, !listconcat(traits, [Pure])> {
+  let hasVerifier = 1;
+}
+
+def Palm_MaskPaddingOp : Palm_LocalOp<"mask_padding",
+    [SameOperandsAndResultType]> {
+  let summary = "zeroes the padding of an unevenly sharded dimension";
+  let description = [{
+    Dimension `dim` is this device's shard of a global dimension (`shard`);
+    elements whose global index is `shard.size` or more are set to zero, the
+    rest pass through. The partitioner inserts it where a contraction over an
+    uneven dimension would otherwise add padding into the result.
+
+    ```mlir
+    %y = palm.mask_padding %x dim 2 shard <@mesh, [model], 10>
+        : tensor<2x8x5xf32>
+    ```
+
+    Constraints: local level; `dim` in range; the mesh has the axes.
+  }];
+  let arguments = (ins Palm_Tensor:$input, I64Attr:$dim,
+                       Palm_DimShardAttr:$shard);
+  let results = (outs Palm_Tensor:$result);
+  let assemblyFormat = [{
+    $input `dim` $dim `shard` $shard attr-dict `:` type($result)
+  }];
+}
+
+def Palm_SoftmaxMaxOp : Palm_LocalOp<"softmax_max"> {
+  let summary = "this device's maximum over a sharded class dimension";
+  let description = [{
+    First step of a cross-entropy whose vocabulary is split: the maximum of
+    `logits[..., :]` over this device's valid classes, in f32 (padding is
+    skipped). An `all_reduce ... max` over the vocab axes gives the global
+    maximum for `palm.softmax_sums`.
+
+    ```mlir
+    %m = palm.softmax_max %logits shard <@mesh, [model], 50>
+        : tensor<2x8x13xf32> -> tensor<2x8xf32>
+    ```
+
+    Constraints: local level; logits of rank at least 2; result f32 with
+    the logits' shape without the last dimension.
+  }];
+  let arguments = (ins Palm_FloatTensor:$logits,
+                       Palm_DimShardAttr:$vocab_shard);
+  let results = (outs StaticShapeTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `shard` $vocab_shard attr-dict `:` type($logits) `->` type($result)
+  }];
+}
+
+def Palm_SoftmaxSumsOp : Palm_LocalOp<"softmax_sums"> {
+  let summary = "sum of exponentials and target logit over a class shard";
+  let description = [{
+    Second step of a sharded cross-entropy. Given the global maximum `max`,
+    returns `[2, ...]` in f32: entry 0 is `sum(exp(logits - max))` over this
+    device's valid classes, entry 1 is the target's logit when the target
+    falls in this device's classes and 0 otherwise. Both are partial sums
+    over the vocab axes, combined by one `all_reduce ... sum`.
+
+    ```mlir
+    %s = palm.softmax_sums %logits, %m, %targets shard <@mesh, [model], 50>
+        : (tensor<2x8x13xf32>, tensor<2x8xf32>, tensor<2x8xi32>)
+        -> tensor<2x2x8xf32>
+    ```
+
+    Constraints: local level; `max` and `targets` have the logits' shape
+    without the last dimension; the result is `[2] + that shape`, f32.
+  }];
+  let arguments = (ins Palm_FloatTensor:$logits,
+                       StaticShapeTensorOf<[F32]>:$max,
+                       Palm_IndexTensor:$targets,
+                       Palm_DimShardAttr:$vocab_shard);
+  let results = (outs StaticShapeTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $logits `,` $max `,` $targets `shard` $vocab_shard attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+def Palm_CrossEntropyLossOp : Palm_LocalOp<"cross_entropy_loss"> {
+  let summary = "the loss from a sharded softmax's combined statistics";
+  let description = [{
+    Last step of a sharded cross-entropy: with `logZ = max + log(sums[0])`,
+    returns `sum over this device's valid tokens of (logZ - sums[1] +
+    z_loss * logZ^2) / token_count` as a 0-d f32 tensor (a partial sum over
+    the axes splitting the tokens). `token_shards` is as on
+    `palm.cross_entropy`.
+
+    ```mlir
+    %l = palm.cross_entropy_loss %m, %s {token_count = 32 : i64}
+        : (tensor<2x8xf32>, tensor<2x2x8xf32>) -> tensor<f32>
+    ```
+
+    Constraints: local level; `sums` is `[2] + max.shape`; `z_loss >= 0`;
+    `token_count >= 1`; `token_shards` has one entry per token dimension.
+  }];
+  let arguments = (ins StaticShapeTensorOf<[F32]>:$max,
+                       StaticShapeTensorOf<[F32]>:$sums,
+                       DefaultValuedAttr<F32Attr, "1.0e-4">:$z_loss,
+                       I64Attr:$token_count,
+                       OptionalAttr<ArrayAttr>:$token_shards);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $max `,` $sums attr-dict `:` functional-type(operands, results)
+  }];
 }
 
 //===----------------------------------------------------------------------===//

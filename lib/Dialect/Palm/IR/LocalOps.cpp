@@ -1,0 +1,98 @@
+//===- LocalOps.cpp - verifiers of the local pieces of sharded ops --------===//
+
+#include "palm/Dialect/Palm/IR/PalmOps.h"
+
+using namespace mlir;
+using namespace mlir::palm;
+
+LogicalResult mlir::palm::verifyLocalOnly(Operation *op, StringRef what) {
+  if (getLevel(op) != Level::Local)
+    return op->emitOpError() << what
+                             << " belongs to the local level, but the module "
+                                "is global";
+  return success();
+}
+
+LogicalResult mlir::palm::verifyTokenShards(Operation *op,
+                                            std::optional<int64_t> tokenCount,
+                                            ArrayAttr tokenShards,
+                                            int64_t numTokenDims) {
+  if (tokenCount && *tokenCount < 1)
+    return op->emitOpError() << "token_count must be at least 1";
+  if (!tokenShards)
+    return success();
+  if (static_cast<int64_t>(tokenShards.size()) != numTokenDims)
+    return op->emitOpError() << "token_shards has " << tokenShards.size()
+                             << " entries for " << numTokenDims
+                             << " token dimensions";
+  for (Attribute entry : tokenShards) {
+    if (isa<UnitAttr>(entry))
+      continue;
+    auto shard = dyn_cast<DimShardAttr>(entry);
+    if (!shard)
+      return op->emitOpError()
+             << "token_shards entries must be #palm.dim_shard or unit";
+    if (failed(shard.verifyMesh(op)))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult MaskPaddingOp::verify() {
+  if (failed(verifyLocalOnly(*this, "padding masks")))
+    return failure();
+  int64_t rank = getInput().getType().getRank();
+  int64_t dim = getDim();
+  if (dim < 0 || dim >= rank)
+    return emitOpError() << "dim " << dim << " is out of range for rank "
+                         << rank;
+  return getShard().verifyMesh(*this);
+}
+
+/// The shape of `logits` without its last (class) dimension.
+static ArrayRef<int64_t> tokenShape(RankedTensorType logits) {
+  return logits.getShape().drop_back();
+}
+
+LogicalResult SoftmaxMaxOp::verify() {
+  if (failed(verifyLocalOnly(*this, "sharded softmax pieces")))
+    return failure();
+  RankedTensorType logits = getLogits().getType();
+  if (logits.getRank() < 2)
+    return emitOpError() << "logits must have rank at least 2";
+  if (getType().getShape() != tokenShape(logits))
+    return emitOpError() << "result must have the logits' shape without the "
+                            "last dimension";
+  return getVocabShard().verifyMesh(*this);
+}
+
+LogicalResult SoftmaxSumsOp::verify() {
+  if (failed(verifyLocalOnly(*this, "sharded softmax pieces")))
+    return failure();
+  RankedTensorType logits = getLogits().getType();
+  if (logits.getRank() < 2)
+    return emitOpError() << "logits must have rank at least 2";
+  ArrayRef<int64_t> tokens = tokenShape(logits);
+  if (getMax().getType().getShape() != tokens ||
+      getTargets().getType().getShape() != tokens)
+    return emitOpError() << "max and targets must have the logits' shape "
+                            "without the last dimension";
+  SmallVector<int64_t> expected = {2};
+  llvm::append_range(expected, tokens);
+  if (getType().getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError() << "result must be [2] followed by the token shape";
+  return getVocabShard().verifyMesh(*this);
+}
+
+LogicalResult CrossEntropyLossOp::verify() {
+  if (failed(verifyLocalOnly(*this, "sharded softmax pieces")))
+    return failure();
+  ArrayRef<int64_t> tokens = getMax().getType().getShape();
+  ArrayRef<int64_t> sums = getSums().getType().getShape();
+  if (sums.empty() || sums.front() != 2 || sums.drop_front() != tokens)
+    return emitOpError() << "sums must be [2] followed by max's shape";
+  if (!(getZLoss().convertToFloat() >= 0.0f))
+    return emitOpError() << "z_loss must be non-negative";
+  return verifyTokenShards(*this, getTokenCount(), getTokenShardsAttr(),
+                           tokens.size());
+}

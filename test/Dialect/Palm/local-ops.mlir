@@ -1,0 +1,49 @@
+// Round trip of the local pieces of sharded ops and of the local-level
+// attributes of the Transformer ops.
+// RUN: palm-opt %s | palm-opt | FileCheck %s
+// RUN: palm-opt %s -mlir-print-op-generic | palm-opt | FileCheck %s
+
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(data = 2, model = 4)
+
+  // CHECK-LABEL: func.func @masked_embedding
+  func.func @masked_embedding(%t: tensor<13x16xf32>, %ids: tensor<2x8xi32>) -> tensor<2x8x16xf32> {
+    // CHECK: palm.embedding %{{.*}}[%{{.*}}] {vocab_shard = #palm.dim_shard<@mesh, [model], 50>}
+    %0 = palm.embedding %t[%ids] {vocab_shard = #palm.dim_shard<@mesh, [model], 50>} : (tensor<13x16xf32>, tensor<2x8xi32>) -> tensor<2x8x16xf32>
+    return %0 : tensor<2x8x16xf32>
+  }
+
+  // CHECK-LABEL: func.func @sharded_heads
+  func.func @sharded_heads(%q: tensor<2x8x2x4xf32>, %k: tensor<2x8x2x4xf32>) -> tensor<2x8x2x4xf32> {
+    // CHECK: palm.attention {{.*}} {causal, heads_shard = #palm.dim_shard<@mesh, [model], 8>}
+    %0 = palm.attention %q, %k, %k {causal, heads_shard = #palm.dim_shard<@mesh, [model], 8>} : (tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>) -> tensor<2x8x2x4xf32>
+    return %0 : tensor<2x8x2x4xf32>
+  }
+
+  // CHECK-LABEL: func.func @local_cross_entropy
+  func.func @local_cross_entropy(%l: tensor<3x8x32xf32>, %t: tensor<3x8xi32>) -> tensor<f32> {
+    // CHECK: palm.cross_entropy {{.*}} {token_count = 40 : i64, token_shards = [#palm.dim_shard<@mesh, [data], 5>, unit]}
+    %0 = palm.cross_entropy %l, %t {token_count = 40 : i64, token_shards = [#palm.dim_shard<@mesh, [data], 5>, unit]} : (tensor<3x8x32xf32>, tensor<3x8xi32>) -> tensor<f32>
+    return %0 : tensor<f32>
+  }
+
+  // CHECK-LABEL: func.func @sharded_softmax
+  func.func @sharded_softmax(%l: tensor<2x8x13xf32>, %t: tensor<2x8xi32>) -> tensor<f32> {
+    // CHECK: palm.softmax_max %{{.*}} shard <@mesh, [model], 50> : tensor<2x8x13xf32> -> tensor<2x8xf32>
+    %m = palm.softmax_max %l shard <@mesh, [model], 50> : tensor<2x8x13xf32> -> tensor<2x8xf32>
+    %gm = palm.all_reduce %m on @mesh [model] max : tensor<2x8xf32>
+    // CHECK: palm.softmax_sums %{{.*}}, %{{.*}}, %{{.*}} shard <@mesh, [model], 50> : (tensor<2x8x13xf32>, tensor<2x8xf32>, tensor<2x8xi32>) -> tensor<2x2x8xf32>
+    %s = palm.softmax_sums %l, %gm, %t shard <@mesh, [model], 50> : (tensor<2x8x13xf32>, tensor<2x8xf32>, tensor<2x8xi32>) -> tensor<2x2x8xf32>
+    %gs = palm.all_reduce %s on @mesh [model] sum : tensor<2x2x8xf32>
+    // CHECK: palm.cross_entropy_loss %{{.*}}, %{{.*}} {token_count = 16 : i64, z_loss = 0.000000e+00 : f32} : (tensor<2x8xf32>, tensor<2x2x8xf32>) -> tensor<f32>
+    %loss = palm.cross_entropy_loss %gm, %gs {z_loss = 0.0 : f32, token_count = 16 : i64} : (tensor<2x8xf32>, tensor<2x2x8xf32>) -> tensor<f32>
+    return %loss : tensor<f32>
+  }
+
+  // CHECK-LABEL: func.func @mask
+  func.func @mask(%x: tensor<2x8x3xf32>) -> tensor<2x8x3xf32> {
+    // CHECK: palm.mask_padding %{{.*}} dim 2 shard <@mesh, [model], 10> : tensor<2x8x3xf32>
+    %0 = palm.mask_padding %x dim 2 shard <@mesh, [model], 10> : tensor<2x8x3xf32>
+    return %0 : tensor<2x8x3xf32>
+  }
+}
