@@ -25,15 +25,15 @@ struct SizeKey {
 } // namespace
 
 static const SizeKey kSizeKeys[] = {
-    {"layers", &ModelConfig::layers},     {"d_model", &ModelConfig::dModel},
-    {"heads", &ModelConfig::heads},       {"kv_heads", &ModelConfig::kvHeads},
-    {"head_dim", &ModelConfig::headDim},  {"d_ff", &ModelConfig::dFF},
-    {"vocab", &ModelConfig::vocab},       {"seq", &ModelConfig::seq},
+    {"layers", &ModelConfig::layers},    {"d_model", &ModelConfig::dModel},
+    {"heads", &ModelConfig::heads},      {"kv_heads", &ModelConfig::kvHeads},
+    {"head_dim", &ModelConfig::headDim}, {"d_ff", &ModelConfig::dFF},
+    {"vocab", &ModelConfig::vocab},      {"seq", &ModelConfig::seq},
     {"batch", &ModelConfig::batch},
 };
 
-static const StringRef kOptionalKeys[] = {
-    "name", "dtype", "block", "layer_norm_epsilon", "z_loss"};
+static const StringRef kOptionalKeys[] = {"name", "dtype", "block",
+                                          "layer_norm_epsilon", "z_loss"};
 
 /// Prints a JSON value compactly for a message.
 static std::string render(const llvm::json::Value &value) {
@@ -56,8 +56,7 @@ static llvm::Error readNumber(const llvm::json::Object &object,
     return llvm::Error::success();
   std::optional<double> number = value->getAsNumber();
   if (!number)
-    return fieldError(source, key,
-                      "must be a number, got " + render(*value));
+    return fieldError(source, key, "must be a number, got " + render(*value));
   out = *number;
   return llvm::Error::success();
 }
@@ -71,8 +70,7 @@ static llvm::Error readString(const llvm::json::Object &object,
     return llvm::Error::success();
   out = value->getAsString();
   if (!out)
-    return fieldError(source, key,
-                      "must be a string, got " + render(*value));
+    return fieldError(source, key, "must be a string, got " + render(*value));
   return llvm::Error::success();
 }
 
@@ -80,12 +78,13 @@ llvm::Expected<ModelConfig>
 mlir::palm::gen::parseModelConfig(StringRef json, StringRef source) {
   llvm::Expected<llvm::json::Value> root = llvm::json::parse(json);
   if (!root)
-    return makeGenError(source + ": malformed JSON: " +
-                        llvm::toString(root.takeError()));
+    return makeGenError(
+        source + ": malformed JSON: " + llvm::toString(root.takeError()));
   const llvm::json::Object *object = root->getAsObject();
   if (!object)
-    return makeGenError(source + ": a model config must be a JSON object, "
-                                 "got " +
+    return makeGenError(source +
+                        ": a model config must be a JSON object, "
+                        "got " +
                         render(*root));
 
   // Report unknown keys in sorted order: the object's own order is a hash
@@ -148,8 +147,7 @@ mlir::palm::gen::parseModelConfig(StringRef json, StringRef source) {
   if (llvm::Error error = readNumber(*object, source, "layer_norm_epsilon",
                                      config.layerNormEpsilon))
     return std::move(error);
-  if (llvm::Error error =
-          readNumber(*object, source, "z_loss", config.zLoss))
+  if (llvm::Error error = readNumber(*object, source, "z_loss", config.zLoss))
     return std::move(error);
   return config;
 }

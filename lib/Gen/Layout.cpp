@@ -13,9 +13,8 @@
 using namespace mlir::palm::gen;
 using llvm::StringRef;
 
-static const StringRef kLayoutNames[] = {"replicated", "dp",
-                                         "fsdp",       "megatron",
-                                         "megatron-sp", "palm-2d"};
+static const StringRef kLayoutNames[] = {
+    "replicated", "dp", "fsdp", "megatron", "megatron-sp", "palm-2d"};
 
 llvm::ArrayRef<StringRef> mlir::palm::gen::getLayoutNames() {
   return kLayoutNames;
@@ -37,7 +36,9 @@ StringRef mlir::palm::gen::stringifyLayout(Layout layout) {
 }
 
 StringRef mlir::palm::gen::stringifyMeshAxis(MeshAxis axis) {
-  return axis == MeshAxis::Data ? "data" : axis == MeshAxis::Model ? "model" : "";
+  return axis == MeshAxis::Data    ? "data"
+         : axis == MeshAxis::Model ? "model"
+                                   : "";
 }
 
 llvm::Expected<MeshShape> mlir::palm::gen::parseMeshSpec(StringRef spec) {
@@ -56,8 +57,9 @@ llvm::Expected<MeshShape> mlir::palm::gen::parseMeshSpec(StringRef spec) {
       return makeGenError("--mesh: expected 'axis=size' entries separated by "
                           "commas, such as 'data=4,model=2', got '" +
                           entry.trim() + "'");
-    bool *seen = name == "data" ? &seenData : name == "model" ? &seenModel
-                                                              : nullptr;
+    bool *seen = name == "data"    ? &seenData
+                 : name == "model" ? &seenModel
+                                   : nullptr;
     if (!seen)
       return makeGenError("--mesh: unknown mesh axis '" + name +
                           "'; the layouts use the axes 'data' and 'model'");
@@ -76,13 +78,12 @@ llvm::Expected<MeshShape> mlir::palm::gen::parseMeshSpec(StringRef spec) {
   return mesh;
 }
 
-llvm::Error mlir::palm::gen::verifyLayoutOnMesh(Layout layout,
-                                                MeshShape mesh) {
+llvm::Error mlir::palm::gen::verifyLayoutOnMesh(Layout layout, MeshShape mesh) {
   // replicated is the reference every layout is compared with, on any mesh.
   if (layout == Layout::Replicated)
     return llvm::Error::success();
-  bool usesModel = layout == Layout::Megatron ||
-                   layout == Layout::MegatronSP || layout == Layout::Palm2D;
+  bool usesModel = layout == Layout::Megatron || layout == Layout::MegatronSP ||
+                   layout == Layout::Palm2D;
   if (!usesModel && mesh.model > 1)
     return makeGenError(
         "--mesh: layout '" + stringifyLayout(layout) +
@@ -95,7 +96,8 @@ llvm::Error mlir::palm::gen::verifyLayoutOnMesh(Layout layout,
   return llvm::Error::success();
 }
 
-llvm::SmallVector<MeshAxis, 2> mlir::palm::gen::getInputSharding(Layout layout) {
+llvm::SmallVector<MeshAxis, 2>
+mlir::palm::gen::getInputSharding(Layout layout) {
   if (layout == Layout::Replicated)
     return {MeshAxis::None, MeshAxis::None};
   return {MeshAxis::Data, MeshAxis::None};

@@ -113,8 +113,8 @@ func::FuncOp ModelBuilder::buildSignature(ModuleOp module) {
     types.push_back(tokenType);
     locs.push_back(named(name));
     argAttrs.push_back(builder.getDictionaryAttr(
-        {nameAttr(name), builder.getNamedAttr(PalmDialect::kShardingAttrName,
-                                              inputSharding)}));
+        {nameAttr(name),
+         builder.getNamedAttr(PalmDialect::kShardingAttrName, inputSharding)}));
   }
   for (const ParamSpec &param : params) {
     types.push_back(getTensorType(param.shape));
@@ -215,18 +215,17 @@ Value ModelBuilder::buildAttention(Value h, const LayerWeights &w,
   Value k = buildDot(h, w.wk, {2}, {0}, prefix + "attention.k");
   Value v = buildDot(h, w.wv, {2}, {0}, prefix + "attention.v");
   FloatAttr base = builder.getF32FloatAttr(10000.0f);
-  Value qRot = RopeOp::create(builder, named(prefix + "attention.q_rope"), q,
-                              base);
-  Value kRot = RopeOp::create(builder, named(prefix + "attention.k_rope"), k,
-                              base);
+  Value qRot =
+      RopeOp::create(builder, named(prefix + "attention.q_rope"), q, base);
+  Value kRot =
+      RopeOp::create(builder, named(prefix + "attention.k_rope"), k, base);
   Value attended =
       AttentionOp::create(builder, named(prefix + "attention.attend"), qRot,
                           kRot, v, /*causal=*/true, /*scale=*/FloatAttr());
   return buildDot(attended, w.wo, {2, 3}, {0, 1}, prefix + "attention.o");
 }
 
-Value ModelBuilder::buildMlp(Value h, const LayerWeights &w,
-                             StringRef prefix) {
+Value ModelBuilder::buildMlp(Value h, const LayerWeights &w, StringRef prefix) {
   Value gate = buildDot(h, w.wgate, {2}, {0}, prefix + "mlp.gate");
   Value up = buildDot(h, w.wup, {2}, {0}, prefix + "mlp.up");
   Value swish = SiluOp::create(builder, named(prefix + "mlp.silu"), gate);
@@ -281,9 +280,8 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   float factor = static_cast<float>(1.0 / std::sqrt(double(config.dModel)));
   logits = ScaleOp::create(builder, named("logits.scale"), logits,
                            builder.getF32FloatAttr(factor));
-  Value loss = CrossEntropyOp::create(
-      builder, named("loss"), logits, targets,
-      static_cast<float>(config.zLoss));
+  Value loss = CrossEntropyOp::create(builder, named("loss"), logits, targets,
+                                      static_cast<float>(config.zLoss));
   func::ReturnOp::create(builder, named("loss"), ValueRange{loss});
 
   if (failed(verify(*module)))
@@ -309,9 +307,8 @@ void mlir::palm::gen::printModel(ModuleOp module, llvm::raw_ostream &os) {
   os << "\n";
 }
 
-llvm::Error mlir::palm::gen::emitModel(const ModelConfig &config,
-                                       Layout layout, MeshShape mesh,
-                                       llvm::raw_ostream &os) {
+llvm::Error mlir::palm::gen::emitModel(const ModelConfig &config, Layout layout,
+                                       MeshShape mesh, llvm::raw_ostream &os) {
   // One function and no pass pipeline: a thread pool would only add start-up
   // time.
   MLIRContext context(MLIRContext::Threading::DISABLED);

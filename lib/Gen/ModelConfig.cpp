@@ -44,8 +44,8 @@ static ModelConfig makeConfig(StringRef name, int64_t layers, int64_t dModel,
   return config;
 }
 
-static const StringRef kPresetNames[] = {"tiny", "small", "palm-8b",
-                                         "palm-62b", "palm-540b"};
+static const StringRef kPresetNames[] = {"tiny", "small", "palm-8b", "palm-62b",
+                                         "palm-540b"};
 
 llvm::ArrayRef<StringRef> mlir::palm::gen::getPresetNames() {
   return kPresetNames;
@@ -165,8 +165,8 @@ static llvm::Error checkSizes(const ModelConfig &c) {
 
   // Totals: N, its bytes, and 6N + 12 L H Q T.
   CheckedInt params = countParameters(c, /*includeLayerNorm=*/true);
-  CheckedInt flops = CheckedInt(6) * params + CheckedInt(12) * c.layers *
-                                                  c.heads * c.headDim * c.seq;
+  CheckedInt flops = CheckedInt(6) * params +
+                     CheckedInt(12) * c.layers * c.heads * c.headDim * c.seq;
   if ((params * elementBytes).overflowed() || flops.overflowed())
     return makeGenError(
         "size too large to represent: the parameter count, its size in "
@@ -183,9 +183,9 @@ static std::string formatDouble(double value) {
 
 llvm::Error mlir::palm::gen::verifyModelConfig(const ModelConfig &c) {
   const std::pair<const char *, int64_t> sizes[] = {
-      {"layers", c.layers}, {"d_model", c.dModel}, {"heads", c.heads},
+      {"layers", c.layers},    {"d_model", c.dModel},   {"heads", c.heads},
       {"kv_heads", c.kvHeads}, {"head_dim", c.headDim}, {"d_ff", c.dFF},
-      {"vocab", c.vocab}, {"seq", c.seq}, {"batch", c.batch}};
+      {"vocab", c.vocab},      {"seq", c.seq},          {"batch", c.batch}};
   for (auto [field, value] : sizes)
     if (value <= 0)
       return makeGenError(llvm::Twine("'") + field +

@@ -23,15 +23,15 @@ static double kernelStddev(int64_t fanIn) {
   return 1.0 / std::sqrt(static_cast<double>(fanIn));
 }
 
-std::vector<ParamSpec>
-mlir::palm::gen::getLayerParameters(const ModelConfig &c, int64_t layer) {
+std::vector<ParamSpec> mlir::palm::gen::getLayerParameters(const ModelConfig &c,
+                                                           int64_t layer) {
   std::string prefix = "layers." + std::to_string(layer) + ".";
   double dModelStddev = kernelStddev(c.dModel);
   std::vector<ParamSpec> params;
   params.reserve(9);
   auto addLayerNorm = [&](const char *name) {
-    params.push_back(makeParam(prefix + name, ParamRole::LayerNorm, layer,
-                               {c.dModel}, 0.0));
+    params.push_back(
+        makeParam(prefix + name, ParamRole::LayerNorm, layer, {c.dModel}, 0.0));
   };
   addLayerNorm(c.block == BlockKind::Parallel ? "ln" : "ln1");
   params.push_back(makeParam(prefix + "attention.wq", ParamRole::Wq, layer,
@@ -58,8 +58,8 @@ mlir::palm::gen::getLayerParameters(const ModelConfig &c, int64_t layer) {
 
 std::vector<ParamSpec>
 mlir::palm::gen::getGlobalParameters(const ModelConfig &c) {
-  return {makeParam("embedding", ParamRole::Embedding, -1,
-                    {c.vocab, c.dModel}, 1.0),
+  return {makeParam("embedding", ParamRole::Embedding, -1, {c.vocab, c.dModel},
+                    1.0),
           makeParam("final_ln", ParamRole::LayerNorm, -1, {c.dModel}, 0.0)};
 }
 
@@ -84,10 +84,11 @@ CheckedInt mlir::palm::gen::countParameters(const ModelConfig &c,
   CheckedInt attention = CheckedInt(2) * c.dModel * c.heads * c.headDim +
                          CheckedInt(2) * c.dModel * c.kvHeads * c.headDim;
   CheckedInt mlp = CheckedInt(3) * c.dModel * c.dFF;
-  CheckedInt total = CheckedInt(c.vocab) * c.dModel + (attention + mlp) * c.layers;
+  CheckedInt total =
+      CheckedInt(c.vocab) * c.dModel + (attention + mlp) * c.layers;
   if (includeLayerNorm)
-    total += (CheckedInt(c.layers) * (c.block == BlockKind::Parallel ? 1 : 2) +
-              1) *
-             c.dModel;
+    total +=
+        (CheckedInt(c.layers) * (c.block == BlockKind::Parallel ? 1 : 2) + 1) *
+        c.dModel;
   return total;
 }

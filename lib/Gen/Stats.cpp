@@ -33,10 +33,11 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
   int64_t elementBytes = getElementBytes(c.dtype);
   CheckedInt params = countParameters(c, /*includeLayerNorm=*/true);
   CheckedInt paramsNoLN = countParameters(c, /*includeLayerNorm=*/false);
-  CheckedInt attention = CheckedInt(12) * c.layers * c.heads * c.headDim * c.seq;
+  CheckedInt attention =
+      CheckedInt(12) * c.layers * c.heads * c.headDim * c.seq;
   CheckedInt training = CheckedInt(6) * params + attention;
-  CheckedInt forward = CheckedInt(2) * params + CheckedInt(4) * c.layers *
-                                                    c.heads * c.headDim * c.seq;
+  CheckedInt forward = CheckedInt(2) * params +
+                       CheckedInt(4) * c.layers * c.heads * c.headDim * c.seq;
 
   // Every layer has the same shapes and shardings, so one layer's bytes
   // times the depth is the total.
@@ -74,8 +75,8 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
 
 /// `value` scaled by the largest of `units` (factor, suffix) it reaches,
 /// with three decimals: 540354314240 -> "540.354 B".
-static std::string humanize(int64_t value,
-                            llvm::ArrayRef<std::pair<double, const char *>> units) {
+static std::string
+humanize(int64_t value, llvm::ArrayRef<std::pair<double, const char *>> units) {
   for (auto [factor, suffix] : units)
     if (static_cast<double>(value) >= factor)
       return llvm::formatv("{0:F3} {1}", static_cast<double>(value) / factor,
@@ -109,10 +110,10 @@ void mlir::palm::gen::printStatsText(const ModelStats &s, const ModelConfig &c,
                                      Layout layout, MeshShape mesh,
                                      llvm::raw_ostream &os) {
   os << "model: " << c.name << " (" << c.layers << " layers, d_model "
-     << c.dModel << ", " << c.heads << " heads x " << c.headDim
-     << ", kv_heads " << c.kvHeads << ", d_ff " << c.dFF << ", vocab "
-     << c.vocab << ", " << stringifyBlockKind(c.block) << " block, "
-     << stringifyDType(c.dtype) << ")\n";
+     << c.dModel << ", " << c.heads << " heads x " << c.headDim << ", kv_heads "
+     << c.kvHeads << ", d_ff " << c.dFF << ", vocab " << c.vocab << ", "
+     << stringifyBlockKind(c.block) << " block, " << stringifyDType(c.dtype)
+     << ")\n";
   os << "step: batch " << c.batch << " x seq " << c.seq << " = "
      << s.tokensPerStep << " tokens\n";
   os << "layout: " << stringifyLayout(layout) << " on mesh data=" << mesh.data

@@ -57,11 +57,9 @@ static cl::opt<std::string>
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(genCategory));
-static cl::opt<std::string>
-    statsFormat("stats-format",
-                cl::desc("Format of --stats: text (default) or json"),
-                cl::value_desc("format"), cl::init("text"),
-                cl::cat(genCategory));
+static cl::opt<std::string> statsFormat(
+    "stats-format", cl::desc("Format of --stats: text (default) or json"),
+    cl::value_desc("format"), cl::init("text"), cl::cat(genCategory));
 
 /// Prints `message` as palm-gen's one error line and returns exit code 1.
 static int fail(const llvm::Twine &message) {
@@ -77,7 +75,9 @@ static int fail(llvm::Error error) {
 static std::string listNames(llvm::ArrayRef<llvm::StringRef> names) {
   std::string text;
   for (auto [i, name] : llvm::enumerate(names))
-    text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") +
+    text += (i == 0                  ? ""
+             : i + 1 == names.size() ? " or "
+                                     : ", ") +
             ("'" + name + "'").str();
   return text;
 }
@@ -87,8 +87,9 @@ static llvm::Expected<int64_t> parsePositive(llvm::StringRef flag,
                                              llvm::StringRef text) {
   int64_t value;
   if (text.getAsInteger(10, value) || value <= 0)
-    return makeGenError("--" + flag + " must be a positive integer that fits "
-                                      "in int64, got '" +
+    return makeGenError("--" + flag +
+                        " must be a positive integer that fits "
+                        "in int64, got '" +
                         text + "'");
   return value;
 }
@@ -155,7 +156,8 @@ static llvm::Expected<ModelConfig> loadConfig() {
 static bool takeStatsFlag(llvm::SmallVectorImpl<const char *> &args) {
   size_t before = args.size();
   llvm::erase_if(args, [](const char *arg) {
-    return llvm::StringRef(arg) == "--stats" || llvm::StringRef(arg) == "-stats";
+    return llvm::StringRef(arg) == "--stats" ||
+           llvm::StringRef(arg) == "-stats";
   });
   return args.size() != before;
 }
@@ -184,8 +186,8 @@ int main(int argc, char **argv) {
   if (llvm::Error error = verifyLayoutOnMesh(*layout, *mesh))
     return fail(std::move(error));
   if (statsFormat != "text" && statsFormat != "json")
-    return fail("--stats-format must be 'text' or 'json', got '" +
-                statsFormat + "'");
+    return fail("--stats-format must be 'text' or 'json', got '" + statsFormat +
+                "'");
 
   if (printStats) {
     llvm::Expected<ModelStats> stats = computeStats(*config, *layout, *mesh);

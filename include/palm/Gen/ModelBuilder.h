@@ -23,8 +23,7 @@ class raw_ostream;
 namespace mlir {
 class MLIRContext;
 class ModuleOp;
-template <typename OpTy>
-class OwningOpRef;
+template <typename OpTy> class OwningOpRef;
 } // namespace mlir
 
 namespace mlir::palm::gen {
@@ -42,8 +41,8 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context,
 void printModel(ModuleOp module, llvm::raw_ostream &os);
 
 /// Builds the model in a fresh context and prints it to `os`.
-llvm::Error emitModel(const ModelConfig &config, Layout layout,
-                      MeshShape mesh, llvm::raw_ostream &os);
+llvm::Error emitModel(const ModelConfig &config, Layout layout, MeshShape mesh,
+                      llvm::raw_ostream &os);
 
 } // namespace mlir::palm::gen
 
