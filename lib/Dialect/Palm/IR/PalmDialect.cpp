@@ -26,16 +26,59 @@ void PalmDialect::initialize() {
 /// Verifies a palm attribute on a function argument or result of type `type`.
 /// Errors are reported at `loc`: the argument's own location, or the
 /// function's for results.
+/// `others` holds the value's other attributes.
 static LogicalResult verifyValueAttr(Operation *op, Location loc,
                                      NamedAttribute attr, Type type,
-                                     const Twine &what, bool isArgument) {
+                                     DictionaryAttr others, const Twine &what,
+                                     bool isArgument) {
   StringRef name = attr.getName().getValue();
   if (name == PalmDialect::kShardingAttrName) {
     auto sharding = dyn_cast<ShardingAttr>(attr.getValue());
     if (!sharding)
       return emitError(loc) << "'" << name << "' on " << what
                              << " must be a #palm.sharding";
-    return sharding.verifyFor(op, loc, type, what);
+    auto global = others ? others.getAs<TypeAttr>(
+                               PalmDialect::kGlobalTypeAttrName)
+                         : TypeAttr();
+    if (!global || !isa<RankedTensorType>(global.getValue()))
+      return sharding.verifyFor(op, loc, type, what);
+    // At the local level the sharding describes the global value, and the
+    // local type must be its shard.
+    auto globalType = cast<RankedTensorType>(global.getValue());
+    if (failed(sharding.verifyFor(op, loc, globalType, what)))
+      return failure();
+    auto mesh =
+        SymbolTable::lookupNearestSymbolFrom<MeshOp>(op, sharding.getMesh());
+    SmallVector<int64_t> local;
+    for (auto [size, dim] :
+         llvm::zip(globalType.getShape(), sharding.getDims())) {
+      int64_t n = 1;
+      for (StringAttr axis : dim.getAxes())
+        n *= mesh.getAxisSize(axis.getValue());
+      local.push_back((size + n - 1) / n);
+    }
+    auto expected = RankedTensorType::get(local, globalType.getElementType());
+    if (expected != type)
+      return emitError(loc) << what << " has type " << type
+                            << ", but its shard of " << globalType
+                            << " under " << sharding << " is " << expected;
+    return success();
+  }
+  if (name == PalmDialect::kGlobalTypeAttrName) {
+    auto global = dyn_cast<TypeAttr>(attr.getValue());
+    auto globalType =
+        global ? dyn_cast<RankedTensorType>(global.getValue()) : nullptr;
+    auto localType = dyn_cast<RankedTensorType>(type);
+    if (!globalType || !globalType.hasStaticShape() || !localType ||
+        globalType.getRank() != localType.getRank() ||
+        globalType.getElementType() != localType.getElementType())
+      return emitError(loc) << "'" << name << "' on " << what
+                            << " must be a static tensor type of the same "
+                               "rank and element type";
+    if (getLevel(op) != Level::Local)
+      return emitError(loc) << "'" << name << "' on " << what
+                            << " belongs to the local level";
+    return success();
   }
   if (isArgument && name == PalmDialect::kNameAttrName) {
     auto str = dyn_cast<StringAttr>(attr.getValue());
@@ -63,7 +106,9 @@ LogicalResult PalmDialect::verifyRegionArgAttribute(Operation *op,
     return op->emitError() << "palm attribute on argument #" << argIndex
                            << " that the region does not have";
   BlockArgument arg = region.front().getArgument(argIndex);
+  auto fn = dyn_cast<FunctionOpInterface>(op);
   return verifyValueAttr(op, arg.getLoc(), attr, arg.getType(),
+                         fn ? fn.getArgAttrDict(argIndex) : DictionaryAttr(),
                          "argument #" + Twine(argIndex), /*isArgument=*/true);
 }
 
@@ -77,6 +122,7 @@ LogicalResult PalmDialect::verifyRegionResultAttribute(Operation *op,
                            << " of an op that is not a function";
   return verifyValueAttr(op, op->getLoc(), attr,
                          fn.getResultTypes()[resultIndex],
+                         fn.getResultAttrDict(resultIndex),
                          "result #" + Twine(resultIndex), /*isArgument=*/false);
 }
 

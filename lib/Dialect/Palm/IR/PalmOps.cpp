@@ -43,6 +43,27 @@ static void printMeshAxes(OpAsmPrinter &printer, Operation *, ArrayAttr axes) {
   printer << ']';
 }
 
+/// `sum` or `max`.
+static ParseResult parseReduction(OpAsmParser &parser,
+                                  ReductionKindAttr &kind) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef keyword;
+  if (parser.parseKeyword(&keyword))
+    return failure();
+  std::optional<ReductionKind> value = symbolizeReductionKind(keyword);
+  if (!value)
+    return parser.emitError(loc)
+           << "expected reduction kind 'sum' or 'max', got '" << keyword
+           << "'";
+  kind = ReductionKindAttr::get(parser.getContext(), *value);
+  return success();
+}
+
+static void printReduction(OpAsmPrinter &printer, Operation *,
+                           ReductionKindAttr kind) {
+  printer << stringifyReductionKind(kind.getValue());
+}
+
 /// `[0 -> 1, 1 -> 0]`: source/target pairs, stored flattened.
 static ParseResult parsePermutePairs(OpAsmParser &parser,
                                      DenseI64ArrayAttr &pairs) {

@@ -56,6 +56,10 @@ def Palm_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kNameAttrName = "palm.name";
     /// Name of the argument attribute marking a parameter and its initializer.
     static constexpr ::llvm::StringLiteral kInitAttrName = "palm.init";
+    /// Name of the local-level argument/result attribute holding the global
+    /// type of the value a local argument or result is one shard of.
+    static constexpr ::llvm::StringLiteral kGlobalTypeAttrName =
+        "palm.global_type";
     /// Name of the module attribute recording the IR level.
     static constexpr ::llvm::StringLiteral kLevelAttrName = "palm.level";
   }];

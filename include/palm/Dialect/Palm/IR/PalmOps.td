@@ -635,7 +635,7 @@ def Palm_AllReduceOp : Palm_CollectiveOp<"all_reduce", [SameOperandsAndResultTyp
   let arguments = !con(commonArgs, (ins Palm_Tensor:$input,
                                         Palm_ReductionKindAttr:$reduction));
   let assemblyFormat = [{
-    $input `on` $mesh custom<MeshAxes>($mesh_axes) $reduction attr-dict `:`
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) custom<Reduction>($reduction) attr-dict `:`
     type($result)
   }];
 }
@@ -659,7 +659,7 @@ def Palm_ReduceScatterOp : Palm_CollectiveOp<"reduce_scatter"> {
                                         Palm_ReductionKindAttr:$reduction,
                                         I64Attr:$scatter_dim));
   let assemblyFormat = [{
-    $input `on` $mesh custom<MeshAxes>($mesh_axes) $reduction `dim`
+    $input `on` $mesh custom<MeshAxes>($mesh_axes) custom<Reduction>($reduction) `dim`
     $scatter_dim attr-dict `:` type($input) `->` type($result)
   }];
 }

@@ -3,6 +3,8 @@
 #ifndef PALM_DIALECT_PALM_TRANSFORMS_PASSES_H
 #define PALM_DIALECT_PALM_TRANSFORMS_PASSES_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir::palm {

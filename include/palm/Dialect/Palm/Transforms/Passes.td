@@ -22,4 +22,86 @@ def PalmPrintShardingRules : Pass<"palm-print-sharding-rules"> {
   }];
 }
 
+def PalmPropagateShardings
+    : Pass<"palm-propagate-shardings", "::mlir::ModuleOp"> {
+  let summary = "Gives every value a sharding, from a few annotations";
+  let description = [{
+    Starting from the shardings on function arguments and results, on
+    `palm.sharding_constraint` ops and on any op that already carries
+    `palm.shardings`, propagates shardings forward and backward through each
+    op's sharding rule until nothing changes, then records one sharding per
+    op result (`palm.shardings`) and one per function argument and result.
+
+    For each op, every tensor with a known sharding proposes axes for the
+    factors of its dimensions. Proposals are merged with one of them leading;
+    a later proposal that conflicts (an axis already taken, or a different
+    split of the same factor) is dropped, and the tensor it came from will be
+    resharded by the partitioner. The leader is chosen by one deterministic
+    rule:
+
+    1. activations and inputs lead before parameters (arguments with
+       `palm.init`, and values computed only from them): weights follow the
+       activations and are all-gathered where they disagree, as in FSDP and
+       PaLM's 2D layout;
+    2. then the choice whose adoption moves the fewest bytes per device:
+       the all-gathers of disagreeing tensors plus the reduction a split
+       contraction leaves;
+    3. then operand order.
+
+    Factors of kind `replicated` never receive axes. Results of split
+    reduction and masked-gather factors are unreduced (partial sums); `add`,
+    `scale`, `transpose` and `reshape` keep the partial state their operands
+    share, so two partial branch outputs are summed before one reduction.
+    User annotations are never changed: a value annotated by the user keeps
+    its sharding, and the partitioner inserts what it takes to meet it.
+    Shardings only ever gain axes, so propagation terminates; its result
+    depends only on the input, so the output is deterministic.
+
+    Every op in a partitioned function must have a sharding rule, and a
+    function's annotations must all name one mesh; otherwise the pass fails
+    with a diagnostic at the op.
+  }];
+}
+
+def PalmSpmdPartition : Pass<"palm-spmd-partition", "::mlir::ModuleOp"> {
+  let summary = "Turns the global program into one per-device (SPMD) program";
+  let description = [{
+    Needs every value annotated (run `-palm-propagate-shardings` first).
+    Each op computes on its local shards according to its sharding rule;
+    between a producer's sharding and what a consumer needs, the pass
+    inserts the cheapest collectives:
+
+    * a pending partial sum is reduced where a consumer needs the full
+      value: with a reduce-scatter when the consumer wants the result split
+      over the same axes, otherwise an all-reduce. `add` of two partial sums
+      stays partial;
+    * an axis moving between dimensions is an all-to-all;
+    * axes leaving a dimension are all-gathered, axes arriving are sliced
+      locally (`palm.all_slice`).
+
+    Uneven dimensions are padded to `ceil(size / shards)` per device and
+    stay exact: where shards of different splits do not nest, a dimension is
+    gathered whole and its padding dropped (`tensor.extract_slice`) before it
+    is split again; a contraction over a padded split masks the padding
+    (`palm.mask_padding`) unless a function argument, zero-padded by
+    contract, is on one side. A split embedding table becomes a masked local
+    lookup (partial sum); a cross-entropy over a split vocabulary becomes
+    `palm.softmax_max`, `palm.softmax_sums` and `palm.cross_entropy_loss`
+    with two token-sized all-reduces, never moving the logits.
+
+    Function signatures become local; every argument and result keeps its
+    `palm.sharding` and gains `palm.global_type`, so the runtime knows what
+    each device holds. The module is marked `palm.level = #palm.level<local>`.
+
+    With `explain`, every inserted collective gets a remark naming the
+    consumer, the producer and the two shardings that forced it.
+  }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Attach a remark to every inserted collective saying why">
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 #endif // PALM_DIALECT_PALM_TRANSFORMS_PASSES_TD

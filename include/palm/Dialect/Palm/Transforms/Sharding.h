@@ -1,0 +1,93 @@
+//===- Sharding.h - sharding arithmetic shared by the passes ----*- C++ -*-===//
+//
+// A mutable form of #palm.sharding, mesh sizes, and the local-shape and
+// byte arithmetic that propagation, partitioning and the report share.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALM_DIALECT_PALM_TRANSFORMS_SHARDING_H
+#define PALM_DIALECT_PALM_TRANSFORMS_SHARDING_H
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <utility>
+
+namespace mlir::palm {
+
+/// Axis names and sizes of one palm.mesh, in declaration order.
+class MeshInfo {
+public:
+  MeshInfo() = default;
+  explicit MeshInfo(MeshOp mesh);
+
+  FlatSymbolRefAttr getSymbol() const { return symbol; }
+  /// Size of `axis`, which must exist.
+  int64_t size(StringAttr axis) const;
+  /// Product of the sizes of `axes`.
+  int64_t size(ArrayRef<StringAttr> axes) const;
+  /// Position of `axis` in the mesh, which orders axes canonically.
+  unsigned index(StringAttr axis) const;
+  ArrayRef<StringAttr> getAxes() const { return axes; }
+
+private:
+  FlatSymbolRefAttr symbol;
+  SmallVector<StringAttr> axes;
+  SmallVector<int64_t> sizes;
+};
+
+/// A #palm.sharding being built or compared. Unreduced axes are kept in
+/// mesh order so that equal shardings compare equal.
+struct TensorSharding {
+  SmallVector<SmallVector<StringAttr, 2>> dims;
+  SmallVector<std::pair<StringAttr, ReductionKind>> unreduced;
+
+  static TensorSharding replicated(int64_t rank);
+  static TensorSharding fromAttr(ShardingAttr attr, const MeshInfo &mesh);
+  ShardingAttr toAttr(MLIRContext *ctx, const MeshInfo &mesh) const;
+
+  /// True when `axis` splits a dimension or is unreduced.
+  bool uses(StringAttr axis) const;
+  /// True when some axis is unreduced.
+  bool isPartial() const { return !unreduced.empty(); }
+  /// Sorts the unreduced axes into mesh order.
+  void canonicalize(const MeshInfo &mesh);
+  bool operator==(const TensorSharding &other) const {
+    return dims == other.dims && unreduced == other.unreduced;
+  }
+  bool operator!=(const TensorSharding &other) const {
+    return !(*this == other);
+  }
+};
+
+/// ceil(a / b) for positive b.
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// The per-device shape of `global` under `sharding`: each dimension is
+/// ceil(size / product of its axes' sizes).
+SmallVector<int64_t> localShape(ArrayRef<int64_t> global,
+                                const TensorSharding &sharding,
+                                const MeshInfo &mesh);
+
+/// Bytes of one element of `type` (bf16 counts 2).
+int64_t elementBytes(Type type);
+
+/// Bytes of a tensor of `shape` with elements of `elementType`.
+int64_t tensorBytes(ArrayRef<int64_t> shape, Type elementType);
+
+/// True when a dimension of global size `size`, split over axes of total
+/// size `outer`, can be split further over axes of total size `inner` (as
+/// minor axes) by slicing each shard: every shard of the coarse split is
+/// exactly `inner` shards of the fine one, padding included.
+bool nestsEvenly(int64_t size, int64_t outer, int64_t inner);
+
+/// Reads the sharding of function argument `index`, or null.
+ShardingAttr getArgSharding(FunctionOpInterface fn, unsigned index);
+/// Reads the sharding of function result `index`, or null.
+ShardingAttr getResultSharding(FunctionOpInterface fn, unsigned index);
+
+} // namespace mlir::palm
+
+#endif // PALM_DIALECT_PALM_TRANSFORMS_SHARDING_H

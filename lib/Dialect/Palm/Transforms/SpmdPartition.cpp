@@ -1,0 +1,434 @@
+//===- SpmdPartition.cpp - global program to per-device program -----------===//
+//
+// Walks each function once, in order. For every op it derives from the
+// recorded shardings how each factor of the op's rule is split, reshards
+// the operands to what that split needs (Resharder), and gives the op its
+// local types. Ops whose local form needs more than new types (a masked
+// lookup, a sharded softmax, a contraction over padding) are rewritten here;
+// everything else is generic over the rules.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "palm/Dialect/Palm/Transforms/Passes.h"
+#include "palm/Dialect/Palm/Transforms/Reshard.h"
+#include "palm/Dialect/Palm/Transforms/Sharding.h"
+
+#include <string>
+
+namespace mlir::palm {
+#define GEN_PASS_DEF_PALMSPMDPARTITION
+#include "palm/Dialect/Palm/Transforms/Passes.h.inc"
+} // namespace mlir::palm
+
+using namespace mlir;
+using namespace mlir::palm;
+
+namespace {
+
+using AxisList = SmallVector<StringAttr, 2>;
+
+/// Where a value came from, for explanations.
+static std::string describe(Value v) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    os << "function argument #" << arg.getArgNumber();
+    return text;
+  }
+  Operation *def = v.getDefiningOp();
+  os << "'" << def->getName() << "'";
+  if (auto name = dyn_cast<NameLoc>(def->getLoc()))
+    os << " (" << name.getName().getValue() << ")";
+  return text;
+}
+
+/// Partitioning of one function over one mesh.
+class FunctionPartitioner {
+public:
+  FunctionPartitioner(func::FuncOp fn, const MeshInfo &mesh, bool explain)
+      : fn(fn), mesh(mesh), explain(explain), builder(fn.getContext()) {}
+
+  LogicalResult run();
+
+private:
+  TensorSharding shardingOfResult(Operation *op, unsigned i);
+  SmallVector<AxisList> deriveFactorAxes(Operation *op,
+                                         const ShardingRule &rule);
+  FailureOr<Value> reshardTo(Operation *user, Value v,
+                             const TensorSharding &to, const Twine &why);
+  LogicalResult partitionOp(Operation *op, const ShardingRule &rule);
+  LogicalResult expandShardedSoftmax(CrossEntropyOp op,
+                                     const ShardingRule &rule,
+                                     ArrayRef<AxisList> axes);
+  DimShardAttr dimShard(ArrayRef<StringAttr> axes, int64_t size) {
+    return DimShardAttr::get(fn.getContext(), mesh.getSymbol(), axes, size);
+  }
+
+  func::FuncOp fn;
+  const MeshInfo &mesh;
+  bool explain;
+  OpBuilder builder;
+  /// Current sharding and global type of every value already partitioned.
+  DenseMap<Value, TensorSharding> shardings;
+  DenseMap<Value, RankedTensorType> globalTypes;
+};
+
+} // namespace
+
+TensorSharding FunctionPartitioner::shardingOfResult(Operation *op,
+                                                     unsigned i) {
+  ArrayAttr attrs = getResultShardings(op);
+  return TensorSharding::fromAttr(cast<ShardingAttr>(attrs[i]), mesh);
+}
+
+SmallVector<AxisList>
+FunctionPartitioner::deriveFactorAxes(Operation *op,
+                                      const ShardingRule &rule) {
+  SmallVector<AxisList> axes(rule.getFactors().size());
+  SmallVector<bool> set(rule.getFactors().size(), false);
+  auto used = [&](StringAttr a) {
+    return llvm::any_of(axes, [&](const AxisList &l) {
+      return llvm::is_contained(l, a);
+    });
+  };
+  // Result dimensions fix the parallel factors.
+  for (unsigned r = 0; r < op->getNumResults(); ++r) {
+    TensorSharding s = shardingOfResult(op, r);
+    for (auto [d, f] : llvm::enumerate(rule.getResultFactors(r)))
+      if (!set[f]) {
+        axes[f] = s.dims[d];
+        set[f] = true;
+      }
+  }
+  // The results' unreduced axes are the splits of the reduction and
+  // masked-gather factors; attribute them as the operands are split.
+  AxisList pending;
+  bool linear = isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
+  if (op->getNumResults() > 0 && !linear)
+    for (auto [axis, kind] : shardingOfResult(op, 0).unreduced)
+      pending.push_back(axis);
+  auto isSummed = [&](int64_t f) {
+    FactorKind k = rule.getFactor(f).kind;
+    return k == FactorKind::Reduction || k == FactorKind::MaskedGather;
+  };
+  for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+    const TensorSharding &s = shardings.find(op->getOperand(i))->second;
+    for (auto [d, f] : llvm::enumerate(rule.getOperandFactors(i))) {
+      if (!isSummed(f))
+        continue;
+      for (StringAttr a : s.dims[d])
+        if (llvm::is_contained(pending, a) && !used(a)) {
+          axes[f].push_back(a);
+          llvm::erase(pending, a);
+        }
+    }
+  }
+  for (auto [f, factor] : llvm::enumerate(rule.getFactors()))
+    if (!pending.empty() && isSummed(f)) {
+      axes[f].append(pending.begin(), pending.end());
+      pending.clear();
+    }
+  // A log-sum-exp factor is split as its operand is, where axes are free.
+  for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+    const TensorSharding &s = shardings.find(op->getOperand(i))->second;
+    for (auto [d, f] : llvm::enumerate(rule.getOperandFactors(i)))
+      if (rule.getFactor(f).kind == FactorKind::LogSumExp && !set[f]) {
+        for (StringAttr a : s.dims[d])
+          if (!used(a))
+            axes[f].push_back(a);
+        set[f] = true;
+      }
+  }
+  return axes;
+}
+
+FailureOr<Value> FunctionPartitioner::reshardTo(Operation *user, Value v,
+                                                const TensorSharding &to,
+                                                const Twine &why) {
+  const TensorSharding &from = shardings.find(v)->second;
+  if (from == to)
+    return v;
+  MLIRContext *ctx = fn.getContext();
+  std::string reason;
+  if (explain) {
+    llvm::raw_string_ostream os(reason);
+    os << "inserted for " << why << " of '" << user->getName() << "'";
+    if (auto name = dyn_cast<NameLoc>(user->getLoc()))
+      os << " (" << name.getName().getValue() << ")";
+    os << ", which needs " << to.toAttr(ctx, mesh) << ", but "
+       << describe(v) << " produces " << from.toAttr(ctx, mesh);
+  }
+  std::function<void(Operation *)> note;
+  if (explain)
+    note = [&](Operation *op) {
+      op->emitRemark() << "'" << op->getName() << "' " << reason;
+    };
+  builder.setInsertionPoint(user);
+  Resharder resharder(builder, mesh, note);
+  FailureOr<Value> result =
+      resharder.reshard(user->getLoc(), v, globalTypes[v].getShape(), from, to);
+  if (failed(result))
+    return failure();
+  shardings[*result] = to;
+  globalTypes[*result] = globalTypes[v];
+  return result;
+}
+
+/// Projects per-factor axes onto one tensor's dimensions.
+static TensorSharding projectDims(ArrayRef<int64_t> factors,
+                                  ArrayRef<AxisList> axes) {
+  TensorSharding s;
+  for (int64_t f : factors)
+    s.dims.push_back(axes[f]);
+  return s;
+}
+
+LogicalResult FunctionPartitioner::expandShardedSoftmax(
+    CrossEntropyOp op, const ShardingRule &rule, ArrayRef<AxisList> axes) {
+  int64_t vocabFactor = rule.getOperandFactors(0).back();
+  RankedTensorType global = globalTypes[op.getLogits()];
+  DimShardAttr vocab = dimShard(axes[vocabFactor], global.getShape().back());
+  auto logits = cast<RankedTensorType>(op.getLogits().getType());
+  auto tokenType = RankedTensorType::get(logits.getShape().drop_back(),
+                                         builder.getF32Type());
+  SmallVector<int64_t> sumsShape = {2};
+  llvm::append_range(sumsShape, tokenType.getShape());
+  auto sumsType = RankedTensorType::get(sumsShape, builder.getF32Type());
+  ArrayAttr vocabAxes = builder.getArrayAttr(SmallVector<Attribute>(
+      axes[vocabFactor].begin(), axes[vocabFactor].end()));
+  Location loc = op.getLoc();
+  builder.setInsertionPoint(op);
+  auto note = [&](Operation *c, StringRef what) {
+    if (explain)
+      c->emitRemark() << "'" << c->getName() << "' inserted for the " << what
+                      << " of a cross-entropy whose vocabulary is split over "
+                      << vocabAxes << "; only token-sized values move";
+  };
+  Value localMax =
+      SoftmaxMaxOp::create(builder, loc, tokenType, op.getLogits(), vocab);
+  auto max = AllReduceOp::create(builder, 
+      loc, tokenType, mesh.getSymbol(), vocabAxes, localMax,
+      ReductionKindAttr::get(builder.getContext(), ReductionKind::Max));
+  note(max, "maximum");
+  Value localSums = SoftmaxSumsOp::create(builder, 
+      loc, sumsType, op.getLogits(), max, op.getTargets(), vocab);
+  auto sums = AllReduceOp::create(builder, 
+      loc, sumsType, mesh.getSymbol(), vocabAxes, localSums,
+      ReductionKindAttr::get(builder.getContext(), ReductionKind::Sum));
+  note(sums, "sum of exponentials and target logit");
+  auto loss = CrossEntropyLossOp::create(builder, 
+      loc, op.getType(), max, sums, op.getZLossAttr(), op.getTokenCountAttr(),
+      op.getTokenShardsAttr());
+  op.getResult().replaceAllUsesWith(loss.getResult());
+  shardings[loss.getResult()] = shardings[op.getResult()];
+  globalTypes[loss.getResult()] = globalTypes[op.getResult()];
+  op.erase();
+  return success();
+}
+
+LogicalResult FunctionPartitioner::partitionOp(Operation *op,
+                                               const ShardingRule &rule) {
+  if (getResultShardings(op).size() != op->getNumResults())
+    return op->emitOpError()
+           << "has no sharding; run -palm-propagate-shardings first";
+  SmallVector<AxisList> axes = deriveFactorAxes(op, rule);
+  bool linear = isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
+
+  // Reshard each operand to the split the op computes with.
+  for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+    TensorSharding want = projectDims(rule.getOperandFactors(i), axes);
+    if (linear)
+      want.unreduced = shardingOfResult(op, 0).unreduced;
+    FailureOr<Value> v = reshardTo(op, op->getOperand(i), want,
+                                   "operand #" + Twine(i));
+    if (failed(v))
+      return failure();
+    op->setOperand(i, *v);
+  }
+
+  // Contracting over an uneven split adds padding into the result unless
+  // one side's padding is zero: function arguments are zero-padded by
+  // contract, anything else is masked.
+  if (auto dot = dyn_cast<DotGeneralOp>(op)) {
+    for (auto [l, r] : llvm::zip(dot.getLhsContractingDims(),
+                                 dot.getRhsContractingDims())) {
+      int64_t f = rule.getOperandFactors(0)[l];
+      int64_t size = rule.getFactor(f).size;
+      if (axes[f].empty() || size % mesh.size(axes[f]) == 0)
+        continue;
+      if (isa<BlockArgument>(dot.getLhs()) || isa<BlockArgument>(dot.getRhs()))
+        continue;
+      builder.setInsertionPoint(op);
+      Value masked = MaskPaddingOp::create(builder, 
+          op->getLoc(), dot.getLhs(), builder.getI64IntegerAttr(l),
+          dimShard(axes[f], size));
+      op->setOperand(0, masked);
+    }
+  }
+
+  // Local result types and results' shardings.
+  for (unsigned r = 0; r < op->getNumResults(); ++r) {
+    Value result = op->getResult(r);
+    auto global = cast<RankedTensorType>(result.getType());
+    TensorSharding s = shardingOfResult(op, r);
+    globalTypes[result] = global;
+    shardings[result] = s;
+    result.setType(RankedTensorType::get(localShape(global.getShape(), s, mesh),
+                                         global.getElementType()));
+  }
+  op->removeAttr(PalmDialect::kShardingsAttrName);
+
+  // Local attributes of ops that see shard offsets.
+  auto splitOf = [&](unsigned operand, unsigned dim) -> ArrayRef<StringAttr> {
+    return axes[rule.getOperandFactors(operand)[dim]];
+  };
+  if (auto emb = dyn_cast<EmbeddingOp>(op)) {
+    if (!splitOf(0, 0).empty())
+      emb.setVocabShardAttr(
+          dimShard(splitOf(0, 0), rule.getFactor(
+                                      rule.getOperandFactors(0)[0]).size));
+  } else if (auto attn = dyn_cast<AttentionOp>(op)) {
+    if (!splitOf(0, 2).empty())
+      attn.setHeadsShardAttr(dimShard(
+          splitOf(0, 2), rule.getFactor(rule.getOperandFactors(0)[2]).size));
+  } else if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
+    ArrayRef<int64_t> global = globalTypes.count(ce.getTargets())
+                                   ? globalTypes[ce.getTargets()].getShape()
+                                   : ArrayRef<int64_t>();
+    int64_t count = 1;
+    SmallVector<Attribute> tokenShards;
+    for (auto [d, size] : llvm::enumerate(global)) {
+      count *= size;
+      ArrayRef<StringAttr> split = splitOf(1, d);
+      tokenShards.push_back(split.empty() ? Attribute(builder.getUnitAttr())
+                                          : Attribute(dimShard(split, size)));
+    }
+    ce.setTokenCountAttr(builder.getI64IntegerAttr(count));
+    ce.setTokenShardsAttr(builder.getArrayAttr(tokenShards));
+    if (!splitOf(0, global.size()).empty())
+      return expandShardedSoftmax(ce, rule, axes);
+  }
+  return success();
+}
+
+LogicalResult FunctionPartitioner::run() {
+  Block &body = fn.getBody().front();
+  MLIRContext *ctx = fn.getContext();
+
+  // Rules read sizes (a reshape groups dimensions by size), so take them
+  // while every type is still global.
+  DenseMap<Operation *, ShardingRule> rules;
+  for (Operation &op : body.without_terminator()) {
+    auto ruleOp = dyn_cast<ShardingRuleOpInterface>(op);
+    if (!ruleOp)
+      return op.emitOpError()
+             << "has no sharding rule, so palm cannot partition it";
+    rules[&op] = ruleOp.getShardingRule();
+  }
+
+  SmallVector<Type> argTypes;
+  for (BlockArgument arg : body.getArguments()) {
+    ShardingAttr attr = getArgSharding(fn, arg.getArgNumber());
+    if (!attr)
+      return fn.emitError() << "argument #" << arg.getArgNumber()
+                            << " has no sharding; run "
+                               "-palm-propagate-shardings first";
+    auto global = cast<RankedTensorType>(arg.getType());
+    TensorSharding s = TensorSharding::fromAttr(attr, mesh);
+    shardings[arg] = s;
+    globalTypes[arg] = global;
+    fn.setArgAttr(arg.getArgNumber(), PalmDialect::kGlobalTypeAttrName,
+                  TypeAttr::get(global));
+    arg.setType(RankedTensorType::get(localShape(global.getShape(), s, mesh),
+                                      global.getElementType()));
+    argTypes.push_back(arg.getType());
+  }
+
+  for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
+    if (auto constraint = dyn_cast<ShardingConstraintOp>(op)) {
+      FailureOr<Value> v = reshardTo(
+          &op, constraint.getInput(),
+          TensorSharding::fromAttr(constraint.getSharding(), mesh),
+          "the sharding constraint");
+      if (failed(v))
+        return failure();
+      constraint.getResult().replaceAllUsesWith(*v);
+      op.erase();
+      continue;
+    }
+    if (failed(partitionOp(&op, rules.find(&op)->second)))
+      return failure();
+  }
+
+  Operation *ret = body.getTerminator();
+  SmallVector<Type> resultTypes;
+  for (unsigned i = 0; i < ret->getNumOperands(); ++i) {
+    Value v = ret->getOperand(i);
+    RankedTensorType global = globalTypes[v];
+    ShardingAttr attr = getResultSharding(fn, i);
+    TensorSharding want =
+        attr ? TensorSharding::fromAttr(attr, mesh)
+             : TensorSharding::replicated(global.getRank());
+    FailureOr<Value> local = reshardTo(ret, v, want,
+                                       "result #" + Twine(i));
+    if (failed(local))
+      return failure();
+    ret->setOperand(i, *local);
+    if (!attr)
+      fn.setResultAttr(i, PalmDialect::kShardingAttrName,
+                       want.toAttr(ctx, mesh));
+    fn.setResultAttr(i, PalmDialect::kGlobalTypeAttrName,
+                     TypeAttr::get(global));
+    resultTypes.push_back(local->getType());
+  }
+  fn.setFunctionType(FunctionType::get(ctx, argTypes, resultTypes));
+  return success();
+}
+
+namespace {
+
+/// Turns a propagated global module into the per-device program.
+struct SpmdPartitionPass
+    : public palm::impl::PalmSpmdPartitionBase<SpmdPartitionPass> {
+  using PalmSpmdPartitionBase::PalmSpmdPartitionBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = module.getContext();
+    if (getLevel(module) == Level::Local) {
+      module.emitError() << "the module is already at the local level";
+      return signalPassFailure();
+    }
+    SymbolTable symbols(module);
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      if (fn.isExternal())
+        continue;
+      if (!fn.getBody().hasOneBlock()) {
+        fn.emitError() << "palm partitions functions with one block only";
+        return signalPassFailure();
+      }
+      // The mesh is the one the function's argument shardings name.
+      MeshOp mesh;
+      for (unsigned i = 0; i < fn.getNumArguments() && !mesh; ++i)
+        if (ShardingAttr s = getArgSharding(fn, i))
+          mesh = symbols.lookup<MeshOp>(s.getMesh().getValue());
+      if (!mesh) {
+        if (fn.getNumArguments() > 0) {
+          fn.emitError() << "has no argument shardings; run "
+                            "-palm-propagate-shardings first";
+          return signalPassFailure();
+        }
+        continue;
+      }
+      MeshInfo info(mesh);
+      if (failed(FunctionPartitioner(fn, info, explain).run()))
+        return signalPassFailure();
+    }
+    module->setAttr(PalmDialect::kLevelAttrName,
+                    LevelAttr::get(ctx, Level::Local));
+  }
+};
+
+} // namespace
