@@ -3,7 +3,7 @@
 // Emits one forward pass: embedding, the unrolled layers, the final
 // LayerNorm, tied logits scaled by 1/sqrt(d_model), and cross-entropy with
 // z-loss. Shardings go on the arguments (and, for megatron-sp, on the
-// residual stream); propagation fills in everything else.
+// residual stream and the LayerNorm outputs); propagation fills in the rest.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,7 +55,11 @@ private:
   /// Pins the residual stream to [batch over data, seq over model, -] where
   /// the layout is sequence parallel; otherwise returns `x`.
   Value constrainResidual(Value x, const Twine &name);
-  Value buildLayerNorm(Value x, Value scale, const Twine &name);
+  /// LayerNorm, named `name`. Where the layout is sequence parallel, the
+  /// output is pinned whole along seq ("<name>.constraint"): this is where
+  /// Megatron-SP all-gathers the sequence before the column-parallel
+  /// matmuls; left free, propagation would rather gather the weights.
+  Value buildLayerNorm(Value x, Value scale, const std::string &name);
   Value buildDot(Value lhs, Value rhs, ArrayRef<int64_t> lhsContracting,
                  ArrayRef<int64_t> rhsContracting, const Twine &name);
   Value buildAttention(Value h, const LayerWeights &w, StringRef prefix);
@@ -194,9 +198,17 @@ Value ModelBuilder::constrainResidual(Value x, const Twine &name) {
   return ShardingConstraintOp::create(builder, named(name), x, sharding);
 }
 
-Value ModelBuilder::buildLayerNorm(Value x, Value scale, const Twine &name) {
-  return LayerNormOp::create(builder, named(name), x, scale,
-                             static_cast<float>(config.layerNormEpsilon));
+Value ModelBuilder::buildLayerNorm(Value x, Value scale,
+                                   const std::string &name) {
+  Value normed =
+      LayerNormOp::create(builder, named(name), x, scale,
+                          static_cast<float>(config.layerNormEpsilon));
+  if (!usesSequenceParallelism(layout))
+    return normed;
+  ShardingAttr sharding =
+      getSharding({MeshAxis::Data, MeshAxis::None, MeshAxis::None});
+  return ShardingConstraintOp::create(builder, named(name + ".constraint"),
+                                      normed, sharding);
 }
 
 Value ModelBuilder::buildDot(Value lhs, Value rhs,

@@ -54,8 +54,9 @@ llvm::SmallVector<MeshAxis, 3> getParameterSharding(const ParamSpec &param,
 /// The sharding of the [batch, seq] tokens and targets under `layout`.
 llvm::SmallVector<MeshAxis, 2> getInputSharding(Layout layout);
 
-/// True when the layout pins the residual stream to [data, model, -] (seq
-/// over model) at every layer boundary with sharding constraints.
+/// True when the layout adds sharding constraints: the residual stream
+/// [data, model, -] (seq over model) at every layer boundary, and every
+/// LayerNorm output [data, -, -] (seq whole).
 bool usesSequenceParallelism(Layout layout);
 
 } // namespace mlir::palm::gen

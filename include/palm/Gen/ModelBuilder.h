@@ -1,8 +1,8 @@
 //===- ModelBuilder.h - global palm IR of a model ---------------*- C++ -*-===//
 //
 // Builds the global-level palm IR of one forward pass ending in the loss,
-// with the layout's shardings on the parameters, the inputs and (megatron-sp
-// only) the residual stream.
+// with the layout's shardings on the parameters and the inputs, and (megatron-sp
+// only) constraints on the residual stream and the LayerNorm outputs.
 //
 // Every op gets a NameLoc. Ops inside layer i are named "layers.<i>.<what>"
 // ("layers.3.attention.q", "layers.3.mlp.down", "layers.3.residual"); the
