@@ -35,6 +35,7 @@ int main(int argc, char **argv) {
                   mlir::scf::SCFDialect, mlir::tensor::TensorDialect,
                   mlir::vector::VectorDialect>();
   mlir::palm::registerPalmPasses();
+  mlir::palm::registerPalmPipelines();
   mlir::registerTransformsPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "palm optimizer driver\n", registry));

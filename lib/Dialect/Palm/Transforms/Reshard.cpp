@@ -75,10 +75,21 @@ Value Resharder::padTo(Location loc, Value v, int64_t dim, int64_t size) {
 FailureOr<Value> Resharder::reshard(Location loc, Value v,
                                     ArrayRef<int64_t> global,
                                     const TensorSharding &from,
-                                    const TensorSharding &to) {
-  if (from == to)
+                                    const TensorSharding &requested) {
+  if (from == requested)
     return v;
-  TensorSharding cur = from;
+  // Axes of size 1 split nothing and reduce nothing: drop them, so that no
+  // collective runs over a group of one device.
+  auto strip = [&](TensorSharding s) {
+    for (auto &dim : s.dims)
+      llvm::erase_if(dim, [&](StringAttr a) { return mesh.size(a) == 1; });
+    llvm::erase_if(s.unreduced,
+                   [&](auto &u) { return mesh.size(u.first) == 1; });
+    return s;
+  };
+  TensorSharding cur = strip(from);
+  TensorSharding target = strip(requested);
+  const TensorSharding &to = target;
   int64_t rank = global.size();
 
   // A partial state can be resolved, never created from a full value.

@@ -15,6 +15,13 @@ namespace mlir::palm {
 #define GEN_PASS_REGISTRATION
 #include "palm/Dialect/Palm/Transforms/Passes.h.inc"
 
+/// Adds propagation, partitioning and collective optimization to `pm`.
+void buildSpmdPipeline(OpPassManager &pm, bool explain = false,
+                       int64_t combineThreshold = 65536);
+
+/// Registers palm-spmd-pipeline.
+void registerPalmPipelines();
+
 } // namespace mlir::palm
 
 #endif // PALM_DIALECT_PALM_TRANSFORMS_PASSES_H

@@ -104,4 +104,56 @@ def PalmSpmdPartition : Pass<"palm-spmd-partition", "::mlir::ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def PalmOptimizeCollectives
+    : Pass<"palm-optimize-collectives", "::mlir::ModuleOp"> {
+  let summary = "Fewer and cheaper collectives in a local-level program";
+  let description = [{
+    Rewrites that keep every value and move fewer bytes, applied until none
+    applies:
+
+    * `all_reduce` whose only use is an `all_slice` over the same axes
+      becomes a `reduce_scatter` (half the bytes);
+    * `all_slice` of an `all_gather` over the same axes and dimension is the
+      gather's operand; so is an `all_gather` of an evenly divisible
+      `all_slice`;
+    * identical collectives of one value (the embedding table gathered for
+      the lookup and again for the logits) become one;
+    * all-reduces of at most `combine-threshold` bytes over the same axes
+      with the same reduction and element type run as one all-reduce of
+      their concatenation, when each one's operand is ready and no result is
+      used before the last of them.
+  }];
+  let options = [
+    Option<"combineThreshold", "combine-threshold", "int64_t",
+           /*default=*/"65536",
+           "Largest all-reduce, in bytes per device, that may be combined "
+           "with others (0 disables combining)">
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
+def PalmCollectiveReport
+    : Pass<"palm-collective-report", "::mlir::ModuleOp"> {
+  let summary = "Prints the collectives of a local program: counts and bytes";
+  let description = [{
+    For each function, prints per collective kind and set of mesh axes the
+    number of collectives and the bytes each device sends, in total and per
+    Transformer layer (an op belongs to layer `i` when its location is named
+    `layers.<i>...`, as `palm-gen` names them). Text by default,
+    `format=json` for JSON; output goes to stdout and the IR is unchanged.
+
+    Bytes per device follow the ring algorithms of NCCL and MPI for large
+    messages, with `n` the group size: all-gather `(n-1)/n` of the result;
+    reduce-scatter and all-to-all `(n-1)/n` of the input; all-reduce twice
+    `(n-1)/n` of the input; collective-permute the input; all-slice nothing.
+    See `docs/collectives.md`.
+  }];
+  let options = [
+    Option<"format", "format", "std::string", /*default=*/"\"text\"",
+           "Output format: text or json">,
+    Option<"perLayer", "per-layer", "bool", /*default=*/"true",
+           "Also print the table of each layer (text format)">
+  ];
+}
+
 #endif // PALM_DIALECT_PALM_TRANSFORMS_PASSES_TD

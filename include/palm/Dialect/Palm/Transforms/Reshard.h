@@ -32,7 +32,7 @@ public:
   FailureOr<Value> reshard(Location loc, Value value,
                            ArrayRef<int64_t> global,
                            const TensorSharding &from,
-                           const TensorSharding &to);
+                           const TensorSharding &requested);
 
 private:
   Value allGather(Location loc, Value v, ArrayRef<StringAttr> axes,
