@@ -112,13 +112,11 @@ func::FuncOp ModelBuilder::buildSignature(ModuleOp module) {
   // Inputs carry no palm.init: that is what tells them from parameters.
   auto tokenType =
       RankedTensorType::get({config.batch, config.seq}, builder.getI32Type());
-  ShardingAttr inputSharding = getSharding(getInputSharding(layout));
   for (StringRef name : {"tokens", "targets"}) {
     types.push_back(tokenType);
     locs.push_back(named(name));
     argAttrs.push_back(builder.getDictionaryAttr(
-        {nameAttr(name),
-         builder.getNamedAttr(PalmDialect::kShardingAttrName, inputSharding)}));
+        {nameAttr(name), shardingAttr(getInputSharding(layout))}));
   }
   for (const ParamSpec &param : params) {
     types.push_back(getTensorType(param.shape));
