@@ -108,13 +108,14 @@ struct CollectiveReportPass
       auto t = cast<RankedTensorType>(v.getType());
       return tensorBytes(t.getShape(), t.getElementType());
     };
+    // Multiply first so that a 4-byte scalar over 256 devices is 3, not 0.
     auto ring = [](int64_t bytes, int64_t n) { return bytes * (n - 1) / n; };
     if (auto c = dyn_cast<AllGatherOp>(op))
       return std::make_pair(StringRef("all_gather"),
                             ring(bytesOf(c.getResult()), c.getGroupSize()));
     if (auto c = dyn_cast<AllReduceOp>(op))
       return std::make_pair(StringRef("all_reduce"),
-                            2 * ring(bytesOf(c.getInput()), c.getGroupSize()));
+                            ring(2 * bytesOf(c.getInput()), c.getGroupSize()));
     if (auto c = dyn_cast<ReduceScatterOp>(op))
       return std::make_pair(StringRef("reduce_scatter"),
                             ring(bytesOf(c.getInput()), c.getGroupSize()));

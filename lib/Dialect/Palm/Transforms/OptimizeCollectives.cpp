@@ -29,8 +29,11 @@ namespace mlir::palm {
 using namespace mlir;
 using namespace mlir::palm;
 
-/// all_reduce + all_slice over the same axes -> reduce_scatter.
-static bool fuseReduceScatter(AllReduceOp reduce) {
+/// all_reduce + all_slice over the same axes -> reduce_scatter. The two
+/// replaced ops are left unused in `dead`, so that a walk over the block is
+/// not disturbed.
+static bool fuseReduceScatter(AllReduceOp reduce,
+                              SmallVectorImpl<Operation *> &dead) {
   if (!reduce->hasOneUse())
     return false;
   auto slice = dyn_cast<AllSliceOp>(*reduce->user_begin());
@@ -48,8 +51,8 @@ static bool fuseReduceScatter(AllReduceOp reduce) {
       reduce.getMeshAxes(), reduce.getInput(), reduce.getReductionAttr(),
       slice.getSliceDimAttr());
   slice.replaceAllUsesWith(scatter.getResult());
-  slice.erase();
-  reduce.erase();
+  dead.push_back(slice);
+  dead.push_back(reduce);
   return true;
 }
 
@@ -156,8 +159,12 @@ static bool combineSmallAllReduces(Block &block, int64_t maxBytes) {
       auto type = cast<RankedTensorType>(member.getType());
       int64_t n = type.getNumElements();
       sizes.push_back(n);
-      flat.push_back(ReshapeOp::create(
-          b, loc, RankedTensorType::get({n}, element), member.getInput()));
+      flat.push_back(type.getRank() == 1
+                         ? member.getInput()
+                         : ReshapeOp::create(
+                               b, loc, RankedTensorType::get({n}, element),
+                               member.getInput())
+                               .getResult());
     }
     int64_t total = 0;
     for (int64_t n : sizes)
@@ -175,7 +182,10 @@ static bool combineSmallAllReduces(Block &block, int64_t maxBytes) {
           ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
           ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-      Value shaped = ReshapeOp::create(b, loc, member.getType(), part);
+      Value shaped =
+          cast<RankedTensorType>(member.getType()).getRank() == 1
+              ? part
+              : ReshapeOp::create(b, loc, member.getType(), part).getResult();
       member.replaceAllUsesWith(shaped);
       offset += n;
     }
@@ -204,12 +214,17 @@ struct OptimizeCollectivesPass
         bool changed = true;
         while (changed) {
           changed = mergeIdentical(block);
+          SmallVector<Operation *> dead;
           for (Operation &op : llvm::make_early_inc_range(block)) {
+            if (llvm::is_contained(dead, &op))
+              continue;
             if (auto reduce = dyn_cast<AllReduceOp>(op))
-              changed |= fuseReduceScatter(reduce);
+              changed |= fuseReduceScatter(reduce, dead);
             else
               changed |= cancelGatherSlice(&op);
           }
+          for (Operation *op : dead)
+            op->erase();
         }
         if (combineThreshold > 0)
           combineSmallAllReduces(block, combineThreshold);

@@ -87,6 +87,9 @@ private:
   const MeshInfo &mesh;
   DenseMap<Value, TensorSharding> state;
   DenseSet<Value> fixed;
+  /// Values seeded from a function result annotation: they steer their
+  /// producer's choice, which then replaces them.
+  DenseSet<Value> soft;
   DenseSet<Value> weights;
 };
 
@@ -134,8 +137,10 @@ LogicalResult FunctionPropagation::seed() {
   // batch axes stays one until the return reduces it).
   Operation *ret = body.getTerminator();
   for (auto [i, v] : llvm::enumerate(ret->getOperands()))
-    if (auto attr = getResultSharding(fn, i); attr && !state.count(v))
+    if (auto attr = getResultSharding(fn, i); attr && !state.count(v)) {
       state[v] = TensorSharding::fromAttr(attr, mesh);
+      soft.insert(v);
+    }
   return success();
 }
 
@@ -269,6 +274,9 @@ bool FunctionPropagation::propagate(Operation *op) {
     if (it == state.end()) {
       state[v] = std::move(next);
       changed = true;
+    } else if (soft.erase(v)) {
+      changed |= it->second != next;
+      it->second = std::move(next);
     } else if (it->second != next && extends(it->second, next)) {
       it->second = std::move(next);
       changed = true;

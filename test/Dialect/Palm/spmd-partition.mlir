@@ -1,0 +1,179 @@
+// RUN: palm-opt %s -split-input-file -palm-propagate-shardings -palm-spmd-partition | FileCheck %s
+
+// The worked example of docs/dialect.md: one all-reduce for a Megatron MLP.
+palm.mesh @mesh(data = 2, model = 2)
+// CHECK: module attributes {palm.level = #palm.level<local>}
+// CHECK-LABEL: func.func @megatron_mlp
+// CHECK-SAME: %arg0: tensor<4x512xf32> {palm.global_type = tensor<8x512xf32>, palm.sharding = #palm.sharding<@mesh, {{\[}}[data], []]>}
+// CHECK-SAME: %arg1: tensor<512x1024xf32>
+// CHECK-SAME: %arg2: tensor<1024x512xf32>
+// CHECK-SAME: -> (tensor<4x512xf32> {palm.global_type = tensor<8x512xf32>, palm.sharding = #palm.sharding<@mesh, {{\[}}[data], []]>})
+func.func @megatron_mlp(
+    %x: tensor<8x512xf32> {palm.sharding = #palm.sharding<@mesh, [[data], []]>},
+    %w1: tensor<512x2048xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]]>},
+    %w2: tensor<2048x512xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>})
+    -> (tensor<8x512xf32> {palm.sharding = #palm.sharding<@mesh, [[data], []]>}) {
+  // CHECK-NEXT: %[[H:.*]] = palm.dot_general %arg0, %arg1, contracting_dims = [1] x [0] : (tensor<4x512xf32>, tensor<512x1024xf32>) -> tensor<4x1024xf32>
+  // CHECK-NEXT: %[[A:.*]] = palm.silu %[[H]] : tensor<4x1024xf32>
+  // CHECK-NEXT: %[[P:.*]] = palm.dot_general %[[A]], %arg2, contracting_dims = [1] x [0] : (tensor<4x1024xf32>, tensor<1024x512xf32>) -> tensor<4x512xf32>
+  // CHECK-NEXT: %[[Y:.*]] = palm.all_reduce %[[P]] on @mesh [model] sum : tensor<4x512xf32>
+  // CHECK-NEXT: return %[[Y]] : tensor<4x512xf32>
+  %h = palm.dot_general %x, %w1, contracting_dims = [1] x [0] : (tensor<8x512xf32>, tensor<512x2048xf32>) -> tensor<8x2048xf32>
+  %a = palm.silu %h : tensor<8x2048xf32>
+  %y = palm.dot_general %a, %w2, contracting_dims = [1] x [0] : (tensor<8x2048xf32>, tensor<2048x512xf32>) -> tensor<8x512xf32>
+  return %y : tensor<8x512xf32>
+}
+
+// -----
+
+// A partial sum wanted split becomes a reduce-scatter, not an all-reduce.
+palm.mesh @mesh(model = 2)
+// CHECK-LABEL: func.func @reduce_scatter
+func.func @reduce_scatter(
+    %a: tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]]>},
+    %w: tensor<16x8xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>})
+    -> (tensor<8x8xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>}) {
+  // CHECK: %[[P:.*]] = palm.dot_general {{.*}} -> tensor<8x8xf32>
+  // CHECK-NEXT: %[[S:.*]] = palm.reduce_scatter %[[P]] on @mesh [model] sum dim 0 : tensor<8x8xf32> -> tensor<4x8xf32>
+  // CHECK-NEXT: return %[[S]]
+  %y = palm.dot_general %a, %w, contracting_dims = [1] x [0] : (tensor<8x16xf32>, tensor<16x8xf32>) -> tensor<8x8xf32>
+  return %y : tensor<8x8xf32>
+}
+
+// -----
+
+// Moving a split between dimensions is one all-to-all.
+palm.mesh @mesh(model = 4)
+// CHECK-LABEL: func.func @all_to_all
+func.func @all_to_all(%x: tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>})
+    -> (tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]]>}) {
+  // CHECK: palm.all_to_all %{{.*}} on @mesh [model] split 1 concat 0 : tensor<2x16xf32> -> tensor<8x4xf32>
+  %y = palm.silu %x : tensor<8x16xf32>
+  return %y : tensor<8x16xf32>
+}
+
+// -----
+
+// Gathering keeps the axes two shardings share; slicing needs no
+// communication; an axis that moves between dimensions is an all-to-all.
+palm.mesh @mesh(data = 2, model = 2)
+// CHECK-LABEL: func.func @gather_slice_move
+func.func @gather_slice_move(
+    %x: tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[data, model], []]>},
+    %y: tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[data], []]>})
+    -> (tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[data], []]>},
+        tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[data], [model]]>},
+        tensor<8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[data], [model]]>}) {
+  // CHECK: %[[G:.*]] = palm.all_gather %arg0 on @mesh [model] dim 0 : tensor<2x16xf32> -> tensor<4x16xf32>
+  // CHECK: %[[S:.*]] = palm.all_slice %arg1 on @mesh [model] dim 1 : tensor<4x16xf32> -> tensor<4x8xf32>
+  // CHECK: %[[M:.*]] = palm.all_to_all %arg0 on @mesh [model] split 1 concat 0 : tensor<2x16xf32> -> tensor<4x8xf32>
+  // CHECK: return %[[G]], %[[S]], %[[M]]
+  return %x, %y, %x : tensor<8x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>
+}
+
+// -----
+
+// Uneven: 9 over 4 is shards of 3 with 3 of padding. Gathered, the padding
+// is dropped, so the replicated result has exactly 9 rows.
+palm.mesh @mesh(model = 4)
+// CHECK-LABEL: func.func @uneven_gather
+func.func @uneven_gather(%x: tensor<9x2xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>})
+    -> (tensor<9x2xf32> {palm.sharding = #palm.sharding<@mesh, [[], []]>}) {
+  // CHECK: %[[G:.*]] = palm.all_gather %{{.*}} on @mesh [model] dim 0 : tensor<3x2xf32> -> tensor<12x2xf32>
+  // CHECK-NEXT: %[[E:.*]] = tensor.extract_slice %[[G]][0, 0] [9, 2] [1, 1] : tensor<12x2xf32> to tensor<9x2xf32>
+  // CHECK-NEXT: return %[[E]] : tensor<9x2xf32>
+  %y = palm.silu %x : tensor<9x2xf32>
+  return %y : tensor<9x2xf32>
+}
+
+// -----
+
+// Uneven shards that do not nest (10 over 2 is 5; over 2x2 is 3, and 5 is
+// not 2 x 3) are gathered whole and sliced again, never misaligned.
+palm.mesh @mesh(data = 2, model = 2)
+// CHECK-LABEL: func.func @uneven_nesting
+func.func @uneven_nesting(%x: tensor<10xf32> {palm.sharding = #palm.sharding<@mesh, [[data]]>})
+    -> (tensor<10xf32> {palm.sharding = #palm.sharding<@mesh, [[data, model]]>}) {
+  // CHECK: %[[G:.*]] = palm.all_gather %arg0 on @mesh [data] dim 0 : tensor<5xf32> -> tensor<10xf32>
+  // CHECK-NEXT: %[[S:.*]] = palm.all_slice %[[G]] on @mesh [data, model] dim 0 : tensor<10xf32> -> tensor<3xf32>
+  // CHECK-NEXT: %[[Y:.*]] = palm.silu %[[S]] : tensor<3xf32>
+  // CHECK-NEXT: return %[[Y]] : tensor<3xf32>
+  %y = palm.silu %x : tensor<10xf32>
+  return %y : tensor<10xf32>
+}
+
+// -----
+
+// A contraction over an uneven split masks the padding of a computed
+// operand; a function argument is zero-padded by contract.
+palm.mesh @mesh(model = 2)
+// CHECK-LABEL: func.func @uneven_contraction
+func.func @uneven_contraction(
+    %x: tensor<4x5xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]]>},
+    %w: tensor<5x8xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>})
+    -> (tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], []]>}) {
+  // CHECK: %[[A:.*]] = palm.silu %arg0 : tensor<4x3xf32>
+  // CHECK-NEXT: %[[B:.*]] = palm.silu %arg1 : tensor<3x8xf32>
+  // CHECK-NEXT: %[[M:.*]] = palm.mask_padding %[[A]] dim 1 shard <@mesh, [model], 5> : tensor<4x3xf32>
+  // CHECK-NEXT: palm.dot_general %[[M]], %[[B]]
+  %a = palm.silu %x : tensor<4x5xf32>
+  %b = palm.silu %w : tensor<5x8xf32>
+  %y = palm.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<4x5xf32>, tensor<5x8xf32>) -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+// A vocab-split embedding is a masked local lookup plus one reduction; a
+// cross-entropy over a split vocabulary moves token-sized values only.
+palm.mesh @mesh(data = 2, model = 2)
+// CHECK-LABEL: func.func @vocab_parallel
+func.func @vocab_parallel(
+    %table: tensor<33x16xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>},
+    %ids: tensor<4x8xi32> {palm.sharding = #palm.sharding<@mesh, [[data], []]>},
+    %s: tensor<16xf32> {palm.sharding = #palm.sharding<@mesh, [[]]>})
+    -> (tensor<f32> {palm.sharding = #palm.sharding<@mesh, []>}) {
+  // CHECK: %[[X:.*]] = palm.embedding %arg0[%arg1] {vocab_shard = #palm.dim_shard<@mesh, [model], 33>} : (tensor<17x16xf32>, tensor<2x8xi32>) -> tensor<2x8x16xf32>
+  // CHECK-NEXT: %[[R:.*]] = palm.all_reduce %[[X]] on @mesh [model] sum : tensor<2x8x16xf32>
+  // CHECK-NEXT: %[[N:.*]] = palm.layer_norm %[[R]], %arg2
+  // CHECK-NEXT: %[[L:.*]] = palm.dot_general %[[N]], %arg0, contracting_dims = [2] x [1] : (tensor<2x8x16xf32>, tensor<17x16xf32>) -> tensor<2x8x17xf32>
+  // CHECK-NEXT: %[[M:.*]] = palm.softmax_max %[[L]] shard <@mesh, [model], 33> : tensor<2x8x17xf32> -> tensor<2x8xf32>
+  // CHECK-NEXT: %[[GM:.*]] = palm.all_reduce %[[M]] on @mesh [model] max : tensor<2x8xf32>
+  // CHECK-NEXT: %[[SS:.*]] = palm.softmax_sums %[[L]], %[[GM]], %arg1 shard <@mesh, [model], 33>
+  // CHECK-NEXT: %[[GS:.*]] = palm.all_reduce %[[SS]] on @mesh [model] sum : tensor<2x2x8xf32>
+  // CHECK-NEXT: %[[LOSS:.*]] = palm.cross_entropy_loss %[[GM]], %[[GS]] {token_count = 32 : i64, token_shards = [#palm.dim_shard<@mesh, [data], 4>, unit]}
+  // CHECK-NEXT: %[[T:.*]] = palm.all_reduce %[[LOSS]] on @mesh [data] sum : tensor<f32>
+  // CHECK-NEXT: return %[[T]]
+  %x = palm.embedding %table[%ids] : (tensor<33x16xf32>, tensor<4x8xi32>) -> tensor<4x8x16xf32>
+  %n = palm.layer_norm %x, %s : (tensor<4x8x16xf32>, tensor<16xf32>) -> tensor<4x8x16xf32>
+  %logits = palm.dot_general %n, %table, contracting_dims = [2] x [1] : (tensor<4x8x16xf32>, tensor<33x16xf32>) -> tensor<4x8x33xf32>
+  %l = palm.cross_entropy %logits, %ids : (tensor<4x8x33xf32>, tensor<4x8xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// Sharding constraints become the collectives that meet them and vanish.
+palm.mesh @mesh(data = 2)
+// CHECK-LABEL: func.func @constraint
+func.func @constraint(%x: tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], []]>}) -> tensor<4x8xf32> {
+  // CHECK: %[[S:.*]] = palm.all_slice %arg0 on @mesh [data] dim 0 : tensor<4x8xf32> -> tensor<2x8xf32>
+  // CHECK-NEXT: palm.silu %[[S]] : tensor<2x8xf32>
+  // CHECK-NOT: sharding_constraint
+  %c = palm.sharding_constraint %x to <@mesh, [[data], []]> : tensor<4x8xf32>
+  %y = palm.silu %c : tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+// An axis of size 1 never gives a collective.
+palm.mesh @mesh(data = 1, model = 2)
+// CHECK-LABEL: func.func @size_one_axis
+func.func @size_one_axis(%x: tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[data], []]>})
+    -> (tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], []]>}) {
+  // CHECK-NOT: palm.all_gather
+  // CHECK: return
+  %y = palm.silu %x : tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
