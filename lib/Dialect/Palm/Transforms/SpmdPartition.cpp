@@ -29,6 +29,17 @@ namespace {
 
 using AxisList = SmallVector<StringAttr, 2>;
 
+/// " (layers.0.mlp.down)" or " at line:col", for explanations.
+static std::string where(Location loc) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto name = dyn_cast<NameLoc>(loc))
+    os << " (" << name.getName().getValue() << ")";
+  else if (auto file = dyn_cast<FileLineColLoc>(loc))
+    os << " at " << file.getLine() << ":" << file.getColumn();
+  return text;
+}
+
 /// Where a value came from, for explanations.
 static std::string describe(Value v) {
   std::string text;
@@ -38,9 +49,7 @@ static std::string describe(Value v) {
     return text;
   }
   Operation *def = v.getDefiningOp();
-  os << "'" << def->getName() << "'";
-  if (auto name = dyn_cast<NameLoc>(def->getLoc()))
-    os << " (" << name.getName().getValue() << ")";
+  os << "'" << def->getName() << "'" << where(def->getLoc());
   return text;
 }
 
@@ -154,10 +163,8 @@ FailureOr<Value> FunctionPartitioner::reshardTo(Operation *user, Value v,
   std::string reason;
   if (explain) {
     llvm::raw_string_ostream os(reason);
-    os << "inserted for " << why << " of '" << user->getName() << "'";
-    if (auto name = dyn_cast<NameLoc>(user->getLoc()))
-      os << " (" << name.getName().getValue() << ")";
-    os << ", which needs " << to.toAttr(ctx, mesh) << ", but "
+    os << "inserted for " << why << " of '" << user->getName() << "'"
+       << where(user->getLoc()) << ", which needs " << to.toAttr(ctx, mesh) << ", but "
        << describe(v) << " produces " << from.toAttr(ctx, mesh);
   }
   std::function<void(Operation *)> note;
@@ -198,13 +205,17 @@ LogicalResult FunctionPartitioner::expandShardedSoftmax(
   auto sumsType = RankedTensorType::get(sumsShape, builder.getF32Type());
   ArrayAttr vocabAxes = builder.getArrayAttr(SmallVector<Attribute>(
       axes[vocabFactor].begin(), axes[vocabFactor].end()));
+  std::string axesText;
+  llvm::raw_string_ostream axesOS(axesText);
+  llvm::interleaveComma(axes[vocabFactor], axesOS,
+                        [&](StringAttr a) { axesOS << a.getValue(); });
   Location loc = op.getLoc();
   builder.setInsertionPoint(op);
   auto note = [&](Operation *c, StringRef what) {
     if (explain)
       c->emitRemark() << "'" << c->getName() << "' inserted for the " << what
-                      << " of a cross-entropy whose vocabulary is split over "
-                      << vocabAxes << "; only token-sized values move";
+                      << " of a cross-entropy whose vocabulary is split over ["
+                      << axesText << "]; only token-sized values move";
   };
   Value localMax =
       SoftmaxMaxOp::create(builder, loc, tokenType, op.getLogits(), vocab);
