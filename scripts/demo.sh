@@ -27,4 +27,4 @@ sed -n '1,12p' "$tmp/local.mlir" | cut -c1-160
 
 echo
 echo "== palm-opt -palm-collective-report"
-"$opt" "$tmp/local.mlir" -palm-collective-report -o /dev/null
+"$opt" "$tmp/global.mlir" -palm-spmd-pipeline -palm-collective-report -o /dev/null
