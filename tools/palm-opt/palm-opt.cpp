@@ -21,6 +21,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
+#include "palm/Conversion/Passes.h"
 #include "palm/Dialect/Palm/IR/PalmDialect.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
 
@@ -36,6 +37,8 @@ int main(int argc, char **argv) {
                   mlir::vector::VectorDialect>();
   mlir::palm::registerPalmPasses();
   mlir::palm::registerPalmPipelines();
+  mlir::palm::registerPalmConversionPasses();
+  mlir::palm::registerPalmConversionPipelines();
   mlir::registerTransformsPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "palm optimizer driver\n", registry));

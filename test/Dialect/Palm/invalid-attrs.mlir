@@ -119,8 +119,8 @@ func.func @unknown_arg_attr(%a: tensor<8xf32> {palm.weird = 1 : i64}) {
 
 // -----
 
-// expected-error@+1 {{unknown palm attribute 'palm.name' on result #0}}
-func.func @name_on_result(%a: tensor<8xf32>) -> (tensor<8xf32> {palm.name = "x"}) {
+// expected-error@+1 {{unknown palm attribute 'palm.init' on result #0}}
+func.func @init_on_result(%a: tensor<8xf32>) -> (tensor<8xf32> {palm.init = #palm.init<ones>}) {
   return %a : tensor<8xf32>
 }
 

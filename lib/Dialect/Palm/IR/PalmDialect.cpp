@@ -80,7 +80,7 @@ static LogicalResult verifyValueAttr(Operation *op, Location loc,
                             << " belongs to the local level";
     return success();
   }
-  if (isArgument && name == PalmDialect::kNameAttrName) {
+  if (name == PalmDialect::kNameAttrName) {
     auto str = dyn_cast<StringAttr>(attr.getValue());
     if (!str || str.getValue().empty())
       return emitError(loc) << "'" << name << "' on " << what

@@ -1,0 +1,37 @@
+//===- Passes.h - palm conversion passes ------------------------*- C++ -*-===//
+
+#ifndef PALM_CONVERSION_PASSES_H
+#define PALM_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class OpPassManager;
+namespace palm {
+
+#define GEN_PASS_DECL
+#include "palm/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "palm/Conversion/Passes.h.inc"
+
+/// Adds the passes from the output of -palm-lower-to-runtime to the LLVM
+/// dialect (scf to cf, then arith, math, func and cf to LLVM).
+void buildLowerToLLVMPipeline(OpPassManager &pm);
+
+/// The passes after -palm-lower-to-runtime: scf, arith, math, index, func
+/// and cf to the LLVM dialect.
+void buildRuntimeToLLVMPipeline(OpPassManager &pm);
+
+/// Registers palm-lower-to-llvm (lowering to runtime calls, then to LLVM).
+void registerPalmConversionPipelines();
+
+} // namespace palm
+} // namespace mlir
+
+#endif // PALM_CONVERSION_PASSES_H

@@ -1,0 +1,47 @@
+//===- Passes.td - palm conversion passes -------------------*- tablegen -*-===//
+
+#ifndef PALM_CONVERSION_PASSES_TD
+#define PALM_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def PalmLowerToRuntime : Pass<"palm-lower-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Lowers a local palm program to loops and palmrt calls";
+  let description = [{
+    Turns the one function of a local-level module into the entry point the
+    runtime calls (docs/runtime-abi.md):
+
+    ```
+    func.func @palm_forward(%buffers: !llvm.ptr, %arena: !llvm.ptr,
+                            %ctx: !llvm.ptr)
+    ```
+
+    plus the globals `palm_program_info` (the program description) and
+    `palm_arena_bytes`. Arguments and results are read from `%buffers`.
+
+    * Chains of elementwise ops (`add`, `mul`, `silu`, `scale`, `convert`)
+      become one fused loop (`scf.for` with `arith`/`math` on loaded
+      elements): an elementwise result used once, by another elementwise op,
+      is never stored.
+    * GEMMs (`dot_general`, after transposing operands into
+      `[batch, m, k] x [batch, k, n]` form where needed) call `palmrt_gemm`;
+      layer norm, RoPE, attention, the embedding lookup, the softmax and
+      loss pieces, padding masks and data movement call palmrt kernels;
+      collectives call palmrt collectives naming a communicator group.
+    * Shard offsets (`#palm.dim_shard`) are computed from
+      `palmrt_group_index`.
+    * Every intermediate value lives in one arena at an offset planned from
+      liveness (first fit, 64-byte aligned), so memory is reused across
+      layers; `palm.reshape` is a view and costs nothing.
+
+    The result uses `func`, `scf`, `arith`, `math` and `llvm` ops only;
+    `-palm-lower-to-llvm` continues to the LLVM dialect.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+#endif // PALM_CONVERSION_PASSES_TD

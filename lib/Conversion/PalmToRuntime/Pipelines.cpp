@@ -1,0 +1,39 @@
+//===- Pipelines.cpp - from local palm to the LLVM dialect ----------------===//
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "palm/Conversion/Passes.h"
+
+using namespace mlir;
+
+void mlir::palm::buildLowerToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createPalmLowerToRuntime());
+  buildRuntimeToLLVMPipeline(pm);
+}
+
+void mlir::palm::buildRuntimeToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::palm::registerPalmConversionPipelines() {
+  PassPipelineRegistration<>(
+      "palm-lower-to-llvm",
+      "Lower a local palm program to the LLVM dialect: loops and palmrt calls "
+      "(-palm-lower-to-runtime), then scf, arith, math, func and cf to LLVM",
+      [](OpPassManager &pm) { buildLowerToLLVMPipeline(pm); });
+}

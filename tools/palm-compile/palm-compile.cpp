@@ -1,0 +1,270 @@
+//===- palm-compile.cpp - palm module to executable -----------------------===//
+//
+// A driver over the same pipelines palm-opt runs: partition (when the input
+// is global), lower to loops and runtime calls, lower to LLVM, optimize,
+// emit an object, and link it with the palm runtime:
+//
+//   palm-compile model.mlir -o model && mpirun -np 4 ./model
+//
+//===----------------------------------------------------------------------===//
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "palm/Compile/Codegen.h"
+#include "palm/Conversion/Passes.h"
+#include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "palm/Dialect/Palm/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("palm-compile options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<input.mlir>"),
+                                      cl::init("-"), cl::cat(category));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
+                                       cl::value_desc("file"), cl::init(""),
+                                       cl::cat(category));
+static cl::opt<std::string>
+    target("target", cl::desc("Target: cpu (the default) or cuda"),
+           cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> emit(
+    "emit",
+    cl::desc("Stop after a stage: local (partitioned IR), lowered (loops and "
+             "runtime calls), llvm (LLVM IR), obj (object file), exe (the "
+             "default: a linked executable)"),
+    cl::init("exe"), cl::cat(category));
+static cl::opt<bool> timing("timing", cl::desc("Print the time of each phase"),
+                            cl::init(false), cl::cat(category));
+static cl::opt<bool> explain(
+    "explain", cl::desc("Explain every inserted collective with a remark"),
+    cl::init(false), cl::cat(category));
+static cl::opt<std::string> runtimeLink(
+    "runtime-link",
+    cl::desc("File holding the runtime's link arguments (default: "
+             "<palm-compile dir>/../lib/palmrt-link.txt)"),
+    cl::init(""), cl::cat(category));
+
+namespace {
+
+/// Records and prints phase times.
+class PhaseTimer {
+public:
+  void start(llvm::StringRef name) {
+    stop();
+    current = name.str();
+    begin = std::chrono::steady_clock::now();
+  }
+  void stop() {
+    if (current.empty())
+      return;
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - begin)
+                         .count();
+    phases.push_back({current, seconds});
+    current.clear();
+  }
+  void print() {
+    stop();
+    double total = 0;
+    for (auto &[name, seconds] : phases)
+      total += seconds;
+    llvm::errs() << "palm-compile phase times:\n";
+    for (auto &[name, seconds] : phases)
+      llvm::errs() << llvm::format("  %-12s %8.3f s\n", name.c_str(),
+                                   seconds);
+    llvm::errs() << llvm::format("  %-12s %8.3f s\n", "total", total);
+  }
+
+private:
+  std::string current;
+  std::chrono::steady_clock::time_point begin;
+  std::vector<std::pair<std::string, double>> phases;
+};
+
+} // namespace
+
+static int fail(const llvm::Twine &message) {
+  llvm::errs() << "palm-compile: error: " << message << "\n";
+  return 1;
+}
+
+/// Writes `module` to the output file (stdout by default).
+static int printModule(ModuleOp module) {
+  std::string error;
+  auto out = openOutputFile(outputFile.empty() ? std::string("-") : std::string(outputFile), &error);
+  if (!out)
+    return fail(error);
+  module.print(out->os());
+  out->keep();
+  return 0;
+}
+
+/// The runtime's link arguments, one line, whitespace separated.
+static FailureOr<std::vector<std::string>> readLinkArguments(const char *argv0) {
+  std::string path = runtimeLink;
+  if (path.empty()) {
+    static int anchor;
+    std::string exe = llvm::sys::fs::getMainExecutable(argv0, &anchor);
+    llvm::SmallString<256> p(llvm::sys::path::parent_path(exe));
+    llvm::sys::path::append(p, "..", "lib", "palmrt-link.txt");
+    path = std::string(p);
+  }
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    fail("cannot read the runtime's link arguments from '" + path +
+         "': build the runtime (it writes that file) or pass --runtime-link");
+    return failure();
+  }
+  std::vector<std::string> args;
+  llvm::SmallVector<llvm::StringRef> parts;
+  (*buffer)->getBuffer().split(parts, ' ', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef part : parts) {
+    part = part.trim();
+    if (!part.empty())
+      args.push_back(part.str());
+  }
+  return args;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "palm-compile: compiles a palm module (global or local) to an "
+      "executable\n\n  palm-compile model.mlir -o model && mpirun -np N "
+      "./model\n");
+
+  if (target == "cuda")
+    return fail("--target cuda is not available in this build yet; use "
+                "--target cpu");
+  if (target != "cpu")
+    return fail("unknown target '" + target + "' (expected cpu or cuda)");
+  static const char *const stages[] = {"local", "lowered", "llvm", "obj",
+                                       "exe"};
+  if (!llvm::is_contained(stages, llvm::StringRef(emit)))
+    return fail("unknown --emit stage '" + emit +
+                "' (expected local, lowered, llvm, obj or exe)");
+  if ((emit == "obj" || emit == "exe") && outputFile.empty())
+    outputFile = emit == "exe" ? "a.out" : "a.o";
+
+  DialectRegistry registry;
+  registry.insert<palm::PalmDialect, arith::ArithDialect, cf::ControlFlowDialect,
+                  func::FuncDialect, LLVM::LLVMDialect, math::MathDialect,
+                  scf::SCFDialect, tensor::TensorDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  PhaseTimer timer;
+  timer.start("parse");
+  std::string error;
+  auto input = openInputFile(inputFile, &error);
+  if (!input)
+    return fail(error);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1;
+
+  auto run = [&](llvm::function_ref<void(PassManager &)> build) {
+    PassManager pm(&context);
+    build(pm);
+    return succeeded(pm.run(*module));
+  };
+
+  if (palm::getLevel(*module) == palm::Level::Global) {
+    timer.start("partition");
+    if (!run([](PassManager &pm) { palm::buildSpmdPipeline(pm, explain); }))
+      return 1;
+  }
+  if (emit == "local") {
+    timer.stop();
+    if (timing)
+      timer.print();
+    return printModule(*module);
+  }
+
+  timer.start("lower");
+  if (!run([](PassManager &pm) { pm.addPass(palm::createPalmLowerToRuntime()); }))
+    return 1;
+  if (emit == "lowered") {
+    timer.stop();
+    if (timing)
+      timer.print();
+    return printModule(*module);
+  }
+  if (!run([](PassManager &pm) { palm::buildRuntimeToLLVMPipeline(pm); }))
+    return 1;
+
+  timer.start("codegen");
+  std::string objectPath = outputFile;
+  llvm::SmallString<128> tempObject;
+  if (emit == "exe") {
+    if (auto ec = llvm::sys::fs::createTemporaryFile("palm", "o", tempObject))
+      return fail("cannot create a temporary object file: " + ec.message());
+    objectPath = std::string(tempObject);
+  }
+  {
+    auto out = openOutputFile(objectPath.empty() ? "-" : objectPath, &error);
+    if (!out)
+      return fail(error);
+    if (failed(palm::emitHostCode(*module, emit != "llvm", out->os(), error)))
+      return fail(error);
+    out->keep();
+  }
+  if (emit != "exe") {
+    timer.stop();
+    if (timing)
+      timer.print();
+    return 0;
+  }
+
+  timer.start("link");
+  FailureOr<std::vector<std::string>> linkArgs = readLinkArguments(argv[0]);
+  if (failed(linkArgs)) {
+    llvm::sys::fs::remove(tempObject);
+    return 1;
+  }
+  std::string linker = PALM_LINKER;
+  std::vector<llvm::StringRef> args = {linker, objectPath, "-o", outputFile};
+  for (const std::string &a : *linkArgs)
+    args.push_back(a);
+  std::string linkError;
+  int status = llvm::sys::ExecuteAndWait(linker, args, std::nullopt, {}, 0, 0,
+                                         &linkError);
+  llvm::sys::fs::remove(tempObject);
+  if (status != 0)
+    return fail("linking with " + linker + " failed" +
+                (linkError.empty() ? "" : ": " + linkError));
+  timer.stop();
+  if (timing)
+    timer.print();
+  return 0;
+}
