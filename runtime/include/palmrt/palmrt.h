@@ -1,0 +1,214 @@
+/*===- palmrt/palmrt.h - the interface between compiled code and palmrt ---===
+ *
+ * A program compiled by palm-compile is an object file that defines three
+ * symbols and calls the functions below. The runtime's main() (libpalmrt,
+ * palmrt_main.cc) reads the program description, sets up the mesh and its
+ * communicators, creates the buffers, and calls the entry once per step.
+ *
+ * Symbols the compiled object defines:
+ *
+ *   const char palm_program_info[];   description, docs/runtime-abi.md
+ *   const int64_t palm_arena_bytes;   bytes of scratch the entry needs
+ *   void palm_forward(void **buffers, void *arena, palmrt_context *ctx);
+ *       buffers[i] is argument i of the program for i < num_args, then
+ *       result j at buffers[num_args + j]; each holds this device's local
+ *       shard, row-major, with padding zero-filled. `arena` is at least
+ *       palm_arena_bytes, 64-byte aligned; intermediate values live in it.
+ *
+ * Conventions of the functions the compiled code calls:
+ *   - every tensor is dense and row-major; shapes are int64_t arrays;
+ *   - element types: PALMRT_F32, PALMRT_BF16, PALMRT_I32, PALMRT_I64;
+ *   - `group` indexes the communicator groups of palm_program_info
+ *     (one per set of mesh axes a collective names);
+ *   - kernels take plain sizes and offsets: the compiled code computes
+ *     shard offsets with palmrt_group_index;
+ *   - failures inside the runtime are fatal: a message from the failing
+ *     rank and a non-zero exit of every rank (no status is returned).
+ *
+ * Thread-safety: one context per process; calls come from one thread.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef PALMRT_PALMRT_H
+#define PALMRT_PALMRT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct palmrt_context palmrt_context;
+
+typedef enum palmrt_dtype {
+  PALMRT_F32 = 0,
+  PALMRT_BF16 = 1,
+  PALMRT_I32 = 2,
+  PALMRT_I64 = 3,
+} palmrt_dtype;
+
+typedef enum palmrt_reduction {
+  PALMRT_SUM = 0,
+  PALMRT_MAX = 1,
+} palmrt_reduction;
+
+/* The compiled program's entry point. */
+typedef void (*palmrt_entry_fn)(void **buffers, void *arena,
+                                palmrt_context *ctx);
+
+/*===-- Mesh -------------------------------------------------------------===*/
+
+/* This device's index within its group (row-major over the group's axes, in
+ * the order palm_program_info lists them), and the group's size. */
+int64_t palmrt_group_index(palmrt_context *ctx, int32_t group);
+int64_t palmrt_group_size(palmrt_context *ctx, int32_t group);
+
+/*===-- Collectives (all devices of every group call them together) ------===*/
+
+/* out[i] = reduce over the group of in[i], i < count. in == out allowed. */
+void palmrt_all_reduce(palmrt_context *ctx, const void *in, void *out,
+                       int64_t count, int32_t dtype, int32_t reduction,
+                       int32_t group);
+
+/* out = concatenation along `dim` of the group's inputs, in group order.
+ * in_shape has `rank` entries; out's `dim` is in_shape[dim] * group size. */
+void palmrt_all_gather(palmrt_context *ctx, const void *in, void *out,
+                       int32_t rank, const int64_t *in_shape, int32_t dim,
+                       int32_t dtype, int32_t group);
+
+/* Reduce the group's inputs, then keep slice `group_index` of `dim`
+ * (in_shape[dim] is divisible by the group size). */
+void palmrt_reduce_scatter(palmrt_context *ctx, const void *in, void *out,
+                           int32_t rank, const int64_t *in_shape, int32_t dim,
+                           int32_t dtype, int32_t reduction, int32_t group);
+
+/* Split `split_dim` into group-size pieces, send piece j to device j,
+ * concatenate what arrives along `concat_dim` in group order. */
+void palmrt_all_to_all(palmrt_context *ctx, const void *in, void *out,
+                       int32_t rank, const int64_t *in_shape,
+                       int32_t split_dim, int32_t concat_dim, int32_t dtype,
+                       int32_t group);
+
+/* Within each group, device pairs[2i] sends `count` elements to device
+ * pairs[2i+1]; a device that receives nothing gets zeros. */
+void palmrt_collective_permute(palmrt_context *ctx, const void *in, void *out,
+                               int64_t count, int32_t dtype, int32_t group,
+                               int64_t num_pairs, const int64_t *pairs);
+
+/* Keep slice `group_index` of `dim`, of size ceil(in_shape[dim] / group
+ * size); elements past the end of the input are zero. No communication. */
+void palmrt_all_slice(palmrt_context *ctx, const void *in, void *out,
+                      int32_t rank, const int64_t *in_shape, int32_t dim,
+                      int32_t dtype, int32_t group);
+
+/*===-- GEMM -------------------------------------------------------------===*/
+
+/* For each of `batch` problems: C[m, n] = op(A) * op(B), f32 accumulation,
+ * op(A) = A [m, k] or, with trans_a, A^T for A [k, m]; likewise B [k, n] or
+ * [n, k]. Problems are packed back to back in A, B and C. */
+void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch, int64_t m,
+                 int64_t n, int64_t k, const void *a, int32_t trans_a,
+                 const void *b, int32_t trans_b, void *c);
+
+/*===-- Transformer kernels (f32) ----------------------------------------===*/
+
+/* y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * scale, over `cols`. */
+void palmrt_layer_norm_f32(const float *x, const float *scale, float *y,
+                           int64_t rows, int64_t cols, float eps);
+
+/* Rotary embedding of x [b, s, h, d], d even, rotate-half pairing (i with
+ * i + d/2), angle p * base^(-2i/d) at position p in [0, s). */
+void palmrt_rope_f32(const float *x, float *y, int64_t b, int64_t s,
+                     int64_t h, int64_t d, float base);
+
+/* Attention: q [b, s, h, dk], k [b, t, g, dk], v [b, t, g, dv] give
+ * out [b, s, h, dv]. Local head i is global head head_offset + i; it uses
+ * key/value head (head_offset + i) / heads_per_group, and is all zeros when
+ * its global index is global_heads or more (padding). Scores are scaled by
+ * `scale`, masked causally (query p sees keys 0..p) when `causal`, and the
+ * softmax is computed in f32. */
+void palmrt_attention_f32(const float *q, const float *k, const float *v,
+                          float *out, int64_t b, int64_t s, int64_t t,
+                          int64_t h, int64_t g, int64_t dk, int64_t dv,
+                          int32_t causal, float scale, int64_t head_offset,
+                          int64_t heads_per_group, int64_t global_heads);
+
+/* out[i, :] = table[ids[i] - row_offset, :] when that row is one of the
+ * `rows` held here, zeros otherwise. */
+void palmrt_embedding_f32(const float *table, const int32_t *ids, float *out,
+                          int64_t num_ids, int64_t rows, int64_t d,
+                          int64_t row_offset);
+
+/* Per token (rows of logits [tokens, vocab]), the maximum over the first
+ * `valid` classes (-inf when valid <= 0). */
+void palmrt_softmax_max_f32(const float *logits, float *out, int64_t tokens,
+                            int64_t vocab, int64_t valid);
+
+/* out [2, tokens]: out[0, i] = sum over the first `valid` classes of
+ * exp(logits[i, c] - max[i]); out[1, i] = logits[i, targets[i] - offset]
+ * when 0 <= targets[i] - offset < valid, else 0. */
+void palmrt_softmax_sums_f32(const float *logits, const float *max,
+                             const int32_t *targets, float *out,
+                             int64_t tokens, int64_t vocab, int64_t valid,
+                             int64_t offset);
+
+/* Token validity: tokens are a [token_rank] grid of local shape
+ * `token_shape`; a token is valid when its index in every dimension d is
+ * below valid_extent[d] (shards past the end of the data are padding). */
+
+/* out[0] = sum over valid tokens of (logZ - logit[target] +
+ * z_loss * logZ^2) / token_count, logZ = logsumexp over all `vocab`
+ * classes. logits [tokens..., vocab], targets [tokens...]. */
+void palmrt_cross_entropy_f32(const float *logits, const int32_t *targets,
+                              float *out, int32_t token_rank,
+                              const int64_t *token_shape,
+                              const int64_t *valid_extent, int64_t vocab,
+                              float z_loss, int64_t token_count);
+
+/* The same from a sharded softmax's combined statistics: logZ = max +
+ * log(sums[0, i]), the target logit is sums[1, i]. */
+void palmrt_cross_entropy_loss_f32(const float *max, const float *sums,
+                                   float *out, int32_t token_rank,
+                                   const int64_t *token_shape,
+                                   const int64_t *valid_extent, float z_loss,
+                                   int64_t token_count);
+
+/*===-- Data movement (any element type, by size in bytes) ---------------===*/
+
+/* out = in with elements at index >= valid along `dim` set to zero. */
+void palmrt_mask_padding(const void *in, void *out, int32_t rank,
+                         const int64_t *shape, int32_t dim, int64_t valid,
+                         int64_t elem_bytes);
+
+/* out[i...] = in[perm-permuted i...]: out.shape[j] = in_shape[perm[j]]. */
+void palmrt_transpose(const void *in, void *out, int32_t rank,
+                      const int64_t *in_shape, const int64_t *perm,
+                      int64_t elem_bytes);
+
+/* out = in[offsets : offsets + out_shape] (a dense block of in). */
+void palmrt_extract_slice(const void *in, void *out, int32_t rank,
+                          const int64_t *in_shape, const int64_t *out_shape,
+                          const int64_t *offsets, int64_t elem_bytes);
+
+/* out[offsets : offsets + in_shape] = in (the rest of out is untouched). */
+void palmrt_insert_slice(const void *in, void *out, int32_t rank,
+                         const int64_t *in_shape, const int64_t *out_shape,
+                         const int64_t *offsets, int64_t elem_bytes);
+
+/* out = in zero-padded at the high end of each dimension to out_shape. */
+void palmrt_pad(const void *in, void *out, int32_t rank,
+                const int64_t *in_shape, const int64_t *out_shape,
+                int64_t elem_bytes);
+
+/*===-- The executable ---------------------------------------------------===*/
+
+/* main() of a compiled program: flags, mesh, buffers, steps. Returns the
+ * process exit code. */
+int palmrt_main(int argc, char **argv, const char *program_info,
+                int64_t arena_bytes, palmrt_entry_fn entry);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PALMRT_PALMRT_H */
