@@ -34,9 +34,10 @@ struct LayerWeights {
 class ModelBuilder {
 public:
   ModelBuilder(MLIRContext &context, const ModelConfig &config, Layout layout,
-               MeshShape mesh)
+               MeshShape mesh, bool returnLogits)
       : context(context), config(config), layout(layout), mesh(mesh),
-        builder(&context), meshRef(FlatSymbolRefAttr::get(&context, "mesh")) {}
+        returnLogits(returnLogits), builder(&context),
+        meshRef(FlatSymbolRefAttr::get(&context, "mesh")) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -70,6 +71,7 @@ private:
   const ModelConfig &config;
   Layout layout;
   MeshShape mesh;
+  bool returnLogits;
   OpBuilder builder;
   FlatSymbolRefAttr meshRef;
   Type elementType;
@@ -132,12 +134,22 @@ func::FuncOp ModelBuilder::buildSignature(ModuleOp module) {
          shardingAttr(getParameterSharding(param, layout))}));
   }
 
-  auto lossType = RankedTensorType::get({}, builder.getF32Type());
+  SmallVector<Type> resultTypes = {
+      RankedTensorType::get({}, builder.getF32Type())};
+  if (returnLogits)
+    resultTypes.push_back(
+        getTensorType({config.batch, config.seq, config.vocab}));
   builder.setInsertionPointToEnd(module.getBody());
   auto func = func::FuncOp::create(builder, named("forward"), "forward",
-                                   builder.getFunctionType(types, lossType),
+                                   builder.getFunctionType(types, resultTypes),
                                    /*attrs=*/{}, argAttrs);
   func.setResultAttr(0, PalmDialect::kShardingAttrName, getSharding({}));
+  func.setResultAttr(0, PalmDialect::kNameAttrName,
+                     builder.getStringAttr("loss"));
+  // The logits keep whatever sharding propagation gives them.
+  if (returnLogits)
+    func.setResultAttr(1, PalmDialect::kNameAttrName,
+                       builder.getStringAttr("logits"));
 
   Block *entry = new Block();
   func.getBody().push_back(entry);
@@ -292,7 +304,10 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
                            builder.getF32FloatAttr(factor));
   Value loss = CrossEntropyOp::create(builder, named("loss"), logits, targets,
                                       static_cast<float>(config.zLoss));
-  func::ReturnOp::create(builder, named("loss"), ValueRange{loss});
+  SmallVector<Value> results = {loss};
+  if (returnLogits)
+    results.push_back(logits);
+  func::ReturnOp::create(builder, named("loss"), results);
 
   if (failed(verify(*module)))
     return nullptr;
@@ -302,8 +317,9 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
 OwningOpRef<ModuleOp> mlir::palm::gen::buildModel(MLIRContext &context,
                                                   const ModelConfig &config,
                                                   Layout layout,
-                                                  MeshShape mesh) {
-  return ModelBuilder(context, config, layout, mesh).build();
+                                                  MeshShape mesh,
+                                                  bool returnLogits) {
+  return ModelBuilder(context, config, layout, mesh, returnLogits).build();
 }
 
 void mlir::palm::gen::printModel(ModuleOp module, llvm::raw_ostream &os) {
@@ -318,12 +334,14 @@ void mlir::palm::gen::printModel(ModuleOp module, llvm::raw_ostream &os) {
 }
 
 llvm::Error mlir::palm::gen::emitModel(const ModelConfig &config, Layout layout,
-                                       MeshShape mesh, llvm::raw_ostream &os) {
+                                       MeshShape mesh, llvm::raw_ostream &os,
+                                       bool returnLogits) {
   // One function and no pass pipeline: a thread pool would only add start-up
   // time.
   MLIRContext context(MLIRContext::Threading::DISABLED);
   context.loadDialect<PalmDialect, func::FuncDialect>();
-  OwningOpRef<ModuleOp> module = buildModel(context, config, layout, mesh);
+  OwningOpRef<ModuleOp> module =
+      buildModel(context, config, layout, mesh, returnLogits);
   if (!module)
     return makeGenError("internal error: the generated IR does not verify "
                         "(diagnostics above)");

@@ -57,6 +57,11 @@ static cl::opt<std::string>
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(genCategory));
+static cl::opt<bool> returnLogits(
+    "return-logits",
+    cl::desc("Also return the logits (a second result, named \"logits\"), "
+             "to check a compiled program against a reference"),
+    cl::init(false), cl::cat(genCategory));
 static cl::opt<std::string> statsFormat(
     "stats-format", cl::desc("Format of --stats: text (default) or json"),
     cl::value_desc("format"), cl::init("text"), cl::cat(genCategory));
@@ -205,7 +210,8 @@ int main(int argc, char **argv) {
   llvm::ToolOutputFile output(outputFile, ec, llvm::sys::fs::OF_Text);
   if (ec)
     return fail("-o: cannot open '" + outputFile + "': " + ec.message());
-  if (llvm::Error error = emitModel(*config, *layout, *mesh, output.os()))
+  if (llvm::Error error =
+          emitModel(*config, *layout, *mesh, output.os(), returnLogits))
     return fail(std::move(error));
   output.keep();
   return 0;

@@ -32,9 +32,11 @@ namespace mlir::palm::gen {
 /// dialects loaded. `config` must have passed verifyModelConfig and the
 /// layout verifyLayoutOnMesh. Returns null if verification fails (a bug;
 /// the diagnostics have been emitted).
+/// With `returnLogits`, the function returns the scaled logits as a second
+/// result ("logits"), for checking a compiled program against a reference.
 OwningOpRef<ModuleOp> buildModel(MLIRContext &context,
                                  const ModelConfig &config, Layout layout,
-                                 MeshShape mesh);
+                                 MeshShape mesh, bool returnLogits = false);
 
 /// Prints `module` the way palm-gen writes it: custom op forms, with every
 /// location inline so the "layers.<i>." names survive a round trip.
@@ -42,7 +44,7 @@ void printModel(ModuleOp module, llvm::raw_ostream &os);
 
 /// Builds the model in a fresh context and prints it to `os`.
 llvm::Error emitModel(const ModelConfig &config, Layout layout, MeshShape mesh,
-                      llvm::raw_ostream &os);
+                      llvm::raw_ostream &os, bool returnLogits = false);
 
 } // namespace mlir::palm::gen
 
