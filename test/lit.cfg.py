@@ -23,7 +23,7 @@ llvm_config.use_default_substitutions()
 # Our tools first, then LLVM's (FileCheck, not, count).
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.palm_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["palm-opt", "palm-gen"], [config.palm_tools_dir])
+llvm_config.add_tool_substitutions(["palm-opt", "palm-gen", "palm-compile"], [config.palm_tools_dir])
 
 if config.palm_have_cuda:
     config.available_features.add("cuda")

@@ -398,6 +398,57 @@ def trace_names_follow_the_ir():
     assert float(tr["loss"]) == loss
 
 
+def find_palm_gen():
+    env = os.environ.get("PALM_GEN")
+    if env:
+        return env
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "..", "..", "build", "bin", "palm-gen")
+    return path if os.path.isfile(path) else None
+
+
+@test
+def parameter_names_and_shapes_match_palm_gen():
+    # The reference's parameter list against the arguments of palm-gen's IR
+    # (palm.name and tensor type of every argument, in order). Skipped when
+    # palm-gen is not built (set PALM_GEN to point at one).
+    import json
+    import re
+    import subprocess
+    import tempfile
+    gen = find_palm_gen()
+    if not gen:
+        print("SKIP parameter_names_and_shapes_match_palm_gen: no palm-gen")
+        return
+    custom = cfg(layers=3, d_model=24, heads=6, kv_heads=2, head_dim=8,
+                 d_ff=96, vocab=50, seq=12, batch=3, block="serial")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(custom, f)
+    try:
+        runs = [(["--preset", "tiny"], None),
+                (["--preset", "tiny", "--block", "serial"], "serial"),
+                (["--preset", "small"], None),
+                (["--config", f.name], None)]
+        for flags, block in runs:
+            ir = subprocess.check_output([gen] + flags,
+                                         universal_newlines=True)
+            stats = json.loads(subprocess.check_output(
+                [gen, "--stats", "--stats-format=json"] + flags,
+                universal_newlines=True))
+            args = re.findall(r"tensor<([0-9x]*)x?(?:f32|i32|bf16)> "
+                              r"\{[^}]*palm\.name = \"([^\"]+)\"", ir)
+            got = [(n, tuple(int(d) for d in shape.split("x") if d))
+                   for shape, n in args]
+            c = dict(stats["model"])
+            assert block is None or c["block"] == block
+            want = [("tokens", (c["batch"], c["seq"])),
+                    ("targets", (c["batch"], c["seq"]))]
+            want += list(ref.parameter_shapes(c).items())
+            assert got == want, (flags, got, want)
+    finally:
+        os.remove(f.name)
+
+
 def main():
     failed = 0
     for fn in TESTS:

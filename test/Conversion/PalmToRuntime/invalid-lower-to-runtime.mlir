@@ -1,0 +1,50 @@
+// RUN: palm-opt %s -split-input-file -verify-diagnostics -palm-lower-to-runtime
+
+// expected-error@+1 {{palm-lower-to-runtime needs a local-level module; run -palm-spmd-pipeline first}}
+module {
+  func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+    return %x : tensor<4xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @bf16_kernel(%x: tensor<2x16xbf16>, %s: tensor<16xbf16>) -> tensor<2x16xbf16> {
+    // expected-error@+1 {{computes in 'bf16'; the CPU backend supports f32 programs only}}
+    %0 = palm.layer_norm %x, %s : (tensor<2x16xbf16>, tensor<16xbf16>) -> tensor<2x16xbf16>
+    return %0 : tensor<2x16xbf16>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @middle_contraction(%a: tensor<4x8x3xf32>, %b: tensor<8x5xf32>) -> tensor<4x3x5xf32> {
+    // expected-error@+1 {{contracts dimensions that are not contiguous at one end of an operand}}
+    %0 = palm.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<4x8x3xf32>, tensor<8x5xf32>) -> tensor<4x3x5xf32>
+    return %0 : tensor<4x3x5xf32>
+  }
+}
+
+// -----
+
+// expected-error@+1 {{palm lowers modules with exactly one function, found 2}}
+module attributes {palm.level = #palm.level<local>} {
+  func.func @a(%x: tensor<4xf32>) -> tensor<4xf32> {
+    return %x : tensor<4xf32>
+  }
+  func.func @b(%x: tensor<4xf32>) -> tensor<4xf32> {
+    return %x : tensor<4xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @i64_ids(%t: tensor<8x4xf32>, %ids: tensor<3xi64>) -> tensor<3x4xf32> {
+    // expected-error@+1 {{uses i64 token ids; the CPU backend supports i32}}
+    %0 = palm.embedding %t[%ids] : (tensor<8x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+    return %0 : tensor<3x4xf32>
+  }
+}
