@@ -386,11 +386,11 @@ def main():
                          "%.0f" % r for _, r in rates))))
 
     print()
-    print("%-24s %7s %5s %14s %12s %9s  %s" % (
+    print("%-28s %7s %5s %14s %12s %9s  %s" % (
         "system", "threads", "runs", "median step s", "tokens/s",
         "GFLOP/s", "notes"))
     for label, thr, n, step, rate, note in rows:
-        print("%-24s %7d %5d %14.4f %12.1f %9.1f  %s" % (
+        print("%-28s %7d %5d %14.4f %12.1f %9.1f  %s" % (
             label, thr, n, step, rate, rate * flops / 1e9, note))
     if len(rows) == 2:
         print()

@@ -435,8 +435,11 @@ def parameter_names_and_shapes_match_palm_gen():
             stats = json.loads(subprocess.check_output(
                 [gen, "--stats", "--stats-format=json"] + flags,
                 universal_newlines=True))
+            signature = ir.split("func.func @forward(", 1)[1]
+            signature = signature.split(") -> (", 1)[0]   # arguments only
             args = re.findall(r"tensor<([0-9x]*)x?(?:f32|i32|bf16)> "
-                              r"\{[^}]*palm\.name = \"([^\"]+)\"", ir)
+                              r"\{[^}]*palm\.name = \"([^\"]+)\"",
+                              signature)
             got = [(n, tuple(int(d) for d in shape.split("x") if d))
                    for shape, n in args]
             c = dict(stats["model"])
