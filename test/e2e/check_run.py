@@ -21,6 +21,10 @@ palm_reference.forward (float64) on the parameters and tokens, and checks
   * --expect-loss X: the program's loss against X, relative <= rel-tol
   * --compare-outputs DIR: logits and loss against another run's outputs
     (e.g. the 1-rank run), same tolerances.
+  * --seed S --token-step N: tokens and targets equal step N of the
+    runtime's synthetic stream for seed S (palm_init.py, docs/runtime-abi.md)
+  * --check-init: the weights look freshly initialised (LayerNorm scales
+    exactly one; others mean ~0, std ~ palm-facts.md's stddev).
 It prints every measured error. Exit status: 0 all checks pass, 1 a check
 fails, 2 the inputs are unusable (missing or malformed files, wrong shapes).
 Runs under /usr/bin/python3 with Debian's numpy.
@@ -34,6 +38,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import palm_init  # noqa: E402
 import palm_reference as ref  # noqa: E402
 import palm_shards as ps  # noqa: E402
 
@@ -117,10 +122,21 @@ def main(argv=None):
                     help="override the config's LayerNorm epsilon")
     ap.add_argument("--z-loss", type=float, help="override the config's "
                     "z_loss")
+    ap.add_argument("--seed", type=int,
+                    help="with --token-step: the run's --seed")
+    ap.add_argument("--token-step", type=int, metavar="N",
+                    help="check that tokens and targets are step N of the "
+                         "synthetic stream of --seed (docs/runtime-abi.md)")
+    ap.add_argument("--check-init", action="store_true",
+                    help="check that the weights look freshly initialised: "
+                         "LayerNorm scales one, others mean 0 and the "
+                         "stddev of palm-facts.md")
     ap.add_argument("--logits-name", default="logits")
     ap.add_argument("--loss-name", default="loss")
     args = ap.parse_args(argv)
 
+    if (args.seed is None) != (args.token_step is None):
+        ap.error("--seed and --token-step go together")
     try:
         return run(args)
     except InputError as e:
@@ -219,6 +235,22 @@ def run(args):
     check("loss vs its own logits", e, args.rel_tol,
           "cross-entropy of the program's logits %.9g, relative error %.3e"
           % (own, e))
+    if args.token_step is not None:
+        want_tok, want_tgt = palm_init.synthetic_tokens(
+            args.seed, args.token_step, cfg["batch"], cfg["seq"], cfg["vocab"])
+        for what, got, want in (("tokens", tokens, want_tok),
+                                ("targets", targets, want_tgt)):
+            wrong = int(np.sum(got != want))
+            check("%s vs stream" % what, wrong, 0,
+                  "%d of %d differ from step %d of seed %d's stream"
+                  % (wrong, want.size, args.token_step, args.seed))
+    if args.check_init:
+        stats = palm_init.init_statistics(cfg, params)
+        bad = [r for r in stats if not r[1]]
+        for pname, _, text in bad:
+            print("check_run:   %s: %s" % (pname, text))
+        check("weights vs init", len(bad), 0, "%d of %d parameters off "
+              "their initial distribution" % (len(bad), len(stats)))
     if args.expect_loss is not None:
         e = rel_err(loss, args.expect_loss)
         check("loss vs --expect-loss", e, args.rel_tol,

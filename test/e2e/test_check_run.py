@@ -18,6 +18,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import palm_init  # noqa: E402
 import palm_reference as ref  # noqa: E402
 import palm_shards as ps  # noqa: E402
 
@@ -51,10 +52,8 @@ def weight_sharding(name, ndim):
 def fake_run(root, config=CONFIG, seed=0, mutate=None):
     rng = np.random.RandomState(seed)
     w = ref.random_weights(config, seed=seed)
-    tok = rng.randint(0, config["vocab"],
-                      (config["batch"], config["seq"])).astype(np.int32)
-    tgt = rng.randint(0, config["vocab"],
-                      (config["batch"], config["seq"])).astype(np.int32)
+    tok, tgt = palm_init.synthetic_tokens(seed, 4, config["batch"],
+                                          config["seq"], config["vocab"])
     logits, loss = ref.forward(config, w, tok, tgt, dtype=np.float32)
     out = {"tokens": (tok, [["data"], []], "i32"),
            "targets": (tgt, [["data"], []], "i32"),
@@ -107,6 +106,28 @@ def passes_on_a_correct_run():
                0, "check_run: PASS", "logits vs reference:",
                "loss vs --expect-loss:", "epsilon 1e-05, z_loss 0.001",
                "mesh data=2,model=4")
+
+
+@test
+def token_stream_and_init_checks():
+    with Run(seed=3) as (root, w, o, c, loss):
+        expect(check_run("--weights", w, "--outputs", o, "--config", c,
+                         "--seed", "3", "--token-step", "4", "--check-init"),
+               0, "tokens vs stream:", "targets vs stream:",
+               "weights vs init:", "check_run: PASS")
+        expect(check_run("--weights", w, "--outputs", o, "--config", c,
+                         "--seed", "3", "--token-step", "5"),
+               1, "tokens vs stream:", "MISMATCH")
+        # wrong init scale: rewrite one weight on every rank, scaled
+        idx = json.load(open(os.path.join(w, "weights.index.json")))
+        for f in idx["files"]:
+            path = os.path.join(w, f)
+            local = ps.read_safetensors(path)
+            local["layers.1.mlp.wdown"] = local["layers.1.mlp.wdown"] * 3
+            ps.write_safetensors(path, local)
+        expect(check_run("--weights", w, "--outputs", o, "--config", c,
+                         "--check-init", "--logit-tol", "1"),
+               1, "layers.1.mlp.wdown:", "weights vs init:", "MISMATCH")
 
 
 @test
