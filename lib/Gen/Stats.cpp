@@ -159,6 +159,8 @@ void mlir::palm::gen::printStatsJSON(const ModelStats &s, const ModelConfig &c,
       json.attribute("batch", c.batch);
       json.attribute("dtype", stringifyDType(c.dtype));
       json.attribute("block", stringifyBlockKind(c.block));
+      json.attribute("layer_norm_epsilon", c.layerNormEpsilon);
+      json.attribute("z_loss", c.zLoss);
     });
     json.attribute("layout", stringifyLayout(layout));
     json.attributeObject("mesh", [&] {

@@ -216,8 +216,9 @@ def Palm_RopeOp : Palm_TensorOp<"rope", [SameOperandsAndResultType]> {
   let summary = "rotary position embedding (rotate-half pairing)";
   let description = [{
     Rotates `x : [batch, seq, heads, head_dim]` by position: dimension `i`
-    pairs with `i + head_dim/2`, with angle `p * base^(-2i/head_dim)` at
-    position `p` (positions `0 .. seq-1`).
+    (for `i < head_dim/2`) pairs with `j = i + head_dim/2`, with angle
+    `a = p * base^(-2i/head_dim)` at position `p` (positions `0 .. seq-1`):
+    `y[i] = x[i] cos(a) - x[j] sin(a)` and `y[j] = x[j] cos(a) + x[i] sin(a)`.
 
     Sharding rule: batch and heads parallel; seq (the angle depends on the
     global position) and head_dim (pairs span both halves) replicated.
