@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Compiles a palm model, runs it under mpirun, and checks its numbers.
+
+    run_case.py --bin DIR --work DIR (--preset P | --config FILE)
+                --layout L --mesh data=D,model=M [--block serial]
+                [--expect-loss-from DIR] [--steps K] [--seed S]
+
+Generates the model with `palm-gen --return-logits`, compiles it with
+palm-compile, runs it on D*M processes (`mpirun --oversubscribe`, or
+directly for one process) with --save-weights and --save-outputs, and runs
+check_run.py: the logits against the numpy reference (1e-4 of the largest
+logit), the loss against the reference (1e-5 relative) and, with
+--expect-loss-from, against another run's loss (the 1-rank run: 1e-5
+relative). Prints what it runs; exits non-zero on any failure.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(cmd, **kwargs):
+    print("$ " + " ".join(cmd), flush=True)
+    result = subprocess.run(cmd, **kwargs)
+    if result.returncode != 0:
+        sys.exit("command failed with exit code %d" % result.returncode)
+    return result
+
+
+def devices(mesh):
+    n = 1
+    for part in mesh.split(","):
+        n *= int(part.split("=")[1])
+    return n
+
+
+def read_loss(outputs):
+    sys.path.insert(0, HERE)
+    import palm_shards
+    tensors, _ = palm_shards.load_shards(outputs, names=["loss"])
+    return float(tensors["loss"])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bin", required=True)
+    p.add_argument("--work", required=True)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset")
+    source.add_argument("--config")
+    p.add_argument("--layout", default="replicated")
+    p.add_argument("--mesh", default="data=1,model=1")
+    p.add_argument("--block")
+    p.add_argument("--steps", default="1")
+    p.add_argument("--seed", default="0")
+    p.add_argument("--expect-loss-from")
+    args = p.parse_args()
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    model = os.path.join(args.work, "model.mlir")
+    exe = os.path.join(args.work, "model")
+    stats = os.path.join(args.work, "stats.json")
+    gen = [os.path.join(args.bin, "palm-gen"), "--layout", args.layout,
+           "--mesh", args.mesh]
+    gen += ["--preset", args.preset] if args.preset else ["--config",
+                                                           args.config]
+    if args.block:
+        gen += ["--block", args.block]
+    run(gen + ["--return-logits", "-o", model])
+    with open(stats, "w") as f:
+        run(gen + ["--stats", "--stats-format=json"], stdout=f)
+    run([os.path.join(args.bin, "palm-compile"), model, "-o", exe])
+
+    weights = os.path.join(args.work, "weights")
+    outputs = os.path.join(args.work, "outputs")
+    flags = ["--steps", args.steps, "--seed", args.seed, "--save-weights",
+             weights, "--save-outputs", outputs]
+    n = devices(args.mesh)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    if n == 1:
+        run([exe] + flags, env=env)
+    else:
+        mpirun = shutil.which("mpirun")
+        if not mpirun:
+            sys.exit("mpirun not found: install openmpi-bin")
+        launcher = [mpirun, "--oversubscribe", "-np", str(n)]
+        if os.geteuid() == 0:
+            launcher.insert(1, "--allow-run-as-root")
+        run(launcher + [exe] + flags, env=env)
+
+    check = [sys.executable, os.path.join(HERE, "check_run.py"),
+             "--weights", weights, "--outputs", outputs, "--config", stats]
+    if args.expect_loss_from:
+        check += ["--expect-loss",
+                  repr(read_loss(os.path.join(args.expect_loss_from,
+                                              "outputs")))]
+    run(check)
+    print("PASS %s %s %s" % (args.preset or os.path.basename(args.config),
+                             args.layout, args.mesh))
+
+
+if __name__ == "__main__":
+    main()
