@@ -1,0 +1,114 @@
+/*===- smoke_program.c - a hand-written "compiled program" ---------------===
+ *
+ * What palm-compile emits, written by hand, so the runtime can be run end to
+ * end without the compiler: a one-layer language model head with the
+ * vocabulary sharded over `model` (masked lookup, sharded softmax) and the
+ * batch over `data`, both unevenly (vocab 11, batch 3). The mesh comes from
+ * DATA and MODEL at compile time.
+ *
+ *   x = embed(tokens); h = layer_norm(x) * ln; logits = h E^T / sqrt(D)
+ *   loss = mean cross-entropy(logits, targets) with z-loss 1e-4
+ *
+ * PALM_SMOKE_CRASH_RANK=<r> makes rank r abort in its first step (used to
+ * test that the other ranks do not wait forever).
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include "palmrt/palmrt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef DATA
+#define DATA 1
+#endif
+#ifndef MODEL
+#define MODEL 1
+#endif
+
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+/* Local sizes as text: ceil(3 / DATA) and ceil(11 / MODEL). */
+#if DATA == 1
+#define BL_TEXT "3"
+#elif DATA == 2
+#define BL_TEXT "2"
+#elif DATA >= 3
+#define BL_TEXT "1"
+#endif
+#if MODEL == 1
+#define VL_TEXT "11"
+#elif MODEL == 2
+#define VL_TEXT "6"
+#elif MODEL == 3 || MODEL == 4
+#define VL_TEXT "3"
+#else
+#error "MODEL must be 1 to 4"
+#endif
+
+enum { B = 3, S = 5, V = 11, D = 8 };
+enum { BL = (B + DATA - 1) / DATA, VL = (V + MODEL - 1) / MODEL, N = BL * S };
+
+const char palm_program_info[] =
+    "palm-program 1\n"
+    "mesh 2 data " STR(DATA) " model " STR(MODEL) "\n"
+    "group 0 1 model\n"
+    "group 1 1 data\n"
+    "arg 0 input tokens i32 2 3 5 " BL_TEXT " 5 data -\n"
+    "arg 1 input targets i32 2 3 5 " BL_TEXT " 5 data -\n"
+    "arg 2 param embedding f32 2 11 8 " VL_TEXT " 8 model - init normal 1\n"
+    "arg 3 param final_ln f32 1 8 8 - init ones 0\n"
+    "result 0 loss f32 0\n"
+    "result 1 logits f32 3 3 5 11 " BL_TEXT " 5 " VL_TEXT " data - model\n";
+
+/* x [N, D], h [N, D], max [N], sums [2, N]. */
+const int64_t palm_arena_bytes = (2 * N * D + 3 * N) * sizeof(float);
+
+static int64_t clampI(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+void palm_forward(void **buffers, void *arena, palmrt_context *ctx) {
+  const int32_t *tokens = buffers[0];
+  const int32_t *targets = buffers[1];
+  const float *embedding = buffers[2];
+  const float *ln = buffers[3];
+  float *loss = buffers[4];
+  float *logits = buffers[5];
+  float *x = arena;
+  float *h = x + N * D;
+  float *max = h + N * D;
+  float *sums = max + N;
+
+  const char *crash = getenv("PALM_SMOKE_CRASH_RANK");
+  if (crash && atoi(crash) ==
+                   palmrt_group_index(ctx, 1) * MODEL +
+                       palmrt_group_index(ctx, 0))
+    abort();
+
+  int64_t rowOffset = palmrt_group_index(ctx, 0) * VL;
+  int64_t valid = clampI(V - rowOffset, 0, VL);
+  palmrt_embedding_f32(embedding, tokens, x, N, VL, D, rowOffset);
+  palmrt_all_reduce(ctx, x, x, N * D, PALMRT_F32, PALMRT_SUM, 0);
+  palmrt_layer_norm_f32(x, ln, h, N, D, 1e-6f);
+  palmrt_gemm(ctx, PALMRT_F32, 1, N, VL, D, h, 0, embedding, 1, logits);
+  float inv = 1.0f / sqrtf((float)D);
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t c = 0; c < VL; ++c)
+      logits[i * VL + c] *= inv;
+  int64_t shape[3] = {BL, S, VL};
+  palmrt_mask_padding(logits, logits, 3, shape, 2, valid, sizeof(float));
+  int64_t validRows = clampI(B - palmrt_group_index(ctx, 1) * BL, 0, BL);
+  palmrt_mask_padding(logits, logits, 3, shape, 0, validRows, sizeof(float));
+
+  palmrt_softmax_max_f32(logits, max, N, VL, valid);
+  palmrt_all_reduce(ctx, max, max, N, PALMRT_F32, PALMRT_MAX, 0);
+  palmrt_softmax_sums_f32(logits, max, targets, sums, N, VL, valid, rowOffset);
+  palmrt_all_reduce(ctx, sums, sums, 2 * N, PALMRT_F32, PALMRT_SUM, 0);
+  int64_t tokenShape[2] = {BL, S}, validExtent[2] = {validRows, S};
+  palmrt_cross_entropy_loss_f32(max, sums, loss, 2, tokenShape, validExtent,
+                                1e-4f, B * S);
+  palmrt_all_reduce(ctx, loss, loss, 1, PALMRT_F32, PALMRT_SUM, 1);
+}
