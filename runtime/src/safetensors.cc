@@ -169,10 +169,10 @@ SafetensorsFile::open(const std::string &path) {
     uint64_t bytes = static_cast<uint64_t>(dtypeBytes(e.dtype));
     for (const JsonValue &d : shape->array) {
       if (!d.isInteger || d.integer < 0 ||
-          (d.integer > 0 && bytes > dataSize / static_cast<uint64_t>(d.integer)))
-        return badTensor("bad or oversized shape");
+          __builtin_mul_overflow(bytes, static_cast<uint64_t>(d.integer),
+                                 &bytes))
+        return badTensor("bad shape");
       e.shape.push_back(d.integer);
-      bytes *= static_cast<uint64_t>(d.integer);
     }
     for (const JsonValue &o : offsets->array)
       if (!o.isInteger || o.integer < 0)

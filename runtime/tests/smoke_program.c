@@ -9,16 +9,20 @@
  *   x = embed(tokens); h = layer_norm(x) * ln; logits = h E^T / sqrt(D)
  *   loss = mean cross-entropy(logits, targets) with z-loss 1e-4
  *
- * PALM_SMOKE_CRASH_RANK=<r> makes rank r abort in its first step (used to
- * test that the other ranks do not wait forever).
+ * Failure injection for the tests: PALM_SMOKE_CRASH_RANK=<r> makes rank r
+ * abort in its first step, PALM_SMOKE_HANG_RANK=<r> makes it sleep forever
+ * there (the others then wait in a collective), and PALM_SMOKE_PID_DIR=<dir>
+ * makes every rank write its pid to <dir>/<rank>.pid.
  *
  *===----------------------------------------------------------------------===*/
 
 #include "palmrt/palmrt.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef DATA
 #define DATA 1
@@ -82,11 +86,24 @@ void palm_forward(void **buffers, void *arena, palmrt_context *ctx) {
   float *max = h + N * D;
   float *sums = max + N;
 
+  int64_t rank = palmrt_group_index(ctx, 1) * MODEL + palmrt_group_index(ctx, 0);
+  const char *pidDir = getenv("PALM_SMOKE_PID_DIR");
+  if (pidDir) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%d.pid", pidDir, (int)rank);
+    FILE *f = fopen(path, "w");
+    if (f) {
+      fprintf(f, "%d\n", (int)getpid());
+      fclose(f);
+    }
+  }
   const char *crash = getenv("PALM_SMOKE_CRASH_RANK");
-  if (crash && atoi(crash) ==
-                   palmrt_group_index(ctx, 1) * MODEL +
-                       palmrt_group_index(ctx, 0))
+  if (crash && atoi(crash) == rank)
     abort();
+  const char *hang = getenv("PALM_SMOKE_HANG_RANK");
+  if (hang && atoi(hang) == rank)
+    for (;;)
+      sleep(1);
 
   int64_t rowOffset = palmrt_group_index(ctx, 0) * VL;
   int64_t valid = clampI(V - rowOffset, 0, VL);
