@@ -25,17 +25,16 @@ class CollectiveScope {
 public:
   CollectiveScope(palmrt_context *ctx, const char *name, int32_t group,
                   int64_t bytes)
-      : ctx(ctx), name(name), group(group), bytes(bytes),
-        start(nowSeconds()) {}
+      : ctx(ctx), name(name), group(group), bytes(bytes), start(nowSeconds()) {}
   ~CollectiveScope() {
     double end = nowSeconds();
     ctx->collectiveSeconds += end - start;
     ++ctx->collectiveCalls;
     if (Tracer *tracer = activeTracer())
-      tracer->complete(name, "collective", start, end,
-                       absl::StrCat("\"group\":", group, ",\"bytes\":", bytes,
-                                    ",\"group_size\":",
-                                    ctx->groups[group].size));
+      tracer->complete(
+          name, "collective", start, end,
+          absl::StrCat("\"group\":", group, ",\"bytes\":", bytes,
+                       ",\"group_size\":", ctx->groups[group].size));
   }
 
 private:
@@ -104,8 +103,7 @@ void movePieces(const void *whole, void *packed, int32_t rank,
                 elemBytes);
     else
       copyBlock(whole, wholeShape.data(), offsets.data(), piece,
-                pieceShape.data(), nullptr, pieceShape.data(), rank,
-                elemBytes);
+                pieceShape.data(), nullptr, pieceShape.data(), rank, elemBytes);
   }
 }
 
@@ -119,8 +117,8 @@ void reduceScatterImpl(palmrt_context *ctx, const void *in, void *out,
   int64_t pieceCount = product(piece.data(), 0, rank);
   const void *send = in;
   if (product(in_shape, 0, dim) != 1) {
-    void *packed = ctx->scratch(ctx->scratchIn, pieceCount * g.size *
-                                                     elemBytes);
+    void *packed =
+        ctx->scratch(ctx->scratchIn, pieceCount * g.size * elemBytes);
     movePieces(in, packed, rank, whole, piece, dim, g.size, elemBytes, false);
     send = packed;
   }
@@ -215,9 +213,8 @@ void palmrt_reduce_scatter(palmrt_context *ctx, const void *in, void *out,
 }
 
 void palmrt_all_to_all(palmrt_context *ctx, const void *in, void *out,
-                       int32_t rank, const int64_t *in_shape,
-                       int32_t split_dim, int32_t concat_dim, int32_t dtype,
-                       int32_t group) {
+                       int32_t rank, const int64_t *in_shape, int32_t split_dim,
+                       int32_t concat_dim, int32_t dtype, int32_t group) {
   const char *what = "palmrt_all_to_all";
   int64_t elemBytes = elemBytesOf(dtype, what);
   checkDim(rank, split_dim, what);
@@ -312,8 +309,8 @@ void palmrt_all_slice(palmrt_context *ctx, const void *in, void *out,
   if (in == out) {
     if (g.size == 1)
       return;
-    void *copy = ctx->scratch(ctx->scratchIn,
-                              product(in_shape, 0, rank) * elemBytes);
+    void *copy =
+        ctx->scratch(ctx->scratchIn, product(in_shape, 0, rank) * elemBytes);
     std::memcpy(copy, in, product(in_shape, 0, rank) * elemBytes);
     in = copy;
   }

@@ -26,10 +26,9 @@ absl::StatusOr<std::unique_ptr<palmrt_context>>
 createContext(const ProgramInfo &info) {
   const ProcessInfo &job = process();
   if (job.size != info.numDevices())
-    return absl::FailedPreconditionError(
-        absl::StrCat("the job has ", job.size, " processes but the mesh (",
-                     info.meshString(), ") has ", info.numDevices(),
-                     " devices"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the job has ", job.size, " processes but the mesh (",
+        info.meshString(), ") has ", info.numDevices(), " devices"));
   auto ctx = std::make_unique<palmrt_context>();
   ctx->info = info;
   ctx->rank = job.rank;
@@ -44,9 +43,8 @@ createContext(const ProgramInfo &info) {
           job.rank, static_cast<int32_t>(axes.size()), axes.data(), &g.index,
           &color);
       if (s != PALMRT_MESH_OK)
-        return absl::InternalError(
-            absl::StrCat("mesh position of rank ", job.rank, " failed (", s,
-                         ")"));
+        return absl::InternalError(absl::StrCat("mesh position of rank ",
+                                                job.rank, " failed (", s, ")"));
     }
     // Every rank sees the same group sizes, so all of them take part in the
     // same splits.

@@ -17,9 +17,8 @@ using namespace palmrt;
 
 namespace {
 
-void sgemmBatch(int64_t batch, int64_t m, int64_t n, int64_t k,
-                const float *a, int32_t transA, const float *b, int32_t transB,
-                float *c) {
+void sgemmBatch(int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
+                int32_t transA, const float *b, int32_t transB, float *c) {
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     fatal(absl::StrCat("palmrt_gemm: [", m, " x ", k, "] x [", k, " x ", n,
                        "] exceeds OpenBLAS's 32-bit sizes"));
@@ -62,7 +61,8 @@ extern "C" void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch,
     return;
   case PALMRT_BF16: {
     // No bf16 GEMM on the host yet: widen, multiply in f32, round once.
-    std::vector<float> wa = widen(a, batch * m * k), wb = widen(b, batch * k * n);
+    std::vector<float> wa = widen(a, batch * m * k),
+                       wb = widen(b, batch * k * n);
     std::vector<float> wc(batch * m * n);
     sgemmBatch(batch, m, n, k, wa.data(), trans_a, wb.data(), trans_b,
                wc.data());

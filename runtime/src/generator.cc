@@ -45,9 +45,9 @@ double boxMuller(uint32_t w0, uint32_t w1) {
 }
 
 double parameterNormal(uint64_t seed, uint32_t nameHash, uint64_t index) {
-  PhiloxBlock r = philox4x32({static_cast<uint32_t>(index),
-                              static_cast<uint32_t>(index >> 32), 0, 0},
-                             {static_cast<uint32_t>(seed), nameHash});
+  PhiloxBlock r = philox4x32(
+      {static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0, 0},
+      {static_cast<uint32_t>(seed), nameHash});
   return boxMuller(r[0], r[1]);
 }
 
@@ -125,10 +125,10 @@ void fillParameter(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
 
 int64_t syntheticToken(uint64_t seed, uint64_t step, int64_t sequence,
                        int64_t position, int64_t vocab) {
-  PhiloxBlock r = philox4x32(
-      {static_cast<uint32_t>(position), static_cast<uint32_t>(sequence),
-       static_cast<uint32_t>(step), 0},
-      {static_cast<uint32_t>(seed + 1), 0x70616C6Du});
+  PhiloxBlock r = philox4x32({static_cast<uint32_t>(position),
+                              static_cast<uint32_t>(sequence),
+                              static_cast<uint32_t>(step), 0},
+                             {static_cast<uint32_t>(seed + 1), 0x70616C6Du});
   return static_cast<int64_t>(r[0] % static_cast<uint64_t>(vocab));
 }
 

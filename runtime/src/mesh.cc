@@ -66,15 +66,15 @@ palmrt_mesh_status palmrt_mesh_coords_to_rank(int32_t num_axes,
   return PALMRT_MESH_OK;
 }
 
-palmrt_mesh_status palmrt_mesh_group_position(
-    int32_t num_axes, const int64_t *shape, int64_t rank,
-    int32_t num_group_axes, const int32_t *group_axes,
-    int64_t *out_index_in_group, int64_t *out_group_id) {
+palmrt_mesh_status
+palmrt_mesh_group_position(int32_t num_axes, const int64_t *shape, int64_t rank,
+                           int32_t num_group_axes, const int32_t *group_axes,
+                           int64_t *out_index_in_group, int64_t *out_group_id) {
   // Meshes have few axes; 64 is far beyond any real one.
   constexpr int32_t kMaxAxes = 64;
   int64_t n;
-  if (!out_index_in_group || !out_group_id ||
-      !validMesh(num_axes, shape, &n) || num_axes > kMaxAxes)
+  if (!out_index_in_group || !out_group_id || !validMesh(num_axes, shape, &n) ||
+      num_axes > kMaxAxes)
     return PALMRT_MESH_INVALID_MESH;
   if (num_group_axes < 0 || (num_group_axes > 0 && !group_axes))
     return PALMRT_MESH_INVALID_AXES;

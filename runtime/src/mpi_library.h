@@ -49,16 +49,15 @@ struct MpiLibrary {
   int (*Barrier)(mpi::Comm);
   int (*Allreduce)(const void *, void *, int, mpi::Datatype, mpi::Op,
                    mpi::Comm);
-  int (*Allgather)(const void *, int, mpi::Datatype, void *, int,
-                   mpi::Datatype, mpi::Comm);
-  int (*Reduce_scatter_block)(const void *, void *, int, mpi::Datatype,
-                              mpi::Op, mpi::Comm);
-  int (*Alltoall)(const void *, int, mpi::Datatype, void *, int,
-                  mpi::Datatype, mpi::Comm);
+  int (*Allgather)(const void *, int, mpi::Datatype, void *, int, mpi::Datatype,
+                   mpi::Comm);
+  int (*Reduce_scatter_block)(const void *, void *, int, mpi::Datatype, mpi::Op,
+                              mpi::Comm);
+  int (*Alltoall)(const void *, int, mpi::Datatype, void *, int, mpi::Datatype,
+                  mpi::Comm);
   int (*Isend)(const void *, int, mpi::Datatype, int, int, mpi::Comm,
                mpi::Request *);
-  int (*Irecv)(void *, int, mpi::Datatype, int, int, mpi::Comm,
-               mpi::Request *);
+  int (*Irecv)(void *, int, mpi::Datatype, int, int, mpi::Comm, mpi::Request *);
   int (*Waitall)(int, mpi::Request *, mpi::Status *);
   int (*Error_string)(int, char *, int *);
 

@@ -62,9 +62,9 @@ public:
     requests.reserve(sendTo.size() + 1);
     if (recvFrom >= 0) {
       requests.emplace_back();
-      check("MPI_Irecv", mpi->Irecv(out, n, type(dtype),
-                                    static_cast<int>(recvFrom), kTag, comm,
-                                    &requests.back()));
+      check("MPI_Irecv",
+            mpi->Irecv(out, n, type(dtype), static_cast<int>(recvFrom), kTag,
+                       comm, &requests.back()));
     }
     for (int64_t to : sendTo) {
       requests.emplace_back();
@@ -72,9 +72,8 @@ public:
                                     kTag, comm, &requests.back()));
     }
     if (!requests.empty())
-      check("MPI_Waitall",
-            mpi->Waitall(static_cast<int>(requests.size()), requests.data(),
-                         mpi::kStatusesIgnore));
+      check("MPI_Waitall", mpi->Waitall(static_cast<int>(requests.size()),
+                                        requests.data(), mpi::kStatusesIgnore));
   }
 
 private:

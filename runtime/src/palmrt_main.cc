@@ -71,8 +71,8 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
     }
     std::string name = arg, value;
     bool hasValue = false;
-    if (size_t eq = arg.find('='); arg.rfind("--", 0) == 0 &&
-                                   eq != std::string::npos) {
+    if (size_t eq = arg.find('=');
+        arg.rfind("--", 0) == 0 && eq != std::string::npos) {
       name = arg.substr(0, eq);
       value = arg.substr(eq + 1);
       hasValue = true;
@@ -125,8 +125,8 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
 class Buffer {
 public:
   explicit Buffer(int64_t bytes) {
-    size_t rounded = static_cast<size_t>((std::max<int64_t>(bytes, 1) + 63) /
-                                         64 * 64);
+    size_t rounded =
+        static_cast<size_t>((std::max<int64_t>(bytes, 1) + 63) / 64 * 64);
     data = std::aligned_alloc(64, rounded);
     if (!data)
       fatal(absl::StrCat("cannot allocate ", bytes, " bytes"));
@@ -200,9 +200,9 @@ absl::Status Program::checkProgram() {
       continue;
     if (t->kind != TensorKind::Input || t->globalShape.size() != 2 ||
         (t->dtype != PALMRT_I32 && t->dtype != PALMRT_I64))
-      return absl::InvalidArgumentError(absl::StrCat(
-          "argument '", t->name,
-          "' must be an i32 or i64 input of shape [batch, seq]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("argument '", t->name,
+                       "' must be an i32 or i64 input of shape [batch, seq]"));
   }
   if (tokens || targets) {
     vocab = info.vocab;
@@ -217,9 +217,9 @@ absl::Status Program::checkProgram() {
   for (const TensorSpec &t : info.args)
     if (t.kind == TensorKind::Param && t.init == InitKind::Normal &&
         t.dtype != PALMRT_F32 && t.dtype != PALMRT_BF16)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "parameter '", t.name, "' of type ", dtypeName(t.dtype),
-          " cannot be initialised from a normal distribution"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter '", t.name, "' of type ", dtypeName(t.dtype),
+                       " cannot be initialised from a normal distribution"));
   return absl::OkStatus();
 }
 
@@ -241,8 +241,8 @@ absl::Status Program::initParameters() {
     }
     // Integer parameters: ones or zeros (checkProgram rejected normal).
     if (t->init == InitKind::Ones)
-      return absl::UnimplementedError(absl::StrCat(
-          "integer parameter '", t->name, "' with init ones"));
+      return absl::UnimplementedError(
+          absl::StrCat("integer parameter '", t->name, "' with init ones"));
   }
   return absl::OkStatus();
 }
@@ -283,17 +283,17 @@ int Program::run() {
   if (job.size != info.numDevices()) {
     int64_t n = info.numDevices();
     std::string how =
-        n == 1 ? absl::StrCat("run it as ", argv0, " (or mpirun -np 1 ",
-                              argv0, ")")
+        n == 1 ? absl::StrCat("run it as ", argv0, " (or mpirun -np 1 ", argv0,
+                              ")")
                : absl::StrCat("run it with: mpirun -np ", n, " ", argv0);
-    printRankMessage(
-        "error",
-        absl::StrCat("this program needs ", n, n == 1 ? " process" :
-                     " processes", " (mesh ", info.meshString(), ") but ",
-                     job.size == 1 && !job.mpi ? "runs as 1 process"
-                                               : absl::StrCat("the job has ",
-                                                              job.size),
-                     "; ", how));
+    printRankMessage("error",
+                     absl::StrCat("this program needs ", n,
+                                  n == 1 ? " process" : " processes", " (mesh ",
+                                  info.meshString(), ") but ",
+                                  job.size == 1 && !job.mpi
+                                      ? "runs as 1 process"
+                                      : absl::StrCat("the job has ", job.size),
+                                  "; ", how));
     return 1;
   }
   if (absl::Status s = checkProgram(); !s.ok()) {
@@ -352,10 +352,10 @@ int Program::run() {
     if (tokensPerStep > 0)
       absl::StrAppendFormat(&line, " tokens/s %.1f",
                             seconds > 0 ? tokensPerStep / seconds : 0.0);
-    absl::StrAppendFormat(&line, " step_time %.4f s collectives %.4f s (%.1f%%)",
-                          seconds, ctx->collectiveSeconds,
-                          seconds > 0 ? 100 * ctx->collectiveSeconds / seconds
-                                      : 0.0);
+    absl::StrAppendFormat(
+        &line, " step_time %.4f s collectives %.4f s (%.1f%%)", seconds,
+        ctx->collectiveSeconds,
+        seconds > 0 ? 100 * ctx->collectiveSeconds / seconds : 0.0);
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }

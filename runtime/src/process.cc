@@ -69,8 +69,8 @@ absl::Status startProcess(int *argc, char ***argv) {
     if (expected == 1)
       return absl::OkStatus();
     return absl::FailedPreconditionError(absl::StrCat(
-        "mpirun started ", expected, " processes but MPI is unusable: ",
-        lib.status().message()));
+        "mpirun started ", expected,
+        " processes but MPI is unusable: ", lib.status().message()));
   }
   gMpi = std::move(*lib);
   int rc = gMpi->Init(argc, argv);
@@ -131,10 +131,9 @@ absl::Status agreeOnStatus(const absl::Status &local) {
     printRankMessage("error", local.message());
     return local;
   }
-  std::string why =
-      absl::StrCat("stopping: rank", failedRanks.size() > 1 ? "s " : " ",
-                   absl::StrJoin(failedRanks, ", "),
-                   " failed (see their messages)");
+  std::string why = absl::StrCat(
+      "stopping: rank", failedRanks.size() > 1 ? "s " : " ",
+      absl::StrJoin(failedRanks, ", "), " failed (see their messages)");
   printRankMessage("error", why);
   return absl::AbortedError(why);
 }

@@ -109,8 +109,8 @@ std::vector<int64_t> shardOffsets(const ProgramInfo &info,
                                   const TensorSpec &tensor, int64_t rank) {
   std::vector<int64_t> offsets(tensor.localShape.size());
   for (size_t d = 0; d < offsets.size(); ++d)
-    offsets[d] = indexInGroup(info, rank, tensor.sharding[d]) *
-                 tensor.localShape[d];
+    offsets[d] =
+        indexInGroup(info, rank, tensor.sharding[d]) * tensor.localShape[d];
   return offsets;
 }
 
@@ -227,8 +227,8 @@ absl::Status parseTensor(ProgramInfo &info, LineParser &p, TensorSpec &t,
         int32_t a;
         PALMRT_ASSIGN(a, axisIndex(info, p, axis));
         if (used[a])
-          return p.error(absl::StrCat("mesh axis '", axis, "' shards '",
-                                      t.name, "' twice"));
+          return p.error(absl::StrCat("mesh axis '", axis, "' shards '", t.name,
+                                      "' twice"));
         used[a] = true;
         t.sharding[d].push_back(a);
         shards *= info.meshShape[a];
@@ -337,8 +337,9 @@ absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
       int64_t index;
       PALMRT_ASSIGN(index, p.integer("index", 0, 1 << 24));
       if (index != static_cast<int64_t>(list.size()))
-        return p.error(absl::StrCat(keyword, " indices must count up from 0; "
-                                             "expected ",
+        return p.error(absl::StrCat(keyword,
+                                    " indices must count up from 0; "
+                                    "expected ",
                                     list.size(), ", got ", index));
       t.index = static_cast<int>(index);
       if (absl::Status s = parseTensor(info, p, t, isArg); !s.ok())
@@ -359,10 +360,10 @@ absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
     for (size_t i = 0; i < list->size(); ++i)
       for (size_t j = 0; j < i; ++j)
         if ((*list)[i].name == (*list)[j].name)
-          return absl::InvalidArgumentError(absl::StrCat(
-              "program description: two ",
-              list == &info.args ? "arguments" : "results", " named '",
-              (*list)[i].name, "'"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("program description: two ",
+                           list == &info.args ? "arguments" : "results",
+                           " named '", (*list)[i].name, "'"));
   return info;
 }
 

@@ -58,10 +58,9 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
-absl::Status
-writeSafetensors(const std::string &path, const std::vector<TensorView> &tensors,
-                 const std::vector<std::pair<std::string, std::string>>
-                     &metadata) {
+absl::Status writeSafetensors(
+    const std::string &path, const std::vector<TensorView> &tensors,
+    const std::vector<std::pair<std::string, std::string>> &metadata) {
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
@@ -145,8 +144,8 @@ SafetensorsFile::open(const std::string &path) {
         return bad("__metadata__ is not an object");
       for (const auto &[key, text] : value.object) {
         if (!text.isString())
-          return bad(absl::StrCat("__metadata__ entry '", key,
-                                  "' is not a string"));
+          return bad(
+              absl::StrCat("__metadata__ entry '", key, "' is not a string"));
         file->meta[key] = text.string;
       }
       continue;
@@ -180,9 +179,9 @@ SafetensorsFile::open(const std::string &path) {
     e.begin = static_cast<uint64_t>(offsets->array[0].integer);
     e.end = static_cast<uint64_t>(offsets->array[1].integer);
     if (e.begin > e.end || e.end > dataSize)
-      return badTensor(absl::StrCat(
-          "data_offsets [", e.begin, ", ", e.end, "] outside the ", dataSize,
-          " bytes of data (truncated file?)"));
+      return badTensor(absl::StrCat("data_offsets [", e.begin, ", ", e.end,
+                                    "] outside the ", dataSize,
+                                    " bytes of data (truncated file?)"));
     if (e.end - e.begin != bytes)
       return badTensor(absl::StrCat("holds ", e.end - e.begin,
                                     " bytes but shape ", shapeString(e.shape),
@@ -199,8 +198,8 @@ SafetensorsFile::open(const std::string &path) {
     covered = end;
   }
   if (covered != dataSize)
-    return bad(absl::StrCat(dataSize - covered,
-                            " bytes after the last tensor"));
+    return bad(
+        absl::StrCat(dataSize - covered, " bytes after the last tensor"));
   return file;
 }
 
@@ -215,8 +214,7 @@ absl::Status SafetensorsFile::read(const std::string &name, int32_t dtype,
                                    void *out) const {
   const Entry *e = find(name);
   if (!e)
-    return absl::NotFoundError(
-        absl::StrCat(path, ": no tensor '", name, "'"));
+    return absl::NotFoundError(absl::StrCat(path, ": no tensor '", name, "'"));
   if (e->dtype != dtype)
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": tensor '", name, "' is ", safetensorsDtype(e->dtype),
@@ -232,9 +230,9 @@ absl::Status SafetensorsFile::read(const std::string &name, int32_t dtype,
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      return absl::DataLossError(
-          absl::StrCat(path, ": tensor '", name, "': read failed: ",
-                       n < 0 ? std::strerror(errno) : "unexpected end"));
+      return absl::DataLossError(absl::StrCat(
+          path, ": tensor '", name,
+          "': read failed: ", n < 0 ? std::strerror(errno) : "unexpected end"));
     dst += n;
     at += static_cast<uint64_t>(n);
     left -= static_cast<uint64_t>(n);

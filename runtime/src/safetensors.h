@@ -37,10 +37,9 @@ struct TensorView {
 };
 
 /// Writes `tensors` (in order) and `metadata` to `path` atomically.
-absl::Status
-writeSafetensors(const std::string &path, const std::vector<TensorView> &tensors,
-                 const std::vector<std::pair<std::string, std::string>>
-                     &metadata = {});
+absl::Status writeSafetensors(
+    const std::string &path, const std::vector<TensorView> &tensors,
+    const std::vector<std::pair<std::string, std::string>> &metadata = {});
 
 class SafetensorsFile {
 public:

@@ -67,8 +67,8 @@ std::string shardIndexJson(const ProgramInfo &info,
     files.push_back(shardFileName(prefix, r));
   std::string out = absl::StrCat(
       "{\n  \"format\": \"palm-shards\",\n  \"version\": 1,\n",
-      "  \"mesh\": {\"axes\": ", quotedList(info.axisNames),
-      ", \"shape\": [", absl::StrJoin(info.meshShape, ", "), "]},\n",
+      "  \"mesh\": {\"axes\": ", quotedList(info.axisNames), ", \"shape\": [",
+      absl::StrJoin(info.meshShape, ", "), "]},\n",
       "  \"files\": ", quotedList(files), ",\n  \"tensors\": {");
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorSpec &t = *tensors[i];
@@ -78,9 +78,9 @@ std::string shardIndexJson(const ProgramInfo &info,
     absl::StrAppend(&out, i ? "," : "", "\n    ", jsonQuote(t.name),
                     ": {\"dtype\": \"", dtypeName(t.dtype),
                     "\", \"global_shape\": [",
-                    absl::StrJoin(t.globalShape, ", "),
-                    "], \"local_shape\": [", absl::StrJoin(t.localShape, ", "),
-                    "], \"sharding\": [", absl::StrJoin(dims, ", "), "]}");
+                    absl::StrJoin(t.globalShape, ", "), "], \"local_shape\": [",
+                    absl::StrJoin(t.localShape, ", "), "], \"sharding\": [",
+                    absl::StrJoin(dims, ", "), "]}");
   }
   out += "\n  }\n}\n";
   return out;
@@ -96,11 +96,11 @@ absl::Status writeShards(const std::string &dir, const std::string &prefix,
   for (size_t i = 0; i < tensors.size(); ++i)
     views.push_back({tensors[i]->name, tensors[i]->dtype,
                      tensors[i]->localShape, buffers[i]});
-  absl::Status s = writeSafetensors(
-      joinPath(dir, shardFileName(prefix, rank)), views,
-      {{"format", "palm-shards"},
-       {"rank", absl::StrCat(rank)},
-       {"mesh", info.meshString()}});
+  absl::Status s =
+      writeSafetensors(joinPath(dir, shardFileName(prefix, rank)), views,
+                       {{"format", "palm-shards"},
+                        {"rank", absl::StrCat(rank)},
+                        {"mesh", info.meshString()}});
   if (!s.ok() || rank != 0)
     return s;
   return writeFileAtomically(joinPath(dir, prefix + ".index.json"),
@@ -160,10 +160,9 @@ absl::Status readShards(const std::string &dir, const std::string &prefix,
     const JsonValue *dtype = e->find("dtype");
     std::vector<int64_t> global, local;
     if (!dtype || !dtype->isString() || dtype->string != dtypeName(t->dtype))
-      return bad(absl::StrCat("tensor '", t->name, "' is not ",
-                              dtypeName(t->dtype)));
-    if (!intList(e->find("global_shape"), &global) ||
-        global != t->globalShape)
+      return bad(
+          absl::StrCat("tensor '", t->name, "' is not ", dtypeName(t->dtype)));
+    if (!intList(e->find("global_shape"), &global) || global != t->globalShape)
       return bad(absl::StrCat("tensor '", t->name,
                               "': global_shape differs from the program's ",
                               shapeString(t->globalShape)));

@@ -18,22 +18,22 @@ void setActiveTracer(Tracer *tracer) { gActive = tracer; }
 
 void Tracer::complete(absl::string_view name, absl::string_view category,
                       double start, double end, absl::string_view args) {
-  events.push_back({std::string(name), std::string(category),
-                    std::string(args), start - origin, end - start});
+  events.push_back({std::string(name), std::string(category), std::string(args),
+                    start - origin, end - start});
 }
 
 std::string Tracer::json() const {
   std::string out = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
-  absl::StrAppend(&out, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":",
-                  rank, ",\"tid\":0,\"args\":{\"name\":\"rank ", rank,
-                  "\"}}");
+  absl::StrAppend(&out,
+                  "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":", rank,
+                  ",\"tid\":0,\"args\":{\"name\":\"rank ", rank, "\"}}");
   for (const Event &e : events) {
     // Microseconds with nanosecond resolution, as the format expects.
-    absl::StrAppend(&out, ",\n{\"name\":", jsonQuote(e.name),
-                    ",\"cat\":", jsonQuote(e.category),
-                    ",\"ph\":\"X\",\"pid\":", rank, ",\"tid\":0,\"ts\":",
-                    absl::StrFormat("%.3f", e.start * 1e6),
-                    ",\"dur\":", absl::StrFormat("%.3f", e.duration * 1e6));
+    absl::StrAppend(
+        &out, ",\n{\"name\":", jsonQuote(e.name),
+        ",\"cat\":", jsonQuote(e.category), ",\"ph\":\"X\",\"pid\":", rank,
+        ",\"tid\":0,\"ts\":", absl::StrFormat("%.3f", e.start * 1e6),
+        ",\"dur\":", absl::StrFormat("%.3f", e.duration * 1e6));
     if (!e.args.empty())
       absl::StrAppend(&out, ",\"args\":{", e.args, "}");
     out += "}";

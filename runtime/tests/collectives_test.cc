@@ -84,7 +84,9 @@ std::vector<std::unique_ptr<Mesh>> makeMeshes() {
 
 /// The input of world rank r at element i: distinct across ranks, exact in
 /// bf16 (integers below 256).
-double value(int64_t r, int64_t i) { return static_cast<double>((r * 37 + i * 11) % 200); }
+double value(int64_t r, int64_t i) {
+  return static_cast<double>((r * 37 + i * 11) % 200);
+}
 
 std::vector<float> inputF32(int64_t r, int64_t n) {
   std::vector<float> v(n);
@@ -173,9 +175,9 @@ TEST_F(Collectives, AllReduceEveryDtype) {
           double want = expected(i);
           EXPECT_EQ(fout[i], want) << "group " << g;
           EXPECT_EQ(f[i], want);
-          EXPECT_EQ(i32[i], static_cast<int32_t>(
-                                want - (red == PALMRT_SUM ? 50.0 * mem.size()
-                                                          : 50.0)));
+          EXPECT_EQ(i32[i],
+                    static_cast<int32_t>(
+                        want - (red == PALMRT_SUM ? 50.0 * mem.size() : 50.0)));
           EXPECT_EQ(i64[i], static_cast<int64_t>(want) * (1LL << 33));
           // Sums of up to 4 values below 200 stay exact in bf16 only when
           // small; compare after rounding the expectation the same way.
@@ -226,8 +228,7 @@ TEST_F(Collectives, ReduceScatterAlongEachDim) {
         std::vector<float> out(product(outShape), -1.0f);
         palmrt_reduce_scatter(m->ctx.get(), in.data(), out.data(), 3,
                               shape.data(), dim, PALMRT_F32, PALMRT_SUM, g);
-        std::vector<uint16_t> b16(product(shape)),
-            bout(product(outShape));
+        std::vector<uint16_t> b16(product(shape)), bout(product(outShape));
         for (size_t i = 0; i < b16.size(); ++i)
           b16[i] = toBf16(in[i]);
         palmrt_reduce_scatter(m->ctx.get(), b16.data(), bout.data(), 3,
@@ -272,8 +273,7 @@ TEST_F(Collectives, AllToAllEverySplitAndConcat) {
             // Device `from` sent us its piece `me` along `split`.
             idx[split] += me * piece[split];
             EXPECT_EQ(out[l], valueAt(mem[from], shape, idx))
-                << "group " << g << " split " << split << " concat "
-                << concat;
+                << "group " << g << " split " << split << " concat " << concat;
           }
         }
 }
@@ -325,13 +325,12 @@ TEST_F(Collectives, AllSlicePadsUnevenShards) {
           outShape[dim] = local;
           std::vector<float> in = inputF32(rank(), product(shape));
           std::vector<float> out(product(outShape), -1.0f);
-          palmrt_all_slice(m->ctx.get(), in.data(), out.data(), 2,
-                           shape.data(), dim, PALMRT_F32, g);
+          palmrt_all_slice(m->ctx.get(), in.data(), out.data(), 2, shape.data(),
+                           dim, PALMRT_F32, g);
           for (int64_t l = 0; l < product(outShape); ++l) {
             std::vector<int64_t> idx = unravel(l, outShape);
             idx[dim] += me * local;
-            double want =
-                idx[dim] < extent ? valueAt(rank(), shape, idx) : 0.0;
+            double want = idx[dim] < extent ? valueAt(rank(), shape, idx) : 0.0;
             EXPECT_EQ(out[l], want) << "extent " << extent << " dim " << dim;
           }
         }
@@ -379,8 +378,8 @@ int main(int argc, char **argv) {
   }
   int rc = RUN_ALL_TESTS();
   // A failure on any rank fails every rank's exit status.
-  absl::Status mine =
-      rc == 0 ? absl::OkStatus() : absl::InternalError("collective tests failed");
+  absl::Status mine = rc == 0 ? absl::OkStatus()
+                              : absl::InternalError("collective tests failed");
   if (!palmrt::agreeOnStatus(mine).ok())
     rc = 1;
   palmrt::finishProcess();

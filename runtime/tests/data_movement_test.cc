@@ -20,7 +20,8 @@ int64_t linear(const std::vector<int64_t> &shape,
 }
 
 /// Calls fn(idx) for every index of `shape`.
-template <typename Fn> void forEachIndex(const std::vector<int64_t> &shape, Fn fn) {
+template <typename Fn>
+void forEachIndex(const std::vector<int64_t> &shape, Fn fn) {
   int64_t n = 1;
   for (int64_t d : shape)
     n *= d;
@@ -42,8 +43,8 @@ template <typename T> std::vector<T> iota(int64_t n) {
   return v;
 }
 
-template <typename T> void checkTranspose(std::vector<int64_t> shape,
-                                          std::vector<int64_t> perm) {
+template <typename T>
+void checkTranspose(std::vector<int64_t> shape, std::vector<int64_t> perm) {
   int64_t n = std::accumulate(shape.begin(), shape.end(), int64_t{1},
                               std::multiplies<int64_t>());
   std::vector<T> in = iota<T>(n), out(n);
@@ -108,8 +109,8 @@ TEST(Pad, ZeroFillsTheHighEnd) {
   std::vector<int64_t> in = {2, 3}, out = {3, 5};
   std::vector<int64_t> x = {1, 2, 3, 4, 5, 6}, y(15, 7);
   palmrt_pad(x.data(), y.data(), 2, in.data(), out.data(), sizeof(int64_t));
-  EXPECT_EQ(y, (std::vector<int64_t>{1, 2, 3, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0,
-                                     0}));
+  EXPECT_EQ(
+      y, (std::vector<int64_t>{1, 2, 3, 0, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 TEST(MaskPadding, ZeroesPastValidAlongADimension) {

@@ -126,13 +126,12 @@ TEST_F(Safetensors, RoundTripsEveryDtype) {
   std::vector<int32_t> i = {7};
   std::vector<int64_t> l = {1LL << 40, -3};
   float scalar = 0.25f;
-  std::vector<TensorView> tensors = {
-      {"f", PALMRT_F32, {2, 3}, f.data()},
-      {"h", PALMRT_BF16, {2}, h.data()},
-      {"i", PALMRT_I32, {1, 1}, i.data()},
-      {"l", PALMRT_I64, {2}, l.data()},
-      {"scalar", PALMRT_F32, {}, &scalar},
-      {"empty", PALMRT_F32, {0, 4}, nullptr}};
+  std::vector<TensorView> tensors = {{"f", PALMRT_F32, {2, 3}, f.data()},
+                                     {"h", PALMRT_BF16, {2}, h.data()},
+                                     {"i", PALMRT_I32, {1, 1}, i.data()},
+                                     {"l", PALMRT_I64, {2}, l.data()},
+                                     {"scalar", PALMRT_F32, {}, &scalar},
+                                     {"empty", PALMRT_F32, {0, 4}, nullptr}};
   ASSERT_TRUE(writeSafetensors(path("t.safetensors"), tensors,
                                {{"format", "palm-shards"}})
                   .ok());

@@ -66,9 +66,8 @@ TEST(Parameters, ShardsAreSlicesOfTheWholeTensor) {
       parse(description("data 1", 1, global, global, "- -", "normal 0.5"));
   std::vector<float> full(35);
   fillParameter(whole, whole.args[0], 0, 42, full.data());
-  ProgramInfo sharded = parse(
-      description("data 2 model 3", 2, global, {3, 3}, "model data",
-                  "normal 0.5"));
+  ProgramInfo sharded = parse(description("data 2 model 3", 2, global, {3, 3},
+                                          "model data", "normal 0.5"));
   for (int64_t rank = 0; rank < 6; ++rank) {
     std::vector<float> shard(9, 1.0f);
     fillParameter(sharded, sharded.args[0], rank, 42, shard.data());
@@ -77,15 +76,15 @@ TEST(Parameters, ShardsAreSlicesOfTheWholeTensor) {
       for (int64_t j = 0; j < 3; ++j) {
         int64_t r = row0 + i, c = col0 + j;
         float want = r < 7 && c < 5 ? full[r * 5 + c] : 0.0f;
-        EXPECT_EQ(shard[i * 3 + j], want) << "rank " << rank << " (" << i
-                                          << ", " << j << ")";
+        EXPECT_EQ(shard[i * 3 + j], want)
+            << "rank " << rank << " (" << i << ", " << j << ")";
       }
   }
 }
 
 TEST(Parameters, DeterministicAndSeeded) {
-  ProgramInfo info = parse(description("x 1", 1, {1000}, {1000}, "-",
-                                       "normal 2"));
+  ProgramInfo info =
+      parse(description("x 1", 1, {1000}, {1000}, "-", "normal 2"));
   std::vector<float> a(1000), b(1000), c(1000);
   fillParameter(info, info.args[0], 0, 7, a.data());
   fillParameter(info, info.args[0], 0, 7, b.data());
@@ -106,8 +105,7 @@ TEST(Parameters, DeterministicAndSeeded) {
 }
 
 TEST(Parameters, OnesAndZerosLeavePaddingZero) {
-  ProgramInfo info =
-      parse(description("m 4", 1, {5}, {2}, "m", "ones 0"));
+  ProgramInfo info = parse(description("m 4", 1, {5}, {2}, "m", "ones 0"));
   std::vector<std::vector<float>> want = {{1, 1}, {1, 1}, {1, 0}, {0, 0}};
   for (int64_t rank = 0; rank < 4; ++rank) {
     std::vector<float> shard(2, 7.0f);

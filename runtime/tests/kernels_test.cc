@@ -117,9 +117,9 @@ std::vector<double> attentionReference(const std::vector<float> &q,
         for (int64_t j = 0; j < keys; ++j) {
           double dot = 0;
           for (int64_t e = 0; e < c.dk; ++e)
-            dot += static_cast<double>(
-                       q[((bi * c.s + p) * c.h + hi) * c.dk + e]) *
-                   k[((bi * c.t + j) * c.g + kv) * c.dk + e];
+            dot +=
+                static_cast<double>(q[((bi * c.s + p) * c.h + hi) * c.dk + e]) *
+                k[((bi * c.t + j) * c.g + kv) * c.dk + e];
           score[j] = dot * scale;
           m = std::max(m, score[j]);
         }
@@ -194,7 +194,7 @@ TEST(Embedding, MasksRowsOutsideTheShard) {
 }
 
 TEST(Softmax, MaxOverValidClasses) {
-  std::vector<float> logits = {1, 5, 2, 9, //
+  std::vector<float> logits = {1,  5,  2,  9, //
                                -3, -1, -2, 100};
   std::vector<float> out(2);
   palmrt_softmax_max_f32(logits.data(), out.data(), 2, 4, 3);
@@ -212,8 +212,8 @@ TEST(Softmax, SumsAndTargetLogits) {
   std::vector<float> max = {0.5f, -0.25f, 1.0f};
   std::vector<int32_t> targets = {12, 14, 9}; // in shard, padding, before
   std::vector<float> out(2 * tokens);
-  palmrt_softmax_sums_f32(logits.data(), max.data(), targets.data(),
-                          out.data(), tokens, vocab, valid, offset);
+  palmrt_softmax_sums_f32(logits.data(), max.data(), targets.data(), out.data(),
+                          tokens, vocab, valid, offset);
   for (int64_t i = 0; i < tokens; ++i) {
     double sum = 0;
     for (int64_t c = 0; c < valid; ++c)
@@ -257,12 +257,12 @@ TEST(CrossEntropy, SkipsPaddingTokens) {
   // Padding tokens may hold anything, even targets out of range.
   targets[11] = 1000;
   float out = 0;
-  palmrt_cross_entropy_f32(logits.data(), targets.data(), &out, 2,
-                           shape.data(), valid.data(), vocab, 1e-4f, 20);
-  EXPECT_NEAR(out,
-              crossEntropyReference(logits, targets, shape, valid, vocab, 1e-4,
-                                    20),
-              1e-5);
+  palmrt_cross_entropy_f32(logits.data(), targets.data(), &out, 2, shape.data(),
+                           valid.data(), vocab, 1e-4f, 20);
+  EXPECT_NEAR(
+      out,
+      crossEntropyReference(logits, targets, shape, valid, vocab, 1e-4, 20),
+      1e-5);
 }
 
 TEST(CrossEntropy, ShardedStatisticsGiveTheSameLoss) {
@@ -297,18 +297,18 @@ TEST(CrossEntropy, ShardedStatisticsGiveTheSameLoss) {
   palmrt_cross_entropy_f32(logits.data(), targets.data(), &whole, 2,
                            shape.data(), valid.data(), vocab, 1e-4f, 4);
   EXPECT_NEAR(sharded, whole, 1e-5 * std::abs(whole));
-  EXPECT_NEAR(whole,
-              crossEntropyReference(logits, targets, shape, valid, vocab, 1e-4,
-                                    4),
-              1e-5);
+  EXPECT_NEAR(
+      whole,
+      crossEntropyReference(logits, targets, shape, valid, vocab, 1e-4, 4),
+      1e-5);
 }
 
 TEST(CrossEntropy, ScalarTokenGrid) {
   std::vector<float> logits = {0.0f, std::log(3.0f)};
   int32_t target = 1;
   float out = 0;
-  palmrt_cross_entropy_f32(logits.data(), &target, &out, 0, nullptr, nullptr,
-                           2, 0.0f, 1);
+  palmrt_cross_entropy_f32(logits.data(), &target, &out, 0, nullptr, nullptr, 2,
+                           0.0f, 1);
   EXPECT_NEAR(out, std::log(4.0) - std::log(3.0), 1e-6);
 }
 

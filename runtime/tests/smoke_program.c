@@ -57,15 +57,18 @@ enum { BL = (B + DATA - 1) / DATA, VL = (V + MODEL - 1) / MODEL, N = BL * S };
 
 const char palm_program_info[] =
     "palm-program 1\n"
-    "mesh 2 data " STR(DATA) " model " STR(MODEL) "\n"
-    "group 0 1 model\n"
-    "group 1 1 data\n"
-    "arg 0 input tokens i32 2 3 5 " BL_TEXT " 5 data -\n"
-    "arg 1 input targets i32 2 3 5 " BL_TEXT " 5 data -\n"
-    "arg 2 param embedding f32 2 11 8 " VL_TEXT " 8 model - init normal 1\n"
-    "arg 3 param final_ln f32 1 8 8 - init ones 0\n"
-    "result 0 loss f32 0\n"
-    "result 1 logits f32 3 3 5 11 " BL_TEXT " 5 " VL_TEXT " data - model\n";
+    "mesh 2 data " STR(DATA) " model " STR(
+        MODEL) "\n"
+               "group 0 1 model\n"
+               "group 1 1 data\n"
+               "arg 0 input tokens i32 2 3 5 " BL_TEXT " 5 data -\n"
+               "arg 1 input targets i32 2 3 5 " BL_TEXT " 5 data -\n"
+               "arg 2 param embedding f32 2 11 8 " VL_TEXT
+               " 8 model - init normal 1\n"
+               "arg 3 param final_ln f32 1 8 8 - init ones 0\n"
+               "result 0 loss f32 0\n"
+               "result 1 logits f32 3 3 5 11 " BL_TEXT " 5 " VL_TEXT
+               " data - model\n";
 
 /* x [N, D], h [N, D], max [N], sums [2, N]. */
 const int64_t palm_arena_bytes = (2 * N * D + 3 * N) * sizeof(float);
@@ -86,7 +89,8 @@ void palm_forward(void **buffers, void *arena, palmrt_context *ctx) {
   float *max = h + N * D;
   float *sums = max + N;
 
-  int64_t rank = palmrt_group_index(ctx, 1) * MODEL + palmrt_group_index(ctx, 0);
+  int64_t rank =
+      palmrt_group_index(ctx, 1) * MODEL + palmrt_group_index(ctx, 0);
   const char *pidDir = getenv("PALM_SMOKE_PID_DIR");
   if (pidDir) {
     char path[4096];
