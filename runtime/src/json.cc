@@ -218,11 +218,11 @@ private:
         out += '\t';
         break;
       case 'u': {
-        uint32_t cp;
+        uint32_t cp = 0;
         if (absl::Status s = parseHex4(cp); !s.ok())
           return s;
         if (cp >= 0xD800 && cp < 0xDC00) {
-          uint32_t low;
+          uint32_t low = 0;
           if (!consume("\\u"))
             return error("unpaired surrogate");
           if (absl::Status s = parseHex4(low); !s.ok())

@@ -9,6 +9,7 @@
 
 #include "context.h"
 #include "generator.h"
+#include "json.h"
 #include "process.h"
 #include "program_info.h"
 #include "shards.h"
@@ -179,8 +180,22 @@ private:
   absl::Status checkProgram();
   absl::Status initParameters();
   absl::Status saveTensors(const std::string &dir, const std::string &prefix,
-                           bool outputs);
+                           bool outputs, const std::string &run);
   void fillInputs(int64_t step);
+  /// The "run" member of the index files.
+  std::string weightsRun() const {
+    if (!options.weights.empty())
+      return absl::StrCat("\"weights\": ", jsonQuote(options.weights));
+    return absl::StrCat("\"seed\": ", options.seed);
+  }
+  std::string outputsRun() const {
+    std::string run = absl::StrCat(
+        "\"seed\": ", options.seed, ", \"steps\": ", options.steps,
+        ", \"token_step\": ", std::max<int64_t>(options.steps - 1, 0));
+    if (!options.weights.empty())
+      absl::StrAppend(&run, ", \"weights\": ", jsonQuote(options.weights));
+    return run;
+  }
   void *bufferOf(const TensorSpec &t) {
     return pointers[t.kind == TensorKind::Result ? info.args.size() + t.index
                                                  : t.index];
@@ -248,7 +263,8 @@ absl::Status Program::initParameters() {
 }
 
 absl::Status Program::saveTensors(const std::string &dir,
-                                  const std::string &prefix, bool outputs) {
+                                  const std::string &prefix, bool outputs,
+                                  const std::string &run) {
   std::vector<const TensorSpec *> tensors;
   if (outputs) {
     for (const TensorSpec &t : info.results)
@@ -264,7 +280,7 @@ absl::Status Program::saveTensors(const std::string &dir,
   std::vector<const void *> data;
   for (const TensorSpec *t : tensors)
     data.push_back(bufferOf(*t));
-  return writeShards(dir, prefix, info, rank(), tensors, data);
+  return writeShards(dir, prefix, info, rank(), tensors, data, run);
 }
 
 void Program::fillInputs(int64_t step) {
@@ -318,7 +334,9 @@ int Program::run() {
   if (!agreeOnStatus(initParameters()).ok())
     return 1;
   if (!options.saveWeights.empty() &&
-      !agreeOnStatus(saveTensors(options.saveWeights, "weights", false)).ok())
+      !agreeOnStatus(
+           saveTensors(options.saveWeights, "weights", false, weightsRun()))
+           .ok())
     return 1;
 
   if (!options.trace.empty()) {
@@ -362,7 +380,9 @@ int Program::run() {
   setActiveTracer(nullptr);
 
   if (!options.saveOutputs.empty() &&
-      !agreeOnStatus(saveTensors(options.saveOutputs, "outputs", true)).ok())
+      !agreeOnStatus(
+           saveTensors(options.saveOutputs, "outputs", true, outputsRun()))
+           .ok())
     return 1;
   if (tracer &&
       !agreeOnStatus(tracer->write(rankTracePath(options.trace, job.rank)))

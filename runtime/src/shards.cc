@@ -61,15 +61,18 @@ std::string shardFileName(const std::string &prefix, int64_t rank) {
 
 std::string shardIndexJson(const ProgramInfo &info,
                            const std::vector<const TensorSpec *> &tensors,
-                           const std::string &prefix) {
+                           const std::string &prefix, const std::string &run) {
   std::vector<std::string> files;
   for (int64_t r = 0; r < info.numDevices(); ++r)
     files.push_back(shardFileName(prefix, r));
-  std::string out = absl::StrCat(
-      "{\n  \"format\": \"palm-shards\",\n  \"version\": 1,\n",
-      "  \"mesh\": {\"axes\": ", quotedList(info.axisNames), ", \"shape\": [",
-      absl::StrJoin(info.meshShape, ", "), "]},\n",
-      "  \"files\": ", quotedList(files), ",\n  \"tensors\": {");
+  std::string out =
+      absl::StrCat("{\n  \"format\": \"palm-shards\",\n  \"version\": 1,\n",
+                   "  \"mesh\": {\"axes\": ", quotedList(info.axisNames),
+                   ", \"shape\": [", absl::StrJoin(info.meshShape, ", "),
+                   "]},\n", "  \"files\": ", quotedList(files), ",\n");
+  if (!run.empty())
+    absl::StrAppend(&out, "  \"run\": {", run, "},\n");
+  out += "  \"tensors\": {";
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorSpec &t = *tensors[i];
     std::vector<std::string> dims;
@@ -89,7 +92,8 @@ std::string shardIndexJson(const ProgramInfo &info,
 absl::Status writeShards(const std::string &dir, const std::string &prefix,
                          const ProgramInfo &info, int64_t rank,
                          const std::vector<const TensorSpec *> &tensors,
-                         const std::vector<const void *> &buffers) {
+                         const std::vector<const void *> &buffers,
+                         const std::string &run) {
   if (absl::Status s = makeDirectories(dir); !s.ok())
     return s;
   std::vector<TensorView> views;
@@ -104,7 +108,7 @@ absl::Status writeShards(const std::string &dir, const std::string &prefix,
   if (!s.ok() || rank != 0)
     return s;
   return writeFileAtomically(joinPath(dir, prefix + ".index.json"),
-                             shardIndexJson(info, tensors, prefix));
+                             shardIndexJson(info, tensors, prefix, run));
 }
 
 absl::Status readShards(const std::string &dir, const std::string &prefix,

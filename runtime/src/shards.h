@@ -26,17 +26,21 @@ namespace palmrt {
 /// "weights-rank00003.safetensors".
 std::string shardFileName(const std::string &prefix, int64_t rank);
 
-/// The index JSON for `tensors` of `info`.
+/// The index JSON for `tensors` of `info`. `run`, when not empty, is the
+/// inside of a JSON object saved as the index's "run" member (how the run
+/// that wrote the files was made: seed, step).
 std::string shardIndexJson(const ProgramInfo &info,
                            const std::vector<const TensorSpec *> &tensors,
-                           const std::string &prefix);
+                           const std::string &prefix,
+                           const std::string &run = "");
 
 /// Writes rank `rank`'s file (buffers[i] holds tensors[i]'s local shard) and,
 /// on rank 0, the index, into `dir` (created if needed).
 absl::Status writeShards(const std::string &dir, const std::string &prefix,
                          const ProgramInfo &info, int64_t rank,
                          const std::vector<const TensorSpec *> &tensors,
-                         const std::vector<const void *> &buffers);
+                         const std::vector<const void *> &buffers,
+                         const std::string &run = "");
 
 /// Reads rank `rank`'s shards of `tensors` from `dir` into `buffers`, after
 /// checking the index against the program (mesh, dtypes, shapes, shardings)
