@@ -2,6 +2,7 @@
 # lit configuration of the palm regression suite.
 
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -25,5 +26,13 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.palm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["palm-opt", "palm-gen", "palm-compile"], [config.palm_tools_dir])
 
+# End-to-end tests launch programs under mpirun and check them with numpy.
+import shutil
+import subprocess
+if shutil.which("mpirun"):
+    config.available_features.add("mpi")
+if subprocess.run([sys.executable, "-c", "import numpy"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("numpy")
 if config.palm_have_cuda:
     config.available_features.add("cuda")

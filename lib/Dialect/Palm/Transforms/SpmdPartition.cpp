@@ -386,7 +386,21 @@ LogicalResult FunctionPartitioner::run() {
                                        "result #" + Twine(i));
     if (failed(local))
       return failure();
-    ret->setOperand(i, *local);
+    // Results keep the contract arguments have: padding is zero. Padded
+    // rows of activations (a padded batch row computes on token 0) are not.
+    Value masked = *local;
+    if (!isa<BlockArgument>(masked)) {
+      builder.setInsertionPoint(ret);
+      for (auto [d, axes] : llvm::enumerate(want.dims)) {
+        int64_t size = global.getDimSize(d);
+        if (axes.empty() || size % mesh.size(axes) == 0)
+          continue;
+        masked = MaskPaddingOp::create(builder, ret->getLoc(), masked,
+                                       builder.getI64IntegerAttr(d),
+                                       dimShard(axes, size));
+      }
+    }
+    ret->setOperand(i, masked);
     if (!attr)
       fn.setResultAttr(i, PalmDialect::kShardingAttrName,
                        want.toAttr(ctx, mesh));
