@@ -97,7 +97,9 @@ func.func @uneven_nesting(%x: tensor<10xf32> {palm.sharding = #palm.sharding<@me
   // CHECK: %[[G:.*]] = palm.all_gather %arg0 on @mesh [data] dim 0 : tensor<5xf32> -> tensor<10xf32>
   // CHECK-NEXT: %[[S:.*]] = palm.all_slice %[[G]] on @mesh [data, model] dim 0 : tensor<10xf32> -> tensor<3xf32>
   // CHECK-NEXT: %[[Y:.*]] = palm.silu %[[S]] : tensor<3xf32>
-  // CHECK-NEXT: return %[[Y]] : tensor<3xf32>
+  // Results are zero-padded, as arguments are.
+  // CHECK-NEXT: %[[M:.*]] = palm.mask_padding %[[Y]] dim 0 shard <@mesh, [data, model], 10> : tensor<3xf32>
+  // CHECK-NEXT: return %[[M]] : tensor<3xf32>
   %y = palm.silu %x : tensor<10xf32>
   return %y : tensor<10xf32>
 }
