@@ -97,11 +97,7 @@ void forEachShardElement(const ProgramInfo &info, const TensorSpec &t,
 
 void fillParameter(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
                    uint64_t seed, void *out) {
-  int64_t n = t.localElements();
-  bool bf16 = t.dtype == PALMRT_BF16;
-  auto *f32 = static_cast<float *>(out);
-  auto *b16 = static_cast<uint16_t *>(out);
-  std::fill_n(static_cast<char *>(out), n * dtypeBytes(t.dtype), 0);
+  std::fill_n(static_cast<char *>(out), t.localBytes(), 0);
   uint32_t hash = fnv1a32(t.name);
   double stddev = t.stddev;
   forEachShardElement(info, t, rank, [&](int64_t local, int64_t global) {
@@ -116,10 +112,19 @@ void fillParameter(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
     default:
       v = 0.0;
     }
-    if (bf16)
-      b16[local] = floatToBf16(static_cast<float>(v));
-    else
-      f32[local] = static_cast<float>(v);
+    switch (t.dtype) {
+    case PALMRT_F32:
+      static_cast<float *>(out)[local] = static_cast<float>(v);
+      break;
+    case PALMRT_BF16:
+      static_cast<uint16_t *>(out)[local] = floatToBf16(static_cast<float>(v));
+      break;
+    case PALMRT_I32:
+      static_cast<int32_t *>(out)[local] = static_cast<int32_t>(v);
+      break;
+    default:
+      static_cast<int64_t *>(out)[local] = static_cast<int64_t>(v);
+    }
   });
 }
 

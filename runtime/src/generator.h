@@ -38,7 +38,8 @@ double boxMuller(uint32_t w0, uint32_t w1);
 double parameterNormal(uint64_t seed, uint32_t nameHash, uint64_t index);
 
 /// Fills device `rank`'s local shard of parameter `t` (init normal, ones or
-/// zeros; padding zero). `out` holds t.localBytes() bytes; f32 and bf16 only.
+/// zeros; padding zero). `out` holds t.localBytes() bytes. Integer
+/// parameters take ones or zeros (a normal init of one is rejected earlier).
 void fillParameter(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
                    uint64_t seed, void *out);
 

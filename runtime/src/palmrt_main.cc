@@ -240,25 +240,17 @@ absl::Status Program::checkProgram() {
 
 absl::Status Program::initParameters() {
   std::vector<const TensorSpec *> params;
-  std::vector<void *> targets;
+  std::vector<void *> destinations;
   for (const TensorSpec &t : info.args)
     if (t.kind == TensorKind::Param) {
       params.push_back(&t);
-      targets.push_back(bufferOf(t));
+      destinations.push_back(bufferOf(t));
     }
   if (!options.weights.empty())
     return readShards(options.weights, "weights", info, rank(), params,
-                      targets);
-  for (const TensorSpec *t : params) {
-    if (t->dtype == PALMRT_F32 || t->dtype == PALMRT_BF16) {
-      fillParameter(info, *t, rank(), options.seed, bufferOf(*t));
-      continue;
-    }
-    // Integer parameters: ones or zeros (checkProgram rejected normal).
-    if (t->init == InitKind::Ones)
-      return absl::UnimplementedError(
-          absl::StrCat("integer parameter '", t->name, "' with init ones"));
-  }
+                      destinations);
+  for (const TensorSpec *t : params)
+    fillParameter(info, *t, rank(), options.seed, bufferOf(*t));
   return absl::OkStatus();
 }
 
@@ -269,8 +261,9 @@ absl::Status Program::saveTensors(const std::string &dir,
   if (outputs) {
     for (const TensorSpec &t : info.results)
       tensors.push_back(&t);
+    // A result of the same name wins: names in a file are unique.
     for (const TensorSpec *t : {tokens, targets})
-      if (t)
+      if (t && !info.findResult(t->name))
         tensors.push_back(t);
   } else {
     for (const TensorSpec &t : info.args)
