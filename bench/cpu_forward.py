@@ -297,6 +297,24 @@ def parse_palm_steps(text):
 
 # ---------------------------------------------------------------- main
 
+def compile_palm(args):
+    """Generates and compiles the model for one process; None if palm is
+    not built."""
+    gen = os.path.join(args.build, "bin", "palm-gen")
+    compiler = os.path.join(args.build, "bin", "palm-compile")
+    if not (os.path.exists(gen) and os.path.exists(compiler)):
+        return None
+    import tempfile
+    work = tempfile.mkdtemp(prefix="palm-bench-")
+    model = os.path.join(work, "model.mlir")
+    exe = os.path.join(work, "model")
+    source = (["--config", args.config] if args.config
+              else ["--preset", args.preset])
+    subprocess.run([gen] + source + ["-o", model], check=True)
+    subprocess.run([compiler, model, "-o", exe], check=True)
+    return exe
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = ap.add_mutually_exclusive_group()
@@ -305,7 +323,12 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--palm-exe", help="compiled palm executable (1 rank)")
+    ap.add_argument("--palm-exe", help="compiled palm executable (1 rank); "
+                    "default: compile the model with --build's palm-gen and "
+                    "palm-compile")
+    ap.add_argument("--build", default="build",
+                    help="build directory holding bin/palm-gen and "
+                    "bin/palm-compile")
     ap.add_argument("--palm-steps", type=int, default=10)
     ap.add_argument("--palm-skip", type=int, default=2,
                     help="warm-up steps of the palm run left out")
@@ -322,6 +345,8 @@ def main():
         ap.error("--threads, --runs and --palm-steps must be positive")
 
     name, cfg = load_config(args)
+    if not args.palm_exe:
+        args.palm_exe = compile_palm(args)
     tokens = cfg["batch"] * cfg["seq"]
     flops = forward_flops_per_token(cfg)
 
