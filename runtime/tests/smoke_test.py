@@ -30,7 +30,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    print("skipped: numpy is missing (install python3-numpy)")
+    sys.exit(77)
 
 STEP_LINE = re.compile(
     r"^step (\d+) loss (-?[0-9.]+) tokens/s ([0-9.]+) step_time ([0-9.]+) s "
