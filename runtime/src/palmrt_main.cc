@@ -44,6 +44,9 @@ Runs a program compiled by palm-compile: N must equal the devices of its mesh.
                        (default 0)
   --weights DIR        read parameters from DIR (written by --save-weights)
                        instead of generating them
+  --inputs DIR         read the inputs (tokens, targets) from DIR, a directory
+                       written by --save-outputs, for every step, instead of
+                       the synthetic token stream
   --save-weights DIR   write the parameters used to DIR before the first step
   --save-outputs DIR   after the last step, write every result and that step's
                        tokens and targets to DIR
@@ -58,7 +61,7 @@ Rank 0 prints one line per step:
 struct Options {
   int64_t steps = 1;
   uint64_t seed = 0;
-  std::string weights, saveWeights, saveOutputs, trace;
+  std::string weights, inputs, saveWeights, saveOutputs, trace;
   bool help = false;
 };
 
@@ -90,6 +93,8 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
     std::string *text = nullptr;
     if (name == "--weights")
       text = &o.weights;
+    else if (name == "--inputs")
+      text = &o.inputs;
     else if (name == "--save-weights")
       text = &o.saveWeights;
     else if (name == "--save-outputs")
@@ -182,6 +187,8 @@ private:
   absl::Status saveTensors(const std::string &dir, const std::string &prefix,
                            bool outputs, const std::string &run);
   void fillInputs(int64_t step);
+  /// Reads every input argument from --inputs.
+  absl::Status readInputs();
   /// The "run" member of the index files.
   std::string weightsRun() const {
     if (!options.weights.empty())
@@ -276,7 +283,21 @@ absl::Status Program::saveTensors(const std::string &dir,
   return writeShards(dir, prefix, info, rank(), tensors, data, run);
 }
 
+absl::Status Program::readInputs() {
+  std::vector<const TensorSpec *> inputs;
+  std::vector<void *> destinations;
+  for (const TensorSpec &t : info.args)
+    if (t.kind == TensorKind::Input) {
+      inputs.push_back(&t);
+      destinations.push_back(bufferOf(t));
+    }
+  return readShards(options.inputs, "outputs", info, rank(), inputs,
+                    destinations);
+}
+
 void Program::fillInputs(int64_t step) {
+  if (!options.inputs.empty())
+    return;
   // The stream is indexed from step 0; the report counts from 1.
   uint64_t streamStep = static_cast<uint64_t>(step - 1);
   if (tokens)
@@ -325,6 +346,8 @@ int Program::run() {
   arena = std::make_unique<Buffer>(arenaBytes);
 
   if (!agreeOnStatus(initParameters()).ok())
+    return 1;
+  if (!options.inputs.empty() && !agreeOnStatus(readInputs()).ok())
     return 1;
   if (!options.saveWeights.empty() &&
       !agreeOnStatus(
