@@ -140,13 +140,23 @@ static FailureOr<std::vector<std::string>> readLinkArguments(const char *argv0) 
          "': build the runtime (it writes that file) or pass --runtime-link");
     return failure();
   }
+  // A relative path names a file beside the link file (an installed tree
+  // can move); flags and absolute paths are used as they are.
+  llvm::StringRef dir = llvm::sys::path::parent_path(path);
   std::vector<std::string> args;
   llvm::SmallVector<llvm::StringRef> parts;
   (*buffer)->getBuffer().split(parts, ' ', -1, /*KeepEmpty=*/false);
   for (llvm::StringRef part : parts) {
     part = part.trim();
-    if (!part.empty())
+    if (part.empty())
+      continue;
+    if (part.starts_with("-") || llvm::sys::path::is_absolute(part)) {
       args.push_back(part.str());
+      continue;
+    }
+    llvm::SmallString<256> resolved(dir);
+    llvm::sys::path::append(resolved, part);
+    args.push_back(std::string(resolved));
   }
   return args;
 }
