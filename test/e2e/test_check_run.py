@@ -12,12 +12,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from testing import run_tests  # noqa: E402
 import palm_init  # noqa: E402
 import palm_reference as ref  # noqa: E402
 import palm_shards as ps  # noqa: E402
@@ -232,17 +232,7 @@ def unusable_inputs_exit_2():
 
 
 def main():
-    failed = 0
-    for fn in TESTS:
-        try:
-            fn()
-            print("PASS %s" % fn.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % fn.__name__)
-            traceback.print_exc()
-    print("%d passed, %d failed" % (len(TESTS) - failed, failed))
-    return 1 if failed else 0
+    return run_tests(TESTS)
 
 
 if __name__ == "__main__":

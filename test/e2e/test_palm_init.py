@@ -4,11 +4,11 @@ on failure; needs only numpy)."""
 import math
 import os
 import sys
-import traceback
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testing import run_tests  # noqa: E402
 import palm_init as pi  # noqa: E402
 import palm_reference as ref  # noqa: E402
 
@@ -90,17 +90,7 @@ def init_statistics_accepts_the_distribution_and_catches_scale_errors():
 
 
 def main():
-    failed = 0
-    for fn in TESTS:
-        try:
-            fn()
-            print("PASS %s" % fn.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % fn.__name__)
-            traceback.print_exc()
-    print("%d passed, %d failed" % (len(TESTS) - failed, failed))
-    return 1 if failed else 0
+    return run_tests(TESTS)
 
 
 if __name__ == "__main__":

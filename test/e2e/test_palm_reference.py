@@ -11,11 +11,11 @@ causal masking, the loss definition, LayerNorm and the logit scaling.
 import math
 import os
 import sys
-import traceback
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testing import run_tests  # noqa: E402
 import palm_reference as ref  # noqa: E402
 
 TESTS = []
@@ -453,17 +453,7 @@ def parameter_names_and_shapes_match_palm_gen():
 
 
 def main():
-    failed = 0
-    for fn in TESTS:
-        try:
-            fn()
-            print("PASS %s" % fn.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % fn.__name__)
-            traceback.print_exc()
-    print("%d passed, %d failed" % (len(TESTS) - failed, failed))
-    return 1 if failed else 0
+    return run_tests(TESTS)
 
 
 if __name__ == "__main__":

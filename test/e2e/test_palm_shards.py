@@ -7,11 +7,11 @@ import shutil
 import struct
 import sys
 import tempfile
-import traceback
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testing import run_tests  # noqa: E402
 import palm_shards as ps  # noqa: E402
 
 TESTS = []
@@ -330,17 +330,7 @@ def index_errors():
 
 
 def main():
-    failed = 0
-    for fn in TESTS:
-        try:
-            fn()
-            print("PASS %s" % fn.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL %s" % fn.__name__)
-            traceback.print_exc()
-    print("%d passed, %d failed" % (len(TESTS) - failed, failed))
-    return 1 if failed else 0
+    return run_tests(TESTS)
 
 
 if __name__ == "__main__":

@@ -30,11 +30,6 @@ using AxisList = SmallVector<StringAttr, 2>;
 /// Axes chosen for each factor of one op; std::nullopt when nothing is known.
 using FactorAxes = SmallVector<std::optional<AxisList>>;
 
-/// True for ops through which a partial sum stays a partial sum.
-static bool isLinear(Operation *op) {
-  return isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
-}
-
 /// True when `a` is a prefix of `b`.
 static bool isPrefix(ArrayRef<StringAttr> a, ArrayRef<StringAttr> b) {
   return a.size() <= b.size() && a == b.take_front(a.size());
@@ -177,7 +172,7 @@ TensorSharding FunctionPropagation::project(Operation *op,
       for (StringAttr a : *axes[f])
         s.unreduced.push_back({a, ReductionKind::Sum});
   // A linear op keeps the partial state its operands share.
-  if (isLinear(op) && op->getNumOperands() > 0) {
+  if (keepsPartialState(op) && op->getNumOperands() > 0) {
     auto first = state.find(op->getOperand(0));
     if (first != state.end())
       for (auto u : first->second.unreduced) {

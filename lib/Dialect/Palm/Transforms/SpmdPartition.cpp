@@ -114,7 +114,7 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
   // The results' unreduced axes are the splits of the reduction and
   // masked-gather factors; attribute them as the operands are split.
   AxisList pending;
-  bool linear = isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
+  bool linear = keepsPartialState(op);
   if (op->getNumResults() > 0 && !linear)
     for (auto [axis, kind] : shardingOfResult(op, 0).unreduced)
       pending.push_back(axis);
@@ -245,7 +245,7 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     return op->emitOpError()
            << "has no sharding; run -palm-propagate-shardings first";
   SmallVector<AxisList> axes = deriveFactorAxes(op, rule);
-  bool linear = isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
+  bool linear = keepsPartialState(op);
 
   // Reshard each operand to the split the op computes with.
   for (unsigned i = 0; i < op->getNumOperands(); ++i) {

@@ -83,6 +83,12 @@ int64_t tensorBytes(ArrayRef<int64_t> shape, Type elementType);
 /// exactly `inner` shards of the fine one, padding included.
 bool nestsEvenly(int64_t size, int64_t outer, int64_t inner);
 
+/// True for ops through which a partial sum stays a partial sum (linear in
+/// each operand, and every operand shares the partial state).
+inline bool keepsPartialState(Operation *op) {
+  return isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
+}
+
 /// Reads the sharding of function argument `index`, or null.
 ShardingAttr getArgSharding(FunctionOpInterface fn, unsigned index);
 /// Reads the sharding of function result `index`, or null.
