@@ -200,6 +200,40 @@ void palmrt_pad(const void *in, void *out, int32_t rank,
                 const int64_t *in_shape, const int64_t *out_shape,
                 int64_t elem_bytes);
 
+/*===-- Programs compiled for --target cuda ---------------------------------===*
+ *
+ * Their description has a line `target cuda`; every buffer and the arena are
+ * then device memory of the process's GPU, and the compiled code calls, in
+ * addition to the GEMM and the collectives above (which the cuda backend
+ * serves with cuBLASLt and NCCL), only these. All work is ordered on the
+ * context's compute stream.
+ *
+ *===----------------------------------------------------------------------===*/
+
+/* Copies `bytes` from `src` to `dst`, two buffers of the program. */
+void palmrt_copy(palmrt_context *ctx, void *dst, const void *src,
+                 int64_t bytes);
+
+/* Launches kernel `kernel` of the GPU module `image` (PTX text,
+ * NUL-terminated, loaded once per process and cached by address) on a
+ * grid x block of threads with `shared_bytes` of dynamic shared memory;
+ * `args` points to one pointer per kernel parameter, each to its value (the
+ * cuLaunchKernel convention). */
+void palmrt_launch(palmrt_context *ctx, const char *image, const char *kernel,
+                   int64_t grid_x, int64_t grid_y, int64_t grid_z,
+                   int64_t block_x, int64_t block_y, int64_t block_z,
+                   int32_t shared_bytes, void **args);
+
+/* palmrt_attention_f32 for any backend and element type (PALMRT_F32 or
+ * PALMRT_BF16 tensors; f32 softmax and accumulation). On the cuda backend a
+ * fused kernel: no [s, t] score matrix in global memory. */
+void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
+                      const void *k, const void *v, void *out, int64_t b,
+                      int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk,
+                      int64_t dv, int32_t causal, float scale,
+                      int64_t head_offset, int64_t heads_per_group,
+                      int64_t global_heads);
+
 /*===-- The executable ---------------------------------------------------===*/
 
 /* main() of a compiled program: flags, mesh, buffers, steps. Returns the
