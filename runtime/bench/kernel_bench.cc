@@ -8,7 +8,7 @@
 
 #include "palmrt/palmrt.h"
 
-#include <cblas.h>
+#include "blas_library.h"
 
 #include <chrono>
 #include <cstdio>
@@ -48,7 +48,7 @@ void bench(const char *name, double flops, double bytes,
 } // namespace
 
 int main() {
-  openblas_set_num_threads(1);
+  palmrt::blas().setNumThreads(1);
   const int64_t b = 4, s = 256, d = 512, h = 8, hd = 64, vocab = 8192;
   const int64_t tokens = b * s;
   std::printf("%-22s %13s %17s %14s\n", "kernel", "time", "", "");

@@ -1,14 +1,13 @@
-//===- gemm.cc - batched GEMM on OpenBLAS ---------------------------------===//
+//===- gemm.cc - batched GEMM: OpenBLAS on the host, cuBLASLt on cuda -----===//
 
 #include "bf16.h"
+#include "blas_library.h"
 #include "process.h"
 #include "trace.h"
 
 #include "palmrt/palmrt.h"
 
 #include "absl/strings/str_cat.h"
-
-#include <cblas.h>
 
 #include <climits>
 #include <vector>
@@ -24,12 +23,13 @@ void sgemmBatch(int64_t batch, int64_t m, int64_t n, int64_t k, const float *a,
                        "] exceeds OpenBLAS's 32-bit sizes"));
   int lda = static_cast<int>(transA ? m : k);
   int ldb = static_cast<int>(transB ? k : n);
+  const BlasLibrary &lib = blas();
   for (int64_t i = 0; i < batch; ++i)
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-                transB ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-                static_cast<int>(n), static_cast<int>(k), 1.0f, a + i * m * k,
-                std::max(lda, 1), b + i * k * n, std::max(ldb, 1), 0.0f,
-                c + i * m * n, std::max(static_cast<int>(n), 1));
+    lib.sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+              transB ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, a + i * m * k,
+              std::max(lda, 1), b + i * k * n, std::max(ldb, 1), 0.0f,
+              c + i * m * n, std::max(static_cast<int>(n), 1));
 }
 
 std::vector<float> widen(const void *in, int64_t count) {

@@ -11,14 +11,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "blas_library.h"
 #include "process.h"
 #include "trace.h"
 
 #include "palmrt/palmrt.h"
 
 #include "absl/strings/str_cat.h"
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -119,6 +118,7 @@ PALMRT_INLINE void attendRows(const float *q, int64_t ldq, const float *k,
                               int64_t rowsPerPosition, int64_t q0, int64_t t,
                               int64_t dk, int64_t dv, int32_t causal,
                               float scale, AttentionScratch &scratch) {
+  const BlasLibrary &lib = blas();
   float *scores = scratch.scores.data();
   float *runMax = scratch.runMax.data();
   float *runSum = scratch.runSum.data();
@@ -130,8 +130,8 @@ PALMRT_INLINE void attendRows(const float *q, int64_t ldq, const float *k,
   int64_t keyEnd = causal ? std::min(t, lastPosition + 1) : t;
   for (int64_t k0 = 0; k0 < keyEnd; k0 += kAttentionKeys) {
     int64_t nk = std::min(kAttentionKeys, keyEnd - k0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, dk, scale, q,
-                ldq, k + k0 * ldk, ldk, 0.0f, scores, kAttentionKeys);
+    lib.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, dk, scale, q,
+              ldq, k + k0 * ldk, ldk, 0.0f, scores, kAttentionKeys);
     for (int64_t r = 0; r < rows; ++r) {
       float *row = scores + r * kAttentionKeys;
       int64_t position = q0 + r / rowsPerPosition;
@@ -151,8 +151,8 @@ PALMRT_INLINE void attendRows(const float *q, int64_t ldq, const float *k,
           orow[c] *= correction;
       }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, nk, 1.0f,
-                scores, kAttentionKeys, v + k0 * ldv, ldv, 1.0f, out, ldo);
+    lib.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, dv, nk, 1.0f,
+              scores, kAttentionKeys, v + k0 * ldv, ldv, 1.0f, out, ldo);
   }
   for (int64_t r = 0; r < rows; ++r) {
     float *orow = out + r * ldo;

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "blas_library.h"
 #include "context.h"
 #include "generator.h"
 #include "json.h"
@@ -20,8 +21,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-
-#include <cblas.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -154,7 +153,7 @@ void chooseBlasThreads() {
   if (!local || !absl::SimpleAtoi(local, &ranksHere) || ranksHere < 1)
     ranksHere = 1;
   int cores = static_cast<int>(std::thread::hardware_concurrency());
-  openblas_set_num_threads(std::max(1, cores / ranksHere));
+  blas().setNumThreads(std::max(1, cores / ranksHere));
 }
 
 class Program {
