@@ -36,3 +36,5 @@ if subprocess.run([sys.executable, "-c", "import numpy"],
     config.available_features.add("numpy")
 if config.palm_have_cuda:
     config.available_features.add("cuda")
+    config.substitutions.append(
+        ("%ptxas", os.path.join(config.palm_cuda_root, "bin", "ptxas")))

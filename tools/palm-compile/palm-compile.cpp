@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -55,8 +56,9 @@ static cl::opt<std::string>
 static cl::opt<std::string> emit(
     "emit",
     cl::desc("Stop after a stage: local (partitioned IR), lowered (loops and "
-             "runtime calls), llvm (LLVM IR), obj (object file), exe (the "
-             "default: a linked executable)"),
+             "runtime calls), ptx (the generated GPU kernels, --target cuda), "
+             "llvm (LLVM IR), obj (object file), exe (the default: a linked "
+             "executable)"),
     cl::init("exe"), cl::cat(category));
 static cl::opt<bool> timing("timing", cl::desc("Print the time of each phase"),
                             cl::init(false), cl::cat(category));
@@ -125,19 +127,24 @@ static int printModule(ModuleOp module) {
 }
 
 /// The runtime's link arguments, one line, whitespace separated.
-static FailureOr<std::vector<std::string>> readLinkArguments(const char *argv0) {
+static FailureOr<std::vector<std::string>> readLinkArguments(const char *argv0,
+                                                             bool cuda) {
   std::string path = runtimeLink;
   if (path.empty()) {
     static int anchor;
     std::string exe = llvm::sys::fs::getMainExecutable(argv0, &anchor);
     llvm::SmallString<256> p(llvm::sys::path::parent_path(exe));
-    llvm::sys::path::append(p, "..", "lib", "palmrt-link.txt");
+    llvm::sys::path::append(p, "..", "lib",
+                            cuda ? "palmrt-link-cuda.txt" : "palmrt-link.txt");
     path = std::string(p);
   }
   auto buffer = llvm::MemoryBuffer::getFile(path);
   if (!buffer) {
-    fail("cannot read the runtime's link arguments from '" + path +
-         "': build the runtime (it writes that file) or pass --runtime-link");
+    fail("cannot read the runtime's link arguments from '" + path + "': " +
+         (cuda ? "this build has no cuda runtime (it needs the CUDA toolkit "
+                 "at configure time)"
+               : "build the runtime (it writes that file)") +
+         ", or pass --runtime-link");
     return failure();
   }
   // A relative path names a file beside the link file (an installed tree
@@ -161,6 +168,22 @@ static FailureOr<std::vector<std::string>> readLinkArguments(const char *argv0) 
   return args;
 }
 
+/// Prints the PTX of the compiled kernel module.
+static int printKernelPTX(ModuleOp module) {
+  auto binary = module.lookupSymbol<gpu::BinaryOp>("palm_kernels");
+  if (!binary || binary.getObjects().size() != 1)
+    return fail("the program has no compiled GPU kernels");
+  std::string error;
+  auto out = openOutputFile(
+      outputFile.empty() ? std::string("-") : std::string(outputFile), &error);
+  if (!out)
+    return fail(error);
+  out->os() << cast<gpu::ObjectAttr>(binary.getObjects()[0]).getObject()
+                   .getValue();
+  out->keep();
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -170,20 +193,21 @@ int main(int argc, char **argv) {
       "executable\n\n  palm-compile model.mlir -o model && mpirun -np N "
       "./model\n");
 
-  if (target == "cuda")
-    return fail("--target cuda is not available in this build yet; use "
-                "--target cpu");
-  if (target != "cpu")
+  if (target != "cpu" && target != "cuda")
     return fail("unknown target '" + target + "' (expected cpu or cuda)");
-  static const char *const stages[] = {"local", "lowered", "llvm", "obj",
-                                       "exe"};
+  bool cuda = target == "cuda";
+  static const char *const stages[] = {"local", "lowered", "ptx", "llvm",
+                                       "obj", "exe"};
   if (!llvm::is_contained(stages, llvm::StringRef(emit)))
     return fail("unknown --emit stage '" + emit +
-                "' (expected local, lowered, llvm, obj or exe)");
+                "' (expected local, lowered, ptx, llvm, obj or exe)");
+  if (emit == "ptx" && !cuda)
+    return fail("--emit=ptx needs --target cuda");
   if ((emit == "obj" || emit == "exe") && outputFile.empty())
     outputFile = emit == "exe" ? "a.out" : "a.o";
 
   DialectRegistry registry;
+  palm::registerGpuCompilation(registry);
   registry.insert<palm::PalmDialect, arith::ArithDialect, cf::ControlFlowDialect,
                   func::FuncDialect, LLVM::LLVMDialect, math::MathDialect,
                   scf::SCFDialect, tensor::TensorDialect>();
@@ -222,13 +246,31 @@ int main(int argc, char **argv) {
   }
 
   timer.start("lower");
-  if (!run([](PassManager &pm) { pm.addPass(palm::createPalmLowerToRuntime()); }))
+  if (!run([&](PassManager &pm) {
+        pm.addPass(palm::createPalmLowerToRuntime(
+            palm::PalmLowerToRuntimeOptions{target}));
+      }))
     return 1;
   if (emit == "lowered") {
     timer.stop();
     if (timing)
       timer.print();
     return printModule(*module);
+  }
+  if (cuda) {
+    timer.start("kernels");
+    if (!run([](PassManager &pm) { palm::buildGpuKernelPipeline(pm); }))
+      return 1;
+    if (emit == "ptx") {
+      timer.stop();
+      if (timing)
+        timer.print();
+      return printKernelPTX(*module);
+    }
+    if (!run([](PassManager &pm) {
+          pm.addPass(palm::createPalmEmbedGpuKernels());
+        }))
+      return 1;
   }
   if (!run([](PassManager &pm) { palm::buildRuntimeToLLVMPipeline(pm); }))
     return 1;
@@ -257,7 +299,8 @@ int main(int argc, char **argv) {
   }
 
   timer.start("link");
-  FailureOr<std::vector<std::string>> linkArgs = readLinkArguments(argv[0]);
+  FailureOr<std::vector<std::string>> linkArgs =
+      readLinkArguments(argv[0], cuda);
   if (failed(linkArgs)) {
     llvm::sys::fs::remove(tempObject);
     return 1;

@@ -35,6 +35,7 @@ int main(int argc, char **argv) {
                   mlir::math::MathDialect, mlir::memref::MemRefDialect,
                   mlir::scf::SCFDialect, mlir::tensor::TensorDialect,
                   mlir::vector::VectorDialect>();
+  mlir::palm::registerGpuCompilation(registry);
   mlir::palm::registerPalmPasses();
   mlir::palm::registerPalmPipelines();
   mlir::palm::registerPalmConversionPasses();

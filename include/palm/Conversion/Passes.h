@@ -5,6 +5,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -27,6 +29,14 @@ void buildLowerToLLVMPipeline(OpPassManager &pm);
 /// The passes after -palm-lower-to-runtime: scf, arith, math, index, func
 /// and cf to the LLVM dialect.
 void buildRuntimeToLLVMPipeline(OpPassManager &pm);
+
+/// Compiles the kernel module of a cuda lowering to PTX in a gpu.binary:
+/// scf to cf, gpu to NVVM, gpu-module-to-binary (format isa).
+void buildGpuKernelPipeline(OpPassManager &pm);
+
+/// Registers the dialects, the NVVM target and the translations that
+/// compiling GPU kernels to PTX needs.
+void registerGpuCompilation(DialectRegistry &registry);
 
 /// Registers palm-lower-to-llvm (lowering to runtime calls, then to LLVM).
 void registerPalmConversionPipelines();

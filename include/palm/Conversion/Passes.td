@@ -36,12 +36,38 @@ def PalmLowerToRuntime : Pass<"palm-lower-to-runtime", "::mlir::ModuleOp"> {
 
     The result uses `func`, `scf`, `arith`, `math` and `llvm` ops only;
     `-palm-lower-to-llvm` continues to the LLVM dialect.
+
+    With `target=cuda` the buffers and the arena are device memory: the
+    elementwise chains, layer norm, RoPE, the embedding lookup, the softmax
+    and loss pieces and data movement become generated kernels (`gpu.func`
+    in `gpu.module @palm_kernels`, one per distinct shape of work, written
+    for any grid size) launched through `palmrt_launch`; GEMMs (f32 or bf16)
+    call `palmrt_gemm` (cuBLASLt), attention `palmrt_attention` (a fused
+    kernel), collectives palmrt (NCCL). `-palm-embed-gpu-kernels` later
+    replaces the kernel module by its PTX.
   }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "cpu, or cuda for device buffers and generated GPU kernels">
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::NVVM::NVVMDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::func::FuncDialect"];
+}
+
+def PalmEmbedGpuKernels : Pass<"palm-embed-gpu-kernels", "::mlir::ModuleOp"> {
+  let summary = "Replaces the compiled kernel module by a global holding its PTX";
+  let description = [{
+    After `gpu-module-to-binary{format=isa}`, the module holds a
+    `gpu.binary @palm_kernels` whose object is PTX text. This pass writes
+    that text into the global `__palm_gpu_image` the launches of
+    `-palm-lower-to-runtime{target=cuda}` point at, and erases the binary,
+    so the host program carries its kernels.
+  }];
 }
 
 #endif // PALM_CONVERSION_PASSES_TD

@@ -8,8 +8,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "BufferPlan.h"
+#include "Lowering.h"
 #include "ProgramInfo.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/SymbolTable.h"
 #include "palm/Conversion/Passes.h"
@@ -28,94 +30,7 @@ namespace mlir::palm {
 using namespace mlir;
 using namespace mlir::palm;
 
-namespace {
-
-using AxisList = SmallVector<StringAttr, 2>;
-
-/// palmrt's element type codes.
-enum Dtype : int32_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3 };
-
-static bool isElementwise(Operation *op) {
-  return isa<AddOp, MulOp, SiluOp, ScaleOp, ConvertOp>(op);
-}
-
-/// Ops that are views of their operand's memory.
-static bool isView(Operation *op) { return isa<ReshapeOp>(op); }
-
-static RankedTensorType tensorType(Value v) {
-  return cast<RankedTensorType>(v.getType());
-}
-
-/// Lowering of one local function.
-class FunctionLowering {
-public:
-  FunctionLowering(func::FuncOp fn, MeshOp mesh)
-      : fn(fn), mesh(mesh), module(fn->getParentOfType<ModuleOp>()),
-        builder(fn.getContext()) {}
-
-  LogicalResult run();
-
-private:
-  LogicalResult check();
-  void plan();
-  LogicalResult lowerOp(Operation *op);
-  void emitElementwise(Value root);
-  Value emitElement(Value v, Value index, DenseMap<Value, Value> &cache);
-  LogicalResult lowerDot(DotGeneralOp op);
-
-  // Builders of small things.
-  Value i64(int64_t v) {
-    return arith::ConstantIntOp::create(builder, loc, v, 64);
-  }
-  Value i32(int64_t v) {
-    return arith::ConstantIntOp::create(builder, loc, v, 32);
-  }
-  Value f32(double v) {
-    return arith::ConstantFloatOp::create(builder, loc, builder.getF32Type(),
-                                          APFloat(static_cast<float>(v)));
-  }
-  Type ptrType() { return LLVM::LLVMPointerType::get(fn.getContext()); }
-  Value ptrOf(Value tensor) { return ptrs.lookup(root(tensor)); }
-  Value root(Value v) {
-    while (Operation *def = v.getDefiningOp())
-      if (isView(def))
-        v = def->getOperand(0);
-      else
-        break;
-    return v;
-  }
-  /// A pointer to a constant array of i64 (shapes, permutations).
-  Value constArray(ArrayRef<int64_t> values);
-  /// A pointer to a stack array of i64 holding `values`.
-  Value stackArray(ArrayRef<Value> values);
-  void call(StringRef name, ArrayRef<Value> args, Type result = {});
-  Value callValue(StringRef name, ArrayRef<Value> args, Type result);
-  int32_t groupOf(ArrayRef<StringAttr> axes);
-  int32_t groupOf(ArrayAttr axes);
-  /// Offset of this device's shard and its number of real (not padding)
-  /// elements, for a dimension of local size `local`.
-  std::pair<Value, Value> shardExtent(DimShardAttr shard, int64_t local);
-  Value bytesPerElement(Type t) {
-    return i64(elementBytes(t));
-  }
-  FailureOr<int32_t> dtypeOf(Operation *op, Type t);
-
-  func::FuncOp fn;
-  MeshOp mesh;
-  ModuleOp module;
-  OpBuilder builder;
-  Location loc = UnknownLoc::get(fn.getContext());
-  Value buffersArg, arenaArg, ctxArg;
-  DenseMap<Value, Value> ptrs;
-  /// Arena offsets of the stored values, in program order.
-  SmallVector<std::pair<Value, int64_t>> arenaOffset;
-  DenseSet<Value> inlined;
-  SmallVector<AxisList> groups;
-  int64_t arenaBytes = 0;
-  int64_t constCounter = 0;
-};
-
-} // namespace
+using namespace mlir::palm::lowering;
 
 FailureOr<int32_t> FunctionLowering::dtypeOf(Operation *op, Type t) {
   if (t.isF32())
@@ -165,9 +80,9 @@ LogicalResult FunctionLowering::check() {
       return op.emitOpError() << "is global-level; partition first";
     // The CPU kernels compute in f32; elementwise loops and data movement
     // take any element type.
-    bool f32Kernel = isa<EmbeddingOp, LayerNormOp, DotGeneralOp, RopeOp,
-                         AttentionOp, CrossEntropyOp, SoftmaxMaxOp,
-                         SoftmaxSumsOp>(op);
+    bool f32Kernel = !cuda && isa<EmbeddingOp, LayerNormOp, DotGeneralOp,
+                                  RopeOp, AttentionOp, CrossEntropyOp,
+                                  SoftmaxMaxOp, SoftmaxSumsOp>(op);
     if (f32Kernel)
       for (Value v : op.getOperands())
         if (auto t = dyn_cast<RankedTensorType>(v.getType());
@@ -181,7 +96,7 @@ LogicalResult FunctionLowering::check() {
         if (auto t = dyn_cast<RankedTensorType>(v.getType());
             t && t.getElementType().isInteger(64))
           return op.emitOpError()
-                 << "uses i64 token ids; the CPU backend supports i32";
+                 << "uses i64 token ids; the runtime supports i32";
     if (auto pad = dyn_cast<tensor::PadOp>(op)) {
       auto constant = pad.getConstantPaddingValue();
       if (!constant || !matchPattern(constant, m_AnyZeroFloat()) ||
@@ -242,9 +157,21 @@ void FunctionLowering::plan() {
                           std::max(lastUse.lookup(r), position[&op])});
     }
   }
-  SmallVector<int64_t> offsets = planArena(requests, 64, arenaBytes);
+  // Scratch lives only during its op.
+  SmallVector<Operation *> scratchOps;
+  if (cuda)
+    for (Operation &op : body.without_terminator())
+      if (int64_t bytes = gpuScratchBytes(&op)) {
+        scratchOps.push_back(&op);
+        requests.push_back({bytes, position[&op], position[&op]});
+      }
+  SmallVector<int64_t> offsets = planArena(requests, 256, arenaBytes);
   for (auto [v, offset] : llvm::zip(values, offsets))
     arenaOffset.push_back({v, offset});
+  for (auto [op, offset] :
+       llvm::zip(scratchOps, ArrayRef<int64_t>(offsets).drop_front(
+                                 values.size())))
+    scratchOffset.push_back({op, offset});
 }
 
 Value FunctionLowering::constArray(ArrayRef<int64_t> values) {
@@ -323,46 +250,55 @@ static int64_t product(ArrayRef<int64_t> dims) {
   return n;
 }
 
-Value FunctionLowering::emitElement(Value v, Value index,
-                                    DenseMap<Value, Value> &cache) {
+Value mlir::palm::lowering::emitElementExpr(
+    OpBuilder &b, Location loc, Value v, Value index,
+    const DenseSet<Value> &computed, function_ref<Value(Value)> leaf,
+    DenseMap<Value, Value> &cache) {
   if (Value known = cache.lookup(v))
     return known;
   Type element = tensorType(v).getElementType();
   Operation *def = v.getDefiningOp();
   Value result;
-  if (!def || !isElementwise(def) || !inlined.contains(v)) {
-    Value addr = LLVM::GEPOp::create(builder, loc, ptrType(), element,
-                                     ptrOf(v), ValueRange{index});
-    result = LLVM::LoadOp::create(builder, loc, element, addr);
+  if (!def || !isElementwise(def) || !computed.contains(v)) {
+    Value addr = LLVM::GEPOp::create(
+        b, loc, LLVM::LLVMPointerType::get(b.getContext()), element, leaf(v),
+        ValueRange{index});
+    result = LLVM::LoadOp::create(b, loc, element, addr);
   } else {
-    // Arithmetic of narrow floats is done in f32.
-    Type f32Type = builder.getF32Type();
+    Type f32Type = b.getF32Type();
     auto widen = [&](Value x) {
       return x.getType() == f32Type
                  ? x
-                 : arith::ExtFOp::create(builder, loc, f32Type, x).getResult();
+                 : arith::ExtFOp::create(b, loc, f32Type, x).getResult();
     };
     auto narrow = [&](Value x, Type to) {
       return to == f32Type
                  ? x
-                 : arith::TruncFOp::create(builder, loc, to, x).getResult();
+                 : arith::TruncFOp::create(b, loc, to, x).getResult();
     };
     SmallVector<Value> in;
     for (Value operand : def->getOperands())
-      in.push_back(widen(emitElement(operand, index, cache)));
+      in.push_back(widen(emitElementExpr(b, loc, operand, index, computed,
+                                         leaf, cache)));
+    auto constant = [&](float c) {
+      return arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(c));
+    };
     Value out;
     if (isa<AddOp>(def))
-      out = arith::AddFOp::create(builder, loc, in[0], in[1]);
+      out = arith::AddFOp::create(b, loc, in[0], in[1]);
     else if (isa<MulOp>(def))
-      out = arith::MulFOp::create(builder, loc, in[0], in[1]);
+      out = arith::MulFOp::create(b, loc, in[0], in[1]);
     else if (auto scale = dyn_cast<ScaleOp>(def))
-      out = arith::MulFOp::create(
-          builder, loc, in[0], f32(scale.getFactor().convertToFloat()));
+      out = arith::MulFOp::create(b, loc, in[0],
+                                  constant(scale.getFactor().convertToFloat()));
     else if (isa<SiluOp>(def)) {
-      Value neg = arith::NegFOp::create(builder, loc, in[0]);
-      Value e = math::ExpOp::create(builder, loc, neg);
-      Value den = arith::AddFOp::create(builder, loc, f32(1.0), e);
-      out = arith::DivFOp::create(builder, loc, in[0], den);
+      // x / (1 + exp(-x)), with exp as exp2 so that it maps to one
+      // instruction on GPUs and vectorizes on CPUs.
+      Value scaled = arith::MulFOp::create(b, loc, in[0],
+                                           constant(-1.4426950408889634f));
+      Value e = math::Exp2Op::create(b, loc, scaled);
+      Value den = arith::AddFOp::create(b, loc, constant(1.0f), e);
+      out = arith::DivFOp::create(b, loc, in[0], den);
     } else {
       out = in[0]; // convert: widened above, narrowed below
     }
@@ -388,12 +324,13 @@ void FunctionLowering::emitElementwise(Value rootValue) {
         Value index = arith::IndexCastOp::create(builder, loc,
                                                  builder.getI64Type(), iv);
         DenseMap<Value, Value> cache;
-        // The root is computed, never loaded: mark it inlined for the walk.
-        bool wasInlined = inlined.contains(rootValue);
-        inlined.insert(rootValue);
-        Value value = emitElement(rootValue, index, cache);
-        if (!wasInlined)
-          inlined.erase(rootValue);
+        // The root is computed, never loaded.
+        DenseSet<Value> computed = inlined;
+        computed.insert(rootValue);
+        Value value = emitElementExpr(builder, loc, rootValue, index,
+                                      computed,
+                                      [&](Value v) { return ptrOf(v); },
+                                      cache);
         Value addr = LLVM::GEPOp::create(builder, loc, ptrType(), element,
                                          out, ValueRange{index});
         LLVM::StoreOp::create(builder, loc, value, addr);
@@ -443,8 +380,11 @@ LogicalResult FunctionLowering::lowerDot(DotGeneralOp op) {
     k *= lhs.getDimSize(d);
   int64_t m = product(lhs.getShape().drop_front(nb)) / k;
   int64_t n = product(rhs.getShape().drop_front(nb)) / k;
+  FailureOr<int32_t> dtype = dtypeOf(op, lhs.getElementType());
+  if (failed(dtype))
+    return failure();
   call("palmrt_gemm",
-       {ctxArg, i32(kF32), i64(batch), i64(m), i64(n), i64(k),
+       {ctxArg, i32(*dtype), i64(batch), i64(m), i64(n), i64(k),
         ptrOf(op.getLhs()), i32(lhsKLast ? 0 : 1), ptrOf(op.getRhs()),
         i32(rhsKFirst ? 0 : 1), ptrOf(op.getResult())});
   return success();
@@ -669,6 +609,17 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
 LogicalResult FunctionLowering::run() {
   if (failed(check()))
     return failure();
+  if (cuda) {
+    gpu.emplace(module);
+    // The launches point at the kernels' PTX, filled in after compilation
+    // by -palm-embed-gpu-kernels.
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(module.getBody());
+    LLVM::GlobalOp::create(
+        builder, fn.getLoc(), LLVM::LLVMArrayType::get(builder.getI8Type(), 1),
+        /*isConstant=*/true, LLVM::Linkage::Private, "__palm_gpu_image",
+        builder.getStringAttr(StringRef("\0", 1)));
+  }
   plan();
   MLIRContext *ctx = fn.getContext();
   Block &body = fn.getBody().front();
@@ -695,22 +646,37 @@ LogicalResult FunctionLowering::run() {
     ptrs[v] = LLVM::GEPOp::create(builder, loc, ptrType(),
                                   builder.getI8Type(), arenaArg,
                                   ValueRange{i64(offset)});
+  for (auto [op, offset] : scratchOffset)
+    scratch[op] = LLVM::GEPOp::create(builder, loc, ptrType(),
+                                      builder.getI8Type(), arenaArg,
+                                      ValueRange{i64(offset)});
 
-  for (Operation &op : body.without_terminator())
+  for (Operation &op : body.without_terminator()) {
+    if (cuda) {
+      FailureOr<bool> done = lowerGpuOp(&op);
+      if (failed(done))
+        return failure();
+      if (*done)
+        continue;
+    }
     if (failed(lowerOp(&op)))
       return failure();
+  }
 
   loc = body.getTerminator()->getLoc();
   for (auto [j, v] : llvm::enumerate(body.getTerminator()->getOperands())) {
     RankedTensorType t = tensorType(v);
     Value dst = bufferAt(numArgs + j);
-    LLVM::MemcpyOp::create(builder, loc, dst, ptrOf(v),
-                           i64(tensorBytes(t.getShape(), t.getElementType())),
-                           /*isVolatile=*/false);
+    Value bytes = i64(tensorBytes(t.getShape(), t.getElementType()));
+    if (cuda)
+      call("palmrt_copy", {ctxArg, dst, ptrOf(v), bytes});
+    else
+      LLVM::MemcpyOp::create(builder, loc, dst, ptrOf(v), bytes,
+                             /*isVolatile=*/false);
   }
   func::ReturnOp::create(builder, loc);
 
-  FailureOr<std::string> info = describeProgram(fn, mesh, groups);
+  FailureOr<std::string> info = describeProgram(fn, mesh, groups, cuda);
   if (failed(info))
     return failure();
   builder.setInsertionPointToStart(module.getBody());
@@ -734,6 +700,7 @@ namespace {
 /// Lowers the module's one function to the runtime entry point.
 struct LowerToRuntimePass
     : public palm::impl::PalmLowerToRuntimeBase<LowerToRuntimePass> {
+  using PalmLowerToRuntimeBase::PalmLowerToRuntimeBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (getLevel(module) != Level::Local) {
@@ -757,7 +724,12 @@ struct LowerToRuntimePass
       return signalPassFailure();
     }
     MeshOp mesh = meshes.empty() ? MeshOp() : meshes.front();
-    if (failed(FunctionLowering(fns.front(), mesh).run()))
+    if (target != "cpu" && target != "cuda") {
+      module.emitError() << "unknown target '" << target
+                         << "' (expected cpu or cuda)";
+      return signalPassFailure();
+    }
+    if (failed(FunctionLowering(fns.front(), mesh, target == "cuda").run()))
       return signalPassFailure();
     // Meshes and the level mark are compile-time only.
     for (MeshOp m : llvm::make_early_inc_range(module.getOps<MeshOp>()))

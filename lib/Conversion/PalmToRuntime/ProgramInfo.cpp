@@ -63,10 +63,13 @@ static LogicalResult checkName(Operation *anchor, StringRef name) {
 
 FailureOr<std::string>
 mlir::palm::describeProgram(func::FuncOp fn, MeshOp mesh,
-                            ArrayRef<SmallVector<StringAttr, 2>> groups) {
+                            ArrayRef<SmallVector<StringAttr, 2>> groups,
+                            bool cuda) {
   std::string text;
   llvm::raw_string_ostream os(text);
   os << "palm-program 1\n";
+  if (cuda)
+    os << "target cuda\n";
   if (mesh) {
     os << "mesh " << mesh.getShape().size();
     for (auto [name, size] : llvm::zip(mesh.getAxisNames(), mesh.getShape()))

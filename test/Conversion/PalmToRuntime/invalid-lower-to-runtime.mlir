@@ -43,7 +43,7 @@ module attributes {palm.level = #palm.level<local>} {
 
 module attributes {palm.level = #palm.level<local>} {
   func.func @i64_ids(%t: tensor<8x4xf32>, %ids: tensor<3xi64>) -> tensor<3x4xf32> {
-    // expected-error@+1 {{uses i64 token ids; the CPU backend supports i32}}
+    // expected-error@+1 {{uses i64 token ids; the runtime supports i32}}
     %0 = palm.embedding %t[%ids] : (tensor<8x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
     return %0 : tensor<3x4xf32>
   }

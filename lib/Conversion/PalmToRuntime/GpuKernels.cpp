@@ -1,0 +1,173 @@
+//===- GpuKernels.cpp - generated GPU kernels for --target cuda -----------===//
+
+#include "GpuKernels.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::palm;
+
+GpuKernels::GpuKernels(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(ctx));
+  for (auto existing : module.getOps<gpu::GPUModuleOp>())
+    if (existing.getName() == "palm_kernels")
+      kernels = existing;
+  if (kernels)
+    return;
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module.getBody());
+  // PTX for sm_80 runs on every later GPU (the driver compiles it).
+  auto target = NVVM::NVVMTargetAttr::get(ctx, /*optLevel=*/3,
+                                          "nvptx64-nvidia-cuda", "sm_80");
+  kernels = gpu::GPUModuleOp::create(b, module.getLoc(), "palm_kernels",
+                                     b.getArrayAttr({target}));
+}
+
+StringRef GpuKernels::get(StringRef key, ArrayRef<Type> argTypes,
+                          const KernelBody &body) {
+  auto found = names.find(key);
+  if (found != names.end())
+    return found->second;
+  std::string name = "palm_k" + std::to_string(counter++);
+  OpBuilder b(kernels.getContext());
+  b.setInsertionPointToEnd(kernels.getBody());
+  Location loc = kernels.getLoc();
+  auto fn = gpu::GPUFuncOp::create(b, loc, name,
+                                   b.getFunctionType(argTypes, {}));
+  fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  Block &entry = fn.getBody().front();
+  b.setInsertionPointToStart(&entry);
+  SmallVector<Value> args(entry.getArguments().begin(),
+                          entry.getArguments().end());
+  body(b, loc, args);
+  gpu::ReturnOp::create(b, loc);
+  return names.try_emplace(key, name).first->second;
+}
+
+Value GpuKernels::i64(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIntOp::create(b, loc, v, 64);
+}
+
+Value GpuKernels::f32(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
+                                        APFloat(static_cast<float>(v)));
+}
+
+static Value toI64(OpBuilder &b, Location loc, Value index) {
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+}
+
+/// The id of `op` along x, as i64. Loops in kernels run over i64 (never
+/// index), so no block argument of the converted kernels is an index.
+template <typename OpT>
+static Value idX(OpBuilder &b, Location loc) {
+  return toI64(b, loc, OpT::create(b, loc, gpu::Dimension::x));
+}
+
+void GpuKernels::gridStride(OpBuilder &b, Location loc, Value n,
+                            const std::function<void(Value)> &body) {
+  Value tid = idX<gpu::ThreadIdOp>(b, loc);
+  Value bid = idX<gpu::BlockIdOp>(b, loc);
+  Value bdim = idX<gpu::BlockDimOp>(b, loc);
+  Value gdim = idX<gpu::GridDimOp>(b, loc);
+  Value start = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
+  Value stride = arith::MulIOp::create(b, loc, gdim, bdim);
+  scf::ForOp::create(b, loc, start, n, stride, ValueRange{},
+                     [&](OpBuilder &nb, Location l, Value iv, ValueRange) {
+                       body(iv);
+                       scf::YieldOp::create(nb, l);
+                     });
+}
+
+void GpuKernels::warpRows(OpBuilder &b, Location loc, Value rows,
+                          const std::function<void(Value, Value)> &body) {
+  Value tid = idX<gpu::ThreadIdOp>(b, loc);
+  Value bid = idX<gpu::BlockIdOp>(b, loc);
+  Value bdim = idX<gpu::BlockDimOp>(b, loc);
+  Value gdim = idX<gpu::GridDimOp>(b, loc);
+  Value c32 = i64(b, loc, 32);
+  Value global = arith::AddIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, bid, bdim), tid);
+  Value warp = arith::DivUIOp::create(b, loc, global, c32);
+  Value lane = arith::RemUIOp::create(b, loc, tid, c32);
+  Value warps = arith::DivUIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, gdim, bdim), c32);
+  scf::ForOp::create(b, loc, warp, rows, warps, ValueRange{},
+                     [&](OpBuilder &nb, Location l, Value iv, ValueRange) {
+                       body(iv, lane);
+                       scf::YieldOp::create(nb, l);
+                     });
+}
+
+Value GpuKernels::warpReduce(OpBuilder &b, Location loc, Value v, bool max) {
+  for (int32_t offset : {16, 8, 4, 2, 1}) {
+    Value other = gpu::ShuffleOp::create(b, loc, v, offset, 32,
+                                         gpu::ShuffleMode::XOR)
+                      .getShuffleResult();
+    v = max ? arith::MaximumFOp::create(b, loc, v, other).getResult()
+            : arith::AddFOp::create(b, loc, v, other).getResult();
+  }
+  return v;
+}
+
+SmallVector<Value> GpuKernels::laneLoop(
+    OpBuilder &b, Location loc, Value lane, Value count, ArrayRef<Value> init,
+    const std::function<SmallVector<Value>(Value, ValueRange)> &step) {
+  auto loop = scf::ForOp::create(
+      b, loc, lane, count, i64(b, loc, 32), init,
+      [&](OpBuilder &nb, Location l, Value iv, ValueRange acc) {
+        SmallVector<Value> next = step(iv, acc);
+        scf::YieldOp::create(nb, l, next);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+Value GpuKernels::load(OpBuilder &b, Location loc, Type type, Value base,
+                       Value index) {
+  Value ptr = LLVM::GEPOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext()), type, base,
+      ValueRange{index});
+  return LLVM::LoadOp::create(b, loc, type, ptr);
+}
+
+void GpuKernels::store(OpBuilder &b, Location loc, Value value, Value base,
+                       Value index) {
+  Value ptr = LLVM::GEPOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext()), value.getType(),
+      base, ValueRange{index});
+  LLVM::StoreOp::create(b, loc, value, ptr);
+}
+
+Value GpuKernels::loadF32(OpBuilder &b, Location loc, Type type, Value base,
+                          Value index) {
+  Value v = load(b, loc, type, base, index);
+  if (type.isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+void GpuKernels::storeF32(OpBuilder &b, Location loc, Type type, Value base,
+                          Value index, Value value) {
+  if (!type.isF32())
+    value = arith::TruncFOp::create(b, loc, type, value);
+  store(b, loc, value, base, index);
+}
+
+Value GpuKernels::exp(OpBuilder &b, Location loc, Value x) {
+  Value scaled = arith::MulFOp::create(b, loc, x, f32(b, loc, M_LOG2E));
+  return math::Exp2Op::create(b, loc, scaled);
+}
+
+Value GpuKernels::log(OpBuilder &b, Location loc, Value x) {
+  Value l2 = math::Log2Op::create(b, loc, x);
+  return arith::MulFOp::create(b, loc, l2, f32(b, loc, M_LN2));
+}

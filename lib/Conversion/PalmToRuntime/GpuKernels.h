@@ -1,0 +1,88 @@
+//===- GpuKernels.h - generated GPU kernels for --target cuda ---*- C++ -*-===//
+//
+// Kernels are gpu.func ops in one gpu.module; identical kernels (same key)
+// are generated once. Every kernel takes pointers and i64 scalars and is
+// written for a grid-stride launch of `kBlock` threads per block, so any
+// grid size covers the work.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALM_LIB_CONVERSION_PALMTORUNTIME_GPUKERNELS_H
+#define PALM_LIB_CONVERSION_PALMTORUNTIME_GPUKERNELS_H
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <functional>
+#include <string>
+
+namespace mlir::palm {
+
+/// Threads per block of every generated kernel.
+constexpr int64_t kBlock = 256;
+
+/// Builds the body of one kernel: `args` are its arguments (pointers first
+/// as the caller declared them). The builder is inside the kernel.
+using KernelBody = std::function<void(OpBuilder &b, Location loc,
+                                      ArrayRef<Value> args)>;
+
+class GpuKernels {
+public:
+  /// Creates (or reuses) `gpu.module @palm_kernels` in `module`.
+  explicit GpuKernels(ModuleOp module);
+
+  /// Returns the name of the kernel with `key`, creating it with `argTypes`
+  /// and `body` the first time.
+  StringRef get(StringRef key, ArrayRef<Type> argTypes,
+                const KernelBody &body);
+
+  gpu::GPUModuleOp getModule() { return kernels; }
+
+  // Helpers for kernel bodies.
+
+  /// for (i = global thread index; i < n; i += total threads) body(i), with
+  /// `i` as i64.
+  static void gridStride(OpBuilder &b, Location loc, Value n,
+                         const std::function<void(Value)> &body);
+  /// One warp per row: for (row = warp index; row < rows; row += warps)
+  /// body(row, lane), row and lane as i64.
+  static void warpRows(OpBuilder &b, Location loc, Value rows,
+                       const std::function<void(Value, Value)> &body);
+  /// Sum or maximum of `v` over the 32 lanes of a warp, in every lane; the
+  /// order of combination is fixed, so results are deterministic.
+  static Value warpReduce(OpBuilder &b, Location loc, Value v, bool max);
+  /// for (j = lane; j < count; j += 32) acc = step(acc, j), over f32
+  /// accumulators; returns the final accumulators.
+  static SmallVector<Value>
+  laneLoop(OpBuilder &b, Location loc, Value lane, Value count,
+           ArrayRef<Value> init,
+           const std::function<SmallVector<Value>(Value, ValueRange)> &step);
+  /// Loads element `index` (i64) of type `type` at `base`, widened to f32
+  /// when it is a narrower float.
+  static Value loadF32(OpBuilder &b, Location loc, Type type, Value base,
+                       Value index);
+  /// Stores f32 `value` as `type` at element `index` of `base`.
+  static void storeF32(OpBuilder &b, Location loc, Type type, Value base,
+                       Value index, Value value);
+  static Value load(OpBuilder &b, Location loc, Type type, Value base,
+                    Value index);
+  static void store(OpBuilder &b, Location loc, Value value, Value base,
+                    Value index);
+  static Value i64(OpBuilder &b, Location loc, int64_t v);
+  static Value f32(OpBuilder &b, Location loc, double v);
+  /// exp(x) as exp2(x log2 e): the NVPTX back end has a native exp2.
+  static Value exp(OpBuilder &b, Location loc, Value x);
+  /// log(x) as log2(x) ln 2.
+  static Value log(OpBuilder &b, Location loc, Value x);
+
+private:
+  gpu::GPUModuleOp kernels;
+  llvm::StringMap<std::string> names;
+  int64_t counter = 0;
+};
+
+} // namespace mlir::palm
+
+#endif // PALM_LIB_CONVERSION_PALMTORUNTIME_GPUKERNELS_H
