@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds, on this (CPU) machine, what the GPU machine needs, in one folder:
+#   - cuda executables (one process, one GPU) of tiny and small in f32 and
+#     bf16, and of a ~1B-parameter PaLM config (palm-1b.json, bf16);
+#   - reference outputs of tiny and small from the CPU backend (f32), same
+#     seed, so the GPU numbers can be checked without MLIR there;
+#   - palm-gen statistics (FLOPs per token) for the MFU;
+#   - run.py, which runs everything there and prints the table.
+# Usage: bench/gpu/prepare.sh [build-dir] [out-dir]
+# Then copy out-dir to the GPU machine and run: python3 out-dir/run.py
+set -euo pipefail
+build="$(cd "${1:-build}" && pwd)"
+out="${2:-gpu-bench}"
+here="$(cd "$(dirname "$0")" && pwd)"
+rm -rf "$out" && mkdir -p "$out/ref"
+gen="$build/bin/palm-gen"
+compile="$build/bin/palm-compile"
+
+for preset in tiny small; do
+  "$gen" --preset "$preset" --return-logits -o "$out/$preset.f32.mlir"
+  "$compile" "$out/$preset.f32.mlir" -o "$out/$preset.cpu"
+  "$out/$preset.cpu" --seed 7 --save-outputs "$out/ref/$preset" > /dev/null
+  for dtype in f32 bf16; do
+    "$gen" --preset "$preset" --dtype "$dtype" --return-logits -o "$out/$preset.$dtype.mlir"
+    "$compile" "$out/$preset.$dtype.mlir" --target cuda -o "$out/$preset.$dtype.cuda"
+  done
+  "$gen" --preset "$preset" --stats --stats-format=json > "$out/$preset.stats.json"
+done
+"$gen" --config "$here/palm-1b.json" -o "$out/palm-1b.mlir"
+"$compile" "$out/palm-1b.mlir" --target cuda -o "$out/palm-1b.cuda"
+"$gen" --config "$here/palm-1b.json" --stats --stats-format=json > "$out/palm-1b.stats.json"
+rm -f "$out"/*.cpu "$out"/*.mlir
+cp "$here/run.py" "$here/../../test/e2e/palm_shards.py" "$out/"
+echo "prepared $out: copy it to the GPU machine and run: python3 $out/run.py"

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Runs, on a GPU machine, what bench/gpu/prepare.sh built, and prints a table.
+
+1. Numerics: tiny and small compiled for cuda (f32 and bf16) run with the
+   seed of the CPU reference runs; their loss and logits are compared with
+   the CPU backend's f32 outputs (ref/): f32 within 1e-3 of the largest
+   logit and 1e-4 relative on the loss; bf16 within 5e-2 and 2e-2.
+2. Throughput: the ~1B-parameter config (bf16, one GPU) runs --steps N;
+   tokens/s is the median of the steps after the first two, and MFU is
+   tokens/s x forward FLOPs per token (2N + 4LHQT, palm-gen's statistics)
+   over the GPU's dense bf16 peak (H100/H200 SXM 989 TFLOP/s, A100 312).
+
+Needs numpy (PyTorch machines have it). Usage: python3 run.py [--steps 10]
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+PEAKS = [("H200", 989e12), ("H100", 989e12), ("A100", 312e12)]
+
+
+def gpu_name():
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name",
+                              "--format=csv,noheader"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        return out.splitlines()[0] if out else "unknown GPU"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown GPU (nvidia-smi failed)"
+
+
+def run(cmd):
+    print("$ " + " ".join(cmd), flush=True)
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def check(name, dtype, tol_logits, tol_loss):
+    import numpy as np
+    import palm_shards as ps
+    exe = os.path.join(HERE, "%s.%s.cuda" % (name, dtype))
+    out = os.path.join(HERE, "out", "%s.%s" % (name, dtype))
+    result = run([exe, "--seed", "7", "--save-outputs", out])
+    if result.returncode != 0:
+        return "FAIL (exit %d: %s)" % (result.returncode,
+                                      result.stderr.strip()[-300:])
+    got, _ = ps.load_shards(out, names=["logits", "loss"])
+    ref, _ = ps.load_shards(os.path.join(HERE, "ref", name),
+                            names=["logits", "loss"])
+    scale = float(np.max(np.abs(ref["logits"])))
+    err = float(np.max(np.abs(got["logits"].astype(np.float64) -
+                              ref["logits"].astype(np.float64)))) / scale
+    loss_err = abs(float(got["loss"]) - float(ref["loss"])) / abs(
+        float(ref["loss"]))
+    ok = err <= tol_logits and loss_err <= tol_loss
+    return "%s (logits %.2e of max, loss %.2e relative; tolerances %.0e, %.0e)" % (
+        "ok" if ok else "FAIL", err, loss_err, tol_logits, tol_loss)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=10)
+    args = p.parse_args()
+    name = gpu_name()
+    print("command: %s" % " ".join([sys.executable] + sys.argv))
+    print("machine: %s" % name)
+    print()
+    print("numerics against the CPU backend (f32):")
+    for model in ("tiny", "small"):
+        for dtype, tl, tloss in (("f32", 1e-3, 1e-4), ("bf16", 5e-2, 2e-2)):
+            print("  %-6s %-5s %s" % (model, dtype, check(model, dtype, tl,
+                                                          tloss)))
+    print()
+    with open(os.path.join(HERE, "palm-1b.stats.json")) as f:
+        stats = json.load(f)
+    flops = stats["forward_flops_per_token"]
+    result = run([os.path.join(HERE, "palm-1b.cuda"), "--steps",
+                  str(args.steps)])
+    if result.returncode != 0:
+        print("palm-1b: FAIL (exit %d): %s" % (result.returncode,
+                                              result.stderr.strip()[-500:]))
+        return 1
+    rates = [float(m.group(1)) for m in
+             re.finditer(r"tokens/s ([0-9.]+)", result.stdout)]
+    steady = rates[2:] or rates
+    rate = statistics.median(steady)
+    peak = next((v for k, v in PEAKS if k in name), None)
+    mfu = "%.1f%%" % (100 * rate * flops / peak) if peak else "n/a (peak unknown)"
+    print("%-10s %-6s %10s %12s %14s %8s" % ("model", "dtype", "params",
+                                             "tokens/s", "TFLOP/s", "MFU"))
+    print("%-10s %-6s %9.2fB %12.1f %14.1f %8s" % (
+        "palm-1b", "bf16", stats["parameters"] / 1e9, rate,
+        rate * flops / 1e12, mfu))
+    print("all steps: %s" % " ".join("%.0f" % r for r in rates))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
