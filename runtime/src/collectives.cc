@@ -6,6 +6,9 @@
 // dimension before it has size 1 the pieces are already contiguous and the
 // buffers are used as they are. bf16 reductions reduce in f32.
 //
+// A context with a Device (a cuda program) hands every collective, once its
+// arguments are checked, to the device, which times and traces it itself.
+//
 //===----------------------------------------------------------------------===//
 
 #include "bf16.h"
@@ -145,6 +148,8 @@ void palmrt_all_reduce(palmrt_context *ctx, const void *in, void *out,
                        int32_t group) {
   checkReduction(dtype, reduction, "palmrt_all_reduce");
   palmrt_context::Group &g = ctx->group(group);
+  if (ctx->device)
+    return ctx->device->allReduce(group, in, out, count, dtype, reduction);
   int64_t bytes = count * dtypeBytes(dtype);
   CollectiveScope scope(ctx, "all_reduce", group, bytes);
   if (in != out)
@@ -167,6 +172,10 @@ void palmrt_all_gather(palmrt_context *ctx, const void *in, void *out,
   int64_t elemBytes = elemBytesOf(dtype, what);
   checkDim(rank, dim, what);
   palmrt_context::Group &g = ctx->group(group);
+  if (ctx->device)
+    return ctx->device->allGather(
+        group, in, out, std::vector<int64_t>(in_shape, in_shape + rank), dim,
+        dtype);
   int64_t count = product(in_shape, 0, rank);
   CollectiveScope scope(ctx, "all_gather", group, count * elemBytes);
   if (g.size == 1) {
@@ -191,6 +200,13 @@ void palmrt_reduce_scatter(palmrt_context *ctx, const void *in, void *out,
   checkReduction(dtype, reduction, what);
   checkDim(rank, dim, what);
   palmrt_context::Group &g = ctx->group(group);
+  if (in_shape[dim] % g.size != 0)
+    fatal(absl::StrCat(what, ": dimension ", dim, " of size ", in_shape[dim],
+                       " does not split over ", g.size, " devices"));
+  if (ctx->device)
+    return ctx->device->reduceScatter(
+        group, in, out, std::vector<int64_t>(in_shape, in_shape + rank), dim,
+        dtype, reduction);
   int64_t count = product(in_shape, 0, rank);
   CollectiveScope scope(ctx, "reduce_scatter", group,
                         count * dtypeBytes(dtype));
@@ -198,9 +214,6 @@ void palmrt_reduce_scatter(palmrt_context *ctx, const void *in, void *out,
     std::memmove(out, in, count * dtypeBytes(dtype));
     return;
   }
-  if (in_shape[dim] % g.size != 0)
-    fatal(absl::StrCat(what, ": dimension ", dim, " of size ", in_shape[dim],
-                       " does not split over ", g.size, " devices"));
   if (dtype == PALMRT_BF16) {
     std::vector<float> wide = toFloat(in, count);
     std::vector<float> result(count / g.size);
@@ -220,16 +233,20 @@ void palmrt_all_to_all(palmrt_context *ctx, const void *in, void *out,
   checkDim(rank, split_dim, what);
   checkDim(rank, concat_dim, what);
   palmrt_context::Group &g = ctx->group(group);
+  if (in_shape[split_dim] % g.size != 0)
+    fatal(absl::StrCat(what, ": dimension ", split_dim, " of size ",
+                       in_shape[split_dim], " does not split over ", g.size,
+                       " devices"));
+  if (ctx->device)
+    return ctx->device->allToAll(
+        group, in, out, std::vector<int64_t>(in_shape, in_shape + rank),
+        split_dim, concat_dim, dtype);
   int64_t count = product(in_shape, 0, rank);
   CollectiveScope scope(ctx, "all_to_all", group, count * elemBytes);
   if (g.size == 1) {
     std::memmove(out, in, count * elemBytes);
     return;
   }
-  if (in_shape[split_dim] % g.size != 0)
-    fatal(absl::StrCat(what, ": dimension ", split_dim, " of size ",
-                       in_shape[split_dim], " does not split over ", g.size,
-                       " devices"));
   std::vector<int64_t> whole(in_shape, in_shape + rank);
   std::vector<int64_t> piece = reshaped(rank, in_shape, split_dim, 1, g.size);
   std::vector<int64_t> outShape =
@@ -259,7 +276,6 @@ void palmrt_collective_permute(palmrt_context *ctx, const void *in, void *out,
   int64_t elemBytes = elemBytesOf(dtype, what);
   palmrt_context::Group &g = ctx->group(group);
   int64_t bytes = count * elemBytes;
-  CollectiveScope scope(ctx, "collective_permute", group, bytes);
   std::vector<int64_t> sendTo;
   int64_t recvFrom = -1;
   for (int64_t i = 0; i < num_pairs; ++i) {
@@ -275,6 +291,9 @@ void palmrt_collective_permute(palmrt_context *ctx, const void *in, void *out,
     if (from == g.index && to != g.index)
       sendTo.push_back(to);
   }
+  if (ctx->device)
+    return ctx->device->permute(group, in, out, count, dtype, sendTo, recvFrom);
+  CollectiveScope scope(ctx, "collective_permute", group, bytes);
   bool selfCopy = recvFrom == g.index;
   int64_t remoteFrom = selfCopy ? -1 : recvFrom;
   if (selfCopy && in != out)
@@ -298,8 +317,12 @@ void palmrt_all_slice(palmrt_context *ctx, const void *in, void *out,
   const char *what = "palmrt_all_slice";
   int64_t elemBytes = elemBytesOf(dtype, what);
   checkDim(rank, dim, what);
-  TraceScope trace("all_slice", "data");
   palmrt_context::Group &g = ctx->group(group);
+  if (ctx->device)
+    return ctx->device->allSlice(
+        group, in, out, std::vector<int64_t>(in_shape, in_shape + rank), dim,
+        dtype);
+  TraceScope trace("all_slice", "data");
   int64_t extent = in_shape[dim];
   int64_t local = (extent + g.size - 1) / g.size;
   int64_t start = g.index * local;

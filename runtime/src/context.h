@@ -9,6 +9,7 @@
 #ifndef PALMRT_SRC_CONTEXT_H
 #define PALMRT_SRC_CONTEXT_H
 
+#include "device.h"
 #include "process.h"
 #include "program_info.h"
 
@@ -45,6 +46,8 @@ public:
   virtual void permute(const void *in, void *out, int64_t count, int32_t dtype,
                        const std::vector<int64_t> &sendTo,
                        int64_t recvFrom) = 0;
+  /// Copies `bytes` of device `root`'s buffer to every device's.
+  virtual void broadcast(void *buffer, int64_t bytes, int64_t root) = 0;
 };
 
 /// Transports over MPI communicators split from MPI_COMM_WORLD.
@@ -72,6 +75,11 @@ struct palmrt_context {
 
   /// Packing space for collectives, grown on demand and reused.
   std::vector<char> scratchIn, scratchOut;
+
+  /// The backend of a program whose buffers are device memory (target
+  /// cuda); null for the host backend. Declared after `groups`, so it is
+  /// destroyed first.
+  std::unique_ptr<palmrt::Device> device;
 
   /// The group `id`, or a fatal error naming the bad id.
   Group &group(int32_t id);

@@ -2,6 +2,7 @@
 
 #include "bf16.h"
 #include "blas_library.h"
+#include "context.h"
 #include "process.h"
 #include "trace.h"
 
@@ -46,7 +47,9 @@ extern "C" void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch,
                             int64_t m, int64_t n, int64_t k, const void *a,
                             int32_t trans_a, const void *b, int32_t trans_b,
                             void *c) {
-  (void)ctx;
+  if (ctx && ctx->device)
+    return ctx->device->gemm(dtype, batch, m, n, k, a, trans_a != 0, b,
+                             trans_b != 0, c);
   TraceScope trace("gemm", "gemm");
   if (trace.active())
     trace.setArgs(absl::StrCat("\"batch\":", batch, ",\"m\":", m, ",\"n\":", n,

@@ -34,6 +34,7 @@ MpiLibrary::load(const char *soname) {
   resolve(lib->Comm_split, "MPI_Comm_split");
   resolve(lib->Comm_free, "MPI_Comm_free");
   resolve(lib->Barrier, "MPI_Barrier");
+  resolve(lib->Bcast, "MPI_Bcast");
   resolve(lib->Allreduce, "MPI_Allreduce");
   resolve(lib->Allgather, "MPI_Allgather");
   resolve(lib->Reduce_scatter_block, "MPI_Reduce_scatter_block");
@@ -48,6 +49,7 @@ MpiLibrary::load(const char *soname) {
   resolve(lib->typeInt32, "ompi_mpi_int32_t");
   resolve(lib->typeInt64, "ompi_mpi_int64_t");
   resolve(lib->typeUint16, "ompi_mpi_uint16_t");
+  resolve(lib->typeByte, "ompi_mpi_byte");
   resolve(lib->opSum, "ompi_mpi_op_sum");
   resolve(lib->opMax, "ompi_mpi_op_max");
   if (!missing.empty()) {

@@ -47,6 +47,7 @@ struct MpiLibrary {
   int (*Comm_split)(mpi::Comm, int, int, mpi::Comm *);
   int (*Comm_free)(mpi::Comm *);
   int (*Barrier)(mpi::Comm);
+  int (*Bcast)(void *, int, mpi::Datatype, int, mpi::Comm);
   int (*Allreduce)(const void *, void *, int, mpi::Datatype, mpi::Op,
                    mpi::Comm);
   int (*Allgather)(const void *, int, mpi::Datatype, void *, int, mpi::Datatype,
@@ -62,7 +63,8 @@ struct MpiLibrary {
   int (*Error_string)(int, char *, int *);
 
   mpi::Comm commWorld;
-  mpi::Datatype typeFloat, typeDouble, typeInt32, typeInt64, typeUint16;
+  mpi::Datatype typeFloat, typeDouble, typeInt32, typeInt64, typeUint16,
+      typeByte;
   mpi::Op opSum, opMax;
 
   /// dlopens `soname` (RTLD_NOW | RTLD_GLOBAL: Open MPI's plugins resolve

@@ -76,6 +76,12 @@ public:
                                         requests.data(), mpi::kStatusesIgnore));
   }
 
+  void broadcast(void *buffer, int64_t bytes, int64_t root) override {
+    int n = intCount(bytes, "broadcast");
+    check("MPI_Bcast",
+          mpi->Bcast(buffer, n, mpi->typeByte, static_cast<int>(root), comm));
+  }
+
 private:
   static constexpr int kTag = 7;
   MpiLibrary *mpi;

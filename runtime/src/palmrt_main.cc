@@ -9,6 +9,7 @@
 
 #include "blas_library.h"
 #include "context.h"
+#include "device.h"
 #include "generator.h"
 #include "json.h"
 #include "process.h"
@@ -173,15 +174,29 @@ private:
   const char *argv0;
 
   std::unique_ptr<palmrt_context> ctx;
+  /// Host memory of every argument and result: the program's buffers on the
+  /// host backend, the host copies of them on a device.
   std::vector<std::unique_ptr<Buffer>> buffers;
+  /// The buffers the entry gets (host or device memory).
   std::vector<void *> pointers;
   std::unique_ptr<Buffer> arena;
+  void *arenaPointer = nullptr;
+  Device *device = nullptr;
   std::unique_ptr<Tracer> tracer;
   const TensorSpec *tokens = nullptr, *targets = nullptr;
   int64_t vocab = 0;
 
   int64_t rank() const { return ctx ? ctx->rank : process().rank; }
   absl::Status checkProgram();
+  /// Opens the GPU of a cuda program and connects its groups (collective).
+  absl::Status openDevice();
+  absl::Status connectDevice();
+  /// Allocates every buffer and the arena.
+  absl::Status allocate();
+  /// Copies tensors between the host copies and the device (no-ops on the
+  /// host backend).
+  absl::Status upload(const TensorSpec &t);
+  absl::Status download(const TensorSpec &t);
   absl::Status initParameters();
   absl::Status saveTensors(const std::string &dir, const std::string &prefix,
                            bool outputs, const std::string &run);
@@ -202,10 +217,11 @@ private:
       absl::StrAppend(&run, ", \"weights\": ", jsonQuote(options.weights));
     return run;
   }
-  void *bufferOf(const TensorSpec &t) {
-    return pointers[t.kind == TensorKind::Result ? info.args.size() + t.index
-                                                 : t.index];
+  size_t slotOf(const TensorSpec &t) const {
+    return t.kind == TensorKind::Result ? info.args.size() + t.index : t.index;
   }
+  /// The host memory of `t`.
+  void *bufferOf(const TensorSpec &t) { return buffers[slotOf(t)]->data; }
 };
 
 absl::Status Program::checkProgram() {
@@ -242,6 +258,64 @@ absl::Status Program::checkProgram() {
           absl::StrCat("parameter '", t.name, "' of type ", dtypeName(t.dtype),
                        " cannot be initialised from a normal distribution"));
   return absl::OkStatus();
+}
+
+absl::Status Program::openDevice() {
+  bool needNccl = false;
+  for (const palmrt_context::Group &g : ctx->groups)
+    needNccl |= g.size > 1;
+  auto opened = openCudaDevice(localRank(), localSize(), needNccl);
+  if (!opened.ok())
+    return absl::Status(opened.status().code(),
+                        absl::StrCat("this program was compiled for cuda, but ",
+                                     opened.status().message()));
+  ctx->device = std::move(*opened);
+  device = ctx->device.get();
+  return absl::OkStatus();
+}
+
+absl::Status Program::connectDevice() {
+  if (absl::Status s = device->connect(*ctx); !s.ok())
+    return absl::Status(
+        s.code(), absl::StrCat("on ", device->describe(), ": ", s.message()));
+  return absl::OkStatus();
+}
+
+absl::Status Program::allocate() {
+  for (const auto *list : {&info.args, &info.results})
+    for (const TensorSpec &t : *list) {
+      buffers.push_back(std::make_unique<Buffer>(t.localBytes()));
+      if (!device) {
+        pointers.push_back(buffers.back()->data);
+        continue;
+      }
+      absl::StatusOr<void *> memory = device->allocate(t.localBytes());
+      if (!memory.ok())
+        return memory.status();
+      pointers.push_back(*memory);
+    }
+  if (!device) {
+    arena = std::make_unique<Buffer>(arenaBytes);
+    arenaPointer = arena->data;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<void *> memory = device->allocate(arenaBytes);
+  if (!memory.ok())
+    return memory.status();
+  arenaPointer = *memory;
+  return absl::OkStatus();
+}
+
+absl::Status Program::upload(const TensorSpec &t) {
+  if (!device)
+    return absl::OkStatus();
+  return device->upload(pointers[slotOf(t)], bufferOf(t), t.localBytes());
+}
+
+absl::Status Program::download(const TensorSpec &t) {
+  if (!device)
+    return absl::OkStatus();
+  return device->download(bufferOf(t), pointers[slotOf(t)], t.localBytes());
 }
 
 absl::Status Program::initParameters() {
@@ -299,12 +373,14 @@ void Program::fillInputs(int64_t step) {
     return;
   // The stream is indexed from step 0; the report counts from 1.
   uint64_t streamStep = static_cast<uint64_t>(step - 1);
-  if (tokens)
-    fillTokens(info, *tokens, rank(), options.seed, streamStep, vocab, 0,
-               bufferOf(*tokens));
-  if (targets)
-    fillTokens(info, *targets, rank(), options.seed, streamStep, vocab, 1,
-               bufferOf(*targets));
+  for (auto [t, shift] : {std::pair{tokens, 0}, {targets, 1}}) {
+    if (!t)
+      continue;
+    fillTokens(info, *t, rank(), options.seed, streamStep, vocab, shift,
+               bufferOf(*t));
+    if (absl::Status s = upload(*t); !s.ok())
+      fatal(s.message());
+  }
 }
 
 int Program::run() {
@@ -335,18 +411,27 @@ int Program::run() {
     return 1;
   }
   ctx = *std::move(context);
-  chooseBlasThreads();
-
-  for (const auto *list : {&info.args, &info.results})
-    for (const TensorSpec &t : *list) {
-      buffers.push_back(std::make_unique<Buffer>(t.localBytes()));
-      pointers.push_back(buffers.back()->data);
-    }
-  arena = std::make_unique<Buffer>(arenaBytes);
+  if (info.target == Target::Cuda) {
+    // Every rank opens its GPU before any connects, so that no rank waits
+    // in NCCL for one that has no GPU.
+    if (!agreeOnStatus(openDevice()).ok() ||
+        !agreeOnStatus(connectDevice()).ok())
+      return 1;
+  } else {
+    chooseBlasThreads();
+  }
+  if (!agreeOnStatus(allocate()).ok())
+    return 1;
 
   if (!agreeOnStatus(initParameters()).ok())
     return 1;
   if (!options.inputs.empty() && !agreeOnStatus(readInputs()).ok())
+    return 1;
+  absl::Status uploaded;
+  for (const TensorSpec &t : info.args)
+    if (uploaded.ok())
+      uploaded = upload(t);
+  if (!agreeOnStatus(uploaded).ok())
     return 1;
   if (!options.saveWeights.empty() &&
       !agreeOnStatus(
@@ -370,7 +455,15 @@ int Program::run() {
     ctx->collectiveSeconds = 0;
     ctx->collectiveCalls = 0;
     double start = nowSeconds();
-    entry(pointers.data(), arena->data, ctx.get());
+    if (device)
+      device->beginStep();
+    entry(pointers.data(), arenaPointer, ctx.get());
+    if (device) {
+      // The step ends when the device is done with it.
+      StepTimes times = device->finishStep();
+      ctx->collectiveSeconds = times.collectiveSeconds;
+      ctx->collectiveCalls = times.collectives;
+    }
     double end = nowSeconds();
     if (tracer)
       tracer->complete(absl::StrCat("step ", step), "step", start, end,
@@ -379,9 +472,12 @@ int Program::run() {
       continue;
     double seconds = end - start;
     std::string line = absl::StrCat("step ", step);
-    if (loss)
+    if (loss) {
+      if (absl::Status s = download(*loss); !s.ok())
+        fatal(s.message());
       absl::StrAppendFormat(&line, " loss %.6f",
                             *static_cast<const float *>(bufferOf(*loss)));
+    }
     if (tokensPerStep > 0)
       absl::StrAppendFormat(&line, " tokens/s %.1f",
                             seconds > 0 ? tokensPerStep / seconds : 0.0);
@@ -394,6 +490,14 @@ int Program::run() {
   }
   setActiveTracer(nullptr);
 
+  if (!options.saveOutputs.empty()) {
+    absl::Status downloaded;
+    for (const TensorSpec &t : info.results)
+      if (downloaded.ok())
+        downloaded = download(t);
+    if (!agreeOnStatus(downloaded).ok())
+      return 1;
+  }
   if (!options.saveOutputs.empty() &&
       !agreeOnStatus(
            saveTensors(options.saveOutputs, "outputs", true, outputsRun()))

@@ -56,6 +56,21 @@ void startWatchdog() {
 int launcherRank() { return envInt("OMPI_COMM_WORLD_RANK", 0); }
 int launcherSize() { return envInt("OMPI_COMM_WORLD_SIZE", 1); }
 
+int localRank() {
+  for (const char *name :
+       {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (int value = envInt(name, -1); value >= 0)
+      return value;
+  return gProcess.rank;
+}
+
+int localSize() {
+  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (int value = envInt(name, -1); value > 0)
+      return value;
+  return gProcess.size;
+}
+
 absl::Status startProcess(int *argc, char ***argv) {
   if (gStarted)
     return absl::OkStatus();

@@ -29,6 +29,13 @@ struct ProcessInfo {
 int launcherRank();
 int launcherSize();
 
+/// This process's rank among the job's processes on its node, and their
+/// number (Open MPI's OMPI_COMM_WORLD_LOCAL_RANK / _SIZE, else MPICH's or
+/// Slurm's). Without such a variable the job is taken to be on one node.
+/// Valid after startProcess.
+int localRank();
+int localSize();
+
 /// Starts MPI when the launcher says this is a job of several processes (or
 /// an mpirun job of one), then starts the watchdog. Idempotent. Without a
 /// launcher, or with a launcher of one process and no libmpi, the process runs

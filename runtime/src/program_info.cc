@@ -268,7 +268,7 @@ absl::Status parseTensor(ProgramInfo &info, LineParser &p, TensorSpec &t,
 
 absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
   ProgramInfo info;
-  bool sawMesh = false;
+  bool sawMesh = false, sawTarget = false;
   int lineNo = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++lineNo;
@@ -347,6 +347,21 @@ absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
       list.push_back(std::move(t));
     } else if (keyword == "vocab") {
       PALMRT_ASSIGN(info.vocab, p.integer("vocabulary size", 1, 1LL << 31));
+    } else if (keyword == "target") {
+      if (sawTarget)
+        return p.error("a second target");
+      sawTarget = true;
+      absl::string_view name;
+      PALMRT_ASSIGN(name, p.word("target"));
+      if (name == "cpu")
+        info.target = Target::Cpu;
+      else if (name == "cuda")
+        info.target = Target::Cuda;
+      else
+        return p.error(absl::StrCat("unknown target '", name,
+                                    "' (this runtime runs cpu and cuda)"));
+      if (!p.done())
+        return p.error("unexpected text after the target");
     }
     // Other keywords are informational lines of later compilers; skipping
     // them keeps old runtimes working.

@@ -26,6 +26,8 @@ int64_t dtypeBytes(int32_t dtype);
 const char *dtypeName(int32_t dtype);
 
 enum class TensorKind { Param, Input, Result };
+/// Where the program's buffers live and which backend serves its calls.
+enum class Target { Cpu, Cuda };
 enum class InitKind { None, Normal, Ones, Zeros };
 
 struct TensorSpec {
@@ -53,6 +55,8 @@ struct ProgramInfo {
   std::vector<TensorSpec> args, results;
   /// From an optional `vocab <n>` line; 0 when absent.
   int64_t vocab = 0;
+  /// From an optional `target <cpu|cuda>` line; cpu when absent.
+  Target target = Target::Cpu;
 
   int64_t numDevices() const;
   /// "data=2,model=2" (or "single device" for a mesh without axes).

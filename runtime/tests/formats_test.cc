@@ -7,6 +7,8 @@
 #include "shards.h"
 #include "trace.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -69,6 +71,10 @@ TEST(ProgramInfo, ErrorsNameTheLine) {
        "missing local dimension"},
       {"palm-program 1\nmesh 1 x 2\nresult 0 r f32 0\nresult 1 r f32 0\n",
        "two results named 'r'"},
+      {"palm-program 1\nmesh 0\ntarget tpu\n", "line 3: unknown target 'tpu'"},
+      {"palm-program 1\nmesh 0\ntarget cuda\ntarget cuda\n",
+       "line 4: a second target"},
+      {"palm-program 1\nmesh 0\ntarget cuda 1\n", "after the target"},
   };
   for (const Case &c : cases) {
     auto info = parseProgramInfo(c.text);
@@ -83,6 +89,16 @@ TEST(ProgramInfo, IgnoresUnknownKeywordsAndReadsVocab) {
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->vocab, 77);
   EXPECT_EQ(info->numDevices(), 1);
+  EXPECT_EQ(info->target, Target::Cpu);
+}
+
+TEST(ProgramInfo, ReadsTheTarget) {
+  for (const char *name : {"cpu", "cuda"}) {
+    auto info = parseProgramInfo(
+        absl::StrCat("palm-program 1\nmesh 1 x 2\ntarget ", name, "\n"));
+    ASSERT_TRUE(info.ok()) << info.status();
+    EXPECT_EQ(info->target, name[1] == 'p' ? Target::Cpu : Target::Cuda);
+  }
 }
 
 TEST(Json, ParsesAndRejects) {

@@ -1,0 +1,90 @@
+//===- kernel_params.h - parameters of palmrt's own GPU kernels -*- C++ -*-===//
+//
+// Each kernel of the embedded modules takes one of these structs by value.
+// The header is compiled by nvcc (device code) and by the host compiler (the
+// launching side, and the host emulation the tests use), so it holds plain
+// data and the index arithmetic both sides share.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALMRT_SRC_CUDA_KERNELS_KERNEL_PARAMS_H
+#define PALMRT_SRC_CUDA_KERNELS_KERNEL_PARAMS_H
+
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define PALMRT_HOST_DEVICE __host__ __device__
+#else
+#define PALMRT_HOST_DEVICE
+#endif
+
+namespace palmrt {
+
+inline constexpr int kBlockCopyMaxRank = 8;
+
+/// Copies `pieces` blocks of `block` words (extents, innermost last): word
+/// `i` of piece `p` goes from src[srcOffset + p * srcPieceStride + sum_d
+/// i_d * srcStride[d]] to the same place under dst's names. Words are 1, 2,
+/// 4, 8 or 16 bytes (the kernel's name says which); strides and offsets
+/// count words.
+struct BlockCopyParams {
+  const void *src;
+  void *dst;
+  int64_t words; // per piece: the product of block
+  int64_t pieces;
+  int32_t rank;
+  int32_t unused;
+  int64_t block[kBlockCopyMaxRank];
+  int64_t srcStride[kBlockCopyMaxRank];
+  int64_t dstStride[kBlockCopyMaxRank];
+  int64_t srcOffset, dstOffset;
+  int64_t srcPieceStride, dstPieceStride;
+};
+
+/// The source and destination word of word `i` of piece `piece`.
+PALMRT_HOST_DEVICE inline void blockCopyIndex(const BlockCopyParams &p,
+                                              int64_t piece, int64_t i,
+                                              int64_t *src, int64_t *dst) {
+  int64_t s = p.srcOffset + piece * p.srcPieceStride;
+  int64_t d = p.dstOffset + piece * p.dstPieceStride;
+  for (int32_t dim = p.rank - 1; dim >= 0; --dim) {
+    int64_t extent = p.block[dim];
+    int64_t at = i % extent;
+    i /= extent;
+    s += at * p.srcStride[dim];
+    d += at * p.dstStride[dim];
+  }
+  *src = s;
+  *dst = d;
+}
+
+/// palmrt_attention's arguments (palmrt.h). The grid has qTiles * h * b
+/// blocks of kAttentionThreads threads; block x covers query rows
+/// [tile * kAttentionRows, +kAttentionRows) of head x / qTiles % h of batch
+/// x / (qTiles * h).
+struct AttentionParams {
+  const void *q, *k, *v;
+  void *out;
+  int64_t b, s, t, h, g, dk, dv;
+  int64_t headOffset, headsPerGroup, globalHeads;
+  int64_t qTiles;
+  float scale;
+  int32_t causal;
+};
+
+inline constexpr int kAttentionRows = 32;    // query rows per block
+inline constexpr int kAttentionKeys = 32;    // keys per step of the loop
+inline constexpr int kAttentionThreads = 128; // 4 threads per query row
+
+/// Dynamic shared memory of the attention kernels, in bytes: the query tile
+/// and the key tile padded to dk + 1 floats per row, the value tile, and the
+/// probabilities [rows][keys + 1].
+PALMRT_HOST_DEVICE inline int64_t attentionSharedBytes(int64_t dk,
+                                                       int64_t dv) {
+  return 4 * ((kAttentionRows + kAttentionKeys) * (dk + 1) +
+              kAttentionKeys * dv + kAttentionRows * (kAttentionKeys + 1));
+}
+
+} // namespace palmrt
+
+#endif // PALMRT_SRC_CUDA_KERNELS_KERNEL_PARAMS_H
