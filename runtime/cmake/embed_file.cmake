@@ -1,7 +1,11 @@
 # Writes OUTPUT, a C file defining `const unsigned char SYMBOL[]` with the
-# bytes of INPUT (64-byte aligned) and `const size_t SYMBOL_size`.
-# Usage: cmake -DINPUT=f -DOUTPUT=f.c -DSYMBOL=name -P embed_file.cmake
+# bytes of INPUT (64-byte aligned; a NUL after them with -DTEXT=ON) and
+# `const size_t SYMBOL_size`, their number.
+# Usage: cmake -DINPUT=f -DOUTPUT=f.c -DSYMBOL=name [-DTEXT=ON] -P embed_file.cmake
 file(READ "${INPUT}" hex HEX)
+if(TEXT)
+  string(APPEND hex "00")
+endif()
 string(LENGTH "${hex}" digits)
 math(EXPR bytes "${digits} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")

@@ -1,0 +1,384 @@
+//===- cuda_test.cc - the cuda backend on one GPU -------------------------===//
+//
+// GEMM (cuBLASLt), attention (palmrt's kernel), copies, launches of PTX,
+// the collectives of groups of one device, and step timing, each checked
+// against the host backend on the same inputs. Skips, saying why, where
+// there is no GPU (cuda_test_util.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "bf16.h"
+#include "context.h"
+#include "cuda_test_util.h"
+
+#include "palmrt/palmrt.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <cmath>
+#include <random>
+
+extern "C" const unsigned char palmrt_test_kernels_ptx[];
+
+namespace palmrt {
+namespace {
+
+const char *testPtx() {
+  return reinterpret_cast<const char *>(palmrt_test_kernels_ptx);
+}
+
+/// A context of one device with one group (of that device), with a GPU.
+struct Gpu {
+  std::unique_ptr<palmrt_context> ctx;
+  absl::Status why;
+};
+
+std::unique_ptr<palmrt_context> makeContext(absl::Status *why) {
+  auto info = parseProgramInfo(
+      "palm-program 1\nmesh 1 x 1\ntarget cuda\ngroup 0 1 x\n");
+  EXPECT_TRUE(info.ok()) << info.status();
+  auto ctx = createContext(*info);
+  EXPECT_TRUE(ctx.ok()) << ctx.status();
+  auto device = openCudaDevice(0, 1, false);
+  if (!device.ok()) {
+    *why = device.status();
+    return nullptr;
+  }
+  (*ctx)->device = std::move(*device);
+  *why = (*ctx)->device->connect(**ctx);
+  return std::move(*ctx);
+}
+
+Gpu &gpu() {
+  static Gpu g = [] {
+    Gpu g;
+    g.ctx = makeContext(&g.why);
+    return g;
+  }();
+  return g;
+}
+
+class Cuda : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!gpu().ctx) {
+      if (!meansNoGpu(gpu().why))
+        FAIL() << "the GPU does not open: " << gpu().why;
+      PALMRT_SKIP_WITHOUT_GPU(gpu().why.message());
+    }
+    ASSERT_TRUE(gpu().why.ok()) << gpu().why;
+  }
+  palmrt_context *ctx() { return gpu().ctx.get(); }
+  Device &device() { return *gpu().ctx->device; }
+};
+
+std::vector<float> randomFloats(size_t n, unsigned seed, float scale = 1) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = dist(gen);
+  return v;
+}
+
+std::vector<uint16_t> toBf16(const std::vector<float> &v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = floatToBf16(v[i]);
+  return out;
+}
+
+std::vector<float> fromBf16(const std::vector<uint16_t> &v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = bf16ToFloat(v[i]);
+  return out;
+}
+
+/// |got - want| <= tolerance * (1 + |want|) everywhere.
+void expectClose(const std::vector<float> &got, const std::vector<float> &want,
+                 double tolerance, const std::string &what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int shown = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::fabs(got[i] - want[i]) <=
+          tolerance * (1 + std::fabs(want[i]))) &&
+        shown++ < 5)
+      ADD_FAILURE() << what << ": at " << i << " got " << got[i] << " want "
+                    << want[i];
+}
+
+TEST_F(Cuda, CopyMovesBytesBetweenBuffers) {
+  std::vector<int32_t> values(1000);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<int32_t>(i * 7 + 1);
+  DeviceVector<int32_t> a(device(), values), b(device(), values.size());
+  palmrt_copy(ctx(), b.at(100), a.at(3), 500 * sizeof(int32_t));
+  palmrt_copy(ctx(), b.at(0), a.at(0), 0);
+  std::vector<int32_t> got = b.get();
+  for (size_t i = 0; i < values.size(); ++i)
+    EXPECT_EQ(got[i], i >= 100 && i < 600 ? values[i - 97] : 0) << i;
+}
+
+struct GemmCase {
+  int64_t batch, m, n, k;
+};
+
+TEST_F(Cuda, GemmMatchesTheHostInF32) {
+  for (GemmCase c : {GemmCase{1, 5, 7, 3}, GemmCase{3, 64, 48, 32},
+                     GemmCase{1, 1, 1, 1}, GemmCase{2, 130, 17, 260}})
+    for (int ta : {0, 1})
+      for (int tb : {0, 1}) {
+        std::string what =
+            absl::StrCat("batch ", c.batch, " m ", c.m, " n ", c.n, " k ", c.k,
+                         " ta ", ta, " tb ", tb);
+        auto a = randomFloats(c.batch * c.m * c.k, 1);
+        auto b = randomFloats(c.batch * c.k * c.n, 2);
+        std::vector<float> want(c.batch * c.m * c.n);
+        palmrt_gemm(nullptr, PALMRT_F32, c.batch, c.m, c.n, c.k, a.data(), ta,
+                    b.data(), tb, want.data());
+        DeviceVector<float> da(device(), a), db(device(), b),
+            dc(device(), want.size());
+        palmrt_gemm(ctx(), PALMRT_F32, c.batch, c.m, c.n, c.k, da.pointer(), ta,
+                    db.pointer(), tb, dc.pointer());
+        expectClose(dc.get(), want, 1e-4, what);
+      }
+}
+
+TEST_F(Cuda, GemmMatchesTheHostInBf16) {
+  for (GemmCase c : {GemmCase{1, 8, 16, 24}, GemmCase{2, 33, 65, 17}})
+    for (int ta : {0, 1})
+      for (int tb : {0, 1}) {
+        std::string what = absl::StrCat("bf16 batch ", c.batch, " m ", c.m,
+                                        " ta ", ta, " tb ", tb);
+        auto a = toBf16(randomFloats(c.batch * c.m * c.k, 3));
+        auto b = toBf16(randomFloats(c.batch * c.k * c.n, 4));
+        std::vector<uint16_t> want(c.batch * c.m * c.n);
+        palmrt_gemm(nullptr, PALMRT_BF16, c.batch, c.m, c.n, c.k, a.data(), ta,
+                    b.data(), tb, want.data());
+        DeviceVector<uint16_t> da(device(), a), db(device(), b),
+            dc(device(), want.size());
+        palmrt_gemm(ctx(), PALMRT_BF16, c.batch, c.m, c.n, c.k, da.pointer(),
+                    ta, db.pointer(), tb, dc.pointer());
+        // Both accumulate in f32 and round once; orders differ.
+        expectClose(fromBf16(dc.get()), fromBf16(want), 1.0 / 64, what);
+      }
+}
+
+TEST_F(Cuda, GemmOfNothingAndOfOffsetOperands) {
+  // k = 0: C is zeros.
+  DeviceVector<float> c(device(), std::vector<float>(12, 5.0f));
+  palmrt_gemm(ctx(), PALMRT_F32, 2, 2, 3, 0, c.pointer(), 0, c.pointer(), 0,
+              c.pointer());
+  EXPECT_EQ(c.get(), std::vector<float>(12, 0.0f));
+  // Operands 16 bytes into their buffers.
+  auto a = randomFloats(4 + 6 * 10, 5), b = randomFloats(4 + 10 * 7, 6);
+  std::vector<float> want(6 * 7);
+  palmrt_gemm(nullptr, PALMRT_F32, 1, 6, 7, 10, a.data() + 4, 0, b.data() + 4,
+              0, want.data());
+  DeviceVector<float> da(device(), a), db(device(), b), dc(device(), 4 + 42);
+  palmrt_gemm(ctx(), PALMRT_F32, 1, 6, 7, 10, da.at(4), 0, db.at(4), 0,
+              dc.at(4));
+  std::vector<float> got = dc.get();
+  expectClose(std::vector<float>(got.begin() + 4, got.end()), want, 1e-4,
+              "offset operands");
+}
+
+struct AttentionCase {
+  const char *name;
+  int64_t b, s, t, h, g, dk, dv;
+  int32_t causal;
+  int64_t headOffset, headsPerGroup, globalHeads;
+};
+
+const AttentionCase kAttentionCases[] = {
+    {"multi-query causal", 2, 37, 37, 3, 1, 16, 16, 1, 0, 3, 3},
+    {"grouped causal", 1, 64, 64, 4, 2, 32, 32, 1, 0, 2, 4},
+    {"padding heads", 1, 20, 20, 4, 1, 8, 8, 1, 2, 5, 5},
+    {"cross, dv 100", 2, 5, 70, 2, 1, 24, 100, 0, 0, 2, 2},
+    {"head size 256", 1, 33, 33, 2, 1, 256, 256, 1, 0, 2, 2},
+    {"one position", 1, 1, 1, 2, 2, 8, 8, 1, 0, 1, 2},
+    {"dv 40", 3, 9, 9, 1, 1, 8, 40, 1, 0, 1, 1},
+    {"no keys", 1, 4, 0, 1, 1, 8, 8, 0, 0, 1, 1},
+};
+
+template <typename T>
+void runAttention(Cuda &test, palmrt_context *ctx, Device &device,
+                  const AttentionCase &c, int32_t dtype) {
+  (void)test;
+  auto q = randomFloats(c.b * c.s * c.h * c.dk, 7);
+  auto k = randomFloats(c.b * c.t * c.g * c.dk, 8);
+  auto v = randomFloats(c.b * c.t * c.g * c.dv, 9);
+  float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+  size_t outSize = c.b * c.s * c.h * c.dv;
+  std::vector<float> want(outSize), got;
+  std::string what = absl::StrCat(c.name, dtype == PALMRT_BF16 ? " bf16" : "");
+  if constexpr (std::is_same_v<T, float>) {
+    palmrt_attention(nullptr, dtype, q.data(), k.data(), v.data(), want.data(),
+                     c.b, c.s, c.t, c.h, c.g, c.dk, c.dv, c.causal, scale,
+                     c.headOffset, c.headsPerGroup, c.globalHeads);
+    DeviceVector<float> dq(device, q), dk(device, k), dv(device, v),
+        dout(device, std::vector<float>(outSize, 7.0f));
+    palmrt_attention(ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(),
+                     dout.pointer(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
+                     c.causal, scale, c.headOffset, c.headsPerGroup,
+                     c.globalHeads);
+    got = dout.get();
+    expectClose(got, want, 1e-4, what);
+  } else {
+    auto qb = toBf16(q), kb = toBf16(k), vb = toBf16(v);
+    std::vector<uint16_t> wantBf16(outSize);
+    palmrt_attention(nullptr, dtype, qb.data(), kb.data(), vb.data(),
+                     wantBf16.data(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
+                     c.causal, scale, c.headOffset, c.headsPerGroup,
+                     c.globalHeads);
+    DeviceVector<uint16_t> dq(device, qb), dk(device, kb), dv(device, vb),
+        dout(device, std::vector<uint16_t>(outSize, 0x4000));
+    palmrt_attention(ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(),
+                     dout.pointer(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
+                     c.causal, scale, c.headOffset, c.headsPerGroup,
+                     c.globalHeads);
+    expectClose(fromBf16(dout.get()), fromBf16(wantBf16), 1.0 / 64, what);
+  }
+}
+
+TEST_F(Cuda, AttentionMatchesTheHostInF32) {
+  for (const AttentionCase &c : kAttentionCases)
+    runAttention<float>(*this, ctx(), device(), c, PALMRT_F32);
+}
+
+TEST_F(Cuda, AttentionMatchesTheHostInBf16) {
+  for (const AttentionCase &c : kAttentionCases)
+    runAttention<uint16_t>(*this, ctx(), device(), c, PALMRT_BF16);
+}
+
+TEST_F(Cuda, LaunchRunsPtxKernels) {
+  std::vector<float> x(1000, 1.0f);
+  DeviceVector<float> dx(device(), x);
+  float *pointer = static_cast<float *>(dx.pointer());
+  float value = 2.5f;
+  int64_t n = 1000;
+  void *args[] = {&pointer, &value, &n};
+  // Twice: the second launch finds the module in the cache.
+  for (int i = 0; i < 2; ++i)
+    palmrt_launch(ctx(), testPtx(), "palmrt_test_add", 8, 1, 1, 128, 1, 1, 0,
+                  args);
+  EXPECT_EQ(dx.get(), std::vector<float>(1000, 6.0f));
+  // Dynamic shared memory beyond the 48 KB default.
+  int64_t m = 20000;
+  DeviceVector<float> out(device(), m);
+  float *outPointer = static_cast<float *>(out.pointer());
+  void *sharedArgs[] = {&outPointer, &m};
+  palmrt_launch(ctx(), testPtx(), "palmrt_test_shared", 1, 1, 1, 256, 1, 1,
+                static_cast<int32_t>(m * sizeof(float)), sharedArgs);
+  std::vector<float> got = out.get();
+  for (int64_t i = 0; i < m; i += 997)
+    EXPECT_EQ(got[i], 2.0f * i + 1.0f) << i;
+  // An empty grid runs nothing.
+  palmrt_launch(ctx(), testPtx(), "palmrt_test_add", 0, 1, 1, 128, 1, 1, 0,
+                args);
+  EXPECT_EQ(dx.get(), std::vector<float>(1000, 6.0f));
+}
+
+TEST_F(Cuda, LaunchErrorsAreFatalAndSayWhy) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(palmrt_launch(ctx(), testPtx(), "palmrt_no_such_kernel", 1, 1, 1,
+                            1, 1, 1, 0, nullptr),
+              ::testing::ExitedWithCode(1),
+              "kernel 'palmrt_no_such_kernel' is not in its GPU module");
+  EXPECT_EXIT(palmrt_launch(ctx(), "not ptx", "palmrt_test_add", 1, 1, 1, 1, 1,
+                            1, 0, nullptr),
+              ::testing::ExitedWithCode(1), "does not load");
+  EXPECT_EXIT(palmrt_launch(ctx(), testPtx(), "palmrt_test_add", 1, 1, 1, 2048,
+                            1, 1, 0, nullptr),
+              ::testing::ExitedWithCode(1), "beyond CUDA's limits");
+}
+
+TEST_F(Cuda, CollectivesOfOneDeviceAreCopies) {
+  std::vector<float> x = randomFloats(60, 10);
+  int64_t shape[3] = {3, 4, 5};
+  DeviceVector<float> in(device(), x), out(device(), x.size());
+  palmrt_all_reduce(ctx(), in.pointer(), out.pointer(), 60, PALMRT_F32,
+                    PALMRT_SUM, 0);
+  EXPECT_EQ(out.get(), x);
+  out.set(std::vector<float>(60, 0.0f));
+  palmrt_all_gather(ctx(), in.pointer(), out.pointer(), 3, shape, 1, PALMRT_F32,
+                    0);
+  EXPECT_EQ(out.get(), x);
+  out.set(std::vector<float>(60, 0.0f));
+  palmrt_reduce_scatter(ctx(), in.pointer(), out.pointer(), 3, shape, 2,
+                        PALMRT_F32, PALMRT_MAX, 0);
+  EXPECT_EQ(out.get(), x);
+  out.set(std::vector<float>(60, 0.0f));
+  palmrt_all_to_all(ctx(), in.pointer(), out.pointer(), 3, shape, 0, 2,
+                    PALMRT_F32, 0);
+  EXPECT_EQ(out.get(), x);
+  int64_t self[2] = {0, 0};
+  out.set(std::vector<float>(60, 0.0f));
+  palmrt_collective_permute(ctx(), in.pointer(), out.pointer(), 60, PALMRT_F32,
+                            0, 1, self);
+  EXPECT_EQ(out.get(), x);
+  palmrt_collective_permute(ctx(), in.pointer(), out.pointer(), 60, PALMRT_F32,
+                            0, 0, nullptr);
+  EXPECT_EQ(out.get(), std::vector<float>(60, 0.0f));
+  palmrt_all_slice(ctx(), in.pointer(), out.pointer(), 3, shape, 1, PALMRT_F32,
+                   0);
+  EXPECT_EQ(out.get(), x);
+}
+
+TEST_F(Cuda, AllSliceCopiesBlocksAndPadsOnTheDevice) {
+  // A context whose group claims 3 devices: all_slice needs no
+  // communication, so one GPU plays device `index` of the three.
+  absl::Status why;
+  std::unique_ptr<palmrt_context> c = makeContext(&why);
+  ASSERT_TRUE(c) << why;
+  for (int64_t index : {0, 1, 2})
+    for (int32_t dim : {0, 1, 2})
+      for (int32_t dtype : {PALMRT_F32, PALMRT_BF16, PALMRT_I64}) {
+        c->groups[0].size = 3;
+        c->groups[0].index = index;
+        int64_t shape[3] = {4, 7, 6};
+        shape[dim] = 8; // 3 shards of 3, the last holding 2
+        int64_t elem = dtype == PALMRT_BF16 ? 2 : dtype == PALMRT_I64 ? 8 : 4;
+        int64_t n = shape[0] * shape[1] * shape[2];
+        std::vector<uint8_t> x(n * elem);
+        for (size_t i = 0; i < x.size(); ++i)
+          x[i] = static_cast<uint8_t>(i * 13 + 1);
+        int64_t outShape[3] = {shape[0], shape[1], shape[2]};
+        outShape[dim] = 3;
+        int64_t outN = outShape[0] * outShape[1] * outShape[2];
+        DeviceVector<uint8_t> in(*c->device, x),
+            out(*c->device, std::vector<uint8_t>(outN * elem, 0xEE));
+        palmrt_all_slice(c.get(), in.pointer(), out.pointer(), 3, shape, dim,
+                         dtype, 0);
+        std::vector<uint8_t> got = out.get();
+        for (int64_t i = 0; i < outN; ++i) {
+          int64_t idx[3] = {i / (outShape[1] * outShape[2]),
+                            i / outShape[2] % outShape[1], i % outShape[2]};
+          idx[dim] += index * 3;
+          bool inside = idx[dim] < shape[dim];
+          int64_t from = (idx[0] * shape[1] + idx[1]) * shape[2] + idx[2];
+          for (int64_t byte = 0; byte < elem; ++byte)
+            ASSERT_EQ(got[i * elem + byte], inside ? x[from * elem + byte] : 0)
+                << "index " << index << " dim " << dim << " dtype " << dtype
+                << " element " << i;
+        }
+      }
+  c->groups[0].size = 1;
+  c->groups[0].index = 0;
+}
+
+TEST_F(Cuda, StepsTimeTheirCollectives) {
+  DeviceVector<float> x(device(), std::vector<float>(4096, 1.0f));
+  device().beginStep();
+  for (int i = 0; i < 3; ++i)
+    palmrt_all_reduce(ctx(), x.pointer(), x.pointer(), 4096, PALMRT_F32,
+                      PALMRT_SUM, 0);
+  StepTimes times = device().finishStep();
+  EXPECT_EQ(times.collectives, 3);
+  EXPECT_GE(times.collectiveSeconds, 0.0);
+  EXPECT_LT(times.collectiveSeconds, 10.0);
+}
+
+} // namespace
+} // namespace palmrt

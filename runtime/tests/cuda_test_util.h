@@ -1,0 +1,91 @@
+//===- cuda_test_util.h - device buffers and skipping for GPU tests ------===//
+//
+// The cuda tests run wherever they are built: on a machine without a GPU
+// they skip with the reason; with PALMRT_TEST_REQUIRE_GPU set (the runs
+// against the fake libraries in fake_cuda/) a missing GPU fails instead.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALMRT_TESTS_CUDA_TEST_UTIL_H
+#define PALMRT_TESTS_CUDA_TEST_UTIL_H
+
+#include "device.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace palmrt {
+
+/// Whether a failure to open the device means the machine has no usable
+/// GPU (no driver, a stub driver, no device), as opposed to a broken
+/// installation on a machine with one.
+inline bool meansNoGpu(const absl::Status &status) {
+  std::string m(status.message());
+  return m.find("libcuda.so.1") != std::string::npos ||
+         m.find("cuInit") != std::string::npos ||
+         m.find("no CUDA device") != std::string::npos ||
+         m.find("without the cuda backend") != std::string::npos;
+}
+
+/// Skips the running test (printing the reason once) or, when a GPU is
+/// required, fails it.
+#define PALMRT_SKIP_WITHOUT_GPU(reason)                                        \
+  do {                                                                         \
+    if (std::getenv("PALMRT_TEST_REQUIRE_GPU"))                                \
+      FAIL() << "PALMRT_TEST_REQUIRE_GPU is set but: " << (reason);            \
+    static bool printed = false;                                               \
+    if (!printed) {                                                            \
+      std::printf("SKIPPED: no GPU (%s)\n", std::string(reason).c_str());      \
+      std::fflush(stdout);                                                     \
+      printed = true;                                                          \
+    }                                                                          \
+    GTEST_SKIP() << "no GPU (" << (reason) << ")";                             \
+  } while (false)
+
+/// Device memory holding a vector's worth of T, released at scope end.
+template <typename T> class DeviceVector {
+public:
+  DeviceVector(Device &device, size_t size) : device(device), count(size) {
+    absl::StatusOr<void *> memory =
+        device.allocate(static_cast<int64_t>(size * sizeof(T)));
+    EXPECT_TRUE(memory.ok()) << memory.status();
+    data = memory.ok() ? *memory : nullptr;
+  }
+  DeviceVector(Device &device, const std::vector<T> &values)
+      : DeviceVector(device, values.size()) {
+    set(values);
+  }
+  ~DeviceVector() {
+    if (data)
+      device.release(data);
+  }
+  DeviceVector(const DeviceVector &) = delete;
+  DeviceVector &operator=(const DeviceVector &) = delete;
+
+  void set(const std::vector<T> &values) {
+    ASSERT_EQ(values.size(), count);
+    ASSERT_TRUE(device.upload(data, values.data(), bytes()).ok());
+  }
+  std::vector<T> get() const {
+    std::vector<T> out(count);
+    absl::Status s = device.download(out.data(), data, bytes());
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+  T *at(size_t offset) { return static_cast<T *>(data) + offset; }
+  void *pointer() const { return data; }
+  int64_t bytes() const { return static_cast<int64_t>(count * sizeof(T)); }
+
+private:
+  Device &device;
+  size_t count;
+  void *data = nullptr;
+};
+
+} // namespace palmrt
+
+#endif // PALMRT_TESTS_CUDA_TEST_UTIL_H

@@ -1,0 +1,572 @@
+//===- fake_driver.cc - a libcuda.so.1 that runs on the host, for tests ---===//
+//
+// The cuda backend's host side (buffers, transfers, launches, the packing
+// around collectives, palmrt_main on a cuda program) is tested on machines
+// without a GPU by putting this library, named libcuda.so.1, first on
+// LD_LIBRARY_PATH. "Device memory" is host memory, every stream runs its
+// work at once, and kernels run as host functions chosen by name:
+// palmrt's own (block copy, attention: a plain reference) and those of
+// tests/cuda_test_kernels.cu. Every device address a call touches must lie
+// inside an allocation, so host pointers passed as device pointers, and
+// copies past the end of a buffer, abort the test.
+//
+// PALMRT_FAKE_CUDA_DEVICES sets the number of GPUs (default 1; 0 makes
+// cuInit fail with CUDA_ERROR_NO_DEVICE).
+//
+//===----------------------------------------------------------------------===//
+
+#include "cuda/kernels/kernel_params.h"
+
+#include <cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::mutex gMutex;
+std::map<uintptr_t, size_t> gAllocations;
+bool gInitialized = false;
+
+[[noreturn]] void fail(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::fprintf(stderr, "fake libcuda: ");
+  std::vfprintf(stderr, format, args);
+  std::fprintf(stderr, "\n");
+  va_end(args);
+  std::fflush(stderr);
+  std::abort();
+}
+
+int deviceCount() {
+  const char *text = std::getenv("PALMRT_FAKE_CUDA_DEVICES");
+  return text ? std::atoi(text) : 1;
+}
+
+/// Aborts unless [p, p + bytes) lies in one allocation.
+void checkRange(const void *p, size_t bytes, const char *what) {
+  std::lock_guard<std::mutex> lock(gMutex);
+  uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  auto it = gAllocations.upper_bound(at);
+  if (it == gAllocations.begin())
+    fail("%s: %p (%zu bytes) is not device memory", what, p, bytes);
+  --it;
+  if (at + bytes > it->first + it->second)
+    fail("%s: %p + %zu bytes runs past the end of an allocation of %zu "
+         "bytes at %p",
+         what, p, bytes, it->second, reinterpret_cast<void *>(it->first));
+}
+
+struct FakeModule {
+  bool embedded; // palmrt's fatbin, else PTX text
+  std::string ptx;
+};
+
+using KernelFn = void (*)(void **params, const unsigned grid[3],
+                          const unsigned block[3], unsigned shared);
+
+struct FakeFunction {
+  std::string name;
+  KernelFn run;
+};
+
+struct FakeEvent {
+  double seconds = 0;
+};
+
+double now() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// palmrt's block copy kernels: word size W bytes.
+template <int W>
+void blockCopy(void **params, const unsigned grid[3], const unsigned block[3],
+               unsigned) {
+  const auto &p = *static_cast<const palmrt::BlockCopyParams *>(params[0]);
+  if (block[0] == 0 || grid[0] == 0 || grid[1] == 0)
+    fail("block copy launched without threads");
+  if (p.rank < 1 || p.rank > palmrt::kBlockCopyMaxRank)
+    fail("block copy of rank %d", p.rank);
+  int64_t words = 1;
+  for (int d = 0; d < p.rank; ++d)
+    words *= p.block[d];
+  if (words != p.words)
+    fail("block copy: %lld words but a block of %lld",
+         static_cast<long long>(p.words), static_cast<long long>(words));
+  if (reinterpret_cast<uintptr_t>(p.src) % W ||
+      reinterpret_cast<uintptr_t>(p.dst) % W)
+    fail("block copy of %d-byte words at unaligned addresses", W);
+  const char *src = static_cast<const char *>(p.src);
+  char *dst = static_cast<char *>(p.dst);
+  for (int64_t piece = 0; piece < p.pieces; ++piece)
+    for (int64_t i = 0; i < p.words; ++i) {
+      int64_t from, to;
+      palmrt::blockCopyIndex(p, piece, i, &from, &to);
+      checkRange(src + from * W, W, "block copy source");
+      checkRange(dst + to * W, W, "block copy destination");
+      std::memcpy(dst + to * W, src + from * W, W);
+    }
+}
+
+float bf16ToFloat(uint16_t v) {
+  uint32_t bits = static_cast<uint32_t>(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t floatToBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+/// palmrt's attention kernels, as a reference with the semantics of
+/// palmrt.h; also checks the launch palmrt chose.
+template <bool Bf16, int MaxDv>
+void attention(void **params, const unsigned grid[3], const unsigned block[3],
+               unsigned shared) {
+  const auto &p = *static_cast<const palmrt::AttentionParams *>(params[0]);
+  if (p.dv > MaxDv || (MaxDv > 64 && p.dv <= MaxDv / 2))
+    fail("attention kernel for dv <= %d chosen for dv = %lld", MaxDv,
+         static_cast<long long>(p.dv));
+  int64_t tiles = (p.s + palmrt::kAttentionRows - 1) / palmrt::kAttentionRows;
+  if (p.qTiles != tiles || grid[0] != tiles * p.h * p.b || grid[1] != 1 ||
+      block[0] != palmrt::kAttentionThreads ||
+      shared != palmrt::attentionSharedBytes(p.dk, p.dv))
+    fail("attention launched with a wrong grid, block or shared memory");
+  size_t e = Bf16 ? 2 : 4;
+  auto load = [&](const void *base, int64_t i, const char *what) {
+    const char *at = static_cast<const char *>(base) + i * e;
+    checkRange(at, e, what);
+    if (Bf16) {
+      uint16_t v;
+      std::memcpy(&v, at, 2);
+      return bf16ToFloat(v);
+    }
+    float v;
+    std::memcpy(&v, at, 4);
+    return v;
+  };
+  auto store = [&](int64_t i, float value) {
+    char *at = static_cast<char *>(p.out) + i * e;
+    checkRange(at, e, "attention output");
+    if (Bf16) {
+      uint16_t v = floatToBf16(value);
+      std::memcpy(at, &v, 2);
+    } else {
+      std::memcpy(at, &value, 4);
+    }
+  };
+  std::vector<double> scores(std::max<int64_t>(p.t, 1)), acc(p.dv);
+  for (int64_t b = 0; b < p.b; ++b)
+    for (int64_t pos = 0; pos < p.s; ++pos)
+      for (int64_t hi = 0; hi < p.h; ++hi) {
+        int64_t out = ((b * p.s + pos) * p.h + hi) * p.dv;
+        int64_t head = p.headOffset + hi;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        if (head < p.globalHeads && p.t > 0) {
+          int64_t kv = head / p.headsPerGroup;
+          int64_t keys = p.causal ? std::min(p.t, pos + 1) : p.t;
+          double max = -INFINITY, sum = 0;
+          for (int64_t j = 0; j < keys; ++j) {
+            double dot = 0;
+            for (int64_t c = 0; c < p.dk; ++c)
+              dot += static_cast<double>(
+                         load(p.q, ((b * p.s + pos) * p.h + hi) * p.dk + c,
+                              "attention q")) *
+                     load(p.k, ((b * p.t + j) * p.g + kv) * p.dk + c,
+                          "attention k");
+            scores[j] = dot * p.scale;
+            max = std::max(max, scores[j]);
+          }
+          for (int64_t j = 0; j < keys; ++j) {
+            double w = std::exp(scores[j] - max);
+            sum += w;
+            for (int64_t c = 0; c < p.dv; ++c)
+              acc[c] += w * load(p.v, ((b * p.t + j) * p.g + kv) * p.dv + c,
+                                 "attention v");
+          }
+          for (double &a : acc)
+            a = sum > 0 ? a / sum : 0;
+        }
+        for (int64_t c = 0; c < p.dv; ++c)
+          store(out + c, static_cast<float>(acc[c]));
+      }
+}
+
+template <typename T> T arg(void **params, int i) {
+  T value;
+  std::memcpy(&value, params[i], sizeof(T));
+  return value;
+}
+
+void testAdd(void **params, const unsigned grid[3], const unsigned block[3],
+             unsigned) {
+  auto *x = arg<float *>(params, 0);
+  float value = arg<float>(params, 1);
+  int64_t n = arg<int64_t>(params, 2);
+  int64_t threads = static_cast<int64_t>(grid[0]) * block[0];
+  checkRange(x, sizeof(float) * std::min(n, threads), "palmrt_test_add");
+  for (int64_t i = 0; i < std::min(n, threads); ++i)
+    x[i] += value;
+}
+
+void testShared(void **params, const unsigned[3], const unsigned[3],
+                unsigned shared) {
+  auto *out = arg<float *>(params, 0);
+  int64_t n = arg<int64_t>(params, 1);
+  if (shared < n * sizeof(float))
+    fail("palmrt_test_shared: %u bytes of shared memory for %lld floats",
+         shared, static_cast<long long>(n));
+  checkRange(out, n * sizeof(float), "palmrt_test_shared");
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = 2.0f * static_cast<float>(i) + 1.0f;
+}
+
+void testEmbed(void **params, const unsigned grid[3], const unsigned block[3],
+               unsigned) {
+  auto *table = arg<const float *>(params, 0);
+  auto *ids = arg<const int32_t *>(params, 1);
+  auto *out = arg<float *>(params, 2);
+  int64_t n = arg<int64_t>(params, 3), d = arg<int64_t>(params, 4),
+          rows = arg<int64_t>(params, 5);
+  if (static_cast<int64_t>(grid[0]) * block[0] < n * d)
+    fail("palmrt_test_embed: too few threads");
+  checkRange(ids, n * sizeof(int32_t), "palmrt_test_embed ids");
+  checkRange(out, n * d * sizeof(float), "palmrt_test_embed out");
+  checkRange(table, rows * d * sizeof(float), "palmrt_test_embed table");
+  for (int64_t i = 0; i < n * d; ++i) {
+    int64_t row = ids[i / d];
+    out[i] = row >= 0 && row < rows ? table[row * d + i % d] : 0.0f;
+  }
+}
+
+void testSumSquares(void **params, const unsigned[3], const unsigned[3],
+                    unsigned) {
+  auto *x = arg<const float *>(params, 0);
+  auto *out = arg<float *>(params, 1);
+  int64_t n = arg<int64_t>(params, 2);
+  float scale = arg<float>(params, 3);
+  checkRange(x, n * sizeof(float), "palmrt_test_sum_squares");
+  checkRange(out, sizeof(float), "palmrt_test_sum_squares");
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += static_cast<double>(x[i]) * x[i];
+  out[0] = static_cast<float>(scale * sum);
+}
+
+struct KernelEntry {
+  const char *name;
+  KernelFn run;
+  bool embedded;
+};
+
+const KernelEntry kKernels[] = {
+    {"palmrt_block_copy_1", blockCopy<1>, true},
+    {"palmrt_block_copy_2", blockCopy<2>, true},
+    {"palmrt_block_copy_4", blockCopy<4>, true},
+    {"palmrt_block_copy_8", blockCopy<8>, true},
+    {"palmrt_block_copy_16", blockCopy<16>, true},
+    {"palmrt_attention_f32_64", attention<false, 64>, true},
+    {"palmrt_attention_f32_128", attention<false, 128>, true},
+    {"palmrt_attention_f32_256", attention<false, 256>, true},
+    {"palmrt_attention_bf16_64", attention<true, 64>, true},
+    {"palmrt_attention_bf16_128", attention<true, 128>, true},
+    {"palmrt_attention_bf16_256", attention<true, 256>, true},
+    {"palmrt_test_add", testAdd, false},
+    {"palmrt_test_shared", testShared, false},
+    {"palmrt_test_embed", testEmbed, false},
+    {"palmrt_test_sum_squares", testSumSquares, false},
+};
+
+struct FakeContext {
+  int unused;
+} gContext;
+
+CUresult notInitialized() { return CUDA_ERROR_NOT_INITIALIZED; }
+
+} // namespace
+
+extern "C" {
+
+/// For the fake cuBLASLt and NCCL: aborts unless the range is device memory.
+__attribute__((visibility("default"))) void
+palmrtFakeCheckRange(const void *p, size_t bytes, const char *what) {
+  if (bytes > 0)
+    checkRange(p, bytes, what);
+}
+
+CUresult cuInit(unsigned int flags) {
+  if (flags != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  if (deviceCount() <= 0)
+    return CUDA_ERROR_NO_DEVICE;
+  gInitialized = true;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDriverGetVersion(int *version) {
+  *version = CUDA_VERSION;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetCount(int *count) {
+  if (!gInitialized)
+    return notInitialized();
+  *count = deviceCount();
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGet(CUdevice *device, int ordinal) {
+  if (!gInitialized)
+    return notInitialized();
+  if (ordinal < 0 || ordinal >= deviceCount())
+    return CUDA_ERROR_INVALID_DEVICE;
+  *device = ordinal;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetName(char *name, int length, CUdevice) {
+  std::snprintf(name, length, "palmrt fake GPU");
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attribute,
+                              CUdevice) {
+  switch (attribute) {
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+    *value = 9;
+    break;
+  case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+    *value = 0;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+    *value = 132;
+    break;
+  case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+    *value = 232448;
+    break;
+  default:
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice) {
+  *context = reinterpret_cast<CUcontext>(&gContext);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRelease(CUdevice) { return CUDA_SUCCESS; }
+
+CUresult cuCtxSetCurrent(CUcontext) { return CUDA_SUCCESS; }
+
+CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
+  if (bytes == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  size_t rounded = (bytes + 255) / 256 * 256;
+  void *p = std::aligned_alloc(256, rounded);
+  if (!p)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  // Device memory starts with whatever was there before.
+  std::memset(p, 0xA5, rounded);
+  std::lock_guard<std::mutex> lock(gMutex);
+  gAllocations[reinterpret_cast<uintptr_t>(p)] = bytes;
+  *pointer = reinterpret_cast<uintptr_t>(p);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemFree(CUdeviceptr pointer) {
+  std::lock_guard<std::mutex> lock(gMutex);
+  if (!gAllocations.erase(pointer))
+    fail("cuMemFree of %p, which is not an allocation",
+         reinterpret_cast<void *>(pointer));
+  std::free(reinterpret_cast<void *>(pointer));
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemGetInfo(size_t *free, size_t *total) {
+  *free = *total = size_t{80} << 30;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t bytes,
+                           CUstream) {
+  checkRange(reinterpret_cast<void *>(dst), bytes, "cuMemcpyHtoDAsync");
+  std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t bytes, CUstream) {
+  checkRange(reinterpret_cast<void *>(src), bytes, "cuMemcpyDtoHAsync");
+  std::memcpy(dst, reinterpret_cast<void *>(src), bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
+                           CUstream) {
+  checkRange(reinterpret_cast<void *>(dst), bytes, "cuMemcpyDtoDAsync dst");
+  checkRange(reinterpret_cast<void *>(src), bytes, "cuMemcpyDtoDAsync src");
+  std::memmove(reinterpret_cast<void *>(dst), reinterpret_cast<void *>(src),
+               bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t bytes,
+                         CUstream) {
+  checkRange(reinterpret_cast<void *>(dst), bytes, "cuMemsetD8Async");
+  std::memset(reinterpret_cast<void *>(dst), value, bytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamCreate(CUstream *stream, unsigned int) {
+  *stream = reinterpret_cast<CUstream>(new int(0));
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamDestroy(CUstream stream) {
+  delete reinterpret_cast<int *>(stream);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuStreamSynchronize(CUstream) { return CUDA_SUCCESS; }
+
+CUresult cuStreamWaitEvent(CUstream, CUevent event, unsigned int flags) {
+  if (!event || flags != 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventCreate(CUevent *event, unsigned int) {
+  *event = reinterpret_cast<CUevent>(new FakeEvent);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventDestroy(CUevent event) {
+  delete reinterpret_cast<FakeEvent *>(event);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventRecord(CUevent event, CUstream) {
+  reinterpret_cast<FakeEvent *>(event)->seconds = now();
+  return CUDA_SUCCESS;
+}
+
+CUresult cuEventSynchronize(CUevent) { return CUDA_SUCCESS; }
+
+CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
+  *ms = static_cast<float>((reinterpret_cast<FakeEvent *>(end)->seconds -
+                            reinterpret_cast<FakeEvent *>(start)->seconds) *
+                           1e3);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
+                            unsigned int numOptions, CUjit_option *options,
+                            void **values) {
+  uint32_t magic;
+  std::memcpy(&magic, image, 4);
+  auto *m = new FakeModule;
+  m->embedded = magic == 0xBA55ED50u; // a fatbin
+  if (!m->embedded) {
+    m->ptx = static_cast<const char *>(image);
+    if (m->ptx.find(".version") == std::string::npos) {
+      for (unsigned i = 0; i + 1 < numOptions; ++i)
+        if (options[i] == CU_JIT_ERROR_LOG_BUFFER &&
+            options[i + 1] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+          std::snprintf(static_cast<char *>(values[i]),
+                        reinterpret_cast<uintptr_t>(values[i + 1]),
+                        "fake ptxas: not PTX text");
+      delete m;
+      return CUDA_ERROR_INVALID_PTX;
+    }
+  }
+  *module = reinterpret_cast<CUmodule>(m);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleUnload(CUmodule module) {
+  delete reinterpret_cast<FakeModule *>(module);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
+                             const char *name) {
+  auto *m = reinterpret_cast<FakeModule *>(module);
+  for (const KernelEntry &k : kKernels) {
+    if (std::strcmp(k.name, name) != 0 || k.embedded != m->embedded)
+      continue;
+    if (!m->embedded &&
+        m->ptx.find(std::string(".entry ") + name + "(") == std::string::npos)
+      continue;
+    *function = reinterpret_cast<CUfunction>(new FakeFunction{name, k.run});
+    return CUDA_SUCCESS;
+  }
+  return CUDA_ERROR_NOT_FOUND;
+}
+
+CUresult cuFuncSetAttribute(CUfunction, CUfunction_attribute attribute,
+                            int value) {
+  if (attribute != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES ||
+      value > 232448)
+    return CUDA_ERROR_INVALID_VALUE;
+  return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
+                        unsigned int gridY, unsigned int gridZ,
+                        unsigned int blockX, unsigned int blockY,
+                        unsigned int blockZ, unsigned int sharedBytes,
+                        CUstream stream, void **params, void **extra) {
+  if (!stream || extra || !params)
+    fail("cuLaunchKernel without a stream or with `extra`");
+  if (sharedBytes > 48 * 1024 && sharedBytes > 232448)
+    return CUDA_ERROR_INVALID_VALUE;
+  const unsigned grid[3] = {gridX, gridY, gridZ};
+  const unsigned block[3] = {blockX, blockY, blockZ};
+  if (blockX * blockY * blockZ > 1024 || gridX == 0 || gridY == 0 || gridZ == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  reinterpret_cast<FakeFunction *>(function)->run(params, grid, block,
+                                                  sharedBytes);
+  return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorName(CUresult error, const char **name) {
+  switch (error) {
+  case CUDA_SUCCESS:
+    *name = "CUDA_SUCCESS";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_INVALID_PTX:
+    *name = "CUDA_ERROR_INVALID_PTX";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_NO_DEVICE:
+    *name = "CUDA_ERROR_NO_DEVICE";
+    return CUDA_SUCCESS;
+  default:
+    return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+CUresult cuGetErrorString(CUresult error, const char **text) {
+  *text = error == CUDA_SUCCESS ? "no error" : "fake driver error";
+  return CUDA_SUCCESS;
+}
+
+} // extern "C"
