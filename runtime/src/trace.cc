@@ -17,9 +17,17 @@ Tracer *activeTracer() { return gActive; }
 void setActiveTracer(Tracer *tracer) { gActive = tracer; }
 
 void Tracer::complete(absl::string_view name, absl::string_view category,
-                      double start, double end, absl::string_view args) {
+                      double start, double end, absl::string_view args,
+                      int track) {
   events.push_back({std::string(name), std::string(category), std::string(args),
-                    start - origin, end - start});
+                    start - origin, end - start, track});
+}
+
+void Tracer::nameTrack(int track, absl::string_view name) {
+  for (const auto &[t, n] : trackNames)
+    if (t == track)
+      return;
+  trackNames.emplace_back(track, std::string(name));
 }
 
 std::string Tracer::json() const {
@@ -27,13 +35,17 @@ std::string Tracer::json() const {
   absl::StrAppend(&out,
                   "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":", rank,
                   ",\"tid\":0,\"args\":{\"name\":\"rank ", rank, "\"}}");
+  for (const auto &[track, name] : trackNames)
+    absl::StrAppend(
+        &out, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":", rank,
+        ",\"tid\":", track, ",\"args\":{\"name\":", jsonQuote(name), "}}");
   for (const Event &e : events) {
     // Microseconds with nanosecond resolution, as the format expects.
-    absl::StrAppend(
-        &out, ",\n{\"name\":", jsonQuote(e.name),
-        ",\"cat\":", jsonQuote(e.category), ",\"ph\":\"X\",\"pid\":", rank,
-        ",\"tid\":0,\"ts\":", absl::StrFormat("%.3f", e.start * 1e6),
-        ",\"dur\":", absl::StrFormat("%.3f", e.duration * 1e6));
+    absl::StrAppend(&out, ",\n{\"name\":", jsonQuote(e.name),
+                    ",\"cat\":", jsonQuote(e.category),
+                    ",\"ph\":\"X\",\"pid\":", rank, ",\"tid\":", e.track,
+                    ",\"ts\":", absl::StrFormat("%.3f", e.start * 1e6),
+                    ",\"dur\":", absl::StrFormat("%.3f", e.duration * 1e6));
     if (!e.args.empty())
       absl::StrAppend(&out, ",\"args\":{", e.args, "}");
     out += "}";

@@ -32,9 +32,14 @@ public:
   Tracer(int rank, double origin) : rank(rank), origin(origin) {}
 
   /// Records an event from `start` to `end` (nowSeconds' clock). `args` is
-  /// the inside of a JSON object ("\"m\":4,\"n\":8") or empty.
+  /// the inside of a JSON object ("\"m\":4,\"n\":8") or empty. `track` is
+  /// the trace's thread id: 0 for the host, others for device streams.
   void complete(absl::string_view name, absl::string_view category,
-                double start, double end, absl::string_view args = {});
+                double start, double end, absl::string_view args = {},
+                int track = 0);
+
+  /// Names track `track` in the viewer ("cuda compute stream").
+  void nameTrack(int track, absl::string_view name);
 
   /// The whole trace as JSON.
   std::string json() const;
@@ -48,10 +53,12 @@ private:
   struct Event {
     std::string name, category, args;
     double start, duration;
+    int track;
   };
   int rank;
   double origin;
   std::vector<Event> events;
+  std::vector<std::pair<int, std::string>> trackNames;
 };
 
 /// The tracer of the running program, or null when it does not trace. Kernels

@@ -296,8 +296,12 @@ StepTimes CudaDevice::finishStep() {
       check(cu.EventElapsedTime(&offsetMs, stepStart, span.start),
             "cuEventElapsedTime");
       double start = stepStartSeconds + offsetMs * 1e-3;
+      // Track 1 is the compute stream, 2 the comm stream.
+      int track = span.collective ? 2 : 1;
+      tracer->nameTrack(track, track == 1 ? "cuda compute stream"
+                                          : "cuda comm stream");
       tracer->complete(span.name, span.category, start, start + ms * 1e-3,
-                       span.args);
+                       span.args, track);
     }
   }
   spans.clear();
