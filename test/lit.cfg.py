@@ -34,6 +34,9 @@ if shutil.which("mpirun"):
 if subprocess.run([sys.executable, "-c", "import numpy"],
                   capture_output=True).returncode == 0:
     config.available_features.add("numpy")
+if shutil.which("nvidia-smi") and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("gpu")
 if config.palm_have_cuda:
     config.available_features.add("cuda")
     config.substitutions.append(
