@@ -14,6 +14,9 @@ PACKAGES=(
   # Test tools: numpy for the independent reference implementation.
   python3-numpy
 )
+# Not from Debian: the CUDA 13 toolkit under /usr/local/cuda (nvcc, ptxas,
+# headers). With it the runtime also builds its cuda backend and the ptxas
+# checks run; without it only the host backend is built and they skip.
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

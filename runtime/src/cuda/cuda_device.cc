@@ -99,15 +99,18 @@ absl::Status CudaDevice::init(int localRank, int localSize, bool needNccl) {
       !s.ok())
     return s;
   retained = true;
-  for (auto [result, call] :
-       {std::pair{cu.CtxSetCurrent(context), "cuCtxSetCurrent"},
-        {cu.StreamCreate(&compute, cu::kStreamNonBlocking), "cuStreamCreate"},
-        {cu.StreamCreate(&comms, cu::kStreamNonBlocking), "cuStreamCreate"},
-        {cu.EventCreate(&computeReady, cu::kEventDisableTiming),
-         "cuEventCreate"},
-        {cu.EventCreate(&commsDone, cu::kEventDisableTiming), "cuEventCreate"}})
-    if (absl::Status s = status(result, call); !s.ok())
-      return s;
+  absl::Status s = status(cu.CtxSetCurrent(context), "cuCtxSetCurrent");
+  for (cu::Stream *stream : {&compute, &comms})
+    if (s.ok())
+      s = status(cu.StreamCreate(stream, cu::kStreamNonBlocking),
+                 "cuStreamCreate");
+  // Fences between the streams; they need no timing.
+  for (cu::Event *event : {&computeReady, &commsDone})
+    if (s.ok())
+      s = status(cu.EventCreate(event, cu::kEventDisableTiming),
+                 "cuEventCreate");
+  if (!s.ok())
+    return s;
 
   // Load the embedded modules now, so that a driver too old for them fails
   // at start-up with the others.
