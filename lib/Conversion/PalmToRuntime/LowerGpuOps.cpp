@@ -183,6 +183,35 @@ static StringRef sumKernel(GpuKernels &gpu, Type ptr, Type i64Type) {
                  });
 }
 
+/// Maximum over classes [0, count) of row `base` of `logits` (elements of
+/// type `t`), in every lane of the warp.
+static Value rowMax(OpBuilder &b, Location loc, Type t, Value logits,
+                    Value base, Value lane, Value count) {
+  Value m = K::laneLoop(
+      b, loc, lane, count,
+      {K::f32(b, loc, -std::numeric_limits<float>::infinity())},
+      [&](Value j, ValueRange acc) -> SmallVector<Value> {
+        Value x = K::loadF32(b, loc, t, logits,
+                             arith::AddIOp::create(b, loc, base, j));
+        return {arith::MaximumFOp::create(b, loc, acc[0], x)};
+      })[0];
+  return K::warpReduce(b, loc, m, /*max=*/true);
+}
+
+/// Sum over classes [0, count) of exp(logit - max), in every lane.
+static Value rowSumExp(OpBuilder &b, Location loc, Type t, Value logits,
+                       Value base, Value lane, Value count, Value max) {
+  Value s = K::laneLoop(
+      b, loc, lane, count, {K::f32(b, loc, 0)},
+      [&](Value j, ValueRange acc) -> SmallVector<Value> {
+        Value x = K::loadF32(b, loc, t, logits,
+                             arith::AddIOp::create(b, loc, base, j));
+        return {arith::AddFOp::create(
+            b, loc, acc[0], K::exp(b, loc, arith::SubFOp::create(b, loc, x, max)))};
+      })[0];
+  return K::warpReduce(b, loc, s, /*max=*/false);
+}
+
 /// Loss of token `row` from logZ and the target logit, zero for padding.
 static Value tokenLoss(OpBuilder &b, Location loc, Value row,
                        ArrayRef<int64_t> tokenShape,
@@ -241,33 +270,6 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
     int64_t n = tensorType(root).getNumElements();
     args.push_back(i64(n));
     launch(kernel, n, /*warpPerRow=*/false, args);
-    return true;
-  }
-
-  if (auto dot = dyn_cast<DotGeneralOp>(op)) {
-    if (failed(lowerDot(dot)))
-      return failure();
-    return true;
-  }
-
-  if (auto attn = dyn_cast<AttentionOp>(op)) {
-    ArrayRef<int64_t> q = shape(attn.getQuery()), k = shape(attn.getKey()),
-                      v = shape(attn.getValue());
-    FailureOr<int32_t> dtype = dtypeOf(op, elementOf(attn.getQuery()));
-    if (failed(dtype))
-      return failure();
-    int64_t globalHeads = q[2];
-    Value offset = i64(0);
-    if (auto shard = attn.getHeadsShardAttr()) {
-      globalHeads = shard.getSize();
-      offset = shardExtent(shard, q[2]).first;
-    }
-    call("palmrt_attention",
-         {ctxArg, i32(*dtype), ptrOf(attn.getQuery()), ptrOf(attn.getKey()),
-          ptrOf(attn.getValue()), ptrOf(attn.getResult()), i64(q[0]),
-          i64(q[1]), i64(k[1]), i64(q[2]), i64(k[2]), i64(q[3]), i64(v[3]),
-          i32(attn.getCausal() ? 1 : 0), f32(attn.getEffectiveScale()),
-          offset, i64(globalHeads / k[2]), i64(globalHeads)});
     return true;
   }
 
@@ -431,15 +433,7 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
           Value vocab = a[3], valid = a[4];
           K::warpRows(b, l, a[2], [&](Value row, Value lane) {
             Value base = arith::MulIOp::create(b, l, row, vocab);
-            Value m = K::laneLoop(
-                b, l, lane, valid,
-                {K::f32(b, l, -std::numeric_limits<float>::infinity())},
-                [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                  Value x = K::loadF32(b, l, t, a[0],
-                                       arith::AddIOp::create(b, l, base, j));
-                  return {arith::MaximumFOp::create(b, l, acc[0], x)};
-                })[0];
-            m = K::warpReduce(b, l, m, /*max=*/true);
+            Value m = rowMax(b, l, t, a[0], base, lane, valid);
             inLaneZero(b, l, lane, [&] { K::store(b, l, m, a[1], row); });
           });
         });
@@ -463,16 +457,7 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
           K::warpRows(b, l, tokens, [&](Value row, Value lane) {
             Value base = arith::MulIOp::create(b, l, row, vocab);
             Value m = K::load(b, l, b.getF32Type(), a[1], row);
-            Value s = K::laneLoop(
-                b, l, lane, valid, {K::f32(b, l, 0)},
-                [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                  Value x = K::loadF32(b, l, t, a[0],
-                                       arith::AddIOp::create(b, l, base, j));
-                  return {arith::AddFOp::create(
-                      b, l, acc[0],
-                      K::exp(b, l, arith::SubFOp::create(b, l, x, m)))};
-                })[0];
-            s = K::warpReduce(b, l, s, false);
+            Value s = rowSumExp(b, l, t, a[0], base, lane, valid, m);
             inLaneZero(b, l, lane, [&] {
               Value target = arith::SubIOp::create(
                   b, l,
@@ -532,23 +517,8 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
             auto at = [&](Value j) {
               return arith::AddIOp::create(b, l, base, j).getResult();
             };
-            Value m = K::laneLoop(
-                b, l, lane, vocab,
-                {K::f32(b, l, -std::numeric_limits<float>::infinity())},
-                [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                  return {arith::MaximumFOp::create(
-                      b, l, acc[0], K::loadF32(b, l, t, a[0], at(j)))};
-                })[0];
-            m = K::warpReduce(b, l, m, true);
-            Value s = K::laneLoop(
-                b, l, lane, vocab, {K::f32(b, l, 0)},
-                [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                  Value x = K::loadF32(b, l, t, a[0], at(j));
-                  return {arith::AddFOp::create(
-                      b, l, acc[0],
-                      K::exp(b, l, arith::SubFOp::create(b, l, x, m)))};
-                })[0];
-            s = K::warpReduce(b, l, s, false);
+            Value m = rowMax(b, l, t, a[0], base, lane, vocab);
+            Value s = rowSumExp(b, l, t, a[0], base, lane, vocab, m);
             inLaneZero(b, l, lane, [&] {
               Value logZ = arith::AddFOp::create(b, l, m, K::log(b, l, s));
               Value target = arith::ExtSIOp::create(

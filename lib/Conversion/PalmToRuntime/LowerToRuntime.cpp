@@ -452,18 +452,21 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
   if (auto attn = dyn_cast<AttentionOp>(op)) {
     ArrayRef<int64_t> q = shape(attn.getQuery()), k = shape(attn.getKey()),
                       v = shape(attn.getValue());
+    FailureOr<Value> code = dtype(attn.getQuery());
+    if (failed(code))
+      return failure();
     int64_t globalHeads = q[2];
     Value offset = i64(0);
     if (auto shard = attn.getHeadsShardAttr()) {
       globalHeads = shard.getSize();
       offset = shardExtent(shard, q[2]).first;
     }
-    call("palmrt_attention_f32",
-         {ptrOf(attn.getQuery()), ptrOf(attn.getKey()), ptrOf(attn.getValue()),
-          ptrOf(attn.getResult()), i64(q[0]), i64(q[1]), i64(k[1]), i64(q[2]),
-          i64(k[2]), i64(q[3]), i64(v[3]), i32(attn.getCausal() ? 1 : 0),
-          f32(attn.getEffectiveScale()), offset, i64(globalHeads / k[2]),
-          i64(globalHeads)});
+    call("palmrt_attention",
+         {ctxArg, *code, ptrOf(attn.getQuery()), ptrOf(attn.getKey()),
+          ptrOf(attn.getValue()), ptrOf(attn.getResult()), i64(q[0]),
+          i64(q[1]), i64(k[1]), i64(q[2]), i64(k[2]), i64(q[3]), i64(v[3]),
+          i32(attn.getCausal() ? 1 : 0), f32(attn.getEffectiveScale()),
+          offset, i64(globalHeads / k[2]), i64(globalHeads)});
     return success();
   }
   if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
