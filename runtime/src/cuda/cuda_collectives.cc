@@ -163,16 +163,22 @@ void CudaDevice::endCollective(CommSpan &span) {
   check(cu.StreamWaitEvent(compute, commsDone, 0), "cuStreamWaitEvent");
 }
 
+void CudaDevice::copyOnComms(void *dst, const void *src, int64_t bytes) {
+  if (dst == src)
+    return;
+  check(cu.MemcpyDtoDAsync(reinterpret_cast<uintptr_t>(dst),
+                           reinterpret_cast<uintptr_t>(src),
+                           static_cast<size_t>(bytes), comms),
+        "cuMemcpyDtoDAsync");
+}
+
 void CudaDevice::allReduce(int32_t group, const void *in, void *out,
                            int64_t count, int32_t dtype, int32_t reduction) {
   int64_t bytes = count * dtypeBytes(dtype);
   CommSpan span = beginCollective("all_reduce", group, bytes);
   if (count > 0) {
     if (ctx->groups[group].size == 1) {
-      if (in != out)
-        check(cu.MemcpyDtoDAsync(reinterpret_cast<uintptr_t>(out),
-                                 reinterpret_cast<uintptr_t>(in), bytes, comms),
-              "cuMemcpyDtoDAsync");
+      copyOnComms(out, in, bytes);
     } else {
       checkNccl(nccl->AllReduce(in, out, static_cast<size_t>(count),
                                 ncclType(dtype), ncclOp(reduction), comm(group),
@@ -190,10 +196,7 @@ void CudaDevice::allGather(int32_t group, const void *in, void *out,
   int64_t size = ctx->groups[group].size;
   CommSpan span = beginCollective("all_gather", group, n * elemBytes);
   if (n > 0 && size == 1) {
-    check(cu.MemcpyDtoDAsync(reinterpret_cast<uintptr_t>(out),
-                             reinterpret_cast<uintptr_t>(in), n * elemBytes,
-                             comms),
-          "cuMemcpyDtoDAsync");
+    copyOnComms(out, in, n * elemBytes);
   } else if (n > 0) {
     bool contiguous = product(inShape.data(), 0, dim) == 1;
     void *gathered = contiguous ? out : scratch(1, n * size * elemBytes);
@@ -225,10 +228,7 @@ void CudaDevice::reduceScatter(int32_t group, const void *in, void *out,
   int64_t size = ctx->groups[group].size;
   CommSpan span = beginCollective("reduce_scatter", group, n * elemBytes);
   if (n > 0 && size == 1) {
-    check(cu.MemcpyDtoDAsync(reinterpret_cast<uintptr_t>(out),
-                             reinterpret_cast<uintptr_t>(in), n * elemBytes,
-                             comms),
-          "cuMemcpyDtoDAsync");
+    copyOnComms(out, in, n * elemBytes);
   } else if (n > 0) {
     std::vector<int64_t> piece = inShape;
     piece[dim] /= size;
@@ -262,11 +262,7 @@ void CudaDevice::allToAll(int32_t group, const void *in, void *out,
   int64_t size = ctx->groups[group].size;
   CommSpan span = beginCollective("all_to_all", group, n * elemBytes);
   if (n > 0 && size == 1) {
-    if (in != out)
-      check(cu.MemcpyDtoDAsync(reinterpret_cast<uintptr_t>(out),
-                               reinterpret_cast<uintptr_t>(in), n * elemBytes,
-                               comms),
-            "cuMemcpyDtoDAsync");
+    copyOnComms(out, in, n * elemBytes);
   } else if (n > 0) {
     std::vector<int64_t> piece = inShape;
     piece[splitDim] /= size;
@@ -327,9 +323,7 @@ void CudaDevice::permute(int32_t group, const void *in, void *out,
   int64_t index = ctx->groups[group].index;
   CommSpan span = beginCollective("collective_permute", group, bytes);
   auto copyOn = [&](void *dst, const void *src) {
-    check(cu.MemcpyDtoDAsync(reinterpret_cast<uintptr_t>(dst),
-                             reinterpret_cast<uintptr_t>(src), bytes, comms),
-          "cuMemcpyDtoDAsync");
+    copyOnComms(dst, src, bytes);
   };
   if (bytes > 0) {
     bool selfCopy = recvFrom == index;

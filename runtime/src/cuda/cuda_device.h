@@ -120,6 +120,9 @@ private:
   CommSpan beginCollective(const char *name, int32_t group, int64_t bytes);
   void endCollective(CommSpan &span);
   nccl::Comm comm(int32_t group) const;
+  /// Copies `bytes` from `src` to `dst` on the comm stream (nothing when
+  /// they are the same buffer): a collective over a group of one device.
+  void copyOnComms(void *dst, const void *src, int64_t bytes);
   void checkNccl(nccl::Result result, const char *call, int32_t group) const;
   /// Device scratch of at least `bytes`, grown (after the comm stream
   /// drains) when too small.
