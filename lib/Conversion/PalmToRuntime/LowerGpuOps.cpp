@@ -491,16 +491,6 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
     return true;
   }
 
-  // Valid extents of token dimensions, as kernel arguments.
-  auto validExtents = [&](ArrayRef<int64_t> tokens, ArrayAttr shards) {
-    SmallVector<Value> extents;
-    for (auto [d, size] : llvm::enumerate(tokens)) {
-      auto shard = shards ? dyn_cast<DimShardAttr>(shards[d]) : DimShardAttr();
-      extents.push_back(shard ? shardExtent(shard, size).second : i64(size));
-    }
-    return extents;
-  };
-
   if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
     ArrayRef<int64_t> logits = shape(ce.getLogits());
     ArrayRef<int64_t> tokenShape = logits.drop_back();
@@ -536,7 +526,7 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
     SmallVector<Value> args = {ptrOf(ce.getLogits()), ptrOf(ce.getTargets()),
                                scratch.lookup(op), i64(logits.back()),
                                f32(ce.getZLoss().convertToFloat()), i64(count)};
-    llvm::append_range(args, validExtents(tokenShape, ce.getTokenShardsAttr()));
+    llvm::append_range(args, tokenExtents(tokenShape, ce.getTokenShardsAttr()));
     launch(kernel, tokens, true, args);
     launch(sumKernel(*gpu, ptr, i64Type), 1, true,
            {scratch.lookup(op), ptrOf(ce.getResult()), i64(tokens)});
@@ -569,7 +559,7 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
                                f32(loss.getZLoss().convertToFloat()),
                                i64(loss.getTokenCount())};
     llvm::append_range(args,
-                       validExtents(tokenShape, loss.getTokenShardsAttr()));
+                       tokenExtents(tokenShape, loss.getTokenShardsAttr()));
     launch(kernel, tokens, false, args);
     launch(sumKernel(*gpu, ptr, i64Type), 1, true,
            {scratch.lookup(op), ptrOf(loss.getResult()), i64(tokens)});

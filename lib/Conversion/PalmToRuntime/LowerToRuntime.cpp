@@ -243,6 +243,16 @@ std::pair<Value, Value> FunctionLowering::shardExtent(DimShardAttr shard,
   return {offset, valid};
 }
 
+SmallVector<Value> FunctionLowering::tokenExtents(ArrayRef<int64_t> tokens,
+                                                 ArrayAttr shards) {
+  SmallVector<Value> extents;
+  for (auto [d, size] : llvm::enumerate(tokens)) {
+    auto shard = shards ? dyn_cast<DimShardAttr>(shards[d]) : DimShardAttr();
+    extents.push_back(shard ? shardExtent(shard, size).second : i64(size));
+  }
+  return extents;
+}
+
 static int64_t product(ArrayRef<int64_t> dims) {
   int64_t n = 1;
   for (int64_t d : dims)
@@ -412,12 +422,7 @@ LogicalResult FunctionLowering::lowerOp(Operation *op) {
   };
   // Valid extents of token dimensions, from their shards.
   auto validExtents = [&](ArrayRef<int64_t> tokens, ArrayAttr shards) {
-    SmallVector<Value> extents;
-    for (auto [d, size] : llvm::enumerate(tokens)) {
-      auto shard = shards ? dyn_cast<DimShardAttr>(shards[d]) : DimShardAttr();
-      extents.push_back(shard ? shardExtent(shard, size).second : i64(size));
-    }
-    return stackArray(extents);
+    return stackArray(tokenExtents(tokens, shards));
   };
 
   if (auto dot = dyn_cast<DotGeneralOp>(op))

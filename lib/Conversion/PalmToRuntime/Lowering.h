@@ -106,6 +106,9 @@ private:
   /// Offset of this device's shard and its number of real (not padding)
   /// elements, for a dimension of local size `local`.
   std::pair<Value, Value> shardExtent(DimShardAttr shard, int64_t local);
+  /// The number of real (not padding) elements of each token dimension of
+  /// local shape `tokens`, from a loss op's `token_shards`.
+  SmallVector<Value> tokenExtents(ArrayRef<int64_t> tokens, ArrayAttr shards);
   Value bytesPerElement(Type t) {
     return i64(elementBytes(t));
   }
