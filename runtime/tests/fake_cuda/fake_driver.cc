@@ -1,14 +1,17 @@
 //===- fake_driver.cc - a libcuda.so.1 that runs on the host, for tests ---===//
 //
-// The cuda backend's host side (buffers, transfers, launches, the packing
-// around collectives, palmrt_main on a cuda program) is tested on machines
-// without a GPU by putting this library, named libcuda.so.1, first on
-// LD_LIBRARY_PATH. "Device memory" is host memory, every stream runs its
-// work at once, and kernels run as host functions chosen by name:
-// palmrt's own (block copy, attention: a plain reference) and those of
-// tests/cuda_test_kernels.cu. Every device address a call touches must lie
+// The cuda backend (buffers, transfers, launches, the packing around
+// collectives, palmrt_main on a cuda program) and the kernels it runs are
+// tested on machines without a GPU by putting this library, named
+// libcuda.so.1, first on LD_LIBRARY_PATH. "Device memory" is host memory and
+// every stream runs its work at once. Kernels run in ptx_interpreter.cc:
+// PTX modules as loaded (palm-compile's generated kernels, the tests'
+// kernels), and for palmrt's embedded fatbins the PTX nvcc made from the
+// same sources at build time (embedded here). palmrt's attention kernel is
+// also checked, launch by launch, against a plain double-precision
+// reference. Every device address a call or a kernel touches must lie
 // inside an allocation, so host pointers passed as device pointers, and
-// copies past the end of a buffer, abort the test.
+// accesses past the end of a buffer, abort the test.
 //
 // PALMRT_FAKE_CUDA_DEVICES sets the number of GPUs (default 1; 0 makes
 // cuInit fail with CUDA_ERROR_NO_DEVICE).
@@ -16,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "cuda/kernels/kernel_params.h"
+#include "ptx_interpreter.h"
 
 #include <cuda.h>
 
@@ -67,17 +71,36 @@ void checkRange(const void *p, size_t bytes, const char *what) {
          what, p, bytes, it->second, reinterpret_cast<void *>(it->first));
 }
 
+/// For the interpreter: the allocation holding [p, p + bytes).
+bool deviceRange(uintptr_t p, size_t bytes, uintptr_t *begin,
+                 uintptr_t *end) {
+  std::lock_guard<std::mutex> lock(gMutex);
+  auto it = gAllocations.upper_bound(p);
+  if (it == gAllocations.begin())
+    return false;
+  --it;
+  if (p + bytes > it->first + it->second || p + bytes < p)
+    return false;
+  *begin = it->first;
+  *end = it->first + it->second;
+  return true;
+}
+
+/// A loaded module: PTX text parsed, or (for one of palmrt's fatbins) the
+/// parsed PTX of palmrt's kernels.
 struct FakeModule {
-  bool embedded; // palmrt's fatbin, else PTX text
-  std::string ptx;
+  std::vector<std::shared_ptr<ptxi::Module>> modules;
 };
 
-using KernelFn = void (*)(void **params, const unsigned grid[3],
-                          const unsigned block[3], unsigned shared);
+/// A reference a kernel's results are checked against after it ran.
+using ReferenceFn = void (*)(void **params, const unsigned grid[3],
+                             const unsigned block[3], unsigned shared);
 
 struct FakeFunction {
   std::string name;
-  KernelFn run;
+  std::shared_ptr<ptxi::Module> module;
+  const ptxi::Kernel *kernel;
+  ReferenceFn reference;
 };
 
 struct FakeEvent {
@@ -88,36 +111,6 @@ double now() {
   return std::chrono::duration<double>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-// palmrt's block copy kernels: word size W bytes.
-template <int W>
-void blockCopy(void **params, const unsigned grid[3], const unsigned block[3],
-               unsigned) {
-  const auto &p = *static_cast<const palmrt::BlockCopyParams *>(params[0]);
-  if (block[0] == 0 || grid[0] == 0 || grid[1] == 0)
-    fail("block copy launched without threads");
-  if (p.rank < 1 || p.rank > palmrt::kBlockCopyMaxRank)
-    fail("block copy of rank %d", p.rank);
-  int64_t words = 1;
-  for (int d = 0; d < p.rank; ++d)
-    words *= p.block[d];
-  if (words != p.words)
-    fail("block copy: %lld words but a block of %lld",
-         static_cast<long long>(p.words), static_cast<long long>(words));
-  if (reinterpret_cast<uintptr_t>(p.src) % W ||
-      reinterpret_cast<uintptr_t>(p.dst) % W)
-    fail("block copy of %d-byte words at unaligned addresses", W);
-  const char *src = static_cast<const char *>(p.src);
-  char *dst = static_cast<char *>(p.dst);
-  for (int64_t piece = 0; piece < p.pieces; ++piece)
-    for (int64_t i = 0; i < p.words; ++i) {
-      int64_t from, to;
-      palmrt::blockCopyIndex(p, piece, i, &from, &to);
-      checkRange(src + from * W, W, "block copy source");
-      checkRange(dst + to * W, W, "block copy destination");
-      std::memcpy(dst + to * W, src + from * W, W);
-    }
 }
 
 float bf16ToFloat(uint16_t v) {
@@ -208,90 +201,76 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
       }
 }
 
-template <typename T> T arg(void **params, int i) {
-  T value;
-  std::memcpy(&value, params[i], sizeof(T));
-  return value;
+/// palmrt's kernels as PTX text (nvcc -ptx of kernels/*.cu at build time,
+/// embedded by embed_file.cmake).
+extern "C" const unsigned char palmrt_fake_attention_ptx[];
+extern "C" const unsigned char palmrt_fake_block_copy_ptx[];
+
+const std::vector<std::shared_ptr<ptxi::Module>> &palmrtModules() {
+  static const std::vector<std::shared_ptr<ptxi::Module>> modules = [] {
+    std::vector<std::shared_ptr<ptxi::Module>> parsed;
+    for (const unsigned char *text :
+         {palmrt_fake_attention_ptx, palmrt_fake_block_copy_ptx}) {
+      std::string error;
+      parsed.push_back(ptxi::parseModule(
+          reinterpret_cast<const char *>(text), &error));
+      if (!parsed.back())
+        fail("palmrt's own PTX does not parse: %s", error.c_str());
+    }
+    return parsed;
+  }();
+  return modules;
 }
 
-void testAdd(void **params, const unsigned grid[3], const unsigned block[3],
-             unsigned) {
-  auto *x = arg<float *>(params, 0);
-  float value = arg<float>(params, 1);
-  int64_t n = arg<int64_t>(params, 2);
-  int64_t threads = static_cast<int64_t>(grid[0]) * block[0];
-  checkRange(x, sizeof(float) * std::min(n, threads), "palmrt_test_add");
-  for (int64_t i = 0; i < std::min(n, threads); ++i)
-    x[i] += value;
+ReferenceFn referenceFor(const std::string &name) {
+  static const std::map<std::string, ReferenceFn> references = {
+      {"palmrt_attention_f32_64", attention<false, 64>},
+      {"palmrt_attention_f32_128", attention<false, 128>},
+      {"palmrt_attention_f32_256", attention<false, 256>},
+      {"palmrt_attention_bf16_64", attention<true, 64>},
+      {"palmrt_attention_bf16_128", attention<true, 128>},
+      {"palmrt_attention_bf16_256", attention<true, 256>}};
+  auto it = references.find(name);
+  return it == references.end() ? nullptr : it->second;
 }
 
-void testShared(void **params, const unsigned[3], const unsigned[3],
-                unsigned shared) {
-  auto *out = arg<float *>(params, 0);
-  int64_t n = arg<int64_t>(params, 1);
-  if (shared < n * sizeof(float))
-    fail("palmrt_test_shared: %u bytes of shared memory for %lld floats",
-         shared, static_cast<long long>(n));
-  checkRange(out, n * sizeof(float), "palmrt_test_shared");
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = 2.0f * static_cast<float>(i) + 1.0f;
-}
-
-void testEmbed(void **params, const unsigned grid[3], const unsigned block[3],
-               unsigned) {
-  auto *table = arg<const float *>(params, 0);
-  auto *ids = arg<const int32_t *>(params, 1);
-  auto *out = arg<float *>(params, 2);
-  int64_t n = arg<int64_t>(params, 3), d = arg<int64_t>(params, 4),
-          rows = arg<int64_t>(params, 5);
-  if (static_cast<int64_t>(grid[0]) * block[0] < n * d)
-    fail("palmrt_test_embed: too few threads");
-  checkRange(ids, n * sizeof(int32_t), "palmrt_test_embed ids");
-  checkRange(out, n * d * sizeof(float), "palmrt_test_embed out");
-  checkRange(table, rows * d * sizeof(float), "palmrt_test_embed table");
-  for (int64_t i = 0; i < n * d; ++i) {
-    int64_t row = ids[i / d];
-    out[i] = row >= 0 && row < rows ? table[row * d + i % d] : 0.0f;
+/// Runs an attention kernel's reference on the same launch and compares:
+/// the kernel's output must match it to f32 (or bf16) rounding. The
+/// kernel's output is what stays in memory.
+void checkAgainstReference(const FakeFunction &f, void **params,
+                           const unsigned grid[3], const unsigned block[3],
+                           unsigned shared) {
+  const auto &p = *static_cast<const palmrt::AttentionParams *>(params[0]);
+  bool bf16 = f.name.find("bf16") != std::string::npos;
+  size_t count = static_cast<size_t>(p.b * p.s * p.h * p.dv);
+  size_t bytes = count * (bf16 ? 2 : 4);
+  std::vector<unsigned char> kernel(bytes);
+  std::memcpy(kernel.data(), p.out, bytes);
+  f.reference(params, grid, block, shared);
+  auto at = [&](const void *base, size_t i) {
+    const char *q = static_cast<const char *>(base);
+    if (bf16) {
+      uint16_t v;
+      std::memcpy(&v, q + 2 * i, 2);
+      return bf16ToFloat(v);
+    }
+    float v;
+    std::memcpy(&v, q + 4 * i, 4);
+    return v;
+  };
+  double scale = 0;
+  for (size_t i = 0; i < count; ++i)
+    scale = std::max(scale, std::fabs(static_cast<double>(at(p.out, i))));
+  for (size_t i = 0; i < count; ++i) {
+    double want = at(p.out, i), got = at(kernel.data(), i);
+    double tolerance = bf16 ? std::fabs(want) / 128 + 1e-3 * scale
+                            : 2e-6 * std::max(scale, 1.0);
+    if (!(std::fabs(got - want) <= tolerance))
+      fail("%s: output %zu is %.9g, the reference says %.9g", f.name.c_str(),
+           i, got, want);
   }
+  std::memcpy(p.out, kernel.data(), bytes);
 }
-
-void testSumSquares(void **params, const unsigned[3], const unsigned[3],
-                    unsigned) {
-  auto *x = arg<const float *>(params, 0);
-  auto *out = arg<float *>(params, 1);
-  int64_t n = arg<int64_t>(params, 2);
-  float scale = arg<float>(params, 3);
-  checkRange(x, n * sizeof(float), "palmrt_test_sum_squares");
-  checkRange(out, sizeof(float), "palmrt_test_sum_squares");
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i)
-    sum += static_cast<double>(x[i]) * x[i];
-  out[0] = static_cast<float>(scale * sum);
-}
-
-struct KernelEntry {
-  const char *name;
-  KernelFn run;
-  bool embedded;
-};
-
-const KernelEntry kKernels[] = {
-    {"palmrt_block_copy_1", blockCopy<1>, true},
-    {"palmrt_block_copy_2", blockCopy<2>, true},
-    {"palmrt_block_copy_4", blockCopy<4>, true},
-    {"palmrt_block_copy_8", blockCopy<8>, true},
-    {"palmrt_block_copy_16", blockCopy<16>, true},
-    {"palmrt_attention_f32_64", attention<false, 64>, true},
-    {"palmrt_attention_f32_128", attention<false, 128>, true},
-    {"palmrt_attention_f32_256", attention<false, 256>, true},
-    {"palmrt_attention_bf16_64", attention<true, 64>, true},
-    {"palmrt_attention_bf16_128", attention<true, 128>, true},
-    {"palmrt_attention_bf16_256", attention<true, 256>, true},
-    {"palmrt_test_add", testAdd, false},
-    {"palmrt_test_shared", testShared, false},
-    {"palmrt_test_embed", testEmbed, false},
-    {"palmrt_test_sum_squares", testSumSquares, false},
-};
 
 struct FakeContext {
   int unused;
@@ -481,19 +460,22 @@ CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
   uint32_t magic;
   std::memcpy(&magic, image, 4);
   auto *m = new FakeModule;
-  m->embedded = magic == 0xBA55ED50u; // a fatbin
-  if (!m->embedded) {
-    m->ptx = static_cast<const char *>(image);
-    if (m->ptx.find(".version") == std::string::npos) {
+  if (magic == 0xBA55ED50u) { // a fatbin: one of palmrt's
+    m->modules = palmrtModules();
+  } else {
+    std::string error;
+    auto parsed = ptxi::parseModule(static_cast<const char *>(image), &error);
+    if (!parsed) {
       for (unsigned i = 0; i + 1 < numOptions; ++i)
         if (options[i] == CU_JIT_ERROR_LOG_BUFFER &&
             options[i + 1] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
           std::snprintf(static_cast<char *>(values[i]),
                         reinterpret_cast<uintptr_t>(values[i + 1]),
-                        "fake ptxas: not PTX text");
+                        "fake ptxas: %s", error.c_str());
       delete m;
       return CUDA_ERROR_INVALID_PTX;
     }
+    m->modules.push_back(std::move(parsed));
   }
   *module = reinterpret_cast<CUmodule>(m);
   return CUDA_SUCCESS;
@@ -507,15 +489,12 @@ CUresult cuModuleUnload(CUmodule module) {
 CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
                              const char *name) {
   auto *m = reinterpret_cast<FakeModule *>(module);
-  for (const KernelEntry &k : kKernels) {
-    if (std::strcmp(k.name, name) != 0 || k.embedded != m->embedded)
-      continue;
-    if (!m->embedded &&
-        m->ptx.find(std::string(".entry ") + name + "(") == std::string::npos)
-      continue;
-    *function = reinterpret_cast<CUfunction>(new FakeFunction{name, k.run});
-    return CUDA_SUCCESS;
-  }
+  for (const auto &parsed : m->modules)
+    if (const ptxi::Kernel *k = ptxi::findKernel(*parsed, name)) {
+      *function = reinterpret_cast<CUfunction>(
+          new FakeFunction{name, parsed, k, referenceFor(name)});
+      return CUDA_SUCCESS;
+    }
   return CUDA_ERROR_NOT_FOUND;
 }
 
@@ -538,10 +517,13 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
     return CUDA_ERROR_INVALID_VALUE;
   const unsigned grid[3] = {gridX, gridY, gridZ};
   const unsigned block[3] = {blockX, blockY, blockZ};
-  if (blockX * blockY * blockZ > 1024 || gridX == 0 || gridY == 0 || gridZ == 0)
+  if (blockX * blockY * blockZ > 1024 || blockX * blockY * blockZ == 0 ||
+      gridX == 0 || gridY == 0 || gridZ == 0)
     return CUDA_ERROR_INVALID_VALUE;
-  reinterpret_cast<FakeFunction *>(function)->run(params, grid, block,
-                                                  sharedBytes);
+  const auto &f = *reinterpret_cast<FakeFunction *>(function);
+  ptxi::launch(*f.kernel, params, grid, block, sharedBytes, deviceRange);
+  if (f.reference)
+    checkAgainstReference(f, params, grid, block, sharedBytes);
   return CUDA_SUCCESS;
 }
 

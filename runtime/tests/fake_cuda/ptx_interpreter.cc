@@ -1,0 +1,1792 @@
+//===- ptx_interpreter.cc - runs PTX kernels on the host, for tests -------===//
+//
+// See ptx_interpreter.h. The parser turns each `.entry` into a list of
+// decoded instructions (registers numbered, labels resolved, symbols given
+// their state space and offset); the executor keeps every register of every
+// thread of a block as 64 bits and runs the block warp by warp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ptx_interpreter.h"
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+namespace ptxi {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Types, operands, instructions
+//===----------------------------------------------------------------------===//
+
+enum class Kind { Bits, Unsigned, Signed, Float, Pred };
+
+struct Type {
+  Kind kind = Kind::Bits;
+  int bits = 0; // 0: none given
+  bool bf16 = false;
+  bool valid() const { return bits != 0; }
+  bool isFloat() const { return kind == Kind::Float; }
+  bool isSigned() const { return kind == Kind::Signed; }
+};
+
+bool parseType(const std::string &s, Type *t) {
+  static const std::map<std::string, Type> types = {
+      {"b8", {Kind::Bits, 8}},         {"b16", {Kind::Bits, 16}},
+      {"b32", {Kind::Bits, 32}},       {"b64", {Kind::Bits, 64}},
+      {"u8", {Kind::Unsigned, 8}},     {"u16", {Kind::Unsigned, 16}},
+      {"u32", {Kind::Unsigned, 32}},   {"u64", {Kind::Unsigned, 64}},
+      {"s8", {Kind::Signed, 8}},       {"s16", {Kind::Signed, 16}},
+      {"s32", {Kind::Signed, 32}},     {"s64", {Kind::Signed, 64}},
+      {"f32", {Kind::Float, 32}},      {"f64", {Kind::Float, 64}},
+      {"bf16", {Kind::Float, 16, true}}, {"pred", {Kind::Pred, 1}}};
+  auto it = types.find(s);
+  if (it == types.end())
+    return false;
+  *t = it->second;
+  return true;
+}
+
+enum class Space { Generic, Global, Shared, Local, Param, Const };
+
+enum class Op {
+  Mov, Ld, St, Cvta, Add, Sub, Mul, Mad, Div, Rem, Neg, Abs, Min, Max, And,
+  Or, Xor, Not, Cnot, Shl, Shr, Shf, Bfe, Bfi, Selp, Setp, Cvt, Fma, Rcp,
+  Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Tanh, Shfl, Bar, Nop, Ret, Bra, Popc, Clz,
+  Brev, Prmt, Copysign
+};
+
+enum class Cmp { None, Eq, Ne, Lt, Le, Gt, Ge, Equ, Neu, Ltu, Leu, Gtu, Geu,
+                 Num, Nan };
+enum class Round { None, Rn, Rz, Rm, Rp, Rni, Rzi, Rmi, Rpi };
+enum class Half { None, Lo, Hi, Wide };
+enum class Shuffle { None, Up, Down, Bfly, Idx };
+enum class BoolOp { None, And, Or, Xor };
+
+enum class OperandKind { None, Reg, Imm, Special, Addr, Vec, Label, Symbol,
+                         Sink };
+
+enum Special { TidX, TidY, TidZ, NtidX, NtidY, NtidZ, CtaidX, CtaidY, CtaidZ,
+               NctaidX, NctaidY, NctaidZ, LaneId, WarpId };
+
+struct Symbol {
+  Space space;
+  uint64_t offset; // in its space's buffer; for Global: a host address
+  uint64_t bytes;
+};
+
+struct Operand {
+  OperandKind kind = OperandKind::None;
+  int reg = -1, reg2 = -1; // reg2: the `|q` of setp and shfl
+  bool negate = false;     // `!%p`
+  uint64_t imm = 0;        // Imm bits; Special id; Label target; Symbol id
+  int base = -1;           // Addr: register, or -1
+  int symbol = -1;         // Addr: symbol, or -1
+  int64_t offset = 0;      // Addr
+  std::vector<int> regs;   // Vec (-1: sink, -2: the immediate in vecImms)
+  std::vector<uint64_t> vecImms;
+};
+
+struct Instr {
+  Op op;
+  int line = 0;
+  int guard = -1;
+  bool guardNegate = false;
+  Type type, type2; // cvt: destination, source
+  Space space = Space::Generic;
+  bool toSpace = false; // cvta.to
+  bool carryIn = false, carryOut = false;
+  bool ftz = false, sat = false, nanMax = false, wrap = false,
+       left = false;
+  Cmp cmp = Cmp::None;
+  BoolOp boolOp = BoolOp::None;
+  Round round = Round::None;
+  Half half = Half::None;
+  Shuffle shuffle = Shuffle::None;
+  std::vector<Operand> ops;
+};
+
+} // namespace
+
+struct Kernel {
+  std::string name;
+  std::vector<Instr> code;
+  std::vector<int> regBits;
+  std::vector<std::string> lines; // PTX text by line, for messages
+  std::vector<Symbol> symbols;
+  std::vector<std::pair<uint64_t, uint64_t>> params; // offset, bytes
+  uint64_t paramBytes = 0, localBytes = 0, staticShared = 0;
+  const Module *module = nullptr;
+};
+
+struct Module {
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  // Module-level .global variables: host storage the kernels address.
+  std::vector<std::unique_ptr<std::vector<unsigned char>>> globals;
+  std::vector<std::string> lines;
+};
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Lexer
+//===----------------------------------------------------------------------===//
+
+struct Token {
+  std::string text;
+  int line;
+  bool word; // identifier, number, register or directive; else punctuation
+};
+
+bool isWordChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+         c == '.' || c == '%' || c == '$' || c == ':' ;
+}
+
+/// Splits PTX into tokens. `::` inside words (cache hints like
+/// L1::no_allocate) stays in the word; a label's trailing ':' is its own
+/// token.
+std::vector<Token> lex(const std::string &text) {
+  std::vector<Token> tokens;
+  int line = 1;
+  size_t i = 0, n = text.size();
+  while (i < n) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '/') {
+      while (i < n && text[i] != '\n')
+        ++i;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
+      i += 2;
+      while (i + 1 < n && !(text[i] == '*' && text[i + 1] == '/')) {
+        if (text[i] == '\n')
+          ++line;
+        ++i;
+      }
+      i += 2;
+    } else if (c == '"') {
+      size_t j = i + 1;
+      while (j < n && text[j] != '"')
+        ++j;
+      tokens.push_back({text.substr(i, j + 1 - i), line, true});
+      i = j + 1;
+    } else if (isWordChar(c) && c != ':') {
+      size_t j = i;
+      while (j < n && isWordChar(text[j])) {
+        if (text[j] == ':' && !(j + 1 < n && text[j + 1] == ':') &&
+            !(j > i && text[j - 1] == ':'))
+          break;
+        ++j;
+      }
+      tokens.push_back({text.substr(i, j - i), line, true});
+      i = j;
+    } else {
+      tokens.push_back({std::string(1, c), line, false});
+      ++i;
+    }
+  }
+  return tokens;
+}
+
+//===----------------------------------------------------------------------===//
+// Parser
+//===----------------------------------------------------------------------===//
+
+struct ParseError {
+  std::string message;
+};
+
+[[noreturn]] void parseFail(int line, const char *format, ...) {
+  char buffer[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buffer, sizeof(buffer), format, args);
+  va_end(args);
+  throw ParseError{"PTX line " + std::to_string(line) + ": " + buffer};
+}
+
+bool parseInteger(const std::string &s, uint64_t *value) {
+  if (s.empty())
+    return false;
+  char *end = nullptr;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'f' || s[1] == 'F' ||
+                                      s[1] == 'd' || s[1] == 'D')) {
+    *value = std::strtoull(s.c_str() + 2, &end, 16);
+    return *end == '\0';
+  }
+  if (!std::isdigit(static_cast<unsigned char>(s[0])))
+    return false;
+  *value = std::strtoull(s.c_str(), &end, 0);
+  return *end == '\0' || ((*end == 'U' || *end == 'u') && end[1] == '\0');
+}
+
+class Parser {
+public:
+  Parser(const std::string &text) : tokens_(lex(text)) {}
+
+  std::shared_ptr<Module> parse(const std::string &text) {
+    auto module = std::make_shared<Module>();
+    module_ = module.get();
+    {
+      size_t start = 0;
+      while (start <= text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos)
+          end = text.size();
+        module->lines.push_back(text.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+    while (!atEnd()) {
+      const Token &t = peek();
+      if (t.text == ".version" || t.text == ".target" ||
+          t.text == ".address_size") {
+        int line = t.line;
+        while (!atEnd() && peek().line == line)
+          next();
+      } else if (t.text == ".visible" || t.text == ".weak" ||
+                 t.text == ".extern") {
+        next();
+      } else if (t.text == ".entry") {
+        next();
+        parseEntry();
+      } else if (t.text == ".func") {
+        parseFail(t.line, "device functions (.func) are not supported");
+      } else if (t.text == ".global" || t.text == ".shared" ||
+                 t.text == ".const") {
+        parseVariable(nullptr);
+      } else if (t.text == ".file" || t.text == ".section") {
+        parseFail(t.line, "debug information is not supported");
+      } else {
+        parseFail(t.line, "unexpected '%s' at module level", t.text.c_str());
+      }
+    }
+    return module;
+  }
+
+private:
+  bool atEnd() const { return pos_ >= tokens_.size(); }
+  const Token &peek() const {
+    if (atEnd())
+      parseFail(tokens_.empty() ? 0 : tokens_.back().line,
+                "unexpected end of PTX");
+    return tokens_[pos_];
+  }
+  const Token &next() {
+    const Token &t = peek();
+    ++pos_;
+    return t;
+  }
+  void expect(const char *text) {
+    const Token &t = next();
+    if (t.text != text)
+      parseFail(t.line, "expected '%s', found '%s'", text, t.text.c_str());
+  }
+  bool accept(const char *text) {
+    if (!atEnd() && peek().text == text) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+  /// `.global/.shared/.const/.local [.align N] .type name[[N]] [= {...}];`
+  /// at module level (kernel == null) or inside a kernel.
+  void parseVariable(Kernel *kernel) {
+    const Token &spaceToken = next();
+    int line = spaceToken.line;
+    Space space = spaceToken.text == ".global"  ? Space::Global
+                  : spaceToken.text == ".shared" ? Space::Shared
+                  : spaceToken.text == ".local"  ? Space::Local
+                                                 : Space::Const;
+    uint64_t align = 1;
+    Type type;
+    std::string name;
+    while (true) {
+      const Token &t = next();
+      if (t.text == ".align") {
+        if (!parseInteger(next().text, &align) || align == 0)
+          parseFail(line, "bad .align");
+      } else if (t.text.size() > 1 && t.text[0] == '.' &&
+                 parseType(t.text.substr(1), &type)) {
+      } else if (t.word && t.text[0] != '.') {
+        name = t.text;
+        break;
+      } else {
+        parseFail(line, "unexpected '%s' in a variable", t.text.c_str());
+      }
+    }
+    if (!type.valid() || type.kind == Kind::Pred)
+      parseFail(line, "variable %s without a type", name.c_str());
+    uint64_t count = 1;
+    bool unsized = false;
+    if (accept("[")) {
+      if (accept("]")) {
+        unsized = true;
+        count = 0;
+      } else {
+        if (!parseInteger(next().text, &count))
+          parseFail(line, "bad array size");
+        expect("]");
+      }
+    }
+    uint64_t element = type.bits / 8;
+    std::vector<unsigned char> init(element * count, 0);
+    if (accept("=")) {
+      std::vector<uint64_t> values;
+      bool braces = accept("{");
+      do {
+        uint64_t v;
+        if (!parseInteger(next().text, &v))
+          parseFail(line, "only integer initializers are supported");
+        values.push_back(v);
+      } while (braces && accept(","));
+      if (braces)
+        expect("}");
+      if (values.size() > count)
+        parseFail(line, "too many initializers");
+      for (size_t i = 0; i < values.size(); ++i)
+        std::memcpy(&init[i * element], &values[i], element);
+    }
+    expect(";");
+    Symbol symbol{space, 0, element * count};
+    if (space == Space::Global || space == Space::Const) {
+      if (kernel)
+        parseFail(line, "a %s variable inside a kernel",
+                  spaceToken.text.c_str());
+      module_->globals.push_back(
+          std::make_unique<std::vector<unsigned char>>(std::move(init)));
+      auto &storage = *module_->globals.back();
+      symbol.offset = reinterpret_cast<uintptr_t>(storage.data());
+      moduleSymbols_[name] = symbol;
+      return;
+    }
+    if (space == Space::Shared) {
+      if (unsized) {
+        symbol.offset = ~uint64_t(0); // the dynamic shared memory
+      } else {
+        sharedTop_ = (sharedTop_ + align - 1) / align * align;
+        symbol.offset = sharedTop_;
+        sharedTop_ += symbol.bytes;
+      }
+      (kernel ? kernelSymbols_ : moduleSymbols_)[name] = symbol;
+      return;
+    }
+    if (!kernel)
+      parseFail(line, "a .local variable at module level");
+    kernel->localBytes = (kernel->localBytes + align - 1) / align * align;
+    symbol.offset = kernel->localBytes;
+    kernel->localBytes += symbol.bytes;
+    kernelSymbols_[name] = symbol;
+  }
+
+  void parseEntry() {
+    auto kernel = std::make_unique<Kernel>();
+    kernel->module = module_;
+    const Token &nameToken = next();
+    kernel->name = nameToken.text;
+    kernelSymbols_.clear();
+    registers_.clear();
+    labels_.clear();
+    uint64_t moduleShared = sharedTop_;
+    expect("(");
+    if (!accept(")")) {
+      do {
+        expect(".param");
+        Type type;
+        uint64_t align = 0;
+        std::string name;
+        while (true) {
+          const Token &t = next();
+          if (t.text == ".align") {
+            if (!parseInteger(next().text, &align))
+              parseFail(t.line, "bad .align");
+          } else if (t.text == ".ptr" || t.text == ".global" ||
+                     t.text == ".shared" || t.text == ".local" ||
+                     t.text == ".const") {
+            // An attribute of the pointee; its .align is too.
+            if (accept(".align")) {
+              uint64_t ignored;
+              parseInteger(next().text, &ignored);
+            }
+          } else if (t.text.size() > 1 && t.text[0] == '.' &&
+                     parseType(t.text.substr(1), &type)) {
+          } else if (t.word && t.text[0] != '.') {
+            name = t.text;
+            break;
+          } else {
+            parseFail(t.line, "unexpected '%s' in a parameter",
+                      t.text.c_str());
+          }
+        }
+        uint64_t count = 1;
+        if (accept("[")) {
+          if (!parseInteger(next().text, &count))
+            parseFail(nameToken.line, "bad parameter array size");
+          expect("]");
+        }
+        uint64_t bytes = type.bits / 8 * count;
+        if (align == 0)
+          align = type.bits / 8;
+        kernel->paramBytes = (kernel->paramBytes + align - 1) / align * align;
+        kernel->params.push_back({kernel->paramBytes, bytes});
+        kernelSymbols_[name] = {Space::Param, kernel->paramBytes, bytes};
+        kernel->paramBytes += bytes;
+      } while (accept(","));
+      expect(")");
+    }
+    // Performance directives (.maxntid 256, 1, 1 and the like).
+    while (peek().text != "{")
+      next();
+    expect("{");
+    std::vector<std::pair<size_t, std::string>> fixups; // instr, label
+    int depth = 1;
+    while (depth > 0) {
+      const Token &t = peek();
+      if (t.text == "{") {
+        next();
+        ++depth;
+      } else if (t.text == "}") {
+        next();
+        --depth;
+      } else if (t.text == ".reg") {
+        parseRegisters();
+      } else if (t.text == ".local" || t.text == ".shared") {
+        parseVariable(kernel.get());
+      } else if (t.text == ".pragma") {
+        while (next().text != ";") {
+        }
+      } else if (t.text == ".loc" || t.text == ".file") {
+        parseFail(t.line, "debug information is not supported");
+      } else if (t.word && t.text[0] == '$' && pos_ + 1 < tokens_.size() &&
+                 tokens_[pos_ + 1].text == ":") {
+        labels_[t.text] = kernel->code.size();
+        next();
+        next();
+      } else if (t.word && pos_ + 1 < tokens_.size() &&
+                 tokens_[pos_ + 1].text == ":") {
+        labels_[t.text] = kernel->code.size();
+        next();
+        next();
+      } else {
+        currentCodeSize_ = kernel->code.size();
+        kernel->code.push_back(parseInstruction(&fixups));
+      }
+    }
+    for (auto &[index, label] : fixups) {
+      auto it = labels_.find(label);
+      if (it == labels_.end())
+        parseFail(kernel->code[index].line, "unknown label %s", label.c_str());
+      for (Operand &o : kernel->code[index].ops)
+        if (o.kind == OperandKind::Label)
+          o.imm = it->second;
+    }
+    Instr end;
+    end.op = Op::Ret;
+    end.line = nameToken.line;
+    kernel->code.push_back(end);
+    kernel->regBits = regBits_;
+    kernel->symbols = symbols_;
+    kernel->staticShared = sharedTop_;
+    sharedTop_ = moduleShared;
+    regBits_.clear();
+    symbols_.clear();
+    module_->kernels.push_back(std::move(kernel));
+  }
+
+  void parseRegisters() {
+    int line = next().line; // .reg
+    Type type;
+    const Token &t = next();
+    if (t.text.size() < 2 || !parseType(t.text.substr(1), &type))
+      parseFail(line, "bad register type '%s'", t.text.c_str());
+    do {
+      std::string name = next().text;
+      if (accept("<")) {
+        uint64_t count;
+        if (!parseInteger(next().text, &count))
+          parseFail(line, "bad register count");
+        expect(">");
+        for (uint64_t i = 0; i < count; ++i)
+          addRegister(name + std::to_string(i), type);
+      } else {
+        addRegister(name, type);
+      }
+    } while (accept(","));
+    expect(";");
+  }
+
+  void addRegister(const std::string &name, Type type) {
+    auto it = registers_.find(name);
+    if (it != registers_.end()) { // an inner scope's register: same slot
+      regBits_[it->second] = std::max(regBits_[it->second], type.bits);
+      return;
+    }
+    registers_[name] = regBits_.size();
+    regBits_.push_back(type.bits);
+  }
+
+  int registerIndex(const Token &t) {
+    auto it = registers_.find(t.text);
+    if (it == registers_.end())
+      parseFail(t.line, "unknown register %s", t.text.c_str());
+    return it->second;
+  }
+
+  int symbolIndex(const std::string &name, int line) {
+    auto it = kernelSymbols_.find(name);
+    const Symbol *symbol = nullptr;
+    if (it != kernelSymbols_.end()) {
+      symbol = &it->second;
+    } else {
+      auto m = moduleSymbols_.find(name);
+      if (m == moduleSymbols_.end())
+        return -1;
+      symbol = &m->second;
+    }
+    (void)line;
+    symbols_.push_back(*symbol);
+    return static_cast<int>(symbols_.size() - 1);
+  }
+
+  Operand parseOperand(std::vector<std::pair<size_t, std::string>> *fixups,
+                       size_t index, Op op) {
+    Operand o;
+    const Token &t = next();
+    if (t.text == "[") {
+      o.kind = OperandKind::Addr;
+      const Token &b = next();
+      uint64_t value;
+      if (b.text[0] == '%') {
+        o.base = registerIndex(b);
+      } else if (parseInteger(b.text, &value)) {
+        o.offset = static_cast<int64_t>(value);
+      } else {
+        o.symbol = symbolIndex(b.text, b.line);
+        if (o.symbol < 0)
+          parseFail(b.line, "unknown symbol %s", b.text.c_str());
+      }
+      while (peek().text == "+" || peek().text == "-") {
+        bool minus = next().text == "-";
+        if (accept("-"))
+          minus = !minus;
+        if (!parseInteger(next().text, &value))
+          parseFail(t.line, "bad address offset");
+        o.offset += minus ? -static_cast<int64_t>(value)
+                          : static_cast<int64_t>(value);
+      }
+      expect("]");
+      return o;
+    }
+    if (t.text == "{") {
+      o.kind = OperandKind::Vec;
+      do {
+        const Token &r = next();
+        uint64_t value = 0;
+        bool immediate = parseInteger(r.text, &value);
+        o.regs.push_back(r.text == "_" ? -1 : immediate ? -2 : registerIndex(r));
+        o.vecImms.push_back(value);
+      } while (accept(","));
+      expect("}");
+      return o;
+    }
+    if (t.text == "!") {
+      o = parseOperand(fixups, index, op);
+      o.negate = true;
+      return o;
+    }
+    if (t.text == "-") {
+      const Token &v = next();
+      uint64_t value;
+      if (!parseInteger(v.text, &value))
+        parseFail(v.line, "bad immediate -%s", v.text.c_str());
+      o.kind = OperandKind::Imm;
+      o.imm = static_cast<uint64_t>(-static_cast<int64_t>(value));
+      return o;
+    }
+    if (t.text == "_") {
+      o.kind = OperandKind::Sink;
+      return o;
+    }
+    static const std::map<std::string, int> specials = {
+        {"%tid.x", TidX},       {"%tid.y", TidY},       {"%tid.z", TidZ},
+        {"%ntid.x", NtidX},     {"%ntid.y", NtidY},     {"%ntid.z", NtidZ},
+        {"%ctaid.x", CtaidX},   {"%ctaid.y", CtaidY},   {"%ctaid.z", CtaidZ},
+        {"%nctaid.x", NctaidX}, {"%nctaid.y", NctaidY}, {"%nctaid.z", NctaidZ},
+        {"%laneid", LaneId},    {"%warpid", WarpId}};
+    if (t.text[0] == '%') {
+      auto s = specials.find(t.text);
+      if (s != specials.end()) {
+        o.kind = OperandKind::Special;
+        o.imm = s->second;
+        return o;
+      }
+      o.kind = OperandKind::Reg;
+      o.reg = registerIndex(t);
+      if (accept("|"))
+        o.reg2 = registerIndex(next());
+      return o;
+    }
+    uint64_t value;
+    if (parseInteger(t.text, &value)) {
+      o.kind = OperandKind::Imm;
+      o.imm = value;
+      return o;
+    }
+    if (op == Op::Bra) {
+      o.kind = OperandKind::Label;
+      fixups->push_back({index, t.text});
+      return o;
+    }
+    o.kind = OperandKind::Symbol;
+    o.imm = symbolIndex(t.text, t.line);
+    if (static_cast<int>(o.imm) < 0)
+      parseFail(t.line, "unknown symbol %s", t.text.c_str());
+    return o;
+  }
+
+  Instr parseInstruction(std::vector<std::pair<size_t, std::string>> *fixups) {
+    Instr in;
+    const Token *t = &next();
+    in.line = t->line;
+    if (t->text == "@") {
+      bool negate = accept("!");
+      in.guard = registerIndex(next());
+      in.guardNegate = negate;
+      t = &next();
+    }
+    std::string opcode = t->text;
+    std::vector<std::string> parts;
+    {
+      size_t start = 0;
+      while (true) {
+        size_t dot = opcode.find('.', start);
+        parts.push_back(opcode.substr(start, dot - start));
+        if (dot == std::string::npos)
+          break;
+        start = dot + 1;
+      }
+    }
+    static const std::map<std::string, Op> ops = {
+        {"mov", Op::Mov},     {"ld", Op::Ld},       {"ldu", Op::Ld},
+        {"st", Op::St},       {"cvta", Op::Cvta},   {"add", Op::Add},
+        {"addc", Op::Add},    {"sub", Op::Sub},     {"subc", Op::Sub},
+        {"mul", Op::Mul},     {"mad", Op::Mad},     {"madc", Op::Mad},
+        {"div", Op::Div},     {"rem", Op::Rem},     {"neg", Op::Neg},
+        {"abs", Op::Abs},     {"min", Op::Min},     {"max", Op::Max},
+        {"and", Op::And},     {"or", Op::Or},       {"xor", Op::Xor},
+        {"not", Op::Not},     {"cnot", Op::Cnot},   {"shl", Op::Shl},
+        {"shr", Op::Shr},     {"shf", Op::Shf},     {"bfe", Op::Bfe},
+        {"bfi", Op::Bfi},     {"selp", Op::Selp},   {"setp", Op::Setp},
+        {"cvt", Op::Cvt},     {"fma", Op::Fma},     {"rcp", Op::Rcp},
+        {"sqrt", Op::Sqrt},   {"rsqrt", Op::Rsqrt}, {"ex2", Op::Ex2},
+        {"lg2", Op::Lg2},     {"sin", Op::Sin},     {"cos", Op::Cos},
+        {"tanh", Op::Tanh},   {"shfl", Op::Shfl},   {"bar", Op::Bar},
+        {"barrier", Op::Bar}, {"membar", Op::Nop},  {"fence", Op::Nop},
+        {"ret", Op::Ret},     {"exit", Op::Ret},    {"bra", Op::Bra},
+        {"popc", Op::Popc},   {"clz", Op::Clz},     {"brev", Op::Brev},
+        {"prmt", Op::Prmt},   {"copysign", Op::Copysign}};
+    auto found = ops.find(parts[0]);
+    if (found == ops.end())
+      parseFail(in.line, "the interpreter does not support '%s'",
+                opcode.c_str());
+    in.op = found->second;
+    in.carryIn = parts[0] == "addc" || parts[0] == "subc" ||
+                 parts[0] == "madc";
+    bool warpBarrier = false;
+    std::vector<Type> types;
+    static const std::map<std::string, Cmp> cmps = {
+        {"eq", Cmp::Eq},   {"ne", Cmp::Ne},   {"lt", Cmp::Lt},
+        {"le", Cmp::Le},   {"gt", Cmp::Gt},   {"ge", Cmp::Ge},
+        {"lo", Cmp::Lt},   {"ls", Cmp::Le},   {"hi", Cmp::Gt},
+        {"hs", Cmp::Ge},   {"equ", Cmp::Equ}, {"neu", Cmp::Neu},
+        {"ltu", Cmp::Ltu}, {"leu", Cmp::Leu}, {"gtu", Cmp::Gtu},
+        {"geu", Cmp::Geu}, {"num", Cmp::Num}, {"nan", Cmp::Nan}};
+    static const std::map<std::string, Round> rounds = {
+        {"rn", Round::Rn},   {"rz", Round::Rz},   {"rm", Round::Rm},
+        {"rp", Round::Rp},   {"rni", Round::Rni}, {"rzi", Round::Rzi},
+        {"rmi", Round::Rmi}, {"rpi", Round::Rpi}};
+    for (size_t i = 1; i < parts.size(); ++i) {
+      const std::string &m = parts[i];
+      Type type;
+      if (parseType(m, &type)) {
+        types.push_back(type);
+      } else if (in.op == Op::Setp && cmps.count(m) && in.cmp == Cmp::None) {
+        in.cmp = cmps.at(m);
+      } else if (in.op == Op::Setp && (m == "and" || m == "or" || m == "xor")) {
+        in.boolOp = m == "and" ? BoolOp::And
+                    : m == "or" ? BoolOp::Or
+                                : BoolOp::Xor;
+      } else if (rounds.count(m)) {
+        in.round = rounds.at(m);
+      } else if (m == "lo" || m == "hi" || m == "wide") {
+        in.half = m == "lo" ? Half::Lo : m == "hi" ? Half::Hi : Half::Wide;
+      } else if (m == "global" || m == "shared" || m == "local" ||
+                 m == "param" || m == "const") {
+        in.space = m == "global"   ? Space::Global
+                   : m == "shared" ? Space::Shared
+                   : m == "local"  ? Space::Local
+                   : m == "param"  ? Space::Param
+                                   : Space::Const;
+      } else if (m == "to") {
+        in.toSpace = true;
+      } else if (m == "v2" || m == "v4") {
+        // The vector operand says how many.
+      } else if (m == "cc") {
+        in.carryOut = true;
+      } else if (m == "ftz") {
+        in.ftz = true;
+      } else if (m == "sat") {
+        in.sat = true;
+      } else if (m == "NaN") {
+        in.nanMax = true;
+      } else if (m == "up" || m == "down" || m == "bfly" || m == "idx") {
+        in.shuffle = m == "up"     ? Shuffle::Up
+                     : m == "down" ? Shuffle::Down
+                     : m == "bfly" ? Shuffle::Bfly
+                                   : Shuffle::Idx;
+      } else if (m == "l" || m == "r") {
+        in.left = m == "l";
+      } else if (m == "wrap" || m == "clamp") {
+        in.wrap = m == "wrap";
+      } else if (m == "warp") {
+        warpBarrier = true;
+      } else if (m == "approx" || m == "full" || m == "sync" ||
+                 m == "aligned" || m == "uni" || m == "nc" || m == "ca" ||
+                 m == "cg" || m == "cs" || m == "lu" || m == "cv" ||
+                 m == "wb" || m == "wt" || m == "volatile" || m == "weak" ||
+                 m == "relaxed" || m == "cta" || m == "gpu" || m == "sys" ||
+                 m == "sc" || m == "acq_rel" || m == "ptr" ||
+                 m.find("::") != std::string::npos) {
+        // No effect here: caches, memory order (all accesses are
+        // sequential), approximation (the host's function is used).
+      } else {
+        parseFail(in.line, "the interpreter does not support '%s' in '%s'",
+                  m.c_str(), opcode.c_str());
+      }
+    }
+    if (in.op == Op::Bar && warpBarrier)
+      in.op = Op::Nop;
+    if (!types.empty())
+      in.type = types[0];
+    if (types.size() > 1)
+      in.type2 = types[1];
+    if (in.op == Op::Cvt && types.size() != 2)
+      parseFail(in.line, "cvt needs two types");
+    if (in.type.valid() && in.type.bf16 && in.op != Op::Cvt &&
+        in.op != Op::Fma && in.op != Op::Add && in.op != Op::Sub &&
+        in.op != Op::Mul && in.op != Op::Neg && in.op != Op::Abs &&
+        in.op != Op::Max && in.op != Op::Min)
+      parseFail(in.line, "bf16 '%s' is not supported", opcode.c_str());
+    if (in.op == Op::Shfl && in.shuffle == Shuffle::None)
+      parseFail(in.line, "shfl without a mode");
+    size_t index = currentCodeSize_; // where this instruction goes
+    if (peek().text != ";") {
+      do {
+        in.ops.push_back(parseOperand(fixups, index, in.op));
+      } while (accept(","));
+    }
+    expect(";");
+    if (in.op == Op::Bar && in.ops.size() > 1)
+      parseFail(in.line, "bar.sync with a thread count is not supported");
+    return in;
+  }
+
+  std::vector<Token> tokens_;
+  size_t pos_ = 0;
+  Module *module_ = nullptr;
+  std::map<std::string, Symbol> moduleSymbols_, kernelSymbols_;
+  std::unordered_map<std::string, int> registers_;
+  std::map<std::string, size_t> labels_;
+  std::vector<int> regBits_;
+  std::vector<Symbol> symbols_;
+  uint64_t sharedTop_ = 0;
+  size_t currentCodeSize_ = 0;
+};
+
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+uint64_t maskBits(int bits) {
+  return bits >= 64 ? ~uint64_t(0) : ((uint64_t(1) << bits) - 1);
+}
+
+int64_t signExtend(uint64_t v, int bits) {
+  if (bits >= 64)
+    return static_cast<int64_t>(v);
+  uint64_t sign = uint64_t(1) << (bits - 1);
+  v &= maskBits(bits);
+  return static_cast<int64_t>((v ^ sign) - sign);
+}
+
+float asF32(uint64_t v) {
+  uint32_t u = static_cast<uint32_t>(v);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+uint64_t fromF32(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+double asF64(uint64_t v) {
+  double d;
+  std::memcpy(&d, &v, 8);
+  return d;
+}
+
+uint64_t fromF64(double d) {
+  uint64_t v;
+  std::memcpy(&v, &d, 8);
+  return v;
+}
+
+float bf16ToF32(uint64_t v) { return asF32((v & 0xFFFF) << 16); }
+
+uint64_t f32ToBf16(float f) {
+  uint32_t u = static_cast<uint32_t>(fromF32(f));
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u)
+    return 0x7FFF;
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return u >> 16;
+}
+
+/// A float operand's value (exact in double for every float type).
+double readFloat(uint64_t v, Type t) {
+  if (t.bf16)
+    return bf16ToF32(v);
+  return t.bits == 32 ? asF32(v) : asF64(v);
+}
+
+/// Rounds a value to a float type once (f32 and bf16 results of f32 math
+/// are computed in float by the callers; this is for conversions).
+uint64_t writeFloat(double x, Type t) {
+  if (t.bf16)
+    return f32ToBf16(static_cast<float>(x));
+  return t.bits == 32 ? fromF32(static_cast<float>(x)) : fromF64(x);
+}
+
+//===----------------------------------------------------------------------===//
+// Executor
+//===----------------------------------------------------------------------===//
+
+// AtShuffle: waiting at a shfl.sync for the other lanes of its member mask
+// (lanes that diverged and reach it later, as on sm_70 and later GPUs).
+enum State : uint8_t { Running, AtShuffle, AtBarrier, Done };
+
+class Launch {
+public:
+  Launch(const Kernel &k, void **params, const unsigned grid[3],
+         const unsigned block[3], unsigned dynamicShared, DeviceRangeFn range)
+      : k_(k), range_(range) {
+    for (int i = 0; i < 3; ++i) {
+      grid_[i] = grid[i];
+      block_[i] = block[i];
+    }
+    n_ = static_cast<int>(block[0] * block[1] * block[2]);
+    param_.assign(k.paramBytes, 0);
+    for (size_t i = 0; i < k.params.size(); ++i)
+      std::memcpy(param_.data() + k.params[i].first, params[i],
+                  k.params[i].second);
+    dynamicBase_ = (k.staticShared + 15) / 16 * 16;
+    shared_.assign(dynamicBase_ + dynamicShared, 0);
+    local_.assign(static_cast<size_t>(n_) * k.localBytes, 0);
+    regs_.assign(k.regBits.size() * n_, 0);
+    pc_.assign(n_, 0);
+    state_.assign(n_, Running);
+    carry_.assign(n_, 0);
+    const char *limit = std::getenv("PALMRT_FAKE_CUDA_MAX_STEPS");
+    maxSteps_ = limit ? std::strtoull(limit, nullptr, 10) : 4000000000ull;
+  }
+
+  void run() {
+    for (unsigned z = 0; z < grid_[2]; ++z)
+      for (unsigned y = 0; y < grid_[1]; ++y)
+        for (unsigned x = 0; x < grid_[0]; ++x) {
+          ctaid_[0] = x;
+          ctaid_[1] = y;
+          ctaid_[2] = z;
+          runBlock();
+        }
+  }
+
+private:
+  [[noreturn]] void fail(const Instr *in, const char *format, ...) {
+    char buffer[512];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(buffer, sizeof(buffer), format, args);
+    va_end(args);
+    std::string where;
+    if (in) {
+      const auto &lines = k_.module->lines;
+      std::string text = in->line > 0 && in->line <= (int)lines.size()
+                             ? lines[in->line - 1]
+                             : "";
+      size_t first = text.find_first_not_of(" \t");
+      where = ", PTX line " + std::to_string(in->line) + " `" +
+              (first == std::string::npos ? "" : text.substr(first)) + "`";
+    }
+    std::fprintf(stderr,
+                 "fake libcuda: PTX interpreter: kernel %s, block (%u,%u,%u)"
+                 "%s: %s\n",
+                 k_.name.c_str(), ctaid_[0], ctaid_[1], ctaid_[2],
+                 where.c_str(), buffer);
+    std::fflush(stderr);
+    std::abort();
+  }
+
+  void runBlock() {
+    std::fill(pc_.begin(), pc_.end(), 0);
+    std::fill(state_.begin(), state_.end(), Running);
+    std::fill(shared_.begin(), shared_.end(), 0);
+    int warps = (n_ + 31) / 32;
+    while (true) {
+      for (int w = 0; w < warps; ++w)
+        runWarp(w);
+      bool waiting = false;
+      for (int t = 0; t < n_; ++t)
+        if (state_[t] == AtBarrier) {
+          waiting = true;
+          state_[t] = Running;
+          ++pc_[t];
+        }
+      if (!waiting)
+        return;
+    }
+  }
+
+  void runWarp(int w) {
+    const int lo = w * 32, hi = std::min(n_, lo + 32);
+    while (true) {
+      int minPc = INT_MAX;
+      for (int t = lo; t < hi; ++t)
+        if (state_[t] == Running && pc_[t] < minPc)
+          minPc = pc_[t];
+      if (minPc == INT_MAX) {
+        for (int t = lo; t < hi; ++t)
+          if (state_[t] == AtShuffle)
+            fail(&k_.code[pc_[t]],
+                 "lane %d waits at this shuffle for lanes of its member "
+                 "mask that are elsewhere (at a barrier, another shuffle, or "
+                 "exited)",
+                 t - lo);
+        return;
+      }
+      uint32_t mask = 0;
+      for (int t = lo; t < hi; ++t)
+        if (state_[t] == Running && pc_[t] == minPc)
+          mask |= 1u << (t - lo);
+      const Instr &in = k_.code[minPc];
+      steps_ += __builtin_popcount(mask);
+      if (steps_ > maxSteps_)
+        fail(&in, "no end after %llu thread instructions (an endless loop? "
+                  "PALMRT_FAKE_CUDA_MAX_STEPS raises the limit)",
+             static_cast<unsigned long long>(maxSteps_));
+      if (in.guard >= 0)
+        for (int t = lo; t < hi; ++t)
+          if ((mask >> (t - lo) & 1) &&
+              ((reg(in.guard, t) & 1) != 0) == in.guardNegate) {
+            ++pc_[t];
+            mask &= ~(1u << (t - lo));
+          }
+      if (!mask)
+        continue;
+      switch (in.op) {
+      case Op::Bra:
+        for (int t = lo; t < hi; ++t)
+          if (mask >> (t - lo) & 1)
+            pc_[t] = static_cast<int>(in.ops[0].imm);
+        break;
+      case Op::Ret:
+        for (int t = lo; t < hi; ++t)
+          if (mask >> (t - lo) & 1)
+            state_[t] = Done;
+        break;
+      case Op::Bar:
+        for (int t = lo; t < hi; ++t)
+          if (mask >> (t - lo) & 1)
+            state_[t] = AtBarrier;
+        break;
+      case Op::Shfl: {
+        // Converge: lanes of the member mask that have not exited all take
+        // part; those here first wait for the rest.
+        uint32_t members = static_cast<uint32_t>(operand(in, 4, lo + __builtin_ctz(mask)));
+        uint32_t live = 0, waiting = 0;
+        for (int t = lo; t < hi; ++t) {
+          if (state_[t] != Done)
+            live |= 1u << (t - lo);
+          if (state_[t] == AtShuffle && pc_[t] == minPc)
+            waiting |= 1u << (t - lo);
+        }
+        uint32_t here = mask | waiting;
+        if ((members & live & ~here) != 0) {
+          for (int t = lo; t < hi; ++t)
+            if (mask >> (t - lo) & 1)
+              state_[t] = AtShuffle;
+          break;
+        }
+        for (int t = lo; t < hi; ++t)
+          if (here >> (t - lo) & 1)
+            state_[t] = Running;
+        shuffle(in, lo, hi, here);
+        break;
+      }
+      default:
+        for (int t = lo; t < hi; ++t)
+          if (mask >> (t - lo) & 1) {
+            execute(in, t);
+            ++pc_[t];
+          }
+      }
+    }
+  }
+
+  uint64_t &reg(int r, int t) { return regs_[static_cast<size_t>(r) * n_ + t]; }
+
+  void set(int r, int t, uint64_t v) {
+    if (r >= 0)
+      reg(r, t) = v & maskBits(k_.regBits[r]);
+  }
+
+  uint64_t special(int id, int t) {
+    unsigned x = t % block_[0], y = (t / block_[0]) % block_[1],
+             z = t / (block_[0] * block_[1]);
+    switch (id) {
+    case TidX: return x;
+    case TidY: return y;
+    case TidZ: return z;
+    case NtidX: return block_[0];
+    case NtidY: return block_[1];
+    case NtidZ: return block_[2];
+    case CtaidX: return ctaid_[0];
+    case CtaidY: return ctaid_[1];
+    case CtaidZ: return ctaid_[2];
+    case NctaidX: return grid_[0];
+    case NctaidY: return grid_[1];
+    case NctaidZ: return grid_[2];
+    case LaneId: return t % 32;
+    default: return t / 32;
+    }
+  }
+
+  uint64_t symbolValue(const Symbol &s) {
+    if (s.space == Space::Shared && s.offset == ~uint64_t(0))
+      return dynamicBase_;
+    return s.offset;
+  }
+
+  uint64_t value(const Instr &in, const Operand &o, int t) {
+    uint64_t v;
+    switch (o.kind) {
+    case OperandKind::Reg: v = reg(o.reg, t); break;
+    case OperandKind::Imm: v = o.imm; break;
+    case OperandKind::Special: v = special(static_cast<int>(o.imm), t); break;
+    case OperandKind::Symbol: v = symbolValue(k_.symbols[o.imm]); break;
+    default: fail(&in, "unexpected operand");
+    }
+    return o.negate ? !(v & 1) : v;
+  }
+
+  uint64_t operand(const Instr &in, size_t i, int t) {
+    if (i >= in.ops.size())
+      fail(&in, "missing operand %zu", i);
+    return value(in, in.ops[i], t);
+  }
+
+  int dest(const Instr &in) {
+    if (in.ops.empty())
+      fail(&in, "missing destination");
+    const Operand &o = in.ops[0];
+    if (o.kind == OperandKind::Sink)
+      return -1;
+    if (o.kind != OperandKind::Reg)
+      fail(&in, "the destination is not a register");
+    return o.reg;
+  }
+
+  /// The host address of `bytes` bytes at address operand `o` (plus
+  /// `extra`) in the instruction's state space; bounds checked.
+  unsigned char *address(const Instr &in, const Operand &o, int t,
+                         uint64_t extra, uint64_t bytes) {
+    if (o.kind != OperandKind::Addr)
+      fail(&in, "expected an address");
+    uint64_t a = static_cast<uint64_t>(o.offset) + extra;
+    if (o.base >= 0)
+      a += reg(o.base, t);
+    if (o.symbol >= 0)
+      a += symbolValue(k_.symbols[o.symbol]);
+    switch (in.space) {
+    case Space::Param:
+      if (a + bytes > param_.size() || a + bytes < a)
+        fail(&in, "parameter access at offset %llu, past %zu bytes",
+             static_cast<unsigned long long>(a), param_.size());
+      return param_.data() + a;
+    case Space::Shared:
+      if (a + bytes > shared_.size() || a + bytes < a)
+        fail(&in, "shared memory access at %llu (+%llu) past %zu bytes",
+             static_cast<unsigned long long>(a),
+             static_cast<unsigned long long>(bytes), shared_.size());
+      return shared_.data() + a;
+    case Space::Local:
+      if (a + bytes > k_.localBytes || a + bytes < a)
+        fail(&in, "local memory access at %llu past %llu bytes",
+             static_cast<unsigned long long>(a),
+             static_cast<unsigned long long>(k_.localBytes));
+      return local_.data() + static_cast<size_t>(t) * k_.localBytes + a;
+    default:
+      return hostAddress(in, a, bytes, t);
+    }
+  }
+
+  /// A global or generic address: device memory, a module variable, or
+  /// (generic only) this block's shared memory or this thread's locals.
+  unsigned char *hostAddress(const Instr &in, uint64_t a, uint64_t bytes,
+                             int t) {
+    if (a >= cacheBegin_ && a + bytes <= cacheEnd_ && a + bytes >= a)
+      return reinterpret_cast<unsigned char *>(a);
+    auto inside = [&](const unsigned char *base, uint64_t size) {
+      uint64_t b = reinterpret_cast<uintptr_t>(base);
+      return a >= b && a + bytes <= b + size && a + bytes >= a;
+    };
+    if (in.space == Space::Generic) {
+      if (inside(shared_.data(), shared_.size()) ||
+          inside(local_.data() + static_cast<size_t>(t) * k_.localBytes,
+                 k_.localBytes))
+        return reinterpret_cast<unsigned char *>(a);
+    }
+    for (const auto &g : k_.module->globals)
+      if (inside(g->data(), g->size()))
+        return reinterpret_cast<unsigned char *>(a);
+    uintptr_t begin, end;
+    if (!range_(a, bytes, &begin, &end))
+      fail(&in, "thread %d: %llu bytes at %p are not device memory (out of "
+                "bounds?)",
+           t, static_cast<unsigned long long>(bytes),
+           reinterpret_cast<void *>(a));
+    cacheBegin_ = begin;
+    cacheEnd_ = end;
+    return reinterpret_cast<unsigned char *>(a);
+  }
+
+  void shuffle(const Instr &in, int lo, int hi, uint32_t mask) {
+    uint64_t source[32];
+    for (int t = lo; t < hi; ++t)
+      if (mask >> (t - lo) & 1)
+        source[t - lo] = operand(in, 1, t);
+    for (int t = lo; t < hi; ++t) {
+      if (!(mask >> (t - lo) & 1))
+        continue;
+      int lane = t - lo;
+      int b = static_cast<int>(operand(in, 2, t) & 31);
+      uint64_t c = operand(in, 3, t);
+      int segmask = static_cast<int>((c >> 8) & 31), clamp = c & 31;
+      int maxLane = (lane & segmask) | (clamp & ~segmask);
+      int minLane = lane & segmask;
+      int j;
+      bool p;
+      switch (in.shuffle) {
+      case Shuffle::Up: j = lane - b; p = j >= maxLane; break;
+      case Shuffle::Down: j = lane + b; p = j <= maxLane; break;
+      case Shuffle::Bfly: j = lane ^ b; p = j <= maxLane; break;
+      default: j = minLane | (b & ~segmask); p = j <= maxLane; break;
+      }
+      if (!p)
+        j = lane;
+      if (j < 0 || j >= 32 || !(mask >> j & 1))
+        fail(&in, "lane %d reads lane %d, which is not executing this "
+                  "shuffle",
+             lane, j);
+      set(dest(in), t, source[j]);
+      if (in.ops[0].reg2 >= 0)
+        set(in.ops[0].reg2, t, p);
+      ++pc_[t];
+    }
+  }
+
+  static bool compare(Cmp c, uint64_t a, uint64_t b, Type t) {
+    if (t.isFloat()) {
+      double x = readFloat(a, t), y = readFloat(b, t);
+      bool u = std::isnan(x) || std::isnan(y);
+      switch (c) {
+      case Cmp::Eq: return !u && x == y;
+      case Cmp::Ne: return !u && x != y;
+      case Cmp::Lt: return !u && x < y;
+      case Cmp::Le: return !u && x <= y;
+      case Cmp::Gt: return !u && x > y;
+      case Cmp::Ge: return !u && x >= y;
+      case Cmp::Equ: return u || x == y;
+      case Cmp::Neu: return u || x != y;
+      case Cmp::Ltu: return u || x < y;
+      case Cmp::Leu: return u || x <= y;
+      case Cmp::Gtu: return u || x > y;
+      case Cmp::Geu: return u || x >= y;
+      case Cmp::Num: return !u;
+      case Cmp::Nan: return u;
+      default: return false;
+      }
+    }
+    if (t.isSigned()) {
+      int64_t x = signExtend(a, t.bits), y = signExtend(b, t.bits);
+      switch (c) {
+      case Cmp::Eq: return x == y;
+      case Cmp::Ne: return x != y;
+      case Cmp::Lt: return x < y;
+      case Cmp::Le: return x <= y;
+      case Cmp::Gt: return x > y;
+      case Cmp::Ge: return x >= y;
+      default: return false;
+      }
+    }
+    uint64_t x = a & maskBits(t.bits), y = b & maskBits(t.bits);
+    switch (c) {
+    case Cmp::Eq: return x == y;
+    case Cmp::Ne: return x != y;
+    case Cmp::Lt: return x < y;
+    case Cmp::Le: return x <= y;
+    case Cmp::Gt: return x > y;
+    case Cmp::Ge: return x >= y;
+    default: return false;
+    }
+  }
+
+  /// f32, f64 and bf16 arithmetic: f32 in float (one rounding), bf16 in
+  /// float rounded once to bf16, f64 in double.
+  template <typename F32, typename F64>
+  uint64_t floatOp(const Instr &in, Type t, F32 f32, F64 f64) {
+    (void)in;
+    if (t.bits == 64)
+      return fromF64(f64());
+    float r = f32();
+    if (in.sat)
+      r = std::isnan(r) ? 0.0f : std::min(1.0f, std::max(0.0f, r));
+    return t.bf16 ? f32ToBf16(r) : fromF32(r);
+  }
+
+  float f(const Instr &in, size_t i, int t) {
+    Type ty = in.type;
+    uint64_t v = operand(in, i, t);
+    return ty.bf16 ? bf16ToF32(v) : asF32(v);
+  }
+  double d(const Instr &in, size_t i, int t) {
+    return asF64(operand(in, i, t));
+  }
+
+  uint64_t cvt(const Instr &in, uint64_t a) {
+    Type to = in.type, from = in.type2;
+    if (!to.isFloat() && !from.isFloat()) {
+      if (to.kind == Kind::Pred || from.kind == Kind::Pred)
+        fail(&in, "cvt of predicates");
+      if (in.sat) {
+        // Clamp into the destination's range.
+        __int128 v = from.isSigned() ? (__int128)signExtend(a, from.bits)
+                                     : (__int128)(a & maskBits(from.bits));
+        __int128 lo = to.isSigned() ? -((__int128)1 << (to.bits - 1)) : 0;
+        __int128 hi = to.isSigned() ? ((__int128)1 << (to.bits - 1)) - 1
+                                    : ((__int128)1 << to.bits) - 1;
+        v = std::max(lo, std::min(hi, v));
+        return static_cast<uint64_t>(v) & maskBits(to.bits);
+      }
+      uint64_t v = from.isSigned()
+                       ? static_cast<uint64_t>(signExtend(a, from.bits))
+                       : a & maskBits(from.bits);
+      if (to.isSigned())
+        return static_cast<uint64_t>(signExtend(v, to.bits));
+      return v & maskBits(to.bits);
+    }
+    if (!from.isFloat()) {
+      if (in.round != Round::None && in.round != Round::Rn)
+        fail(&in, "integer to float conversion with a directed rounding");
+      if (from.isSigned()) {
+        int64_t v = signExtend(a, from.bits);
+        if (to.bits == 64)
+          return fromF64(static_cast<double>(v));
+        float r = static_cast<float>(v);
+        return to.bf16 ? f32ToBf16(r) : fromF32(r);
+      }
+      uint64_t v = a & maskBits(from.bits);
+      if (to.bits == 64)
+        return fromF64(static_cast<double>(v));
+      float r = static_cast<float>(v);
+      return to.bf16 ? f32ToBf16(r) : fromF32(r);
+    }
+    double x = readFloat(a, from);
+    auto roundToInteger = [&](double v) {
+      switch (in.round) {
+      case Round::Rni: return std::nearbyint(v);
+      case Round::Rmi: return std::floor(v);
+      case Round::Rpi: return std::ceil(v);
+      default: return std::trunc(v);
+      }
+    };
+    if (!to.isFloat()) {
+      if (std::isnan(x))
+        return 0;
+      x = roundToInteger(x);
+      if (to.isSigned()) {
+        double lo = -std::ldexp(1.0, to.bits - 1);
+        double hi = std::ldexp(1.0, to.bits - 1);
+        int64_t v = x < lo    ? static_cast<int64_t>(lo)
+                    : x >= hi ? static_cast<int64_t>(
+                                    (uint64_t(1) << (to.bits - 1)) - 1)
+                              : static_cast<int64_t>(x);
+        return static_cast<uint64_t>(v) & maskBits(to.bits);
+      }
+      double hi = std::ldexp(1.0, to.bits);
+      uint64_t v = x <= 0 ? 0 : x >= hi ? maskBits(to.bits)
+                                        : static_cast<uint64_t>(x);
+      return v;
+    }
+    if (in.round == Round::Rni || in.round == Round::Rzi ||
+        in.round == Round::Rmi || in.round == Round::Rpi)
+      x = roundToInteger(x);
+    else if (in.round == Round::Rz || in.round == Round::Rm ||
+             in.round == Round::Rp)
+      fail(&in, "float conversion with a directed rounding");
+    if (in.sat)
+      x = std::isnan(x) ? 0.0 : std::min(1.0, std::max(0.0, x));
+    if (to.bf16 && from.bits == 64)
+      fail(&in, "f64 to bf16 conversion");
+    return writeFloat(x, to);
+  }
+
+  uint64_t vectorElement(const Operand &o, size_t i, int t) {
+    return o.regs[i] >= 0 ? reg(o.regs[i], t)
+                          : o.regs[i] == -2 ? o.vecImms[i] : 0;
+  }
+
+  void load(const Instr &in, int t) {
+    uint64_t bytes = in.type.bits / 8;
+    const Operand &d = in.ops[0];
+    std::vector<int> single{d.reg};
+    const std::vector<int> &regs = d.kind == OperandKind::Vec ? d.regs
+                                                              : single;
+    if (d.kind != OperandKind::Vec && d.kind != OperandKind::Reg)
+      fail(&in, "load into something that is not a register");
+    for (size_t i = 0; i < regs.size(); ++i) {
+      unsigned char *p = address(in, in.ops.at(1), t, i * bytes, bytes);
+      uint64_t v = 0;
+      std::memcpy(&v, p, bytes);
+      if (in.type.isSigned())
+        v = static_cast<uint64_t>(signExtend(v, in.type.bits));
+      set(regs[i], t, v);
+    }
+  }
+
+  void store(const Instr &in, int t) {
+    uint64_t bytes = in.type.bits / 8;
+    const Operand &s = in.ops.at(1);
+    size_t count = s.kind == OperandKind::Vec ? s.regs.size() : 1;
+    for (size_t i = 0; i < count; ++i) {
+      uint64_t v = s.kind == OperandKind::Vec ? vectorElement(s, i, t)
+                                              : value(in, s, t);
+      unsigned char *p = address(in, in.ops[0], t, i * bytes, bytes);
+      std::memcpy(p, &v, bytes);
+    }
+  }
+
+  void move(const Instr &in, int t) {
+    const Operand &d = in.ops.at(0), &s = in.ops.at(1);
+    if (d.kind == OperandKind::Vec) { // unpack
+      uint64_t v = value(in, s, t);
+      int part = in.type.bits / static_cast<int>(d.regs.size());
+      for (size_t i = 0; i < d.regs.size(); ++i)
+        set(d.regs[i], t, (v >> (part * i)) & maskBits(part));
+      return;
+    }
+    if (s.kind == OperandKind::Vec) { // pack
+      int part = in.type.bits / static_cast<int>(s.regs.size());
+      uint64_t v = 0;
+      for (size_t i = 0; i < s.regs.size(); ++i)
+        v |= (vectorElement(s, i, t) & maskBits(part)) << (part * i);
+      set(dest(in), t, v);
+      return;
+    }
+    set(dest(in), t, value(in, s, t));
+  }
+
+  void execute(const Instr &in, int t) {
+    const Type ty = in.type;
+    const int bits = ty.bits;
+    const uint64_t m = maskBits(bits);
+    switch (in.op) {
+    case Op::Mov:
+      return move(in, t);
+    case Op::Ld:
+      return load(in, t);
+    case Op::St:
+      return store(in, t);
+    case Op::Nop:
+      return;
+    case Op::Cvta: {
+      uint64_t a = operand(in, 1, t), base = 0;
+      switch (in.space) {
+      case Space::Shared: base = reinterpret_cast<uintptr_t>(shared_.data());
+        break;
+      case Space::Local:
+        base = reinterpret_cast<uintptr_t>(local_.data()) +
+               static_cast<uint64_t>(t) * k_.localBytes;
+        break;
+      case Space::Param: base = reinterpret_cast<uintptr_t>(param_.data());
+        break;
+      default: break;
+      }
+      return set(dest(in), t, (in.toSpace ? a - base : a + base) & m);
+    }
+    case Op::Add:
+    case Op::Sub: {
+      bool add = in.op == Op::Add;
+      if (ty.isFloat())
+        return set(dest(in), t,
+                   floatOp(in, ty,
+                           [&] { return add ? f(in, 1, t) + f(in, 2, t)
+                                            : f(in, 1, t) - f(in, 2, t); },
+                           [&] { return add ? d(in, 1, t) + d(in, 2, t)
+                                            : d(in, 1, t) - d(in, 2, t); }));
+      unsigned __int128 a = operand(in, 1, t) & m, b = operand(in, 2, t) & m;
+      unsigned __int128 cin = in.carryIn ? carry_[t] : 0;
+      unsigned __int128 r = add ? a + b + cin : a - b - cin;
+      if (in.sat && ty.isSigned()) {
+        __int128 x = signExtend(static_cast<uint64_t>(a), bits),
+                 y = signExtend(static_cast<uint64_t>(b), bits);
+        __int128 s = add ? x + y : x - y;
+        __int128 lo = -((__int128)1 << (bits - 1)),
+                 hi = ((__int128)1 << (bits - 1)) - 1;
+        r = static_cast<unsigned __int128>(std::max(lo, std::min(hi, s)));
+      }
+      if (in.carryOut)
+        carry_[t] = add ? static_cast<uint8_t>((r >> bits) & 1)
+                        : static_cast<uint8_t>(a < b + cin);
+      return set(dest(in), t, static_cast<uint64_t>(r) & m);
+    }
+    case Op::Mul:
+    case Op::Mad: {
+      bool mad = in.op == Op::Mad;
+      if (ty.isFloat())
+        return set(dest(in), t,
+                   floatOp(in, ty,
+                           [&] { return mad ? std::fma(f(in, 1, t), f(in, 2, t),
+                                                       f(in, 3, t))
+                                            : f(in, 1, t) * f(in, 2, t); },
+                           [&] { return mad ? std::fma(d(in, 1, t), d(in, 2, t),
+                                                       d(in, 3, t))
+                                            : d(in, 1, t) * d(in, 2, t); }));
+      uint64_t a = operand(in, 1, t), b = operand(in, 2, t);
+      __int128 product;
+      if (ty.isSigned())
+        product = (__int128)signExtend(a, bits) * signExtend(b, bits);
+      else
+        product = (__int128)((unsigned __int128)(a & m) * (b & m));
+      unsigned __int128 r;
+      int outBits = bits;
+      switch (in.half) {
+      case Half::Hi: r = (unsigned __int128)(product >> bits); break;
+      case Half::Wide:
+        if (bits > 32)
+          fail(&in, "a 128-bit wide multiply");
+        r = (unsigned __int128)product;
+        outBits = 2 * bits;
+        break;
+      default: r = (unsigned __int128)product; break;
+      }
+      r &= maskBits(outBits);
+      if (mad) {
+        uint64_t c = operand(in, 3, t) & maskBits(outBits);
+        unsigned __int128 cin = in.carryIn ? carry_[t] : 0;
+        r = r + c + cin;
+        if (in.carryOut)
+          carry_[t] = static_cast<uint8_t>((r >> outBits) & 1);
+      }
+      return set(dest(in), t, static_cast<uint64_t>(r) & maskBits(outBits));
+    }
+    case Op::Fma:
+      if (!ty.isFloat())
+        fail(&in, "fma of integers");
+      return set(dest(in), t,
+                 floatOp(in, ty,
+                         [&] {
+                           if (ty.bf16) // exact product; one rounding
+                             return static_cast<float>(
+                                 static_cast<double>(f(in, 1, t)) *
+                                     f(in, 2, t) +
+                                 f(in, 3, t));
+                           return std::fma(f(in, 1, t), f(in, 2, t),
+                                           f(in, 3, t));
+                         },
+                         [&] {
+                           return std::fma(d(in, 1, t), d(in, 2, t),
+                                           d(in, 3, t));
+                         }));
+    case Op::Div:
+    case Op::Rem: {
+      bool div = in.op == Op::Div;
+      if (ty.isFloat()) {
+        if (!div)
+          fail(&in, "rem of floats");
+        return set(dest(in), t,
+                   floatOp(in, ty, [&] { return f(in, 1, t) / f(in, 2, t); },
+                           [&] { return d(in, 1, t) / d(in, 2, t); }));
+      }
+      uint64_t a = operand(in, 1, t), b = operand(in, 2, t);
+      uint64_t r;
+      if (ty.isSigned()) {
+        int64_t x = signExtend(a, bits), y = signExtend(b, bits);
+        if (y == 0)
+          r = div ? ~uint64_t(0) : static_cast<uint64_t>(x);
+        else if (y == -1)
+          r = div ? static_cast<uint64_t>(0) - static_cast<uint64_t>(x) : 0;
+        else
+          r = static_cast<uint64_t>(div ? x / y : x % y);
+      } else {
+        uint64_t x = a & m, y = b & m;
+        r = y == 0 ? (div ? ~uint64_t(0) : x) : div ? x / y : x % y;
+      }
+      return set(dest(in), t, r & m);
+    }
+    case Op::Neg:
+    case Op::Abs: {
+      uint64_t a = operand(in, 1, t);
+      if (ty.isFloat()) {
+        uint64_t sign = uint64_t(1) << (bits - 1);
+        return set(dest(in), t, in.op == Op::Neg ? a ^ sign : a & ~sign);
+      }
+      int64_t x = signExtend(a, bits);
+      return set(dest(in), t,
+                 static_cast<uint64_t>(in.op == Op::Neg ? -x
+                                                        : (x < 0 ? -x : x)) &
+                     m);
+    }
+    case Op::Min:
+    case Op::Max: {
+      bool max = in.op == Op::Max;
+      uint64_t a = operand(in, 1, t), b = operand(in, 2, t);
+      if (ty.isFloat()) {
+        double x = readFloat(a, ty), y = readFloat(b, ty);
+        if (std::isnan(x) || std::isnan(y)) {
+          if (in.nanMax || (std::isnan(x) && std::isnan(y)))
+            return set(dest(in), t,
+                       bits == 64 ? 0x7FF8000000000000ull
+                       : ty.bf16  ? 0x7FFF
+                                  : 0x7FFFFFFF);
+          return set(dest(in), t, std::isnan(x) ? b : a);
+        }
+        bool pickA = max ? (x > y || (x == y && !std::signbit(x)))
+                         : (x < y || (x == y && std::signbit(x)));
+        return set(dest(in), t, pickA ? a : b);
+      }
+      bool aWins;
+      if (ty.isSigned())
+        aWins = max ? signExtend(a, bits) >= signExtend(b, bits)
+                    : signExtend(a, bits) <= signExtend(b, bits);
+      else
+        aWins = max ? (a & m) >= (b & m) : (a & m) <= (b & m);
+      return set(dest(in), t, aWins ? a : b);
+    }
+    case Op::And:
+      return set(dest(in), t, operand(in, 1, t) & operand(in, 2, t));
+    case Op::Or:
+      return set(dest(in), t, operand(in, 1, t) | operand(in, 2, t));
+    case Op::Xor:
+      return set(dest(in), t, operand(in, 1, t) ^ operand(in, 2, t));
+    case Op::Not:
+      return set(dest(in), t, ~operand(in, 1, t));
+    case Op::Cnot:
+      return set(dest(in), t, (operand(in, 1, t) & m) == 0);
+    case Op::Shl:
+    case Op::Shr: {
+      uint64_t a = operand(in, 1, t);
+      uint64_t n = operand(in, 2, t) & 0xFFFFFFFF;
+      if (in.op == Op::Shl)
+        return set(dest(in), t, n >= static_cast<uint64_t>(bits) ? 0 : (a << n) & m);
+      if (ty.isSigned()) {
+        int64_t x = signExtend(a, bits);
+        return set(dest(in), t,
+                   static_cast<uint64_t>(x >> std::min<uint64_t>(n, 63)) & m);
+      }
+      return set(dest(in), t,
+                 n >= static_cast<uint64_t>(bits) ? 0 : (a & m) >> n);
+    }
+    case Op::Shf: {
+      if (bits != 32)
+        fail(&in, "shf of %d bits", bits);
+      uint64_t a = operand(in, 1, t) & 0xFFFFFFFF,
+               b = operand(in, 2, t) & 0xFFFFFFFF;
+      uint64_t n = operand(in, 3, t) & 0xFFFFFFFF;
+      n = in.wrap ? n & 31 : std::min<uint64_t>(n, 32);
+      uint64_t both = (b << 32) | a;
+      uint64_t r = in.left ? ((both << n) >> 32) : (both >> n);
+      return set(dest(in), t, r & 0xFFFFFFFF);
+    }
+    case Op::Bfe: {
+      uint64_t a = operand(in, 1, t);
+      int pos = static_cast<int>(operand(in, 2, t) & 0xFF);
+      int len = static_cast<int>(operand(in, 3, t) & 0xFF);
+      int msb = bits - 1;
+      uint64_t sbit = 0;
+      if (ty.isSigned() && len > 0)
+        sbit = (a >> std::min(pos + len - 1, msb)) & 1;
+      uint64_t r = 0;
+      for (int i = 0; i <= msb; ++i) {
+        uint64_t bit = (i < len && pos + i <= msb) ? (a >> (pos + i)) & 1
+                                                   : sbit;
+        r |= bit << i;
+      }
+      return set(dest(in), t, r);
+    }
+    case Op::Bfi: {
+      uint64_t a = operand(in, 1, t), b = operand(in, 2, t);
+      int pos = static_cast<int>(operand(in, 3, t) & 0xFF);
+      int len = static_cast<int>(operand(in, 4, t) & 0xFF);
+      uint64_t r = b;
+      for (int i = 0; i < len && pos + i < bits; ++i) {
+        r &= ~(uint64_t(1) << (pos + i));
+        r |= ((a >> i) & 1) << (pos + i);
+      }
+      return set(dest(in), t, r & m);
+    }
+    case Op::Selp:
+      return set(dest(in), t,
+                 (operand(in, 3, t) & 1) ? operand(in, 1, t)
+                                         : operand(in, 2, t));
+    case Op::Setp: {
+      bool r = compare(in.cmp, operand(in, 1, t), operand(in, 2, t), ty);
+      bool q = !r;
+      if (in.boolOp != BoolOp::None) {
+        bool c = operand(in, 3, t) & 1;
+        auto combine = [&](bool x) {
+          return in.boolOp == BoolOp::And  ? x && c
+                 : in.boolOp == BoolOp::Or ? x || c
+                                           : x != c;
+        };
+        r = combine(r);
+        q = combine(q);
+      }
+      set(dest(in), t, r);
+      if (in.ops[0].reg2 >= 0)
+        set(in.ops[0].reg2, t, q);
+      return;
+    }
+    case Op::Cvt:
+      return set(dest(in), t, cvt(in, operand(in, 1, t)));
+    case Op::Rcp:
+    case Op::Sqrt:
+    case Op::Rsqrt:
+    case Op::Ex2:
+    case Op::Lg2:
+    case Op::Sin:
+    case Op::Cos:
+    case Op::Tanh: {
+      if (!ty.isFloat() || ty.bf16)
+        fail(&in, "a math function of this type");
+      auto fn = [&](double x) -> double {
+        switch (in.op) {
+        case Op::Rcp: return 1.0 / x;
+        case Op::Sqrt: return std::sqrt(x);
+        case Op::Rsqrt: return 1.0 / std::sqrt(x);
+        case Op::Ex2: return std::exp2(x);
+        case Op::Lg2: return std::log2(x);
+        case Op::Sin: return std::sin(x);
+        case Op::Cos: return std::cos(x);
+        default: return std::tanh(x);
+        }
+      };
+      if (bits == 64)
+        return set(dest(in), t, fromF64(fn(d(in, 1, t))));
+      return set(dest(in), t,
+                 fromF32(static_cast<float>(fn(f(in, 1, t)))));
+    }
+    case Op::Popc:
+      return set(dest(in), t, __builtin_popcountll(operand(in, 1, t) & m));
+    case Op::Clz: {
+      uint64_t a = operand(in, 1, t) & m;
+      return set(dest(in), t,
+                 a == 0 ? bits : __builtin_clzll(a) - (64 - bits));
+    }
+    case Op::Brev: {
+      uint64_t a = operand(in, 1, t), r = 0;
+      for (int i = 0; i < bits; ++i)
+        r |= ((a >> i) & 1) << (bits - 1 - i);
+      return set(dest(in), t, r);
+    }
+    case Op::Prmt: {
+      uint64_t both = (operand(in, 1, t) & 0xFFFFFFFF) |
+                      ((operand(in, 2, t) & 0xFFFFFFFF) << 32);
+      uint64_t c = operand(in, 3, t), r = 0;
+      for (int i = 0; i < 4; ++i) {
+        uint64_t sel = (c >> (4 * i)) & 0xF;
+        uint64_t byte = (both >> (8 * (sel & 7))) & 0xFF;
+        if (sel & 8)
+          byte = (byte & 0x80) ? 0xFF : 0;
+        r |= byte << (8 * i);
+      }
+      return set(dest(in), t, r);
+    }
+    case Op::Copysign: {
+      uint64_t sign = uint64_t(1) << (bits - 1);
+      uint64_t a = operand(in, 1, t), b = operand(in, 2, t);
+      return set(dest(in), t, (b & ~sign) | (a & sign));
+    }
+    default:
+      fail(&in, "instruction not executable here");
+    }
+  }
+
+  const Kernel &k_;
+  DeviceRangeFn range_;
+  unsigned grid_[3], block_[3], ctaid_[3] = {0, 0, 0};
+  int n_;
+  std::vector<unsigned char> param_, shared_, local_;
+  uint64_t dynamicBase_;
+  std::vector<uint64_t> regs_;
+  std::vector<int> pc_;
+  std::vector<uint8_t> state_, carry_;
+  uintptr_t cacheBegin_ = 1, cacheEnd_ = 0;
+  unsigned long long steps_ = 0, maxSteps_;
+};
+
+} // namespace
+
+std::shared_ptr<Module> parseModule(const std::string &text,
+                                    std::string *error) {
+  try {
+    Parser parser(text);
+    return parser.parse(text);
+  } catch (const ParseError &e) {
+    *error = e.message;
+    return nullptr;
+  }
+}
+
+const Kernel *findKernel(const Module &module, const std::string &name) {
+  for (const auto &k : module.kernels)
+    if (k->name == name)
+      return k.get();
+  return nullptr;
+}
+
+void launch(const Kernel &kernel, void **params, const unsigned grid[3],
+            const unsigned block[3], unsigned dynamicSharedBytes,
+            DeviceRangeFn deviceRange) {
+  Launch l(kernel, params, grid, block, dynamicSharedBytes, deviceRange);
+  l.run();
+}
+
+} // namespace ptxi
