@@ -41,3 +41,8 @@ if config.palm_have_cuda:
     config.available_features.add("cuda")
     config.substitutions.append(
         ("%ptxas", os.path.join(config.palm_cuda_root, "bin", "ptxas")))
+    # The fake libcuda/cuBLASLt/NCCL (runtime/tests/fake_cuda) run cuda
+    # programs on this machine, their PTX kernels interpreted.
+    if os.path.exists(os.path.join(config.palm_fake_cuda_dir, "libcuda.so.1")):
+        config.available_features.add("fake-cuda")
+        config.substitutions.append(("%fake_cuda", config.palm_fake_cuda_dir))

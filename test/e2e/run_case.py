@@ -3,7 +3,9 @@
 
     run_case.py --bin DIR --work DIR (--preset P | --config FILE)
                 --layout L --mesh data=D,model=M [--block serial]
+                [--dtype bf16] [--target cuda [--fake-cuda DIR]]
                 [--expect-loss-from DIR] [--steps K] [--seed S]
+                [--logit-tol X] [--rel-tol X]
 
 Generates the model with `palm-gen --return-logits`, compiles it with
 palm-compile, runs it on D*M processes (`mpirun --oversubscribe`, or
@@ -12,6 +14,12 @@ check_run.py: the logits against the numpy reference (1e-4 of the largest
 logit), the loss against the reference (1e-5 relative) and, with
 --expect-loss-from, against another run's loss (the 1-rank run: 1e-5
 relative). Prints what it runs; exits non-zero on any failure.
+
+With --target cuda the program is compiled for GPUs and runs one process
+per GPU; with --fake-cuda DIR it runs on this machine against the fake
+libcuda/cuBLASLt/NCCL in DIR (runtime/tests/fake_cuda), which interpret the
+program's PTX kernels. bf16 programs need looser tolerances (--logit-tol,
+--rel-tol): the reference computes in f32 from the same bf16 weights.
 """
 
 import argparse
@@ -58,8 +66,15 @@ def main():
     p.add_argument("--block")
     p.add_argument("--steps", default="1")
     p.add_argument("--seed", default="0")
+    p.add_argument("--dtype", choices=["f32", "bf16"])
+    p.add_argument("--target", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--fake-cuda", metavar="DIR")
+    p.add_argument("--logit-tol")
+    p.add_argument("--rel-tol")
     p.add_argument("--expect-loss-from")
     args = p.parse_args()
+    if args.fake_cuda and args.target != "cuda":
+        sys.exit("--fake-cuda needs --target cuda")
 
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
@@ -72,10 +87,13 @@ def main():
                                                            args.config]
     if args.block:
         gen += ["--block", args.block]
+    if args.dtype:
+        gen += ["--dtype", args.dtype]
     run(gen + ["--return-logits", "-o", model])
     with open(stats, "w") as f:
         run(gen + ["--stats", "--stats-format=json"], stdout=f)
-    run([os.path.join(args.bin, "palm-compile"), model, "-o", exe])
+    run([os.path.join(args.bin, "palm-compile"), model, "--target",
+         args.target, "-o", exe])
 
     weights = os.path.join(args.work, "weights")
     outputs = os.path.join(args.work, "outputs")
@@ -83,6 +101,11 @@ def main():
              weights, "--save-outputs", outputs]
     n = devices(args.mesh)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    if args.fake_cuda:
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            [os.path.abspath(args.fake_cuda)] +
+            [p for p in [env.get("LD_LIBRARY_PATH")] if p])
+        env["PALMRT_FAKE_CUDA_DEVICES"] = str(n)
     if n == 1:
         run([exe] + flags, env=env)
     else:
@@ -96,13 +119,19 @@ def main():
 
     check = [sys.executable, os.path.join(HERE, "check_run.py"),
              "--weights", weights, "--outputs", outputs, "--config", stats]
+    for flag in ("logit_tol", "rel_tol"):
+        if getattr(args, flag):
+            check += ["--" + flag.replace("_", "-"), getattr(args, flag)]
     if args.expect_loss_from:
         check += ["--expect-loss",
                   repr(read_loss(os.path.join(args.expect_loss_from,
                                               "outputs")))]
     run(check)
-    print("PASS %s %s %s" % (args.preset or os.path.basename(args.config),
-                             args.layout, args.mesh))
+    extra = "".join(" " + x for x in [
+        args.dtype, "cuda" if args.target == "cuda" else None,
+        "(emulated)" if args.fake_cuda else None] if x)
+    print("PASS %s %s %s%s" % (args.preset or os.path.basename(args.config),
+                               args.layout, args.mesh, extra))
 
 
 if __name__ == "__main__":
