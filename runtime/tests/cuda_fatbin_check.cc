@@ -111,6 +111,8 @@ int main() {
     for (int dv : {64, 128, 256})
       attention.push_back("palmrt_attention_" + std::string(type) + "_" +
                           std::to_string(dv));
+  for (int d : {64, 128, 256})
+    attention.push_back("palmrt_attention_mma_bf16_" + std::to_string(d));
   for (int w : {1, 2, 4, 8, 16})
     copies.push_back("palmrt_block_copy_" + std::to_string(w));
   int failures = check({"attention", palmrt_attention_fatbin,

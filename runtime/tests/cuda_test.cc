@@ -200,6 +200,10 @@ const AttentionCase kAttentionCases[] = {
     {"one position", 1, 1, 1, 2, 2, 8, 8, 1, 0, 1, 2},
     {"dv 40", 3, 9, 9, 1, 1, 8, 40, 1, 0, 1, 1},
     {"no keys", 1, 4, 0, 1, 1, 8, 8, 0, 0, 1, 1},
+    // bf16: the tensor-core kernels (heads of 64, 128, 256; 64-row tiles).
+    {"mma multi-query causal", 2, 100, 100, 3, 1, 64, 64, 1, 0, 3, 3},
+    {"mma grouped, padding heads", 1, 70, 70, 4, 3, 128, 128, 1, 2, 2, 5},
+    {"mma cross", 2, 5, 130, 2, 1, 64, 64, 0, 0, 2, 2},
 };
 
 template <typename T>

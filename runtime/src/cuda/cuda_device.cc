@@ -409,17 +409,28 @@ void CudaDevice::gemm(int32_t dtype, int64_t batch, int64_t m, int64_t n,
 void CudaDevice::attention(const AttentionArgs &a) {
   if (a.b <= 0 || a.s <= 0 || a.h <= 0 || a.dv <= 0)
     return;
+  // bf16 heads of 64, 128 or 256 elements with aligned tensors go to the
+  // tensor-core kernels; everything else to the CUDA-core ones.
+  auto aligned = [](const void *p) {
+    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+  };
+  bool mma = a.dtype == 1 && a.dk == a.dv &&
+             (a.dk == 64 || a.dk == 128 || a.dk == 256) && aligned(a.q) &&
+             aligned(a.k) && aligned(a.v) && aligned(a.out) &&
+             attentionMmaSharedBytes(a.dk) <= sharedOptin;
   int64_t maxDv = a.dv <= 64 ? 64 : a.dv <= 128 ? 128 : 256;
   if (a.dv > 256)
     fatal(absl::StrCat("palmrt_attention: value heads of ", a.dv,
                        " elements are not supported on cuda (at most 256)"));
-  int64_t shared = attentionSharedBytes(std::max<int64_t>(a.dk, 0), a.dv);
+  int64_t shared = mma ? attentionMmaSharedBytes(a.dk)
+                       : attentionSharedBytes(std::max<int64_t>(a.dk, 0), a.dv);
   if (shared > sharedOptin)
     fatal(absl::StrCat("palmrt_attention: heads of ", a.dk, " and ", a.dv,
                        " elements need ", shared,
                        " bytes of shared memory per block; ", describe(),
                        " allows ", sharedOptin));
-  int64_t qTiles = (a.s + kAttentionRows - 1) / kAttentionRows;
+  int64_t rows = mma ? kAttentionMmaRows : kAttentionRows;
+  int64_t qTiles = (a.s + rows - 1) / rows;
   if (qTiles * a.h * a.b > kMaxGridX)
     fatal(absl::StrCat("palmrt_attention: ", a.b, " x ", a.h, " x ", a.s,
                        " query rows exceed one launch"));
@@ -442,10 +453,12 @@ void CudaDevice::attention(const AttentionArgs &a) {
   p.scale = a.scale;
   p.causal = a.causal;
   std::string kernelName =
-      absl::StrCat("palmrt_attention_", a.dtype == 1 ? "bf16_" : "f32_", maxDv);
+      mma ? absl::StrCat("palmrt_attention_mma_bf16_", a.dk)
+          : absl::StrCat("palmrt_attention_", a.dtype == 1 ? "bf16_" : "f32_",
+                         maxDv);
   Kernel &k = kernel(palmrt_attention_fatbin, kernelName.c_str());
   int64_t grid[3] = {qTiles * a.h * a.b, 1, 1};
-  int64_t block[3] = {kAttentionThreads, 1, 1};
+  int64_t block[3] = {mma ? kAttentionMmaThreads : kAttentionThreads, 1, 1};
   void *args[] = {&p};
   cu::Event start = traceStart();
   launchOn(compute, k, grid, block, static_cast<int32_t>(shared), args);

@@ -14,7 +14,8 @@
 // accesses past the end of a buffer, abort the test.
 //
 // PALMRT_FAKE_CUDA_DEVICES sets the number of GPUs (default 1; 0 makes
-// cuInit fail with CUDA_ERROR_NO_DEVICE).
+// cuInit fail with CUDA_ERROR_NO_DEVICE); PALMRT_FAKE_CUDA_LOG=1 prints
+// every launch (kernel, grid, block, shared bytes) to stderr.
 //
 //===----------------------------------------------------------------------===//
 
@@ -129,17 +130,21 @@ uint16_t floatToBf16(float f) {
 
 /// palmrt's attention kernels, as a reference with the semantics of
 /// palmrt.h; also checks the launch palmrt chose.
-template <bool Bf16, int MaxDv>
+template <bool Bf16, int MaxDv, bool Mma = false>
 void attention(void **params, const unsigned grid[3], const unsigned block[3],
                unsigned shared) {
   const auto &p = *static_cast<const palmrt::AttentionParams *>(params[0]);
-  if (p.dv > MaxDv || (MaxDv > 64 && p.dv <= MaxDv / 2))
-    fail("attention kernel for dv <= %d chosen for dv = %lld", MaxDv,
-         static_cast<long long>(p.dv));
-  int64_t tiles = (p.s + palmrt::kAttentionRows - 1) / palmrt::kAttentionRows;
+  if (p.dv > MaxDv || (MaxDv > 64 && p.dv <= MaxDv / 2) ||
+      (Mma && (p.dk != MaxDv || p.dv != MaxDv)))
+    fail("attention kernel for dv <= %d chosen for dk = %lld, dv = %lld",
+         MaxDv, static_cast<long long>(p.dk), static_cast<long long>(p.dv));
+  int64_t rows = Mma ? palmrt::kAttentionMmaRows : palmrt::kAttentionRows;
+  int64_t tiles = (p.s + rows - 1) / rows;
   if (p.qTiles != tiles || grid[0] != tiles * p.h * p.b || grid[1] != 1 ||
-      block[0] != palmrt::kAttentionThreads ||
-      shared != palmrt::attentionSharedBytes(p.dk, p.dv))
+      block[0] != static_cast<unsigned>(Mma ? palmrt::kAttentionMmaThreads
+                                            : palmrt::kAttentionThreads) ||
+      shared != (Mma ? palmrt::attentionMmaSharedBytes(p.dk)
+                     : palmrt::attentionSharedBytes(p.dk, p.dv)))
     fail("attention launched with a wrong grid, block or shared memory");
   size_t e = Bf16 ? 2 : 4;
   auto load = [&](const void *base, int64_t i, const char *what) {
@@ -229,7 +234,10 @@ ReferenceFn referenceFor(const std::string &name) {
       {"palmrt_attention_f32_256", attention<false, 256>},
       {"palmrt_attention_bf16_64", attention<true, 64>},
       {"palmrt_attention_bf16_128", attention<true, 128>},
-      {"palmrt_attention_bf16_256", attention<true, 256>}};
+      {"palmrt_attention_bf16_256", attention<true, 256>},
+      {"palmrt_attention_mma_bf16_64", attention<true, 64, true>},
+      {"palmrt_attention_mma_bf16_128", attention<true, 128, true>},
+      {"palmrt_attention_mma_bf16_256", attention<true, 256, true>}};
   auto it = references.find(name);
   return it == references.end() ? nullptr : it->second;
 }
@@ -521,6 +529,12 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
       gridX == 0 || gridY == 0 || gridZ == 0)
     return CUDA_ERROR_INVALID_VALUE;
   const auto &f = *reinterpret_cast<FakeFunction *>(function);
+  static const bool log = std::getenv("PALMRT_FAKE_CUDA_LOG") != nullptr;
+  if (log)
+    std::fprintf(stderr, "fake libcuda: launch %s grid (%u,%u,%u) block "
+                         "(%u,%u,%u) shared %u\n",
+                 f.name.c_str(), gridX, gridY, gridZ, blockX, blockY, blockZ,
+                 sharedBytes);
   ptxi::launch(*f.kernel, params, grid, block, sharedBytes, deviceRange);
   if (f.reference)
     checkAgainstReference(f, params, grid, block, sharedBytes);

@@ -62,7 +62,7 @@ enum class Op {
   Mov, Ld, St, Cvta, Add, Sub, Mul, Mad, Div, Rem, Neg, Abs, Min, Max, And,
   Or, Xor, Not, Cnot, Shl, Shr, Shf, Bfe, Bfi, Selp, Setp, Cvt, Fma, Rcp,
   Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Tanh, Shfl, Bar, Nop, Ret, Bra, Popc, Clz,
-  Brev, Prmt, Copysign
+  Brev, Prmt, Copysign, Mma
 };
 
 enum class Cmp { None, Eq, Ne, Lt, Le, Gt, Ge, Equ, Neu, Ltu, Leu, Gtu, Geu,
@@ -107,6 +107,7 @@ struct Instr {
   bool carryIn = false, carryOut = false;
   bool ftz = false, sat = false, nanMax = false, wrap = false,
        left = false;
+  bool pairBf16 = false; // cvt.rn.bf16x2.f32
   Cmp cmp = Cmp::None;
   BoolOp boolOp = BoolOp::None;
   Round round = Round::None;
@@ -698,7 +699,8 @@ private:
         {"barrier", Op::Bar}, {"membar", Op::Nop},  {"fence", Op::Nop},
         {"ret", Op::Ret},     {"exit", Op::Ret},    {"bra", Op::Bra},
         {"popc", Op::Popc},   {"clz", Op::Clz},     {"brev", Op::Brev},
-        {"prmt", Op::Prmt},   {"copysign", Op::Copysign}};
+        {"prmt", Op::Prmt},   {"copysign", Op::Copysign},
+        {"mma", Op::Mma}};
     auto found = ops.find(parts[0]);
     if (found == ops.end())
       parseFail(in.line, "the interpreter does not support '%s'",
@@ -724,6 +726,12 @@ private:
       Type type;
       if (parseType(m, &type)) {
         types.push_back(type);
+      } else if (in.op == Op::Cvt && m == "bf16x2") {
+        in.pairBf16 = true;
+        types.push_back({Kind::Float, 32, true});
+      } else if (in.op == Op::Mma && (m == "m16n8k16" || m == "row" ||
+                                      m == "col")) {
+        // The one shape and layout supported; checked below.
       } else if (in.op == Op::Setp && cmps.count(m) && in.cmp == Cmp::None) {
         in.cmp = cmps.at(m);
       } else if (in.op == Op::Setp && (m == "and" || m == "or" || m == "xor")) {
@@ -786,7 +794,13 @@ private:
       in.type2 = types[1];
     if (in.op == Op::Cvt && types.size() != 2)
       parseFail(in.line, "cvt needs two types");
+    if (in.op == Op::Mma &&
+        (opcode != "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
+      parseFail(in.line, "'%s': of mma, only m16n8k16.row.col with bf16 "
+                         "inputs and f32 accumulators is supported",
+                opcode.c_str());
     if (in.type.valid() && in.type.bf16 && in.op != Op::Cvt &&
+        in.op != Op::Mma &&
         in.op != Op::Fma && in.op != Op::Add && in.op != Op::Sub &&
         in.op != Op::Mul && in.op != Op::Neg && in.op != Op::Abs &&
         in.op != Op::Max && in.op != Op::Min)
@@ -1026,10 +1040,15 @@ private:
           if (mask >> (t - lo) & 1)
             state_[t] = AtBarrier;
         break;
-      case Op::Shfl: {
-        // Converge: lanes of the member mask that have not exited all take
-        // part; those here first wait for the rest.
-        uint32_t members = static_cast<uint32_t>(operand(in, 4, lo + __builtin_ctz(mask)));
+      case Op::Shfl:
+      case Op::Mma: {
+        // Converge: lanes of the member mask (mma: the whole warp) that
+        // have not exited all take part; those here first wait for the rest.
+        uint32_t members =
+            in.op == Op::Mma
+                ? ~0u
+                : static_cast<uint32_t>(
+                      operand(in, 4, lo + __builtin_ctz(mask)));
         uint32_t live = 0, waiting = 0;
         for (int t = lo; t < hi; ++t) {
           if (state_[t] != Done)
@@ -1047,7 +1066,10 @@ private:
         for (int t = lo; t < hi; ++t)
           if (here >> (t - lo) & 1)
             state_[t] = Running;
-        shuffle(in, lo, hi, here);
+        if (in.op == Op::Shfl)
+          shuffle(in, lo, hi, here);
+        else
+          matrixMultiply(in, lo, hi, here);
         break;
       }
       default:
@@ -1218,6 +1240,46 @@ private:
       set(dest(in), t, source[j]);
       if (in.ops[0].reg2 >= 0)
         set(in.ops[0].reg2, t, p);
+      ++pc_[t];
+    }
+  }
+
+  /// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 over a whole
+  /// warp: D (16 x 8) = A (16 x 16) B (16 x 8) + C, fragments as the PTX
+  /// ISA lays them out over the lanes.
+  void matrixMultiply(const Instr &in, int lo, int hi, uint32_t mask) {
+    if (hi - lo != 32 || mask != ~0u)
+      fail(&in, "mma.sync needs all 32 lanes of the warp");
+    float a[16][16], b[16][8], c[16][8];
+    for (int lane = 0; lane < 32; ++lane) {
+      int t = lo + lane, g = lane / 4, c2 = 2 * (lane % 4);
+      auto element = [&](size_t operand, size_t i) {
+        return vectorElement(in.ops.at(operand), i, t);
+      };
+      for (int i = 0; i < 4; ++i) {
+        uint64_t v = element(1, i);
+        int row = g + (i & 1) * 8, col = c2 + (i >> 1) * 8;
+        a[row][col] = bf16ToF32(v);
+        a[row][col + 1] = bf16ToF32(v >> 16);
+      }
+      for (int i = 0; i < 2; ++i) {
+        uint64_t v = element(2, i);
+        b[c2 + 8 * i][g] = bf16ToF32(v);
+        b[c2 + 8 * i + 1][g] = bf16ToF32(v >> 16);
+      }
+      for (int i = 0; i < 4; ++i)
+        c[g + (i >> 1) * 8][c2 + (i & 1)] = asF32(element(3, i));
+    }
+    for (int lane = 0; lane < 32; ++lane) {
+      int t = lo + lane, g = lane / 4, c2 = 2 * (lane % 4);
+      const Operand &d = in.ops[0];
+      for (int i = 0; i < 4; ++i) {
+        int row = g + (i >> 1) * 8, col = c2 + (i & 1);
+        double sum = 0; // bf16 products are exact; one rounding at the end
+        for (int kk = 0; kk < 16; ++kk)
+          sum += static_cast<double>(a[row][kk]) * b[kk][col];
+        set(d.regs.at(i), t, fromF32(static_cast<float>(sum + c[row][col])));
+      }
       ++pc_[t];
     }
   }
@@ -1685,6 +1747,13 @@ private:
       return;
     }
     case Op::Cvt:
+      if (in.pairBf16) { // d = {bf16(a) high, bf16(b) low}
+        if (in.type2.bits != 32 || !in.type2.isFloat() || in.round != Round::Rn)
+          fail(&in, "cvt to bf16x2 is supported from f32 with .rn");
+        return set(dest(in), t,
+                   (f32ToBf16(asF32(operand(in, 1, t))) << 16) |
+                       f32ToBf16(asF32(operand(in, 2, t))));
+      }
       return set(dest(in), t, cvt(in, operand(in, 1, t)));
     case Op::Rcp:
     case Op::Sqrt:

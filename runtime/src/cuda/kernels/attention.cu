@@ -175,6 +175,217 @@ __device__ void attend(const AttentionParams &p) {
   }
 }
 
+//===----------------------------------------------------------------------===//
+// Tensor cores: bf16, dk == dv == D in {64, 128, 256}
+//===----------------------------------------------------------------------===//
+//
+// Flash-attention style with mma.sync.m16n8k16 (bf16 inputs, f32
+// accumulation): a block of 4 warps takes 64 query rows, each warp 16 of
+// them, and walks the keys 64 at a time through shared memory. A warp's
+// scores S = Q K^T (16 x 64) stay in mma accumulator registers; the online
+// softmax works on them in place (the 4 lanes of a quad hold a row), and
+// the probabilities, rounded to bf16, are fed back as the A operand of
+// O += P V without leaving registers: the accumulator layout of two
+// adjacent 8-column tiles is the A layout of one 16 x 16 tile. V is stored
+// transposed in shared memory so that a lane's B fragment (two consecutive
+// keys of one column) is one 32-bit load.
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16 with .bf16): with g = lane / 4
+// and c = 2 * (lane % 4), A (16 x 16, row major) registers a0..a3 hold
+// (g, c..c+1), (g+8, c..c+1), (g, c+8..c+9), (g+8, c+8..c+9); B (16 x 8,
+// column major) b0, b1 hold rows c..c+1 and c+8..c+9 of column g; C/D (16 x
+// 8, f32) hold (g, c), (g, c+1), (g+8, c), (g+8, c+1).
+
+using palmrt::kAttentionMmaKeys;
+using palmrt::kAttentionMmaRows;
+using palmrt::kAttentionMmaThreads;
+
+__device__ inline uint32_t load32(const __nv_bfloat16 *p) {
+  return *reinterpret_cast<const uint32_t *>(p);
+}
+
+/// Two floats as bf16 in one register, `lo` in the low half.
+__device__ inline uint32_t packBf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t *>(&v);
+}
+
+/// c += a * b for one 16 x 8 x 16 tile.
+__device__ inline void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                           uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0),
+                 "r"(b1));
+}
+
+template <int D> __device__ void attendMma(const AttentionParams &p) {
+  constexpr int kRows = kAttentionMmaRows, kKeys = kAttentionMmaKeys;
+  constexpr int kThreads = kAttentionMmaThreads;
+  constexpr int kStride = D + 8;      // q and k tiles, in elements
+  constexpr int kVStride = kKeys + 8; // the transposed v tile
+  constexpr int kChunks = D / 8;      // 16-byte pieces of a row
+  extern __shared__ __align__(16) unsigned char sharedMma[];
+  auto *qs = reinterpret_cast<__nv_bfloat16 *>(sharedMma); // [rows][D + 8]
+  __nv_bfloat16 *ks = qs + kRows * kStride;                // [keys][D + 8]
+  __nv_bfloat16 *vt = ks + kKeys * kStride;                // [D][keys + 8]
+
+  int64_t x = blockIdx.x;
+  int64_t tile = p.qTiles - 1 - x % p.qTiles; // late causal tiles first
+  int64_t head = x / p.qTiles % p.h;
+  int64_t batch = x / (p.qTiles * p.h);
+  int64_t q0 = tile * kRows;
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int g = lane / 4, c2 = 2 * (lane % 4);
+  int64_t row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+  const auto *q = static_cast<const __nv_bfloat16 *>(p.q);
+  const auto *k = static_cast<const __nv_bfloat16 *>(p.k);
+  const auto *v = static_cast<const __nv_bfloat16 *>(p.v);
+  auto *out = static_cast<__nv_bfloat16 *>(p.out);
+  auto outAt = [&](int64_t row, int col) {
+    return reinterpret_cast<uint32_t *>(
+        out + ((batch * p.s + row) * p.h + head) * D + col);
+  };
+
+  int64_t globalHead = p.headOffset + head;
+  if (globalHead >= p.globalHeads || p.t <= 0) {
+    for (int col = c2; col < D; col += 8) {
+      if (row0 < p.s)
+        *outAt(row0, col) = 0;
+      if (row1 < p.s)
+        *outAt(row1, col) = 0;
+    }
+    return;
+  }
+  int64_t kvHead = globalHead / p.headsPerGroup;
+
+  for (int i = threadIdx.x; i < kRows * kChunks; i += kThreads) {
+    int r = i / kChunks, col = i % kChunks * 8;
+    int64_t at = q0 + r;
+    uint4 value = make_uint4(0, 0, 0, 0);
+    if (at < p.s)
+      value = *reinterpret_cast<const uint4 *>(
+          q + ((batch * p.s + at) * p.h + head) * D + col);
+    *reinterpret_cast<uint4 *>(qs + r * kStride + col) = value;
+  }
+
+  const float qScale = p.scale * kLog2e;
+  float o[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n)
+    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  float max0 = -INFINITY, max1 = -INFINITY, sum0 = 0.0f, sum1 = 0.0f;
+  int64_t keyEnd = p.causal ? min(p.t, q0 + kRows) : p.t;
+  int64_t warpLastRow = q0 + warp * 16 + 15;
+  for (int64_t k0 = 0; k0 < keyEnd; k0 += kKeys) {
+    __syncthreads(); // the previous step is done with the tiles
+    for (int i = threadIdx.x; i < kKeys * kChunks; i += kThreads) {
+      int j = i / kChunks, col = i % kChunks * 8;
+      int64_t at = k0 + j;
+      uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+      if (at < p.t) {
+        int64_t base = ((batch * p.t + at) * p.g + kvHead) * D + col;
+        kv = *reinterpret_cast<const uint4 *>(k + base);
+        vv = *reinterpret_cast<const uint4 *>(v + base);
+      }
+      *reinterpret_cast<uint4 *>(ks + j * kStride + col) = kv;
+      const auto *ve = reinterpret_cast<const __nv_bfloat16 *>(&vv);
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        vt[(col + e) * kVStride + j] = ve[e];
+    }
+    __syncthreads();
+    if (p.causal && k0 > warpLastRow)
+      continue; // every key of the tile is after this warp's rows
+
+    float s[kKeys / 8][4];
+#pragma unroll
+    for (int j = 0; j < kKeys / 8; ++j)
+      s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D; kk += 16) {
+      const __nv_bfloat16 *q0p = qs + (warp * 16 + g) * kStride + kk + c2;
+      const __nv_bfloat16 *q1p = q0p + 8 * kStride;
+      uint32_t a[4] = {load32(q0p), load32(q1p), load32(q0p + 8),
+                       load32(q1p + 8)};
+#pragma unroll
+      for (int j = 0; j < kKeys / 8; ++j) {
+        const __nv_bfloat16 *kp = ks + (j * 8 + g) * kStride + kk + c2;
+        mma(s[j], a, load32(kp), load32(kp + 8));
+      }
+    }
+
+    float tileMax0 = -INFINITY, tileMax1 = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < kKeys / 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int64_t key = k0 + j * 8 + c2 + (e & 1);
+        int64_t row = e < 2 ? row0 : row1;
+        float value = s[j][e] * qScale;
+        if (key >= p.t || (p.causal && key > row))
+          value = -INFINITY;
+        s[j][e] = value;
+        if (e < 2)
+          tileMax0 = fmaxf(tileMax0, value);
+        else
+          tileMax1 = fmaxf(tileMax1, value);
+      }
+    float new0 = fmaxf(max0, rowMax(tileMax0));
+    float new1 = fmaxf(max1, rowMax(tileMax1));
+    float scale0 = max0 == -INFINITY ? 0.0f : exp2f(max0 - new0);
+    float scale1 = max1 == -INFINITY ? 0.0f : exp2f(max1 - new1);
+    float part0 = 0.0f, part1 = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kKeys / 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float m = e < 2 ? new0 : new1;
+        float pv = s[j][e] == -INFINITY ? 0.0f : exp2f(s[j][e] - m);
+        s[j][e] = pv;
+        if (e < 2)
+          part0 += pv;
+        else
+          part1 += pv;
+      }
+    sum0 = sum0 * scale0 + rowSum(part0);
+    sum1 = sum1 * scale1 + rowSum(part1);
+    max0 = new0;
+    max1 = new1;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      o[n][0] *= scale0;
+      o[n][1] *= scale0;
+      o[n][2] *= scale1;
+      o[n][3] *= scale1;
+    }
+#pragma unroll
+    for (int kk = 0; kk < kKeys / 16; ++kk) {
+      uint32_t a[4] = {packBf16(s[2 * kk][0], s[2 * kk][1]),
+                       packBf16(s[2 * kk][2], s[2 * kk][3]),
+                       packBf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                       packBf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n) {
+        const __nv_bfloat16 *vp = vt + (n * 8 + g) * kVStride + kk * 16 + c2;
+        mma(o[n], a, load32(vp), load32(vp + 8));
+      }
+    }
+  }
+
+  float inv0 = sum0 > 0.0f ? 1.0f / sum0 : 0.0f;
+  float inv1 = sum1 > 0.0f ? 1.0f / sum1 : 0.0f;
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) {
+    if (row0 < p.s)
+      *outAt(row0, n * 8 + c2) = packBf16(o[n][0] * inv0, o[n][1] * inv0);
+    if (row1 < p.s)
+      *outAt(row1, n * 8 + c2) = packBf16(o[n][2] * inv1, o[n][3] * inv1);
+  }
+}
+
 } // namespace
 
 // One kernel per element type and bound on dv; the launcher picks the
@@ -191,3 +402,14 @@ PALMRT_ATTENTION_KERNEL(palmrt_attention_f32_256, float, 256)
 PALMRT_ATTENTION_KERNEL(palmrt_attention_bf16_64, __nv_bfloat16, 64)
 PALMRT_ATTENTION_KERNEL(palmrt_attention_bf16_128, __nv_bfloat16, 128)
 PALMRT_ATTENTION_KERNEL(palmrt_attention_bf16_256, __nv_bfloat16, 256)
+
+// The tensor-core kernels need sm_80 (mma.sync with bf16).
+#define PALMRT_ATTENTION_MMA_KERNEL(D)                                         \
+  extern "C" __global__ void __launch_bounds__(kAttentionMmaThreads)          \
+      palmrt_attention_mma_bf16_##D(AttentionParams p) {                       \
+    attendMma<D>(p);                                                           \
+  }
+
+PALMRT_ATTENTION_MMA_KERNEL(64)
+PALMRT_ATTENTION_MMA_KERNEL(128)
+PALMRT_ATTENTION_MMA_KERNEL(256)

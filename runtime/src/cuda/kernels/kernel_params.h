@@ -85,6 +85,22 @@ PALMRT_HOST_DEVICE inline int64_t attentionSharedBytes(int64_t dk,
               kAttentionKeys * dv + kAttentionRows * (kAttentionKeys + 1));
 }
 
+/// The tensor-core kernels (bf16, dk == dv in {64, 128, 256}, 16-byte
+/// aligned q/k/v/out): blocks of kAttentionMmaThreads threads (4 warps of 16
+/// query rows) over kAttentionMmaRows query rows, keys kAttentionMmaKeys at
+/// a time; qTiles counts tiles of kAttentionMmaRows rows.
+inline constexpr int kAttentionMmaRows = 64;
+inline constexpr int kAttentionMmaKeys = 64;
+inline constexpr int kAttentionMmaThreads = 128;
+
+/// Dynamic shared memory of the tensor-core kernels, in bytes: bf16 query
+/// and key tiles [rows][d + 8] and the transposed value tile [d][keys + 8]
+/// (the 8 elements of padding move consecutive rows to other banks).
+PALMRT_HOST_DEVICE inline int64_t attentionMmaSharedBytes(int64_t d) {
+  return 2 * ((kAttentionMmaRows + kAttentionMmaKeys) * (d + 8) +
+              d * (kAttentionMmaKeys + 8));
+}
+
 } // namespace palmrt
 
 #endif // PALMRT_SRC_CUDA_KERNELS_KERNEL_PARAMS_H
