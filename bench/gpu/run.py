@@ -41,6 +41,22 @@ def gpu_name():
         return "unknown GPU (nvidia-smi failed)"
 
 
+def wheel_library_dirs():
+    """Directories of cuBLASLt 13 and NCCL 2 inside Python's NVIDIA wheels
+    (nvidia/cu13/lib, nvidia/nccl/lib, ...), which PyTorch machines have
+    where the dynamic loader does not look."""
+    import glob
+    dirs = []
+    for base in sys.path:
+        for name in ("libcublasLt.so.13", "libnccl.so.2"):
+            for path in glob.glob(os.path.join(base, "nvidia", "**", name),
+                                  recursive=True):
+                d = os.path.dirname(path)
+                if d not in dirs:
+                    dirs.append(d)
+    return dirs
+
+
 def run(cmd):
     print("$ " + " ".join(cmd), flush=True)
     return subprocess.run(cmd, capture_output=True, text=True)
@@ -77,8 +93,15 @@ def main():
                    help="skip the palm-1b throughput run")
     args = p.parse_args()
     name = gpu_name()
+    extra = wheel_library_dirs()
+    if extra:
+        os.environ["PALMRT_CUDA_LIBRARY_PATH"] = os.pathsep.join(
+            [p for p in [os.environ.get("PALMRT_CUDA_LIBRARY_PATH")] if p] +
+            extra)
     print("command: %s" % " ".join([sys.executable] + sys.argv))
     print("machine: %s" % name)
+    if extra:
+        print("libraries from Python wheels: %s" % ", ".join(extra))
     print()
     print("numerics against the CPU backend (f32):")
     for model in args.models.split(","):
