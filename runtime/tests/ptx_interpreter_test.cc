@@ -233,6 +233,109 @@ TEST(PtxInterpreter, BarrierAndSharedMemory) {
     EXPECT_EQ(x.data[i], static_cast<float>(255 - i));
 }
 
+// D = A B on tensor cores: A [16][16] and B^T [8][16] (bf16) go through
+// shared memory and ldmatrix into mma.sync.m16n8k16; D [16][8] (f32) is
+// stored from the accumulator layout. Checked against the host product.
+TEST(PtxInterpreter, LdmatrixAndMma) {
+  auto m = parse(R"(
+.shared .align 16 .b8 tiles[768];
+.visible .entry mma16816(.param .u64 a, .param .u64 bt, .param .u64 d)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<40>;
+  .reg .f32 %f<8>;
+  .reg .b64 %rd<12>;
+  .reg .b16 %rs<2>;
+  ld.param.u64 %rd1, [a];
+  ld.param.u64 %rd2, [bt];
+  ld.param.u64 %rd3, [d];
+  mov.u32 %r1, %laneid;
+  mov.u32 %r2, tiles;
+  // lane i copies 16 bytes of A, lanes 0-15 16 bytes of B^T
+  mul.wide.u32 %rd4, %r1, 16;
+  add.s64 %rd5, %rd1, %rd4;
+  ld.global.v4.u32 {%r3, %r4, %r5, %r6}, [%rd5];
+  shl.b32 %r7, %r1, 4;
+  add.s32 %r8, %r2, %r7;
+  st.shared.v4.u32 [%r8], {%r3, %r4, %r5, %r6};
+  setp.ge.u32 %p1, %r1, 16;
+  @%p1 bra $copied;
+  add.s64 %rd6, %rd2, %rd4;
+  ld.global.v4.u32 {%r3, %r4, %r5, %r6}, [%rd6];
+  st.shared.v4.u32 [%r8+512], {%r3, %r4, %r5, %r6};
+$copied:
+  bar.sync 0;
+  // A: lane gives row lane % 16, column (lane / 16) * 8
+  and.b32 %r9, %r1, 15;
+  shr.u32 %r10, %r1, 4;
+  shl.b32 %r11, %r9, 5;
+  shl.b32 %r12, %r10, 4;
+  add.s32 %r13, %r11, %r12;
+  add.s32 %r14, %r2, %r13;
+  ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r15, %r16, %r17, %r18}, [%r14];
+  // B: lane gives B^T row lane % 8, column ((lane / 8) & 1) * 8
+  and.b32 %r19, %r1, 7;
+  shr.u32 %r20, %r1, 3;
+  and.b32 %r20, %r20, 1;
+  shl.b32 %r21, %r19, 5;
+  shl.b32 %r22, %r20, 4;
+  add.s32 %r23, %r21, %r22;
+  add.s32 %r24, %r2, %r23;
+  ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%r25, %r26}, [%r24+512];
+  mov.f32 %f1, 0f00000000;
+  mov.f32 %f2, 0f00000000;
+  mov.f32 %f3, 0f00000000;
+  mov.f32 %f4, 0f00000000;
+  mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%f1, %f2, %f3, %f4}, {%r15, %r16, %r17, %r18}, {%r25, %r26}, {%f1, %f2, %f3, %f4};
+  // D: (g, c) and (g, c + 1), (g + 8, c) and (g + 8, c + 1); g = lane / 4,
+  // c = 2 (lane % 4)
+  shr.u32 %r27, %r1, 2;
+  and.b32 %r28, %r1, 3;
+  shl.b32 %r29, %r28, 1;
+  shl.b32 %r30, %r27, 3;
+  add.s32 %r31, %r30, %r29;
+  mul.wide.u32 %rd7, %r31, 4;
+  add.s64 %rd8, %rd3, %rd7;
+  st.global.v2.f32 [%rd8], {%f1, %f2};
+  st.global.v2.f32 [%rd8+256], {%f3, %f4};
+  ret;
+}
+)");
+  ASSERT_TRUE(m);
+  auto bf16 = [](float x) { // exactly representable values only
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    return static_cast<uint16_t>(bits >> 16);
+  };
+  std::vector<float> a(16 * 16), b(16 * 8);
+  for (int i = 0; i < 16; ++i)
+    for (int k = 0; k < 16; ++k)
+      a[i * 16 + k] = static_cast<float>((i * 3 + k * 5) % 7 - 3);
+  for (int k = 0; k < 16; ++k)
+    for (int n = 0; n < 8; ++n)
+      b[k * 8 + n] = static_cast<float>((k * 2 + n * 7) % 5 - 2) * 0.5f;
+  Buffer<uint16_t> da(16 * 16);
+  std::vector<uint16_t> bt(8 * 16);
+  std::vector<float> d(16 * 8, -1.0f);
+  gBuffers.push_back({reinterpret_cast<uintptr_t>(bt.data()), bt.size() * 2});
+  gBuffers.push_back({reinterpret_cast<uintptr_t>(d.data()), d.size() * 4});
+  for (int i = 0; i < 256; ++i)
+    da.data[i] = bf16(a[i]);
+  for (int k = 0; k < 16; ++k)
+    for (int n = 0; n < 8; ++n)
+      bt[n * 16 + k] = bf16(b[k * 8 + n]);
+  uint16_t *pa = da.ptr(), *pb = bt.data();
+  float *pd = d.data();
+  run(*m, "mma16816", {&pa, &pb, &pd}, 1, 32);
+  for (int i = 0; i < 16; ++i)
+    for (int n = 0; n < 8; ++n) {
+      float want = 0;
+      for (int k = 0; k < 16; ++k)
+        want += a[i * 16 + k] * b[k * 8 + n];
+      EXPECT_EQ(d[i * 8 + n], want) << "D[" << i << "][" << n << "]";
+    }
+}
+
 const char *kStorePastTheEnd = R"(
 .visible .entry past(.param .u64 x)
 {

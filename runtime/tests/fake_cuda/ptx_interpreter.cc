@@ -62,7 +62,7 @@ enum class Op {
   Mov, Ld, St, Cvta, Add, Sub, Mul, Mad, Div, Rem, Neg, Abs, Min, Max, And,
   Or, Xor, Not, Cnot, Shl, Shr, Shf, Bfe, Bfi, Selp, Setp, Cvt, Fma, Rcp,
   Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Tanh, Shfl, Bar, Nop, Ret, Bra, Popc, Clz,
-  Brev, Prmt, Copysign, Mma
+  Brev, Prmt, Copysign, Mma, Ldmatrix
 };
 
 enum class Cmp { None, Eq, Ne, Lt, Le, Gt, Ge, Equ, Neu, Ltu, Leu, Gtu, Geu,
@@ -108,6 +108,8 @@ struct Instr {
   bool ftz = false, sat = false, nanMax = false, wrap = false,
        left = false;
   bool pairBf16 = false; // cvt.rn.bf16x2.f32
+  bool transpose = false; // ldmatrix.trans
+  int matrices = 0;       // ldmatrix.x1/.x2/.x4
   Cmp cmp = Cmp::None;
   BoolOp boolOp = BoolOp::None;
   Round round = Round::None;
@@ -700,7 +702,7 @@ private:
         {"ret", Op::Ret},     {"exit", Op::Ret},    {"bra", Op::Bra},
         {"popc", Op::Popc},   {"clz", Op::Clz},     {"brev", Op::Brev},
         {"prmt", Op::Prmt},   {"copysign", Op::Copysign},
-        {"mma", Op::Mma}};
+        {"mma", Op::Mma},     {"ldmatrix", Op::Ldmatrix}};
     auto found = ops.find(parts[0]);
     if (found == ops.end())
       parseFail(in.line, "the interpreter does not support '%s'",
@@ -732,6 +734,12 @@ private:
       } else if (in.op == Op::Mma && (m == "m16n8k16" || m == "row" ||
                                       m == "col")) {
         // The one shape and layout supported; checked below.
+      } else if (in.op == Op::Ldmatrix && m == "m8n8") {
+      } else if (in.op == Op::Ldmatrix && (m == "x1" || m == "x2" ||
+                                           m == "x4")) {
+        in.matrices = m[1] - '0';
+      } else if (in.op == Op::Ldmatrix && m == "trans") {
+        in.transpose = true;
       } else if (in.op == Op::Setp && cmps.count(m) && in.cmp == Cmp::None) {
         in.cmp = cmps.at(m);
       } else if (in.op == Op::Setp && (m == "and" || m == "or" || m == "xor")) {
@@ -798,6 +806,13 @@ private:
         (opcode != "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
       parseFail(in.line, "'%s': of mma, only m16n8k16.row.col with bf16 "
                          "inputs and f32 accumulators is supported",
+                opcode.c_str());
+    if (in.op == Op::Ldmatrix &&
+        (in.matrices == 0 || in.space != Space::Shared ||
+         in.type.bits != 16))
+      parseFail(in.line, "'%s': ldmatrix is supported as "
+                         "ldmatrix.sync.aligned.m8n8.{x1,x2,x4}[.trans]"
+                         ".shared.b16",
                 opcode.c_str());
     if (in.type.valid() && in.type.bf16 && in.op != Op::Cvt &&
         in.op != Op::Mma &&
@@ -1041,11 +1056,12 @@ private:
             state_[t] = AtBarrier;
         break;
       case Op::Shfl:
-      case Op::Mma: {
+      case Op::Mma:
+      case Op::Ldmatrix: {
         // Converge: lanes of the member mask (mma: the whole warp) that
         // have not exited all take part; those here first wait for the rest.
         uint32_t members =
-            in.op == Op::Mma
+            in.op != Op::Shfl
                 ? ~0u
                 : static_cast<uint32_t>(
                       operand(in, 4, lo + __builtin_ctz(mask)));
@@ -1068,8 +1084,10 @@ private:
             state_[t] = Running;
         if (in.op == Op::Shfl)
           shuffle(in, lo, hi, here);
-        else
+        else if (in.op == Op::Mma)
           matrixMultiply(in, lo, hi, here);
+        else
+          loadMatrices(in, lo, hi, here);
         break;
       }
       default:
@@ -1279,6 +1297,39 @@ private:
         for (int kk = 0; kk < 16; ++kk)
           sum += static_cast<double>(a[row][kk]) * b[kk][col];
         set(d.regs.at(i), t, fromF32(static_cast<float>(sum + c[row][col])));
+      }
+      ++pc_[t];
+    }
+  }
+
+  /// ldmatrix.sync.aligned.m8n8.xN[.trans].shared.b16: lanes 8m..8m+7
+  /// give the addresses of the 8 rows (16 bytes each) of matrix m; lane t
+  /// receives, in register m, elements (t/4, 2(t%4)) and (t/4, 2(t%4)+1)
+  /// of it, or with .trans (2(t%4), t/4) and (2(t%4)+1, t/4).
+  void loadMatrices(const Instr &in, int lo, int hi, uint32_t mask) {
+    if (hi - lo != 32 || mask != ~0u)
+      fail(&in, "ldmatrix needs all 32 lanes of the warp");
+    const Operand &d = in.ops.at(0);
+    if (d.kind != OperandKind::Vec ||
+        static_cast<int>(d.regs.size()) != in.matrices)
+      fail(&in, "ldmatrix needs %d destination registers", in.matrices);
+    uint16_t m[4][8][8];
+    for (int k = 0; k < in.matrices; ++k)
+      for (int r = 0; r < 8; ++r) {
+        const unsigned char *row = address(in, in.ops.at(1), lo + 8 * k + r,
+                                           0, 16);
+        if (reinterpret_cast<uintptr_t>(row) % 16 !=
+            reinterpret_cast<uintptr_t>(shared_.data()) % 16)
+          fail(&in, "lane %d: ldmatrix row address is not 16-byte aligned",
+               8 * k + r);
+        std::memcpy(m[k][r], row, 16);
+      }
+    for (int lane = 0; lane < 32; ++lane) {
+      int t = lo + lane, a = lane / 4, b = 2 * (lane % 4);
+      for (int k = 0; k < in.matrices; ++k) {
+        uint32_t low = in.transpose ? m[k][b][a] : m[k][a][b];
+        uint32_t high = in.transpose ? m[k][b + 1][a] : m[k][a][b + 1];
+        set(d.regs[k], t, low | (high << 16));
       }
       ++pc_[t];
     }

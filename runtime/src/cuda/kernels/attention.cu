@@ -186,9 +186,11 @@ __device__ void attend(const AttentionParams &p) {
 // softmax works on them in place (the 4 lanes of a quad hold a row), and
 // the probabilities, rounded to bf16, are fed back as the A operand of
 // O += P V without leaving registers: the accumulator layout of two
-// adjacent 8-column tiles is the A layout of one 16 x 16 tile. V is stored
-// transposed in shared memory so that a lane's B fragment (two consecutive
-// keys of one column) is one 32-bit load.
+// adjacent 8-column tiles is the A layout of one 16 x 16 tile. Operands come
+// from shared memory with ldmatrix (four 8 x 8 tiles per instruction); V's
+// B fragments, two consecutive keys of one column, with ldmatrix.trans from
+// V stored as it is in memory. Rows are padded by 8 elements (16 bytes), so
+// the 8 rows an ldmatrix reads fall on different banks.
 //
 // Fragment layouts (PTX ISA, mma.m16n8k16 with .bf16): with g = lane / 4
 // and c = 2 * (lane % 4), A (16 x 16, row major) registers a0..a3 hold
@@ -200,8 +202,21 @@ using palmrt::kAttentionMmaKeys;
 using palmrt::kAttentionMmaRows;
 using palmrt::kAttentionMmaThreads;
 
-__device__ inline uint32_t load32(const __nv_bfloat16 *p) {
-  return *reinterpret_cast<const uint32_t *>(p);
+/// ldmatrix.x4: lane i gives the address of row i % 8 of tile i / 8; r[m]
+/// receives the lane's fragment of tile m (transposed with Trans).
+template <bool Trans>
+__device__ inline void loadTiles(uint32_t (&r)[4], const __nv_bfloat16 *row) {
+  auto address = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  if (Trans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 "
+                 "{%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 "
+                 "{%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
 }
 
 /// Two floats as bf16 in one register, `lo` in the low half.
@@ -224,13 +239,12 @@ __device__ inline void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
 template <int D> __device__ void attendMma(const AttentionParams &p) {
   constexpr int kRows = kAttentionMmaRows, kKeys = kAttentionMmaKeys;
   constexpr int kThreads = kAttentionMmaThreads;
-  constexpr int kStride = D + 8;      // q and k tiles, in elements
-  constexpr int kVStride = kKeys + 8; // the transposed v tile
-  constexpr int kChunks = D / 8;      // 16-byte pieces of a row
+  constexpr int kStride = D + 8; // tile rows, in elements
+  constexpr int kChunks = D / 8; // 16-byte pieces of a row
   extern __shared__ __align__(16) unsigned char sharedMma[];
   auto *qs = reinterpret_cast<__nv_bfloat16 *>(sharedMma); // [rows][D + 8]
   __nv_bfloat16 *ks = qs + kRows * kStride;                // [keys][D + 8]
-  __nv_bfloat16 *vt = ks + kKeys * kStride;                // [D][keys + 8]
+  __nv_bfloat16 *vs = ks + kKeys * kStride;                // [keys][D + 8]
 
   int64_t x = blockIdx.x;
   int64_t tile = p.qTiles - 1 - x % p.qTiles; // late causal tiles first
@@ -291,10 +305,7 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
         vv = *reinterpret_cast<const uint4 *>(v + base);
       }
       *reinterpret_cast<uint4 *>(ks + j * kStride + col) = kv;
-      const auto *ve = reinterpret_cast<const __nv_bfloat16 *>(&vv);
-#pragma unroll
-      for (int e = 0; e < 8; ++e)
-        vt[(col + e) * kVStride + j] = ve[e];
+      *reinterpret_cast<uint4 *>(vs + j * kStride + col) = vv;
     }
     __syncthreads();
     if (p.causal && k0 > warpLastRow)
@@ -304,16 +315,24 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
 #pragma unroll
     for (int j = 0; j < kKeys / 8; ++j)
       s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+    // Lane i addresses row i % 8 of tile i / 8 of each ldmatrix.x4.
+    const int tileRow = lane % 8, tile2 = lane / 8;
 #pragma unroll
     for (int kk = 0; kk < D; kk += 16) {
-      const __nv_bfloat16 *q0p = qs + (warp * 16 + g) * kStride + kk + c2;
-      const __nv_bfloat16 *q1p = q0p + 8 * kStride;
-      uint32_t a[4] = {load32(q0p), load32(q1p), load32(q0p + 8),
-                       load32(q1p + 8)};
+      // A: rows 0-7 and 8-15 of the warp's 16, columns kk and kk + 8.
+      uint32_t a[4];
+      loadTiles<false>(a, qs + (warp * 16 + tileRow + (tile2 & 1) * 8) *
+                                   kStride +
+                              kk + (tile2 >> 1) * 8);
 #pragma unroll
-      for (int j = 0; j < kKeys / 8; ++j) {
-        const __nv_bfloat16 *kp = ks + (j * 8 + g) * kStride + kk + c2;
-        mma(s[j], a, load32(kp), load32(kp + 8));
+      for (int j = 0; j < kKeys / 8; j += 2) {
+        // B of key tiles j and j + 1: dims kk and kk + 8 of each.
+        uint32_t b[4];
+        loadTiles<false>(b, ks + ((j + (tile2 >> 1)) * 8 + tileRow) *
+                                     kStride +
+                                kk + (tile2 & 1) * 8);
+        mma(s[j], a, b[0], b[1]);
+        mma(s[j + 1], a, b[2], b[3]);
       }
     }
 
@@ -368,9 +387,14 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
                        packBf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                        packBf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
 #pragma unroll
-      for (int n = 0; n < D / 8; ++n) {
-        const __nv_bfloat16 *vp = vt + (n * 8 + g) * kVStride + kk * 16 + c2;
-        mma(o[n], a, load32(vp), load32(vp + 8));
+      for (int n = 0; n < D / 8; n += 2) {
+        // B of column tiles n and n + 1: keys kk * 16 and kk * 16 + 8.
+        uint32_t b[4];
+        loadTiles<true>(b, vs + (kk * 16 + (tile2 & 1) * 8 + tileRow) *
+                                    kStride +
+                               (n + (tile2 >> 1)) * 8);
+        mma(o[n], a, b[0], b[1]);
+        mma(o[n + 1], a, b[2], b[3]);
       }
     }
   }

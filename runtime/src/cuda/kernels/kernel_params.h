@@ -93,12 +93,11 @@ inline constexpr int kAttentionMmaRows = 64;
 inline constexpr int kAttentionMmaKeys = 64;
 inline constexpr int kAttentionMmaThreads = 128;
 
-/// Dynamic shared memory of the tensor-core kernels, in bytes: bf16 query
-/// and key tiles [rows][d + 8] and the transposed value tile [d][keys + 8]
-/// (the 8 elements of padding move consecutive rows to other banks).
+/// Dynamic shared memory of the tensor-core kernels, in bytes: bf16 query,
+/// key and value tiles [rows or keys][d + 8] (the 8 elements of padding
+/// move consecutive rows to other banks).
 PALMRT_HOST_DEVICE inline int64_t attentionMmaSharedBytes(int64_t d) {
-  return 2 * ((kAttentionMmaRows + kAttentionMmaKeys) * (d + 8) +
-              d * (kAttentionMmaKeys + 8));
+  return 2 * (kAttentionMmaRows + 2 * kAttentionMmaKeys) * (d + 8);
 }
 
 } // namespace palmrt
