@@ -937,6 +937,10 @@ public:
                   k.params[i].second);
     dynamicBase_ = (k.staticShared + 15) / 16 * 16;
     shared_.assign(dynamicBase_ + dynamicShared, 0);
+    writeEpoch_.assign(shared_.size(), 0);
+    readEpoch_.assign(shared_.size(), 0);
+    writeWarp_.assign(shared_.size(), 0);
+    readWarp_.assign(shared_.size(), 0);
     local_.assign(static_cast<size_t>(n_) * k.localBytes, 0);
     regs_.assign(k.regBits.size() * n_, 0);
     pc_.assign(n_, 0);
@@ -987,6 +991,9 @@ private:
     std::fill(pc_.begin(), pc_.end(), 0);
     std::fill(state_.begin(), state_.end(), Running);
     std::fill(shared_.begin(), shared_.end(), 0);
+    std::fill(writeEpoch_.begin(), writeEpoch_.end(), 0);
+    std::fill(readEpoch_.begin(), readEpoch_.end(), 0);
+    epoch_ = 1;
     int warps = (n_ + 31) / 32;
     while (true) {
       for (int w = 0; w < warps; ++w)
@@ -1000,6 +1007,39 @@ private:
         }
       if (!waiting)
         return;
+      ++epoch_; // accesses before the barrier are ordered before those after
+    }
+  }
+
+  /// Races on shared memory: warps run one after another here, so a
+  /// missing barrier would go unnoticed; instead, a byte written by one warp
+  /// and read or written by another (or read by one and written by
+  /// another) between the same two barriers is an error.
+  void sharedAccess(const Instr &in, const unsigned char *p, uint64_t bytes,
+                    int t, bool write) {
+    uintptr_t base = reinterpret_cast<uintptr_t>(shared_.data());
+    uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    if (a < base || a + bytes > base + shared_.size())
+      return;
+    int16_t warp = static_cast<int16_t>(t / 32);
+    for (size_t i = a - base; i < a - base + bytes; ++i) {
+      if (writeEpoch_[i] == epoch_ && writeWarp_[i] != warp)
+        fail(&in, "shared memory race: byte %zu, written by warp %d, is %s "
+                  "by warp %d with no barrier between",
+             i, writeWarp_[i], write ? "written" : "read", warp);
+      if (write) {
+        if (readEpoch_[i] == epoch_ && readWarp_[i] != warp)
+          fail(&in, "shared memory race: byte %zu, read by %s, is written "
+                    "by warp %d with no barrier between",
+               i, readWarp_[i] < 0 ? "several warps" : "another warp", warp);
+        writeEpoch_[i] = epoch_;
+        writeWarp_[i] = warp;
+      } else if (readEpoch_[i] == epoch_ && readWarp_[i] != warp) {
+        readWarp_[i] = -1; // read by several warps
+      } else {
+        readEpoch_[i] = epoch_;
+        readWarp_[i] = warp;
+      }
     }
   }
 
@@ -1322,6 +1362,7 @@ private:
             reinterpret_cast<uintptr_t>(shared_.data()) % 16)
           fail(&in, "lane %d: ldmatrix row address is not 16-byte aligned",
                8 * k + r);
+        sharedAccess(in, row, 16, lo + 8 * k + r, /*write=*/false);
         std::memcpy(m[k][r], row, 16);
       }
     for (int lane = 0; lane < 32; ++lane) {
@@ -1496,6 +1537,7 @@ private:
       fail(&in, "load into something that is not a register");
     for (size_t i = 0; i < regs.size(); ++i) {
       unsigned char *p = address(in, in.ops.at(1), t, i * bytes, bytes);
+      sharedAccess(in, p, bytes, t, /*write=*/false);
       uint64_t v = 0;
       std::memcpy(&v, p, bytes);
       if (in.type.isSigned())
@@ -1512,6 +1554,7 @@ private:
       uint64_t v = s.kind == OperandKind::Vec ? vectorElement(s, i, t)
                                               : value(in, s, t);
       unsigned char *p = address(in, in.ops[0], t, i * bytes, bytes);
+      sharedAccess(in, p, bytes, t, /*write=*/true);
       std::memcpy(p, &v, bytes);
     }
   }
@@ -1878,6 +1921,9 @@ private:
   std::vector<uint64_t> regs_;
   std::vector<int> pc_;
   std::vector<uint8_t> state_, carry_;
+  std::vector<int32_t> writeEpoch_, readEpoch_;
+  std::vector<int16_t> writeWarp_, readWarp_;
+  int32_t epoch_ = 1;
   uintptr_t cacheBegin_ = 1, cacheEnd_ = 0;
   unsigned long long steps_ = 0, maxSteps_;
 };

@@ -13,9 +13,10 @@
 // the block. Global (and generic) addresses are host addresses that must
 // lie in device memory, shared and local memory are per-block and
 // per-thread host buffers, and every access is bounds checked: an
-// out-of-bounds access, a shuffle from a lane that is not there, or an
-// instruction the interpreter does not know is a hard error naming the
-// kernel and the PTX line.
+// out-of-bounds access, two warps touching a shared-memory byte between the
+// same two barriers (one of them writing), a shuffle from a lane that is
+// not there, or an instruction the interpreter does not know is a hard
+// error naming the kernel and the PTX line.
 //
 // It covers the subset of PTX that LLVM's NVPTX backend and nvcc emit for
 // palm's kernels (integer, f32/f64/bf16 arithmetic, conversions, predicates,
