@@ -9,6 +9,9 @@
    tokens/s is the median of the steps after the first two, and MFU is
    tokens/s x forward FLOPs per token (2N + 4LHQT, palm-gen's statistics)
    over the GPU's dense bf16 peak (H100/H200 SXM 989 TFLOP/s, A100 312).
+3. Where the time goes: one more run with --trace; the device time of its
+   last step by kind of work (GEMMs and attention with their TFLOP/s, each
+   kind of generated kernel, copies, collectives).
 
 Needs numpy (PyTorch machines have it). Usage: python3 run.py [--steps 10]
 --models tiny and --no-throughput make a short run (the emulated check of
@@ -90,7 +93,10 @@ def main():
     p.add_argument("--models", default="tiny,small",
                    help="models to check numerics of (default tiny,small)")
     p.add_argument("--no-throughput", action="store_true",
-                   help="skip the palm-1b throughput run")
+                   help="skip the throughput run")
+    p.add_argument("--throughput-model", default="palm-1b",
+                   help="palm-1b (default), or tiny or small (bf16) for a "
+                        "quick run of this script")
     args = p.parse_args()
     name = gpu_name()
     extra = wheel_library_dirs()
@@ -111,14 +117,16 @@ def main():
     print()
     if args.no_throughput:
         return 0
-    with open(os.path.join(HERE, "palm-1b.stats.json")) as f:
+    model = args.throughput_model
+    exe = os.path.join(HERE, model + (".cuda" if model == "palm-1b"
+                                      else ".bf16.cuda"))
+    with open(os.path.join(HERE, model + ".stats.json")) as f:
         stats = json.load(f)
     flops = stats["forward_flops_per_token"]
-    result = run([os.path.join(HERE, "palm-1b.cuda"), "--steps",
-                  str(args.steps)])
+    result = run([exe, "--steps", str(args.steps)])
     if result.returncode != 0:
-        print("palm-1b: FAIL (exit %d): %s" % (result.returncode,
-                                              result.stderr.strip()[-500:]))
+        print("%s: FAIL (exit %d): %s" % (model, result.returncode,
+                                         result.stderr.strip()[-500:]))
         return 1
     rates = [float(m.group(1)) for m in
              re.finditer(r"tokens/s ([0-9.]+)", result.stdout)]
@@ -129,10 +137,63 @@ def main():
     print("%-10s %-6s %10s %12s %14s %8s" % ("model", "dtype", "params",
                                              "tokens/s", "TFLOP/s", "MFU"))
     print("%-10s %-6s %9.2fB %12.1f %14.1f %8s" % (
-        "palm-1b", "bf16", stats["parameters"] / 1e9, rate,
+        model, "bf16", stats["parameters"] / 1e9, rate,
         rate * flops / 1e12, mfu))
     print("all steps: %s" % " ".join("%.0f" % r for r in rates))
+    print()
+    trace = os.path.join(HERE, "out", model + ".trace.json")
+    result = run([exe, "--steps", "2", "--trace", trace])
+    if result.returncode != 0:
+        print("trace run: FAIL (exit %d): %s" % (
+            result.returncode, result.stderr.strip()[-500:]))
+        return 1
+    breakdown(trace.replace(".json", ".rank0.json"))
     return 0
+
+
+def breakdown(path):
+    """Prints the device time of the trace's last step by kind of work."""
+    with open(path) as f:
+        data = json.load(f)
+    events = data["traceEvents"] if isinstance(data, dict) else data
+    steps = [e for e in events if e.get("cat") == "step" and e["ph"] == "X"]
+    if not steps:
+        print("no step in the trace")
+        return
+    last = max(steps, key=lambda e: e["ts"])
+    begin, end = last["ts"], last["ts"] + last["dur"]
+    rows = {}  # kind -> [microseconds, FLOPs or None, count]
+    for e in events:
+        if e.get("ph") != "X" or e.get("tid") not in (1, 2):
+            continue
+        if not begin <= e["ts"] < end:
+            continue
+        a = e.get("args", {})
+        name, work = e["name"], None
+        if name == "gemm":
+            work = 2.0 * a["batch"] * a["m"] * a["n"] * a["k"]
+        elif name == "attention":
+            # As the MFU counts it: every (query, key) pair, causal or not.
+            work = 2.0 * a["b"] * a["h"] * a["s"] * a["t"] * (a["dk"] + a["dv"])
+        elif name == "launch":
+            kernel = a.get("kernel", "?")
+            name = "kernel " + re.sub(r"^palm_k[0-9]+_", "", kernel)
+        elif e.get("tid") == 2:
+            name = "collective " + name
+        row = rows.setdefault(name, [0.0, 0.0, 0])
+        row[0] += e["dur"]
+        row[1] = None if work is None or row[1] is None else row[1] + work
+        row[2] += 1
+    busy = sum(r[0] for r in rows.values())
+    print("device time of the last step (%.2f ms of work in a %.2f ms step):"
+          % (busy / 1e3, last["dur"] / 1e3))
+    print("  %-28s %6s %10s %7s %10s" % ("kind", "calls", "ms", "share",
+                                        "TFLOP/s"))
+    for name, (us, work, count) in sorted(rows.items(),
+                                          key=lambda kv: -kv[1][0]):
+        rate = "%.1f" % (work / us / 1e6) if work and us > 0 else ""
+        print("  %-28s %6d %10.3f %6.1f%% %10s" % (
+            name, count, us / 1e3, 100 * us / busy if busy else 0, rate))
 
 
 if __name__ == "__main__":

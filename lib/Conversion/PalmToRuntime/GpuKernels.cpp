@@ -7,6 +7,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/StringExtras.h"
 
 #include <cmath>
 
@@ -36,7 +37,13 @@ StringRef GpuKernels::get(StringRef key, ArrayRef<Type> argTypes,
   auto found = names.find(key);
   if (found != names.end())
     return found->second;
-  std::string name = "palm_k" + std::to_string(counter++);
+  // palm_k<N>_<kind>, the kind being the key's first field (ew for an
+  // elementwise tree), so traces and profiles say what a kernel does.
+  std::string kind = key.split(':').first.str();
+  for (char &c : kind)
+    if (!llvm::isAlnum(c))
+      c = '_';
+  std::string name = "palm_k" + std::to_string(counter++) + "_" + kind;
   OpBuilder b(kernels.getContext());
   b.setInsertionPointToEnd(kernels.getBody());
   Location loc = kernels.getLoc();

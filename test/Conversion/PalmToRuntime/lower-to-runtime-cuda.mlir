@@ -13,9 +13,9 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK: call @palmrt_launch
   // CHECK: call @palmrt_copy
   // CHECK: gpu.module @palm_kernels [#nvvm.target<O = 3, chip = "sm_80">]
-  // CHECK: gpu.func @palm_k0({{.*}}) kernel
+  // CHECK: gpu.func @palm_k0_layer_norm({{.*}}) kernel
   // CHECK: gpu.shuffle xor
-  // CHECK: gpu.func @palm_k1({{.*}}) kernel
+  // CHECK: gpu.func @palm_k1_ew({{.*}}) kernel
   // CHECK: math.exp2
   func.func @f(%x: tensor<4x8xbf16>, %s: tensor<8xbf16>, %w: tensor<8x16xbf16>) -> tensor<4x16xbf16> {
     %0 = palm.layer_norm %x, %s : (tensor<4x8xbf16>, tensor<8xbf16>) -> tensor<4x8xbf16>
