@@ -204,6 +204,9 @@ const AttentionCase kAttentionCases[] = {
     {"mma multi-query causal", 2, 100, 100, 3, 1, 64, 64, 1, 0, 3, 3},
     {"mma grouped, padding heads", 1, 70, 70, 4, 3, 128, 128, 1, 2, 2, 5},
     {"mma cross", 2, 5, 130, 2, 1, 64, 64, 0, 0, 2, 2},
+    {"mma causal, 3 query tiles", 1, 300, 300, 2, 1, 64, 64, 1, 0, 2, 2},
+    {"mma causal 128, 2 query tiles", 1, 200, 200, 2, 2, 128, 128, 1, 0, 1,
+     2},
 };
 
 template <typename T>

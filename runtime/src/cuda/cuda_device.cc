@@ -429,7 +429,7 @@ void CudaDevice::attention(const AttentionArgs &a) {
                        " elements need ", shared,
                        " bytes of shared memory per block; ", describe(),
                        " allows ", sharedOptin));
-  int64_t rows = mma ? kAttentionMmaRows : kAttentionRows;
+  int64_t rows = mma ? attentionMmaRows(a.dk) : kAttentionRows;
   int64_t qTiles = (a.s + rows - 1) / rows;
   if (qTiles * a.h * a.b > kMaxGridX)
     fatal(absl::StrCat("palmrt_attention: ", a.b, " x ", a.h, " x ", a.s,

@@ -138,7 +138,7 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
       (Mma && (p.dk != MaxDv || p.dv != MaxDv)))
     fail("attention kernel for dv <= %d chosen for dk = %lld, dv = %lld",
          MaxDv, static_cast<long long>(p.dk), static_cast<long long>(p.dv));
-  int64_t rows = Mma ? palmrt::kAttentionMmaRows : palmrt::kAttentionRows;
+  int64_t rows = Mma ? palmrt::attentionMmaRows(MaxDv) : palmrt::kAttentionRows;
   int64_t tiles = (p.s + rows - 1) / rows;
   if (p.qTiles != tiles || grid[0] != tiles * p.h * p.b || grid[1] != 1 ||
       block[0] != static_cast<unsigned>(Mma ? palmrt::kAttentionMmaThreads

@@ -180,9 +180,10 @@ __device__ void attend(const AttentionParams &p) {
 //===----------------------------------------------------------------------===//
 //
 // Flash-attention style with mma.sync.m16n8k16 (bf16 inputs, f32
-// accumulation): a block of 4 warps takes 64 query rows, each warp 16 of
-// them, and walks the keys 64 at a time through shared memory. A warp's
-// scores S = Q K^T (16 x 64) stay in mma accumulator registers; the online
+// accumulation): a block of 4 warps takes 128 query rows (64 at d = 256),
+// each warp two (one) tiles of 16, and walks the keys 32 or 64 at a time
+// through shared memory (kernel_params.h). A warp's scores S = Q K^T stay
+// in mma accumulator registers; the online
 // softmax works on them in place (the 4 lanes of a quad hold a row), and
 // the probabilities, rounded to bf16, are fed back as the A operand of
 // O += P V without leaving registers: the accumulator layout of two
@@ -198,8 +199,6 @@ __device__ void attend(const AttentionParams &p) {
 // column major) b0, b1 hold rows c..c+1 and c+8..c+9 of column g; C/D (16 x
 // 8, f32) hold (g, c), (g, c+1), (g+8, c), (g+8, c+1).
 
-using palmrt::kAttentionMmaKeys;
-using palmrt::kAttentionMmaRows;
 using palmrt::kAttentionMmaThreads;
 
 /// ldmatrix.x4: lane i gives the address of row i % 8 of tile i / 8; r[m]
@@ -237,7 +236,9 @@ __device__ inline void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
 }
 
 template <int D> __device__ void attendMma(const AttentionParams &p) {
-  constexpr int kRows = kAttentionMmaRows, kKeys = kAttentionMmaKeys;
+  constexpr int kTiles = palmrt::attentionMmaWarpTiles(D); // per warp
+  constexpr int kRows = palmrt::attentionMmaRows(D);
+  constexpr int kKeys = palmrt::attentionMmaKeys(D);
   constexpr int kThreads = kAttentionMmaThreads;
   constexpr int kStride = D + 8; // tile rows, in elements
   constexpr int kChunks = D / 8; // 16-byte pieces of a row
@@ -253,7 +254,12 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
   int64_t q0 = tile * kRows;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   int g = lane / 4, c2 = 2 * (lane % 4);
-  int64_t row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+  // This warp's rows: kTiles tiles of 16 from warpRow; in tile m the lane
+  // holds rows warpRow + 16 m + g (fragment halves 0, 1) and + 8 (2, 3).
+  int warpRow = warp * 16 * kTiles;
+  auto rowOf = [&](int m, int half) {
+    return q0 + warpRow + 16 * m + g + 8 * half;
+  };
   const auto *q = static_cast<const __nv_bfloat16 *>(p.q);
   const auto *k = static_cast<const __nv_bfloat16 *>(p.k);
   const auto *v = static_cast<const __nv_bfloat16 *>(p.v);
@@ -265,12 +271,11 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
 
   int64_t globalHead = p.headOffset + head;
   if (globalHead >= p.globalHeads || p.t <= 0) {
-    for (int col = c2; col < D; col += 8) {
-      if (row0 < p.s)
-        *outAt(row0, col) = 0;
-      if (row1 < p.s)
-        *outAt(row1, col) = 0;
-    }
+    for (int m = 0; m < kTiles; ++m)
+      for (int half = 0; half < 2; ++half)
+        if (rowOf(m, half) < p.s)
+          for (int col = c2; col < D; col += 8)
+            *outAt(rowOf(m, half), col) = 0;
     return;
   }
   int64_t kvHead = globalHead / p.headsPerGroup;
@@ -286,13 +291,20 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
   }
 
   const float qScale = p.scale * kLog2e;
-  float o[D / 8][4];
+  float o[kTiles][D / 8][4];
+  float rowMaxes[kTiles][2], rowSums[kTiles][2];
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n)
-    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  float max0 = -INFINITY, max1 = -INFINITY, sum0 = 0.0f, sum1 = 0.0f;
+  for (int m = 0; m < kTiles; ++m) {
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n)
+      o[m][n][0] = o[m][n][1] = o[m][n][2] = o[m][n][3] = 0.0f;
+    rowMaxes[m][0] = rowMaxes[m][1] = -INFINITY;
+    rowSums[m][0] = rowSums[m][1] = 0.0f;
+  }
   int64_t keyEnd = p.causal ? min(p.t, q0 + kRows) : p.t;
-  int64_t warpLastRow = q0 + warp * 16 + 15;
+  int64_t warpLastRow = q0 + warpRow + 16 * kTiles - 1;
+  // Lane i addresses row i % 8 of tile i / 8 of each ldmatrix.x4.
+  const int tileRow = lane % 8, tile2 = lane / 8;
   for (int64_t k0 = 0; k0 < keyEnd; k0 += kKeys) {
     __syncthreads(); // the previous step is done with the tiles
     for (int i = threadIdx.x; i < kKeys * kChunks; i += kThreads) {
@@ -311,19 +323,23 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
     if (p.causal && k0 > warpLastRow)
       continue; // every key of the tile is after this warp's rows
 
-    float s[kKeys / 8][4];
+    // S = Q K^T: each key fragment serves the warp's kTiles row tiles.
+    float s[kTiles][kKeys / 8][4];
 #pragma unroll
-    for (int j = 0; j < kKeys / 8; ++j)
-      s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
-    // Lane i addresses row i % 8 of tile i / 8 of each ldmatrix.x4.
-    const int tileRow = lane % 8, tile2 = lane / 8;
+    for (int m = 0; m < kTiles; ++m)
+#pragma unroll
+      for (int j = 0; j < kKeys / 8; ++j)
+        s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < D; kk += 16) {
-      // A: rows 0-7 and 8-15 of the warp's 16, columns kk and kk + 8.
-      uint32_t a[4];
-      loadTiles<false>(a, qs + (warp * 16 + tileRow + (tile2 & 1) * 8) *
-                                   kStride +
-                              kk + (tile2 >> 1) * 8);
+      // A of row tile m: rows 0-7 and 8-15, columns kk and kk + 8.
+      uint32_t a[kTiles][4];
+#pragma unroll
+      for (int m = 0; m < kTiles; ++m)
+        loadTiles<false>(a[m], qs + (warpRow + 16 * m + tileRow +
+                                     (tile2 & 1) * 8) *
+                                        kStride +
+                                   kk + (tile2 >> 1) * 8);
 #pragma unroll
       for (int j = 0; j < kKeys / 8; j += 2) {
         // B of key tiles j and j + 1: dims kk and kk + 8 of each.
@@ -331,61 +347,73 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
         loadTiles<false>(b, ks + ((j + (tile2 >> 1)) * 8 + tileRow) *
                                      kStride +
                                 kk + (tile2 & 1) * 8);
-        mma(s[j], a, b[0], b[1]);
-        mma(s[j + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int m = 0; m < kTiles; ++m) {
+          mma(s[m][j], a[m], b[0], b[1]);
+          mma(s[m][j + 1], a[m], b[2], b[3]);
+        }
       }
     }
 
-    float tileMax0 = -INFINITY, tileMax1 = -INFINITY;
+    // The online softmax, row by row (the 4 lanes of a quad share a row).
 #pragma unroll
-    for (int j = 0; j < kKeys / 8; ++j)
+    for (int m = 0; m < kTiles; ++m) {
+      float tileMax[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        int64_t key = k0 + j * 8 + c2 + (e & 1);
-        int64_t row = e < 2 ? row0 : row1;
-        float value = s[j][e] * qScale;
-        if (key >= p.t || (p.causal && key > row))
-          value = -INFINITY;
-        s[j][e] = value;
-        if (e < 2)
-          tileMax0 = fmaxf(tileMax0, value);
-        else
-          tileMax1 = fmaxf(tileMax1, value);
+      for (int j = 0; j < kKeys / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          int64_t key = k0 + j * 8 + c2 + (e & 1);
+          float value = s[m][j][e] * qScale;
+          if (key >= p.t || (p.causal && key > rowOf(m, e >> 1)))
+            value = -INFINITY;
+          s[m][j][e] = value;
+          tileMax[e >> 1] = fmaxf(tileMax[e >> 1], value);
+        }
+      float newMax[2], rescale[2], part[2] = {0.0f, 0.0f};
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        newMax[h] = fmaxf(rowMaxes[m][h], rowMax(tileMax[h]));
+        // A row with no visible key so far keeps zeros (newMax = -inf).
+        rescale[h] = rowMaxes[m][h] == -INFINITY
+                         ? 0.0f
+                         : exp2f(rowMaxes[m][h] - newMax[h]);
       }
-    float new0 = fmaxf(max0, rowMax(tileMax0));
-    float new1 = fmaxf(max1, rowMax(tileMax1));
-    float scale0 = max0 == -INFINITY ? 0.0f : exp2f(max0 - new0);
-    float scale1 = max1 == -INFINITY ? 0.0f : exp2f(max1 - new1);
-    float part0 = 0.0f, part1 = 0.0f;
 #pragma unroll
-    for (int j = 0; j < kKeys / 8; ++j)
+      for (int j = 0; j < kKeys / 8; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float m = e < 2 ? new0 : new1;
-        float pv = s[j][e] == -INFINITY ? 0.0f : exp2f(s[j][e] - m);
-        s[j][e] = pv;
-        if (e < 2)
-          part0 += pv;
-        else
-          part1 += pv;
+        for (int e = 0; e < 4; ++e) {
+          float pv = s[m][j][e] == -INFINITY
+                         ? 0.0f
+                         : exp2f(s[m][j][e] - newMax[e >> 1]);
+          s[m][j][e] = pv;
+          part[e >> 1] += pv;
+        }
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        rowSums[m][h] = rowSums[m][h] * rescale[h] + rowSum(part[h]);
+        rowMaxes[m][h] = newMax[h];
       }
-    sum0 = sum0 * scale0 + rowSum(part0);
-    sum1 = sum1 * scale1 + rowSum(part1);
-    max0 = new0;
-    max1 = new1;
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
-      o[n][0] *= scale0;
-      o[n][1] *= scale0;
-      o[n][2] *= scale1;
-      o[n][3] *= scale1;
+      for (int n = 0; n < D / 8; ++n) {
+        o[m][n][0] *= rescale[0];
+        o[m][n][1] *= rescale[0];
+        o[m][n][2] *= rescale[1];
+        o[m][n][3] *= rescale[1];
+      }
     }
+
+    // O += P V: each value fragment serves the warp's kTiles row tiles.
 #pragma unroll
     for (int kk = 0; kk < kKeys / 16; ++kk) {
-      uint32_t a[4] = {packBf16(s[2 * kk][0], s[2 * kk][1]),
-                       packBf16(s[2 * kk][2], s[2 * kk][3]),
-                       packBf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                       packBf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      uint32_t a[kTiles][4];
+#pragma unroll
+      for (int m = 0; m < kTiles; ++m) {
+        a[m][0] = packBf16(s[m][2 * kk][0], s[m][2 * kk][1]);
+        a[m][1] = packBf16(s[m][2 * kk][2], s[m][2 * kk][3]);
+        a[m][2] = packBf16(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+        a[m][3] = packBf16(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int n = 0; n < D / 8; n += 2) {
         // B of column tiles n and n + 1: keys kk * 16 and kk * 16 + 8.
@@ -393,21 +421,28 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
         loadTiles<true>(b, vs + (kk * 16 + (tile2 & 1) * 8 + tileRow) *
                                     kStride +
                                (n + (tile2 >> 1)) * 8);
-        mma(o[n], a, b[0], b[1]);
-        mma(o[n + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int m = 0; m < kTiles; ++m) {
+          mma(o[m][n], a[m], b[0], b[1]);
+          mma(o[m][n + 1], a[m], b[2], b[3]);
+        }
       }
     }
   }
 
-  float inv0 = sum0 > 0.0f ? 1.0f / sum0 : 0.0f;
-  float inv1 = sum1 > 0.0f ? 1.0f / sum1 : 0.0f;
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n) {
-    if (row0 < p.s)
-      *outAt(row0, n * 8 + c2) = packBf16(o[n][0] * inv0, o[n][1] * inv0);
-    if (row1 < p.s)
-      *outAt(row1, n * 8 + c2) = packBf16(o[n][2] * inv1, o[n][3] * inv1);
-  }
+  for (int m = 0; m < kTiles; ++m)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      int64_t row = rowOf(m, h);
+      if (row >= p.s)
+        continue;
+      float inv = rowSums[m][h] > 0.0f ? 1.0f / rowSums[m][h] : 0.0f;
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n)
+        *outAt(row, n * 8 + c2) =
+            packBf16(o[m][n][2 * h] * inv, o[m][n][2 * h + 1] * inv);
+    }
 }
 
 } // namespace

@@ -85,19 +85,30 @@ PALMRT_HOST_DEVICE inline int64_t attentionSharedBytes(int64_t dk,
               kAttentionKeys * dv + kAttentionRows * (kAttentionKeys + 1));
 }
 
-/// The tensor-core kernels (bf16, dk == dv in {64, 128, 256}, 16-byte
-/// aligned q/k/v/out): blocks of kAttentionMmaThreads threads (4 warps of 16
-/// query rows) over kAttentionMmaRows query rows, keys kAttentionMmaKeys at
-/// a time; qTiles counts tiles of kAttentionMmaRows rows.
-inline constexpr int kAttentionMmaRows = 64;
-inline constexpr int kAttentionMmaKeys = 64;
+/// The tensor-core kernels (bf16, dk == dv == d in {64, 128, 256}, 16-byte
+/// aligned q/k/v/out): blocks of kAttentionMmaThreads threads (4 warps, each
+/// with attentionMmaWarpTiles(d) tiles of 16 query rows) over
+/// attentionMmaRows(d) query rows, keys attentionMmaKeys(d) at a time;
+/// qTiles counts tiles of attentionMmaRows(d) rows. Two row tiles per warp
+/// use each key and value fragment twice; at d = 256 the accumulators of
+/// one tile already take most of a thread's registers.
 inline constexpr int kAttentionMmaThreads = 128;
+
+PALMRT_HOST_DEVICE constexpr int attentionMmaWarpTiles(int64_t d) {
+  return d <= 128 ? 2 : 1;
+}
+PALMRT_HOST_DEVICE constexpr int attentionMmaRows(int64_t d) {
+  return 4 * 16 * attentionMmaWarpTiles(d);
+}
+PALMRT_HOST_DEVICE constexpr int attentionMmaKeys(int64_t d) {
+  return d == 128 ? 32 : 64;
+}
 
 /// Dynamic shared memory of the tensor-core kernels, in bytes: bf16 query,
 /// key and value tiles [rows or keys][d + 8] (the 8 elements of padding
 /// move consecutive rows to other banks).
 PALMRT_HOST_DEVICE inline int64_t attentionMmaSharedBytes(int64_t d) {
-  return 2 * (kAttentionMmaRows + 2 * kAttentionMmaKeys) * (d + 8);
+  return 2 * (attentionMmaRows(d) + 2 * attentionMmaKeys(d)) * (d + 8);
 }
 
 } // namespace palmrt
