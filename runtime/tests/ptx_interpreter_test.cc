@@ -336,6 +336,41 @@ $copied:
     }
 }
 
+// cp.async lands at the wait that covers it: a read before the wait sees
+// the old bytes (here zeros), one after it the copy; src-size 0 writes
+// zeros without reading.
+TEST(PtxInterpreter, AsyncCopiesLandAtTheirWait) {
+  auto m = parse(R"(
+.shared .align 16 .b8 buffer[32];
+.visible .entry async(.param .u64 x, .param .u64 out)
+{
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [x];
+  ld.param.u64 %rd2, [out];
+  mov.u32 %r1, buffer;
+  st.shared.u32 [%r1+16], 7;
+  cp.async.cg.shared.global [%r1], [%rd1], 16;
+  cp.async.cg.shared.global [%r1+16], [%rd1], 16, 0;
+  ld.shared.u32 %r2, [%r1];
+  ld.shared.u32 %r3, [%r1+16];
+  cp.async.commit_group;
+  cp.async.wait_group 0;
+  ld.shared.u32 %r4, [%r1];
+  ld.shared.u32 %r5, [%r1+16];
+  st.global.v4.u32 [%rd2], {%r2, %r3, %r4, %r5};
+  ret;
+}
+)");
+  ASSERT_TRUE(m);
+  Buffer<uint32_t> x(4, 42);
+  std::vector<uint32_t> out(4, 1);
+  gBuffers.push_back({reinterpret_cast<uintptr_t>(out.data()), 16});
+  uint32_t *px = x.ptr(), *po = out.data();
+  run(*m, "async", {&px, &po}, 1, 1);
+  EXPECT_EQ(out, (std::vector<uint32_t>{0, 7, 42, 0}));
+}
+
 const char *kStorePastTheEnd = R"(
 .visible .entry past(.param .u64 x)
 {

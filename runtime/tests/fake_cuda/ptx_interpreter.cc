@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -62,7 +63,7 @@ enum class Op {
   Mov, Ld, St, Cvta, Add, Sub, Mul, Mad, Div, Rem, Neg, Abs, Min, Max, And,
   Or, Xor, Not, Cnot, Shl, Shr, Shf, Bfe, Bfi, Selp, Setp, Cvt, Fma, Rcp,
   Sqrt, Rsqrt, Ex2, Lg2, Sin, Cos, Tanh, Shfl, Bar, Nop, Ret, Bra, Popc, Clz,
-  Brev, Prmt, Copysign, Mma, Ldmatrix
+  Brev, Prmt, Copysign, Mma, Ldmatrix, CpAsync, CpCommit, CpWait
 };
 
 enum class Cmp { None, Eq, Ne, Lt, Le, Gt, Ge, Equ, Neu, Ltu, Leu, Gtu, Geu,
@@ -703,6 +704,8 @@ private:
         {"popc", Op::Popc},   {"clz", Op::Clz},     {"brev", Op::Brev},
         {"prmt", Op::Prmt},   {"copysign", Op::Copysign},
         {"mma", Op::Mma},     {"ldmatrix", Op::Ldmatrix}};
+    if (parts[0] == "cp")
+      return parseAsyncCopy(in, opcode, parts, fixups);
     auto found = ops.find(parts[0]);
     if (found == ops.end())
       parseFail(in.line, "the interpreter does not support '%s'",
@@ -834,6 +837,46 @@ private:
     return in;
   }
 
+  /// cp.async.{ca,cg}.shared.global [dst], [src], bytes[, src-bytes];
+  /// cp.async.commit_group; cp.async.wait_group N; cp.async.wait_all.
+  Instr parseAsyncCopy(Instr &in, const std::string &opcode,
+                       const std::vector<std::string> &parts,
+                       std::vector<std::pair<size_t, std::string>> *fixups) {
+    auto unsupported = [&] {
+      parseFail(in.line, "the interpreter does not support '%s'",
+                opcode.c_str());
+    };
+    if (parts.size() < 3 || parts[1] != "async")
+      unsupported();
+    if (parts[2] == "commit_group" && parts.size() == 3) {
+      in.op = Op::CpCommit;
+    } else if (parts[2] == "wait_group" && parts.size() == 3) {
+      in.op = Op::CpWait;
+    } else if (parts[2] == "wait_all" && parts.size() == 3) {
+      in.op = Op::CpWait; // no operand: wait for every group
+    } else if (parts[2] == "ca" || parts[2] == "cg") {
+      in.op = Op::CpAsync;
+      for (size_t i = 3; i < parts.size(); ++i)
+        if (parts[i] != "shared" && parts[i] != "global" &&
+            parts[i].find("::") == std::string::npos)
+          unsupported();
+    } else {
+      unsupported();
+    }
+    if (peek().text != ";")
+      do {
+        in.ops.push_back(parseOperand(fixups, currentCodeSize_, in.op));
+      } while (accept(","));
+    expect(";");
+    size_t want = in.op == Op::CpCommit ? 0 : in.op == Op::CpWait ? 1 : 3;
+    if (parts[2] == "wait_all")
+      want = 0;
+    if (in.ops.size() != want && !(in.op == Op::CpAsync && in.ops.size() == 4))
+      parseFail(in.line, "'%s' with %zu operands", opcode.c_str(),
+                in.ops.size());
+    return in;
+  }
+
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   Module *module_ = nullptr;
@@ -921,6 +964,13 @@ uint64_t writeFloat(double x, Type t) {
 // (lanes that diverged and reach it later, as on sm_70 and later GPUs).
 enum State : uint8_t { Running, AtShuffle, AtBarrier, Done };
 
+struct AsyncCopy {
+  unsigned char *dst;
+  const unsigned char *src;
+  uint32_t bytes, srcBytes;
+  const Instr *in;
+};
+
 class Launch {
 public:
   Launch(const Kernel &k, void **params, const unsigned grid[3],
@@ -945,6 +995,8 @@ public:
     regs_.assign(k.regBits.size() * n_, 0);
     pc_.assign(n_, 0);
     state_.assign(n_, Running);
+    issued_.assign(n_, {});
+    committed_.assign(n_, {});
     carry_.assign(n_, 0);
     const char *limit = std::getenv("PALMRT_FAKE_CUDA_MAX_STEPS");
     maxSteps_ = limit ? std::strtoull(limit, nullptr, 10) : 4000000000ull;
@@ -991,6 +1043,10 @@ private:
     std::fill(pc_.begin(), pc_.end(), 0);
     std::fill(state_.begin(), state_.end(), Running);
     std::fill(shared_.begin(), shared_.end(), 0);
+    for (auto &i : issued_)
+      i.clear();
+    for (auto &c : committed_)
+      c.clear();
     std::fill(writeEpoch_.begin(), writeEpoch_.end(), 0);
     std::fill(readEpoch_.begin(), readEpoch_.end(), 0);
     epoch_ = 1;
@@ -1579,6 +1635,42 @@ private:
     set(dest(in), t, value(in, s, t));
   }
 
+  void asyncCopy(const Instr &in, int t) {
+    uint64_t bytes = operand(in, 2, t);
+    uint64_t srcBytes = in.ops.size() > 3 ? operand(in, 3, t) & 0xFFFFFFFF
+                                          : bytes;
+    if ((bytes != 4 && bytes != 8 && bytes != 16) || srcBytes > bytes)
+      fail(&in, "cp.async of %llu bytes (%llu from the source)",
+           static_cast<unsigned long long>(bytes),
+           static_cast<unsigned long long>(srcBytes));
+    Instr shared = in; // the destination is shared memory
+    shared.space = Space::Shared;
+    unsigned char *dst = address(shared, in.ops[0], t, 0, bytes);
+    if ((dst - shared_.data()) % bytes)
+      fail(&in, "cp.async destination not aligned to %llu bytes",
+           static_cast<unsigned long long>(bytes));
+    const Operand &from = in.ops.at(1);
+    uint64_t a = static_cast<uint64_t>(from.offset) +
+                 (from.base >= 0 ? reg(from.base, t) : 0);
+    const unsigned char *src =
+        srcBytes ? hostAddress(in, a, srcBytes, t)
+                 : reinterpret_cast<const unsigned char *>(a);
+    // The bytes may land any time from now: conflicting accesses by other
+    // warps before the next barrier are races already.
+    sharedAccess(in, dst, bytes, t, /*write=*/true);
+    issued_[t].push_back({dst, src, static_cast<uint32_t>(bytes),
+                          static_cast<uint32_t>(srcBytes), &in});
+  }
+
+  void land(std::vector<AsyncCopy> &group, int t) {
+    for (const AsyncCopy &c : group) {
+      sharedAccess(*c.in, c.dst, c.bytes, t, /*write=*/true);
+      std::memcpy(c.dst, c.src, c.srcBytes);
+      std::memset(c.dst + c.srcBytes, 0, c.bytes - c.srcBytes);
+    }
+    group.clear();
+  }
+
   void execute(const Instr &in, int t) {
     const Type ty = in.type;
     const int bits = ty.bits;
@@ -1592,6 +1684,24 @@ private:
       return store(in, t);
     case Op::Nop:
       return;
+    case Op::CpAsync:
+      return asyncCopy(in, t);
+    case Op::CpCommit:
+      committed_[t].push_back(std::move(issued_[t]));
+      issued_[t].clear();
+      return;
+    case Op::CpWait: {
+      if (in.ops.empty()) { // wait_all: commit, then wait for everything
+        committed_[t].push_back(std::move(issued_[t]));
+        issued_[t].clear();
+      }
+      uint64_t keep = in.ops.empty() ? 0 : operand(in, 0, t);
+      while (committed_[t].size() > keep) {
+        land(committed_[t].front(), t);
+        committed_[t].pop_front();
+      }
+      return;
+    }
     case Op::Cvta: {
       uint64_t a = operand(in, 1, t), base = 0;
       switch (in.space) {
@@ -1921,6 +2031,12 @@ private:
   std::vector<uint64_t> regs_;
   std::vector<int> pc_;
   std::vector<uint8_t> state_, carry_;
+  /// cp.async: copies issued and not yet committed, and committed groups
+  /// not yet waited for, per thread. A copy lands at the wait that covers
+  /// it (a GPU may land it any time before), so reading early reads stale
+  /// bytes here too.
+  std::vector<std::vector<AsyncCopy>> issued_;
+  std::vector<std::deque<std::vector<AsyncCopy>>> committed_;
   std::vector<int32_t> writeEpoch_, readEpoch_;
   std::vector<int16_t> writeWarp_, readWarp_;
   int32_t epoch_ = 1;

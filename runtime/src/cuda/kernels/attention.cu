@@ -201,6 +201,24 @@ __device__ void attend(const AttentionParams &p) {
 
 using palmrt::kAttentionMmaThreads;
 
+/// Copies 16 bytes from global to shared memory without waiting (cp.async,
+/// bypassing L1); with `valid` false it writes zeros and reads nothing.
+__device__ inline void copyAsync(void *shared, const void *global,
+                                 bool valid) {
+  auto address = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
+               :
+               : "r"(address), "l"(global), "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ inline void commitCopies() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+/// Waits until at most `Pending` committed groups of copies are in flight.
+template <int Pending> __device__ inline void waitCopies() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(Pending) : "memory");
+}
+
 /// ldmatrix.x4: lane i gives the address of row i % 8 of tile i / 8; r[m]
 /// receives the lane's fragment of tile m (transposed with Trans).
 template <bool Trans>
@@ -239,13 +257,17 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
   constexpr int kTiles = palmrt::attentionMmaWarpTiles(D); // per warp
   constexpr int kRows = palmrt::attentionMmaRows(D);
   constexpr int kKeys = palmrt::attentionMmaKeys(D);
+  constexpr int kStages = palmrt::attentionMmaStages(D);
   constexpr int kThreads = kAttentionMmaThreads;
   constexpr int kStride = D + 8; // tile rows, in elements
   constexpr int kChunks = D / 8; // 16-byte pieces of a row
   extern __shared__ __align__(16) unsigned char sharedMma[];
   auto *qs = reinterpret_cast<__nv_bfloat16 *>(sharedMma); // [rows][D + 8]
-  __nv_bfloat16 *ks = qs + kRows * kStride;                // [keys][D + 8]
-  __nv_bfloat16 *vs = ks + kKeys * kStride;                // [keys][D + 8]
+  // Stage i: keys [kKeys][D + 8], then values [kKeys][D + 8].
+  auto keyTile = [&](int stage) {
+    return qs + (kRows + 2 * kKeys * stage) * kStride;
+  };
+  auto valueTile = [&](int stage) { return keyTile(stage) + kKeys * kStride; };
 
   int64_t x = blockIdx.x;
   int64_t tile = p.qTiles - 1 - x % p.qTiles; // late causal tiles first
@@ -280,15 +302,28 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
   }
   int64_t kvHead = globalHead / p.headsPerGroup;
 
+  // The query tile goes with the first key tile's copies (one group).
   for (int i = threadIdx.x; i < kRows * kChunks; i += kThreads) {
     int r = i / kChunks, col = i % kChunks * 8;
     int64_t at = q0 + r;
-    uint4 value = make_uint4(0, 0, 0, 0);
-    if (at < p.s)
-      value = *reinterpret_cast<const uint4 *>(
-          q + ((batch * p.s + at) * p.h + head) * D + col);
-    *reinterpret_cast<uint4 *>(qs + r * kStride + col) = value;
+    bool valid = at < p.s;
+    copyAsync(qs + r * kStride + col,
+              q + (valid ? ((batch * p.s + at) * p.h + head) * D + col : 0),
+              valid);
   }
+  // Starts loading keys and values [k0, k0 + kKeys) into `stage`.
+  auto loadKeys = [&](int64_t k0, int stage) {
+    __nv_bfloat16 *kd = keyTile(stage), *vd = valueTile(stage);
+    for (int i = threadIdx.x; i < kKeys * kChunks; i += kThreads) {
+      int j = i / kChunks, col = i % kChunks * 8;
+      int64_t at = k0 + j;
+      bool valid = at < p.t;
+      int64_t from = valid ? ((batch * p.t + at) * p.g + kvHead) * D + col : 0;
+      copyAsync(kd + j * kStride + col, k + from, valid);
+      copyAsync(vd + j * kStride + col, v + from, valid);
+    }
+    commitCopies();
+  };
 
   const float qScale = p.scale * kLog2e;
   float o[kTiles][D / 8][4];
@@ -305,129 +340,132 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
   int64_t warpLastRow = q0 + warpRow + 16 * kTiles - 1;
   // Lane i addresses row i % 8 of tile i / 8 of each ldmatrix.x4.
   const int tileRow = lane % 8, tile2 = lane / 8;
-  for (int64_t k0 = 0; k0 < keyEnd; k0 += kKeys) {
-    __syncthreads(); // the previous step is done with the tiles
-    for (int i = threadIdx.x; i < kKeys * kChunks; i += kThreads) {
-      int j = i / kChunks, col = i % kChunks * 8;
-      int64_t at = k0 + j;
-      uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
-      if (at < p.t) {
-        int64_t base = ((batch * p.t + at) * p.g + kvHead) * D + col;
-        kv = *reinterpret_cast<const uint4 *>(k + base);
-        vv = *reinterpret_cast<const uint4 *>(v + base);
-      }
-      *reinterpret_cast<uint4 *>(ks + j * kStride + col) = kv;
-      *reinterpret_cast<uint4 *>(vs + j * kStride + col) = vv;
+  int64_t keyTiles = (keyEnd + kKeys - 1) / kKeys;
+  if (keyTiles > 0)
+    loadKeys(0, 0);
+  for (int64_t it = 0; it < keyTiles; ++it) {
+    int64_t k0 = it * kKeys;
+    int stage = kStages == 2 ? static_cast<int>(it & 1) : 0;
+    if (kStages == 2 && it + 1 < keyTiles) {
+      loadKeys(k0 + kKeys, stage ^ 1); // lands while this tile is used
+      waitCopies<1>();
+    } else {
+      waitCopies<0>();
     }
-    __syncthreads();
-    if (p.causal && k0 > warpLastRow)
-      continue; // every key of the tile is after this warp's rows
+    __syncthreads(); // every thread's copies of this tile have landed
+    const __nv_bfloat16 *ks = keyTile(stage), *vs = valueTile(stage);
+    // Warps whose rows all precede the tile have nothing to do in it.
+    if (!(p.causal && k0 > warpLastRow)) {
 
-    // S = Q K^T: each key fragment serves the warp's kTiles row tiles.
-    float s[kTiles][kKeys / 8][4];
-#pragma unroll
-    for (int m = 0; m < kTiles; ++m)
-#pragma unroll
-      for (int j = 0; j < kKeys / 8; ++j)
-        s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
-#pragma unroll
-    for (int kk = 0; kk < D; kk += 16) {
-      // A of row tile m: rows 0-7 and 8-15, columns kk and kk + 8.
-      uint32_t a[kTiles][4];
+      // S = Q K^T: each key fragment serves the warp's kTiles row tiles.
+      float s[kTiles][kKeys / 8][4];
 #pragma unroll
       for (int m = 0; m < kTiles; ++m)
-        loadTiles<false>(a[m], qs + (warpRow + 16 * m + tileRow +
-                                     (tile2 & 1) * 8) *
-                                        kStride +
-                                   kk + (tile2 >> 1) * 8);
 #pragma unroll
-      for (int j = 0; j < kKeys / 8; j += 2) {
-        // B of key tiles j and j + 1: dims kk and kk + 8 of each.
-        uint32_t b[4];
-        loadTiles<false>(b, ks + ((j + (tile2 >> 1)) * 8 + tileRow) *
-                                     kStride +
-                                kk + (tile2 & 1) * 8);
+        for (int j = 0; j < kKeys / 8; ++j)
+          s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
 #pragma unroll
-        for (int m = 0; m < kTiles; ++m) {
-          mma(s[m][j], a[m], b[0], b[1]);
-          mma(s[m][j + 1], a[m], b[2], b[3]);
+      for (int kk = 0; kk < D; kk += 16) {
+        // A of row tile m: rows 0-7 and 8-15, columns kk and kk + 8.
+        uint32_t a[kTiles][4];
+#pragma unroll
+        for (int m = 0; m < kTiles; ++m)
+          loadTiles<false>(a[m], qs + (warpRow + 16 * m + tileRow +
+                                       (tile2 & 1) * 8) *
+                                          kStride +
+                                     kk + (tile2 >> 1) * 8);
+#pragma unroll
+        for (int j = 0; j < kKeys / 8; j += 2) {
+          // B of key tiles j and j + 1: dims kk and kk + 8 of each.
+          uint32_t b[4];
+          loadTiles<false>(b, ks + ((j + (tile2 >> 1)) * 8 + tileRow) *
+                                       kStride +
+                                  kk + (tile2 & 1) * 8);
+#pragma unroll
+          for (int m = 0; m < kTiles; ++m) {
+            mma(s[m][j], a[m], b[0], b[1]);
+            mma(s[m][j + 1], a[m], b[2], b[3]);
+          }
         }
       }
-    }
 
-    // The online softmax, row by row (the 4 lanes of a quad share a row).
-#pragma unroll
-    for (int m = 0; m < kTiles; ++m) {
-      float tileMax[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-      for (int j = 0; j < kKeys / 8; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          int64_t key = k0 + j * 8 + c2 + (e & 1);
-          float value = s[m][j][e] * qScale;
-          if (key >= p.t || (p.causal && key > rowOf(m, e >> 1)))
-            value = -INFINITY;
-          s[m][j][e] = value;
-          tileMax[e >> 1] = fmaxf(tileMax[e >> 1], value);
-        }
-      float newMax[2], rescale[2], part[2] = {0.0f, 0.0f};
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        newMax[h] = fmaxf(rowMaxes[m][h], rowMax(tileMax[h]));
-        // A row with no visible key so far keeps zeros (newMax = -inf).
-        rescale[h] = rowMaxes[m][h] == -INFINITY
-                         ? 0.0f
-                         : exp2f(rowMaxes[m][h] - newMax[h]);
-      }
-#pragma unroll
-      for (int j = 0; j < kKeys / 8; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          float pv = s[m][j][e] == -INFINITY
-                         ? 0.0f
-                         : exp2f(s[m][j][e] - newMax[e >> 1]);
-          s[m][j][e] = pv;
-          part[e >> 1] += pv;
-        }
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        rowSums[m][h] = rowSums[m][h] * rescale[h] + rowSum(part[h]);
-        rowMaxes[m][h] = newMax[h];
-      }
-#pragma unroll
-      for (int n = 0; n < D / 8; ++n) {
-        o[m][n][0] *= rescale[0];
-        o[m][n][1] *= rescale[0];
-        o[m][n][2] *= rescale[1];
-        o[m][n][3] *= rescale[1];
-      }
-    }
-
-    // O += P V: each value fragment serves the warp's kTiles row tiles.
-#pragma unroll
-    for (int kk = 0; kk < kKeys / 16; ++kk) {
-      uint32_t a[kTiles][4];
+      // The online softmax, row by row (the 4 lanes of a quad share a row).
 #pragma unroll
       for (int m = 0; m < kTiles; ++m) {
-        a[m][0] = packBf16(s[m][2 * kk][0], s[m][2 * kk][1]);
-        a[m][1] = packBf16(s[m][2 * kk][2], s[m][2 * kk][3]);
-        a[m][2] = packBf16(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
-        a[m][3] = packBf16(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
-      }
+        float tileMax[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-      for (int n = 0; n < D / 8; n += 2) {
-        // B of column tiles n and n + 1: keys kk * 16 and kk * 16 + 8.
-        uint32_t b[4];
-        loadTiles<true>(b, vs + (kk * 16 + (tile2 & 1) * 8 + tileRow) *
-                                    kStride +
-                               (n + (tile2 >> 1)) * 8);
+        for (int j = 0; j < kKeys / 8; ++j)
 #pragma unroll
-        for (int m = 0; m < kTiles; ++m) {
-          mma(o[m][n], a[m], b[0], b[1]);
-          mma(o[m][n + 1], a[m], b[2], b[3]);
+          for (int e = 0; e < 4; ++e) {
+            int64_t key = k0 + j * 8 + c2 + (e & 1);
+            float value = s[m][j][e] * qScale;
+            if (key >= p.t || (p.causal && key > rowOf(m, e >> 1)))
+              value = -INFINITY;
+            s[m][j][e] = value;
+            tileMax[e >> 1] = fmaxf(tileMax[e >> 1], value);
+          }
+        float newMax[2], rescale[2], part[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          newMax[h] = fmaxf(rowMaxes[m][h], rowMax(tileMax[h]));
+          // A row with no visible key so far keeps zeros (newMax = -inf).
+          rescale[h] = rowMaxes[m][h] == -INFINITY
+                           ? 0.0f
+                           : exp2f(rowMaxes[m][h] - newMax[h]);
+        }
+#pragma unroll
+        for (int j = 0; j < kKeys / 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            float pv = s[m][j][e] == -INFINITY
+                           ? 0.0f
+                           : exp2f(s[m][j][e] - newMax[e >> 1]);
+            s[m][j][e] = pv;
+            part[e >> 1] += pv;
+          }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          rowSums[m][h] = rowSums[m][h] * rescale[h] + rowSum(part[h]);
+          rowMaxes[m][h] = newMax[h];
+        }
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n) {
+          o[m][n][0] *= rescale[0];
+          o[m][n][1] *= rescale[0];
+          o[m][n][2] *= rescale[1];
+          o[m][n][3] *= rescale[1];
         }
       }
-    }
+
+      // O += P V: each value fragment serves the warp's kTiles row tiles.
+#pragma unroll
+      for (int kk = 0; kk < kKeys / 16; ++kk) {
+        uint32_t a[kTiles][4];
+#pragma unroll
+        for (int m = 0; m < kTiles; ++m) {
+          a[m][0] = packBf16(s[m][2 * kk][0], s[m][2 * kk][1]);
+          a[m][1] = packBf16(s[m][2 * kk][2], s[m][2 * kk][3]);
+          a[m][2] = packBf16(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+          a[m][3] = packBf16(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int n = 0; n < D / 8; n += 2) {
+          // B of column tiles n and n + 1: keys kk * 16 and kk * 16 + 8.
+          uint32_t b[4];
+          loadTiles<true>(b, vs + (kk * 16 + (tile2 & 1) * 8 + tileRow) *
+                                      kStride +
+                                 (n + (tile2 >> 1)) * 8);
+#pragma unroll
+          for (int m = 0; m < kTiles; ++m) {
+            mma(o[m][n], a[m], b[0], b[1]);
+            mma(o[m][n + 1], a[m], b[2], b[3]);
+          }
+        }
+      }
+    } // the warp's work on this tile
+    __syncthreads(); // every warp is done with this stage before reuse
+    if (kStages == 1 && it + 1 < keyTiles)
+      loadKeys(k0 + kKeys, 0);
   }
 
 #pragma unroll

@@ -103,12 +103,21 @@ PALMRT_HOST_DEVICE constexpr int attentionMmaRows(int64_t d) {
 PALMRT_HOST_DEVICE constexpr int attentionMmaKeys(int64_t d) {
   return d == 128 ? 32 : 64;
 }
+/// Key/value tiles in flight: the next is loaded (cp.async) while the
+/// current one is used; one at d = 256, whose two would exceed an A100's
+/// shared memory.
+PALMRT_HOST_DEVICE constexpr int attentionMmaStages(int64_t d) {
+  return d == 256 ? 1 : 2;
+}
 
-/// Dynamic shared memory of the tensor-core kernels, in bytes: bf16 query,
-/// key and value tiles [rows or keys][d + 8] (the 8 elements of padding
-/// move consecutive rows to other banks).
+/// Dynamic shared memory of the tensor-core kernels, in bytes: the bf16
+/// query tile and attentionMmaStages(d) key and value tiles, rows of d + 8
+/// elements (the 8 elements of padding move consecutive rows to other
+/// banks).
 PALMRT_HOST_DEVICE inline int64_t attentionMmaSharedBytes(int64_t d) {
-  return 2 * (attentionMmaRows(d) + 2 * attentionMmaKeys(d)) * (d + 8);
+  return 2 *
+         (attentionMmaRows(d) + 2 * attentionMmaStages(d) * attentionMmaKeys(d)) *
+         (d + 8);
 }
 
 } // namespace palmrt
