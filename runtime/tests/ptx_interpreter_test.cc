@@ -134,6 +134,37 @@ TEST(PtxInterpreter, ArithmeticAndConversions) {
   }
 }
 
+// Packed bf16 pairs: each half on its own, rounded once.
+TEST(PtxInterpreter, PackedBf16) {
+  auto m = parse(R"(
+.visible .entry pairs(.param .u64 out)
+{
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<2>;
+  ld.param.u64 %rd1, [out];
+  mov.b32 %r1, 0x40403F80;       // {1.0, 3.0}
+  mov.b32 %r2, 0xC0004000;       // {2.0, -2.0}
+  mov.b32 %r3, 0x3F003F00;       // {0.5, 0.5}
+  fma.rn.bf16x2 %r4, %r1, %r2, %r3;
+  mul.rn.bf16x2 %r5, %r1, %r2;
+  add.rn.bf16x2 %r6, %r1, %r3;
+  cvt.rn.bf16x2.f32 %r7, 0f40A00000, 0f3E800000; // {0.25, 5.0}
+  st.global.v4.u32 [%rd1], {%r4, %r5, %r6, %r7};
+  ret;
+}
+)");
+  ASSERT_TRUE(m);
+  Buffer<uint32_t> out(4);
+  uint32_t *p = out.ptr();
+  run(*m, "pairs", {&p}, 1, 1);
+  // bf16 bits: 2.5 = 0x4020, -5.5 = 0xC0B0, 2.0 = 0x4000, -6.0 = 0xC0C0,
+  // 1.5 = 0x3FC0, 3.5 = 0x4060, 0.25 = 0x3E80, 5.0 = 0x40A0.
+  EXPECT_EQ(out.data[0], 0xC0B04020u);
+  EXPECT_EQ(out.data[1], 0xC0C04000u);
+  EXPECT_EQ(out.data[2], 0x40603FC0u);
+  EXPECT_EQ(out.data[3], 0x40A03E80u);
+}
+
 // A warp sum by butterfly shuffles after a loop that only some lanes run:
 // the lanes that skip it reach the shuffle first and must wait for the
 // others, as shfl.sync makes them on the GPU.

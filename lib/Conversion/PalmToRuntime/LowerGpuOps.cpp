@@ -251,25 +251,87 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
     llvm::raw_string_ostream os(key);
     os << "ew:";
     describeTree(root, computed, leaves, os);
+    // Each thread takes `width` consecutive elements, 16 bytes of the
+    // widest type, with vector loads and stores when the element count
+    // allows it; the kernel checks that every pointer is 16-byte aligned
+    // and falls back to one element per thread otherwise.
+    int64_t n = tensorType(root).getNumElements();
+    int64_t widest = elementOf(root).getIntOrFloatBitWidth() / 8;
+    for (Value leafValue : leaves)
+      widest = std::max<int64_t>(
+          widest, elementOf(leafValue).getIntOrFloatBitWidth() / 8);
+    int64_t width = 16 / widest;
+    if (n % width != 0)
+      width = 1;
+    os << ":w" << width;
     SmallVector<Type> argTypes(leaves.size() + 1, ptr);
     argTypes.push_back(i64Type);
     StringRef kernel = gpu->get(key, argTypes, [&](OpBuilder &b, Location l,
                                                    ArrayRef<Value> a) {
-      K::gridStride(b, l, a.back(), [&](Value i) {
-        DenseMap<Value, Value> cache;
-        auto leaf = [&](Value v) {
-          return a[1 + (llvm::find(leaves, v) - leaves.begin())];
-        };
-        Value x = emitElementExpr(b, l, root, i, computed, leaf, cache);
-        K::store(b, l, x, a[0], i);
-      });
+      auto leaf = [&](Value v) {
+        return a[1 + (llvm::find(leaves, v) - leaves.begin())];
+      };
+      auto scalarLoop = [&](OpBuilder &sb, Location sl) {
+        K::gridStride(sb, sl, a.back(), [&](Value i) {
+          DenseMap<Value, Value> cache;
+          Value x = emitElementExpr(sb, sl, root, i, computed, leaf, cache);
+          K::store(sb, sl, x, a[0], i);
+        });
+      };
+      if (width == 1) {
+        scalarLoop(b, l);
+        return;
+      }
+      Value bits = K::i64(b, l, 0);
+      for (Value p : a.drop_back())
+        bits = arith::OrIOp::create(
+            b, l, bits, LLVM::PtrToIntOp::create(b, l, i64Type, p));
+      Value aligned = arith::CmpIOp::create(
+          b, l, arith::CmpIPredicate::eq,
+          arith::AndIOp::create(b, l, bits, K::i64(b, l, 15)),
+          K::i64(b, l, 0));
+      auto branch = scf::IfOp::create(b, l, aligned, /*withElseRegion=*/true);
+      {
+        OpBuilder vb = branch.getThenBodyBuilder();
+        Value vectors = arith::DivSIOp::create(vb, l, a.back(),
+                                               K::i64(vb, l, width));
+        K::gridStride(vb, l, vectors, [&](Value iv) {
+          Value first = arith::MulIOp::create(vb, l, iv, K::i64(vb, l, width));
+          auto vectorOf = [&](Type t) { return VectorType::get({width}, t); };
+          auto address = [&](Value base, Type t) {
+            return LLVM::GEPOp::create(vb, l, ptr, t, base, ValueRange{first});
+          };
+          SmallVector<Value> loaded;
+          for (Value leafValue : leaves) {
+            Type t = elementOf(leafValue);
+            loaded.push_back(LLVM::LoadOp::create(
+                vb, l, vectorOf(t), address(leaf(leafValue), t),
+                /*alignment=*/width * t.getIntOrFloatBitWidth() / 8));
+          }
+          Type rootType = elementOf(root);
+          Value result = LLVM::PoisonOp::create(vb, l, vectorOf(rootType));
+          for (int64_t e = 0; e < width; ++e) {
+            Value lane = arith::ConstantIntOp::create(vb, l, e, 32);
+            DenseMap<Value, Value> cache;
+            for (auto [leafValue, v] : llvm::zip(leaves, loaded))
+              cache[leafValue] = LLVM::ExtractElementOp::create(vb, l, v, lane);
+            Value index = arith::AddIOp::create(vb, l, first, K::i64(vb, l, e));
+            Value x = emitElementExpr(vb, l, root, index, computed, leaf, cache);
+            result = LLVM::InsertElementOp::create(vb, l, result, x, lane);
+          }
+          LLVM::StoreOp::create(
+              vb, l, result, address(a[0], rootType),
+              /*alignment=*/width * rootType.getIntOrFloatBitWidth() / 8);
+        });
+      }
+      OpBuilder sb = branch.getElseBodyBuilder();
+      scalarLoop(sb, l);
     });
     SmallVector<Value> args = {ptrOf(root)};
     for (Value leafValue : leaves)
       args.push_back(ptrOf(leafValue));
-    int64_t n = tensorType(root).getNumElements();
     args.push_back(i64(n));
-    launch(kernel, n, /*warpPerRow=*/false, args);
+    launch(kernel, n / width, /*warpPerRow=*/false, args);
     return true;
   }
 

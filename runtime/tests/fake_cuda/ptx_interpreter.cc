@@ -108,7 +108,7 @@ struct Instr {
   bool carryIn = false, carryOut = false;
   bool ftz = false, sat = false, nanMax = false, wrap = false,
        left = false;
-  bool pairBf16 = false; // cvt.rn.bf16x2.f32
+  bool pairBf16 = false; // .bf16x2: cvt.rn.bf16x2.f32, or a packed op
   bool transpose = false; // ldmatrix.trans
   int matrices = 0;       // ldmatrix.x1/.x2/.x4
   Cmp cmp = Cmp::None;
@@ -731,7 +731,7 @@ private:
       Type type;
       if (parseType(m, &type)) {
         types.push_back(type);
-      } else if (in.op == Op::Cvt && m == "bf16x2") {
+      } else if (m == "bf16x2") { // two bf16 in 32 bits, lane by lane
         in.pairBf16 = true;
         types.push_back({Kind::Float, 32, true});
       } else if (in.op == Op::Mma && (m == "m16n8k16" || m == "row" ||
@@ -1671,8 +1671,45 @@ private:
     group.clear();
   }
 
+  /// add, sub, mul, fma, min, max, neg, abs on .bf16x2: each 16-bit half on
+  /// its own, computed exactly (or in double) and rounded once to bf16.
+  uint64_t pairBf16(const Instr &in, int t) {
+    uint64_t r = 0;
+    for (int h = 0; h < 2; ++h) {
+      auto bits = [&](size_t i) { return (operand(in, i, t) >> (16 * h)) & 0xFFFF; };
+      auto x = [&](size_t i) { return static_cast<double>(bf16ToF32(bits(i))); };
+      uint64_t half;
+      switch (in.op) {
+      case Op::Fma: half = f32ToBf16(static_cast<float>(x(1) * x(2) + x(3))); break;
+      case Op::Add: half = f32ToBf16(static_cast<float>(x(1) + x(2))); break;
+      case Op::Sub: half = f32ToBf16(static_cast<float>(x(1) - x(2))); break;
+      case Op::Mul: half = f32ToBf16(static_cast<float>(x(1) * x(2))); break;
+      case Op::Neg: half = bits(1) ^ 0x8000; break;
+      case Op::Abs: half = bits(1) & 0x7FFF; break;
+      case Op::Min:
+      case Op::Max: {
+        double a = x(1), b = x(2);
+        if (std::isnan(a) || std::isnan(b))
+          half = (in.nanMax || (std::isnan(a) && std::isnan(b)))
+                     ? 0x7FFF
+                     : (std::isnan(a) ? bits(2) : bits(1));
+        else
+          half = ((in.op == Op::Max) == (a > b || (a == b && !std::signbit(a))))
+                     ? bits(1)
+                     : bits(2);
+        break;
+      }
+      default: fail(&in, "this bf16x2 instruction");
+      }
+      r |= half << (16 * h);
+    }
+    return r;
+  }
+
   void execute(const Instr &in, int t) {
     const Type ty = in.type;
+    if (in.pairBf16 && in.op != Op::Cvt)
+      return set(dest(in), t, pairBf16(in, t));
     const int bits = ty.bits;
     const uint64_t m = maskBits(bits);
     switch (in.op) {
