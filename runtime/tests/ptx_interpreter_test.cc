@@ -226,10 +226,10 @@ $check:
   }
 }
 
-// Reverses 256 floats through shared memory: every warp writes, bar.sync,
-// every warp reads what other warps wrote.
-TEST(PtxInterpreter, BarrierAndSharedMemory) {
-  auto m = parse(R"(
+/// Reverses 256 floats through shared memory: every warp writes, then
+/// (with `barrier`) bar.sync, then every warp reads what other warps wrote.
+std::string reverseKernel(bool barrier) {
+  return std::string(R"(
 .extern .shared .align 16 .b8 smem[];
 .visible .entry reverse(.param .u64 x)
 {
@@ -245,7 +245,7 @@ TEST(PtxInterpreter, BarrierAndSharedMemory) {
   shl.b32 %r3, %r1, 2;
   add.s32 %r4, %r2, %r3;
   st.shared.f32 [%r4], %f1;
-  bar.sync 0;
+)") + (barrier ? "  bar.sync 0;\n" : "") + R"(
   sub.s32 %r5, 255, %r1;
   shl.b32 %r6, %r5, 2;
   add.s32 %r7, %r2, %r6;
@@ -253,7 +253,11 @@ TEST(PtxInterpreter, BarrierAndSharedMemory) {
   st.global.f32 [%rd3], %f1;
   ret;
 }
-)");
+)";
+}
+
+TEST(PtxInterpreter, BarrierAndSharedMemory) {
+  auto m = parse(reverseKernel(/*barrier=*/true));
   ASSERT_TRUE(m);
   Buffer<float> x(256);
   for (int i = 0; i < 256; ++i)
@@ -449,34 +453,11 @@ TEST(PtxInterpreterDeathTest, SharedMemoryPastTheLaunch) {
 // The reversal without its bar.sync: warp 3 reads bytes that warp 4 writes
 // afterwards (on a GPU, before or after: a race).
 TEST(PtxInterpreterDeathTest, SharedMemoryRace) {
-  auto m = parse(R"(
-.extern .shared .align 16 .b8 smem[];
-.visible .entry racy(.param .u64 x)
-{
-  .reg .b32 %r<8>;
-  .reg .f32 %f<2>;
-  .reg .b64 %rd<6>;
-  ld.param.u64 %rd1, [x];
-  mov.u32 %r1, %tid.x;
-  mul.wide.u32 %rd2, %r1, 4;
-  add.s64 %rd3, %rd1, %rd2;
-  ld.global.f32 %f1, [%rd3];
-  mov.u32 %r2, smem;
-  shl.b32 %r3, %r1, 2;
-  add.s32 %r4, %r2, %r3;
-  st.shared.f32 [%r4], %f1;
-  sub.s32 %r5, 255, %r1;
-  shl.b32 %r6, %r5, 2;
-  add.s32 %r7, %r2, %r6;
-  ld.shared.f32 %f1, [%r7];
-  st.global.f32 [%rd3], %f1;
-  ret;
-}
-)");
+  auto m = parse(reverseKernel(/*barrier=*/false));
   ASSERT_TRUE(m);
   Buffer<float> x(256);
   float *p = x.ptr();
-  EXPECT_DEATH(run(*m, "racy", {&p}, 1, 256, 256 * 4),
+  EXPECT_DEATH(run(*m, "reverse", {&p}, 1, 256, 256 * 4),
                "shared memory race: byte 512, read by another warp, is "
                "written by warp 4 with no barrier between");
 }

@@ -906,30 +906,17 @@ int64_t signExtend(uint64_t v, int bits) {
   return static_cast<int64_t>((v ^ sign) - sign);
 }
 
-float asF32(uint64_t v) {
-  uint32_t u = static_cast<uint32_t>(v);
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+template <typename To, typename From> To bitCast(From from) {
+  static_assert(sizeof(To) == sizeof(From));
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
 }
 
-uint64_t fromF32(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-double asF64(uint64_t v) {
-  double d;
-  std::memcpy(&d, &v, 8);
-  return d;
-}
-
-uint64_t fromF64(double d) {
-  uint64_t v;
-  std::memcpy(&v, &d, 8);
-  return v;
-}
+float asF32(uint64_t v) { return bitCast<float>(static_cast<uint32_t>(v)); }
+uint64_t fromF32(float f) { return bitCast<uint32_t>(f); }
+double asF64(uint64_t v) { return bitCast<double>(v); }
+uint64_t fromF64(double d) { return bitCast<uint64_t>(d); }
 
 float bf16ToF32(uint64_t v) { return asF32((v & 0xFFFF) << 16); }
 
@@ -1454,19 +1441,12 @@ private:
       default: return false;
       }
     }
-    if (t.isSigned()) {
-      int64_t x = signExtend(a, t.bits), y = signExtend(b, t.bits);
-      switch (c) {
-      case Cmp::Eq: return x == y;
-      case Cmp::Ne: return x != y;
-      case Cmp::Lt: return x < y;
-      case Cmp::Le: return x <= y;
-      case Cmp::Gt: return x > y;
-      case Cmp::Ge: return x >= y;
-      default: return false;
-      }
-    }
-    uint64_t x = a & maskBits(t.bits), y = b & maskBits(t.bits);
+    if (t.isSigned())
+      return compareIntegers(c, signExtend(a, t.bits), signExtend(b, t.bits));
+    return compareIntegers(c, a & maskBits(t.bits), b & maskBits(t.bits));
+  }
+
+  template <typename T> static bool compareIntegers(Cmp c, T x, T y) {
     switch (c) {
     case Cmp::Eq: return x == y;
     case Cmp::Ne: return x != y;
