@@ -6,6 +6,8 @@
 #   - reference outputs of tiny and small from the CPU backend (f32), same
 #     seed, so the GPU numbers can be checked without MLIR there;
 #   - palm-gen statistics (FLOPs per token) for the MFU;
+#   - the runtime's GPU unit tests and palmrt-cuda-bench (attention and
+#     GEMM at palm-1b's sizes), with the Abseil libraries they link;
 #   - run.py, which runs everything there and prints the table.
 # Usage: bench/gpu/prepare.sh [build-dir] [out-dir]
 # Then copy out-dir to the GPU machine and run: python3 out-dir/run.py
@@ -35,5 +37,18 @@ done
 "$compile" "$out/palm-1b.mlir" --target cuda -o "$out/palm-1b.cuda"
 "$gen" --config "$here/palm-1b.json" --stats --stats-format=json > "$out/palm-1b.stats.json"
 rm -f "$out"/*.cpu "$out"/*.mlir
+# The runtime's GPU unit tests and the attention/GEMM timer, with the
+# shared libraries they link that a GPU machine lacks (Abseil).
+mkdir -p "$out/bin" "$out/lib"
+for exe in "$build/runtime/palmrt-cuda-bench" \
+           "$build/runtime/tests/palmrt-cuda-tests"; do
+  if [ ! -x "$exe" ]; then
+    echo "prepare.sh: $exe is not built (a build without CUDA or tests?)" >&2
+    exit 1
+  fi
+  cp "$exe" "$out/bin/"
+  ldd "$exe" | awk '/=> \// {print $3}' | grep -E 'libabsl|libgtest|libgmock' |
+    xargs -r cp -L -t "$out/lib/"
+done
 cp "$here/run.py" "$here/../../test/e2e/palm_shards.py" "$out/"
 echo "prepared $out: copy it to the GPU machine and run: python3 $out/run.py"

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Runs, on a GPU machine, what bench/gpu/prepare.sh built, and prints a table.
 
+0. The runtime's GPU unit tests (palmrt-cuda-tests: GEMM, attention, copies,
+   launches, against the host backend), a GPU required.
 1. Numerics: tiny and small compiled for cuda (f32 and bf16) run with the
    seed of the CPU reference runs; their loss and logits are compared with
    the CPU backend's f32 outputs (ref/): f32 within 1e-3 of the largest
@@ -12,6 +14,9 @@
 3. Where the time goes: one more run with --trace; the device time of its
    last step by kind of work (GEMMs and attention with their TFLOP/s, each
    kind of generated kernel, copies, collectives).
+4. palmrt's attention and GEMM alone at palm-1b's sizes (palmrt-cuda-bench)
+   next to PyTorch's (scaled_dot_product_attention, matmul) measured in the
+   same run, where PyTorch with CUDA is installed.
 
 Needs numpy (PyTorch machines have it). Usage: python3 run.py [--steps 10]
 --models tiny and --no-throughput make a short run (the emulated check of
@@ -94,6 +99,11 @@ def main():
                    help="models to check numerics of (default tiny,small)")
     p.add_argument("--no-throughput", action="store_true",
                    help="skip the throughput run")
+    p.add_argument("--kernel-sizes", default="",
+                   help="flags for palmrt-cuda-bench and the PyTorch "
+                        "comparison, e.g. '--b 1 --s 128' (default: "
+                        "palm-1b's sizes)")
+    p.add_argument("--no-unit-tests", action="store_true")
     p.add_argument("--throughput-model", default="palm-1b",
                    help="palm-1b (default), or tiny or small (bf16) for a "
                         "quick run of this script")
@@ -109,6 +119,22 @@ def main():
     if extra:
         print("libraries from Python wheels: %s" % ", ".join(extra))
     print()
+    env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(
+        [os.path.join(HERE, "lib")] +
+        [p for p in [os.environ.get("LD_LIBRARY_PATH")] if p]))
+    if not args.no_unit_tests:
+        result = subprocess.run(
+            [os.path.join(HERE, "bin", "palmrt-cuda-tests")],
+            capture_output=True, text=True,
+            env=dict(env, PALMRT_TEST_REQUIRE_GPU="1"))
+        lines = [l for l in result.stdout.splitlines()
+                 if "PASSED" in l or "FAILED" in l or "Failure" in l]
+        print("GPU unit tests (palmrt-cuda-tests): %s" % (
+            "ok" if result.returncode == 0 else
+            "FAIL (exit %d)" % result.returncode))
+        for line in lines[:20]:
+            print("  " + line)
+        print()
     print("numerics against the CPU backend (f32):")
     for model in args.models.split(","):
         for dtype, tl, tloss in (("f32", 1e-3, 1e-4), ("bf16", 5e-2, 2e-2)):
@@ -148,7 +174,70 @@ def main():
             result.returncode, result.stderr.strip()[-500:]))
         return 1
     breakdown(trace.replace(".json", ".rank0.json"))
+    print()
+    kernels(args.kernel_sizes.split(), env)
     return 0
+
+
+def kernels(flags, env):
+    """palmrt-cuda-bench, then PyTorch at the same sizes."""
+    result = subprocess.run([os.path.join(HERE, "bin", "palmrt-cuda-bench")] +
+                            flags, capture_output=True, text=True, env=env)
+    print("palmrt (palmrt-cuda-bench %s):" % " ".join(flags))
+    for line in (result.stdout + result.stderr).strip().splitlines():
+        print("  " + line)
+    size = dict(b=8, s=2048, h=16, d=128, m=16384, n=8192, k=2048)
+    for name, value in zip(flags[::2], flags[1::2]):
+        if name.lstrip("-") in size:
+            size[name.lstrip("-")] = int(value)
+    try:
+        import torch
+        if not torch.cuda.is_available():
+            raise RuntimeError("no CUDA device for PyTorch")
+    except Exception as e:  # ImportError, or no GPU
+        print("PyTorch: not measured (%s)" % e)
+        return
+    import torch.nn.functional as F
+
+    def median_ms(fn, reps=20):
+        for _ in range(3):
+            fn()
+        times = []
+        for _ in range(reps):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return statistics.median(times)
+
+    b, s, h, d = size["b"], size["s"], size["h"], size["d"]
+    dev = torch.device("cuda")
+    q = torch.randn(b, h, s, d, device=dev, dtype=torch.bfloat16)
+    k = torch.randn(b, 1, s, d, device=dev, dtype=torch.bfloat16)
+    v = torch.randn(b, 1, s, d, device=dev, dtype=torch.bfloat16)
+    try:
+        attend = lambda: F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, enable_gqa=True)
+        attend()
+    except TypeError:  # older PyTorch: no enable_gqa
+        ke, ve = k.expand(b, h, s, d), v.expand(b, h, s, d)
+        attend = lambda: F.scaled_dot_product_attention(q, ke, ve,
+                                                        is_causal=True)
+    ms = median_ms(attend)
+    flops = 2.0 * b * h * s * s * 2 * d
+    print("PyTorch %s:" % torch.__version__)
+    print("  attention bf16 b=%d s=%d h=%d g=1 d=%d causal: %.3f ms, %.1f "
+          "TFLOP/s (all pairs), %.1f (causal pairs)"
+          % (b, s, h, d, ms, flops / ms * 1e-9, flops / 2 / ms * 1e-9))
+    m, n, kk = size["m"], size["n"], size["k"]
+    x = torch.randn(m, kk, device=dev, dtype=torch.bfloat16)
+    w = torch.randn(kk, n, device=dev, dtype=torch.bfloat16)
+    ms = median_ms(lambda: x @ w)
+    print("  gemm bf16 m=%d n=%d k=%d: %.3f ms, %.1f TFLOP/s"
+          % (m, n, kk, ms, 2.0 * m * n * kk / ms * 1e-9))
 
 
 def breakdown(path):
