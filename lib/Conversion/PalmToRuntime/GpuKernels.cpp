@@ -138,6 +138,80 @@ SmallVector<Value> GpuKernels::laneLoop(
   return SmallVector<Value>(loop.getResults());
 }
 
+SmallVector<Value> GpuKernels::laneChunks(
+    OpBuilder &b, Location loc, Value lane, Value count, int64_t width,
+    ArrayRef<Value> init,
+    const std::function<SmallVector<Value>(Value, ValueRange)> &step) {
+  Value start = arith::MulIOp::create(b, loc, lane, i64(b, loc, width));
+  auto loop = scf::ForOp::create(
+      b, loc, start, count, i64(b, loc, 32 * width), init,
+      [&](OpBuilder &nb, Location l, Value iv, ValueRange acc) {
+        SmallVector<Value> next = step(iv, acc);
+        scf::YieldOp::create(nb, l, next);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+SmallVector<Value> GpuKernels::loadF32s(OpBuilder &b, Location loc, Type type,
+                                        Value base, Value index,
+                                        int64_t width) {
+  if (width == 1)
+    return {loadF32(b, loc, type, base, index)};
+  auto vectorType = VectorType::get({width}, type);
+  Value ptr = LLVM::GEPOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext()), type, base,
+      ValueRange{index});
+  Value vector = LLVM::LoadOp::create(
+      b, loc, vectorType, ptr,
+      /*alignment=*/width * type.getIntOrFloatBitWidth() / 8);
+  SmallVector<Value> values;
+  for (int64_t e = 0; e < width; ++e) {
+    Value x = LLVM::ExtractElementOp::create(
+        b, loc, vector, arith::ConstantIntOp::create(b, loc, e, 32));
+    if (!type.isF32())
+      x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+    values.push_back(x);
+  }
+  return values;
+}
+
+void GpuKernels::storeF32s(OpBuilder &b, Location loc, Type type, Value base,
+                           Value index, ArrayRef<Value> values) {
+  if (values.size() == 1)
+    return storeF32(b, loc, type, base, index, values[0]);
+  int64_t width = values.size();
+  auto vectorType = VectorType::get({width}, type);
+  Value vector = LLVM::PoisonOp::create(b, loc, vectorType);
+  for (auto [e, x] : llvm::enumerate(values)) {
+    Value v = x;
+    if (!type.isF32())
+      v = arith::TruncFOp::create(b, loc, type, v);
+    vector = LLVM::InsertElementOp::create(
+        b, loc, vector, v,
+        arith::ConstantIntOp::create(b, loc, static_cast<int64_t>(e), 32));
+  }
+  Value ptr = LLVM::GEPOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext()), type, base,
+      ValueRange{index});
+  LLVM::StoreOp::create(b, loc, vector, ptr,
+                        /*alignment=*/width * type.getIntOrFloatBitWidth() /
+                            8);
+}
+
+Value GpuKernels::vectorizable(OpBuilder &b, Location loc,
+                               ArrayRef<Value> pointers, Value count,
+                               int64_t width) {
+  Value bits = arith::RemSIOp::create(b, loc, count, i64(b, loc, width));
+  for (Value p : pointers)
+    bits = arith::OrIOp::create(
+        b, loc, bits,
+        arith::AndIOp::create(
+            b, loc, LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), p),
+            i64(b, loc, 15)));
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, bits,
+                               i64(b, loc, 0));
+}
+
 Value GpuKernels::load(OpBuilder &b, Location loc, Type type, Value base,
                        Value index) {
   Value ptr = LLVM::GEPOp::create(

@@ -59,6 +59,26 @@ public:
   laneLoop(OpBuilder &b, Location loc, Value lane, Value count,
            ArrayRef<Value> init,
            const std::function<SmallVector<Value>(Value, ValueRange)> &step);
+  /// laneLoop over chunks of `width` consecutive elements: step(j, acc) for
+  /// j = lane * width, then every 32 * width while j < count (count a
+  /// multiple of width).
+  static SmallVector<Value>
+  laneChunks(OpBuilder &b, Location loc, Value lane, Value count,
+             int64_t width, ArrayRef<Value> init,
+             const std::function<SmallVector<Value>(Value, ValueRange)> &step);
+  /// Elements [index, index + width) of type `type` at `base`, as f32: one
+  /// vector load (aligned to its size) when width > 1.
+  static SmallVector<Value> loadF32s(OpBuilder &b, Location loc, Type type,
+                                     Value base, Value index, int64_t width);
+  /// Stores f32 `values` as `type` at [index, index + values.size()) of
+  /// `base`: one vector store when there are several.
+  static void storeF32s(OpBuilder &b, Location loc, Type type, Value base,
+                        Value index, ArrayRef<Value> values);
+  /// i1: every pointer is 16-byte aligned and `count` a multiple of `width`
+  /// (the condition for loadF32s/storeF32s of `width` at multiples of it).
+  static Value vectorizable(OpBuilder &b, Location loc,
+                            ArrayRef<Value> pointers, Value count,
+                            int64_t width);
   /// Loads element `index` (i64) of type `type` at `base`, widened to f32
   /// when it is a narrower float.
   static Value loadF32(OpBuilder &b, Location loc, Type type, Value base,

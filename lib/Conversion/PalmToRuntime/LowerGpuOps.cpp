@@ -388,44 +388,65 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value cols = a[4];
           Value colsF = arith::SIToFPOp::create(b, l, b.getF32Type(), cols);
-          K::warpRows(b, l, a[3], [&](Value row, Value lane) {
-            Value base = arith::MulIOp::create(b, l, row, cols);
-            auto at = [&](Value j) {
-              return arith::AddIOp::create(b, l, base, j).getResult();
-            };
-            Value sum = K::laneLoop(b, l, lane, cols, {K::f32(b, l, 0)},
-                                    [&](Value j, ValueRange acc)
-                                        -> SmallVector<Value> {
-              return {arith::AddFOp::create(
-                  b, l, acc[0], K::loadF32(b, l, t, a[0], at(j)))};
-            })[0];
-            Value mean = arith::DivFOp::create(
-                b, l, K::warpReduce(b, l, sum, false), colsF);
-            Value sq = K::laneLoop(b, l, lane, cols, {K::f32(b, l, 0)},
-                                   [&](Value j, ValueRange acc)
-                                       -> SmallVector<Value> {
-              Value dx = arith::SubFOp::create(
-                  b, l, K::loadF32(b, l, t, a[0], at(j)), mean);
-              return {arith::AddFOp::create(
-                  b, l, acc[0], arith::MulFOp::create(b, l, dx, dx))};
-            })[0];
-            Value var = arith::DivFOp::create(
-                b, l, K::warpReduce(b, l, sq, false), colsF);
-            Value rstd = arith::DivFOp::create(
-                b, l, K::f32(b, l, 1),
-                math::SqrtOp::create(b, l,
-                                     arith::AddFOp::create(b, l, var, a[5])));
-            K::laneLoop(b, l, lane, cols, {}, [&](Value j, ValueRange)
-                                                  -> SmallVector<Value> {
-              Value dx = arith::SubFOp::create(
-                  b, l, K::loadF32(b, l, t, a[0], at(j)), mean);
-              Value y = arith::MulFOp::create(
-                  b, l, arith::MulFOp::create(b, l, dx, rstd),
-                  K::loadF32(b, l, t, a[1], j));
-              K::storeF32(b, l, t, a[2], at(j), y);
-              return {};
+          // One warp per row; each lane takes `width` consecutive elements
+          // per step (16-byte vector accesses) when the row length and the
+          // pointers allow, one otherwise.
+          auto rowsOf = [&](int64_t width) {
+            K::warpRows(b, l, a[3], [&](Value row, Value lane) {
+              Value base = arith::MulIOp::create(b, l, row, cols);
+              auto at = [&](Value j) {
+                return arith::AddIOp::create(b, l, base, j).getResult();
+              };
+              auto sumOf = [&](const std::function<Value(Value)> &term) {
+                Value partial =
+                    K::laneChunks(b, l, lane, cols, width, {K::f32(b, l, 0)},
+                                  [&](Value j, ValueRange acc)
+                                      -> SmallVector<Value> {
+                      Value s = acc[0];
+                      for (Value v : K::loadF32s(b, l, t, a[0], at(j), width))
+                        s = arith::AddFOp::create(b, l, s, term(v));
+                      return {s};
+                    })[0];
+                return K::warpReduce(b, l, partial, false);
+              };
+              Value mean = arith::DivFOp::create(
+                  b, l, sumOf([](Value v) { return v; }), colsF);
+              Value var = arith::DivFOp::create(
+                  b, l, sumOf([&](Value v) {
+                    Value dx = arith::SubFOp::create(b, l, v, mean);
+                    return arith::MulFOp::create(b, l, dx, dx).getResult();
+                  }),
+                  colsF);
+              Value rstd = arith::DivFOp::create(
+                  b, l, K::f32(b, l, 1),
+                  math::SqrtOp::create(
+                      b, l, arith::AddFOp::create(b, l, var, a[5])));
+              K::laneChunks(b, l, lane, cols, width, {},
+                            [&](Value j, ValueRange) -> SmallVector<Value> {
+                SmallVector<Value> xs =
+                    K::loadF32s(b, l, t, a[0], at(j), width);
+                SmallVector<Value> scales =
+                    K::loadF32s(b, l, t, a[1], j, width);
+                SmallVector<Value> ys;
+                for (auto [xv, sv] : llvm::zip(xs, scales)) {
+                  Value dx = arith::SubFOp::create(b, l, xv, mean);
+                  ys.push_back(arith::MulFOp::create(
+                      b, l, arith::MulFOp::create(b, l, dx, rstd), sv));
+                }
+                K::storeF32s(b, l, t, a[2], at(j), ys);
+                return {};
+              });
             });
-          });
+          };
+          int64_t width = 16 / (t.getIntOrFloatBitWidth() / 8);
+          auto branch = scf::IfOp::create(
+              b, l, K::vectorizable(b, l, a.take_front(3), cols, width),
+              /*withElseRegion=*/true);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(branch.thenBlock()->getTerminator());
+          rowsOf(width);
+          b.setInsertionPoint(branch.elseBlock()->getTerminator());
+          rowsOf(1);
         });
     int64_t rows = product(x.drop_back());
     launch(kernel, rows, true,
