@@ -147,9 +147,17 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
                      : palmrt::attentionSharedBytes(p.dk, p.dv)))
     fail("attention launched with a wrong grid, block or shared memory");
   size_t e = Bf16 ? 2 : 4;
-  auto load = [&](const void *base, int64_t i, const char *what) {
+  // Each tensor's whole extent is checked once; elements are read inside it.
+  if (p.b > 0 && p.s > 0 && p.h > 0) {
+    checkRange(p.q, p.b * p.s * p.h * p.dk * e, "attention q");
+    checkRange(p.out, p.b * p.s * p.h * p.dv * e, "attention output");
+  }
+  if (p.b > 0 && p.t > 0 && p.g > 0) {
+    checkRange(p.k, p.b * p.t * p.g * p.dk * e, "attention k");
+    checkRange(p.v, p.b * p.t * p.g * p.dv * e, "attention v");
+  }
+  auto load = [&](const void *base, int64_t i, const char *) {
     const char *at = static_cast<const char *>(base) + i * e;
-    checkRange(at, e, what);
     if (Bf16) {
       uint16_t v;
       std::memcpy(&v, at, 2);
@@ -161,7 +169,6 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
   };
   auto store = [&](int64_t i, float value) {
     char *at = static_cast<char *>(p.out) + i * e;
-    checkRange(at, e, "attention output");
     if (Bf16) {
       uint16_t v = floatToBf16(value);
       std::memcpy(at, &v, 2);
