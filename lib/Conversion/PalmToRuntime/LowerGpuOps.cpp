@@ -183,32 +183,71 @@ static StringRef sumKernel(GpuKernels &gpu, Type ptr, Type i64Type) {
                  });
 }
 
+/// Folds `step(acc, x)` from `init` over classes [0, count) of the row that
+/// starts at element `base` of `logits` (elements of type `t`, rows of
+/// `vocab`), each lane over its share; the caller combines the lanes. When
+/// the rows are 16-byte aligned (`logits` aligned, `vocab` a multiple of the
+/// vector width) lanes read 16 bytes at a time up to the last whole vector,
+/// then one class each for the rest.
+static Value rowFold(OpBuilder &b, Location loc, Type t, Value logits,
+                     Value base, Value lane, Value count, Value vocab,
+                     Value init,
+                     const std::function<Value(Value, Value)> &step) {
+  int64_t width = 16 / (t.getIntOrFloatBitWidth() / 8);
+  auto fold = [&](Value from, Value to, Value start, int64_t w, Value acc) {
+    auto loop = scf::ForOp::create(
+        b, loc, arith::AddIOp::create(b, loc, from, start), to,
+        K::i64(b, loc, 32 * w), ValueRange{acc},
+        [&](OpBuilder &nb, Location l, Value j, ValueRange carried) {
+          Value v = carried[0];
+          for (Value x : K::loadF32s(b, l, t, logits,
+                                     arith::AddIOp::create(b, l, base, j), w))
+            v = step(v, x);
+          scf::YieldOp::create(nb, l, v);
+        });
+    return loop.getResult(0);
+  };
+  auto branch = scf::IfOp::create(
+      b, loc, TypeRange{b.getF32Type()},
+      K::vectorizable(b, loc, {logits}, vocab, width), /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(branch.thenBlock());
+  Value whole = arith::SubIOp::create(
+      b, loc, count, arith::RemSIOp::create(b, loc, count, K::i64(b, loc, width)));
+  Value vectors = fold(K::i64(b, loc, 0), whole,
+                       arith::MulIOp::create(b, loc, lane, K::i64(b, loc, width)),
+                       width, init);
+  scf::YieldOp::create(b, loc, fold(whole, count, lane, 1, vectors));
+  b.setInsertionPointToStart(branch.elseBlock());
+  scf::YieldOp::create(b, loc, fold(K::i64(b, loc, 0), count, lane, 1, init));
+  return branch.getResult(0);
+}
+
 /// Maximum over classes [0, count) of row `base` of `logits` (elements of
-/// type `t`), in every lane of the warp.
+/// type `t`, rows of `vocab`), in every lane of the warp.
 static Value rowMax(OpBuilder &b, Location loc, Type t, Value logits,
-                    Value base, Value lane, Value count) {
-  Value m = K::laneLoop(
-      b, loc, lane, count,
-      {K::f32(b, loc, -std::numeric_limits<float>::infinity())},
-      [&](Value j, ValueRange acc) -> SmallVector<Value> {
-        Value x = K::loadF32(b, loc, t, logits,
-                             arith::AddIOp::create(b, loc, base, j));
-        return {arith::MaximumFOp::create(b, loc, acc[0], x)};
-      })[0];
+                    Value base, Value lane, Value count, Value vocab) {
+  Value m = rowFold(b, loc, t, logits, base, lane, count, vocab,
+                    K::f32(b, loc, -std::numeric_limits<float>::infinity()),
+                    [&](Value acc, Value x) {
+                      return arith::MaximumFOp::create(b, loc, acc, x)
+                          .getResult();
+                    });
   return K::warpReduce(b, loc, m, /*max=*/true);
 }
 
 /// Sum over classes [0, count) of exp(logit - max), in every lane.
 static Value rowSumExp(OpBuilder &b, Location loc, Type t, Value logits,
-                       Value base, Value lane, Value count, Value max) {
-  Value s = K::laneLoop(
-      b, loc, lane, count, {K::f32(b, loc, 0)},
-      [&](Value j, ValueRange acc) -> SmallVector<Value> {
-        Value x = K::loadF32(b, loc, t, logits,
-                             arith::AddIOp::create(b, loc, base, j));
-        return {arith::AddFOp::create(
-            b, loc, acc[0], K::exp(b, loc, arith::SubFOp::create(b, loc, x, max)))};
-      })[0];
+                       Value base, Value lane, Value count, Value vocab,
+                       Value max) {
+  Value s = rowFold(b, loc, t, logits, base, lane, count, vocab,
+                    K::f32(b, loc, 0), [&](Value acc, Value x) {
+                      return arith::AddFOp::create(
+                                 b, loc, acc,
+                                 K::exp(b, loc,
+                                        arith::SubFOp::create(b, loc, x, max)))
+                          .getResult();
+                    });
   return K::warpReduce(b, loc, s, /*max=*/false);
 }
 
@@ -516,7 +555,7 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
           Value vocab = a[3], valid = a[4];
           K::warpRows(b, l, a[2], [&](Value row, Value lane) {
             Value base = arith::MulIOp::create(b, l, row, vocab);
-            Value m = rowMax(b, l, t, a[0], base, lane, valid);
+            Value m = rowMax(b, l, t, a[0], base, lane, valid, vocab);
             inLaneZero(b, l, lane, [&] { K::store(b, l, m, a[1], row); });
           });
         });
@@ -540,7 +579,7 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
           K::warpRows(b, l, tokens, [&](Value row, Value lane) {
             Value base = arith::MulIOp::create(b, l, row, vocab);
             Value m = K::load(b, l, b.getF32Type(), a[1], row);
-            Value s = rowSumExp(b, l, t, a[0], base, lane, valid, m);
+            Value s = rowSumExp(b, l, t, a[0], base, lane, valid, vocab, m);
             inLaneZero(b, l, lane, [&] {
               Value target = arith::SubIOp::create(
                   b, l,
@@ -590,8 +629,8 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
             auto at = [&](Value j) {
               return arith::AddIOp::create(b, l, base, j).getResult();
             };
-            Value m = rowMax(b, l, t, a[0], base, lane, vocab);
-            Value s = rowSumExp(b, l, t, a[0], base, lane, vocab, m);
+            Value m = rowMax(b, l, t, a[0], base, lane, vocab, vocab);
+            Value s = rowSumExp(b, l, t, a[0], base, lane, vocab, vocab, m);
             inLaneZero(b, l, lane, [&] {
               Value logZ = arith::AddFOp::create(b, l, m, K::log(b, l, s));
               Value target = arith::ExtSIOp::create(
