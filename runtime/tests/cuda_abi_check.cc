@@ -106,6 +106,7 @@ static_assert(sizeof(cu::Result) == sizeof(CUresult));
 static_assert(sizeof(cu::Device) == sizeof(CUdevice));
 static_assert(cu::kSuccess == CUDA_SUCCESS);
 static_assert(cu::kErrorNoDevice == CUDA_ERROR_NO_DEVICE);
+static_assert(cu::kErrorInvalidImage == CUDA_ERROR_INVALID_IMAGE);
 static_assert(cu::kAttrMultiprocessorCount ==
               CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
 static_assert(cu::kAttrComputeCapabilityMajor ==

@@ -57,9 +57,16 @@ static cl::opt<std::string> emit(
     "emit",
     cl::desc("Stop after a stage: local (partitioned IR), lowered (loops and "
              "runtime calls), ptx (the generated GPU kernels, --target cuda), "
-             "llvm (LLVM IR), obj (object file), exe (the default: a linked "
+             "gpu-image (the PTX and cubins embedded for --target cuda), llvm "
+             "(LLVM IR), obj (object file), exe (the default: a linked "
              "executable)"),
     cl::init("exe"), cl::cat(category));
+static cl::opt<bool> cubins(
+    "cubins",
+    cl::desc("With --target cuda, also embed sm_80 and sm_90 machine code "
+             "compiled by the toolkit's ptxas when it is installed (default "
+             "on; the PTX is always embedded)"),
+    cl::init(true), cl::cat(category));
 static cl::opt<bool> timing("timing", cl::desc("Print the time of each phase"),
                             cl::init(false), cl::cat(category));
 static cl::opt<bool> explain(
@@ -184,6 +191,47 @@ static int printKernelPTX(ModuleOp module) {
   return 0;
 }
 
+/// Replaces the PTX the embed pass stored in @__palm_gpu_image by the image
+/// of PTX and cubins (palm::buildGpuImage), 64-byte aligned.
+static int embedGpuImage(ModuleOp module) {
+  auto global = module.lookupSymbol<LLVM::GlobalOp>("__palm_gpu_image");
+  if (!global)
+    return 0; // no generated kernels
+  auto text = dyn_cast_or_null<StringAttr>(global.getValueOrNull());
+  if (!text)
+    return fail("@__palm_gpu_image holds no PTX");
+  std::string error;
+  FailureOr<std::string> image = palm::buildGpuImage(
+      text.getValue().drop_back(), cubins, error); // drop the NUL
+  if (failed(image))
+    return fail(error);
+  OpBuilder b(global);
+  auto replacement = LLVM::GlobalOp::create(
+      b, global.getLoc(), LLVM::LLVMArrayType::get(b.getI8Type(), image->size()),
+      /*isConstant=*/true, LLVM::Linkage::Private, "__palm_gpu_image",
+      b.getStringAttr(*image), /*alignment=*/64);
+  (void)replacement;
+  global.erase();
+  return 0;
+}
+
+/// Writes the embedded GPU image (PTX and cubins) to the output.
+static int printGpuImage(ModuleOp module) {
+  auto global = module.lookupSymbol<LLVM::GlobalOp>("__palm_gpu_image");
+  auto bytes = global ? dyn_cast_or_null<StringAttr>(global.getValueOrNull())
+                      : StringAttr();
+  if (!bytes)
+    return fail("the program has no GPU kernels");
+  std::string error;
+  auto out = openOutputFile(
+      outputFile.empty() ? std::string("-") : std::string(outputFile), &error);
+  if (!out)
+    return fail(error);
+  out->os() << bytes.getValue();
+  out->keep();
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -196,13 +244,14 @@ int main(int argc, char **argv) {
   if (target != "cpu" && target != "cuda")
     return fail("unknown target '" + target + "' (expected cpu or cuda)");
   bool cuda = target == "cuda";
-  static const char *const stages[] = {"local", "lowered", "ptx", "llvm",
-                                       "obj", "exe"};
+  static const char *const stages[] = {"local", "lowered", "ptx", "gpu-image",
+                                       "llvm",  "obj",     "exe"};
   if (!llvm::is_contained(stages, llvm::StringRef(emit)))
     return fail("unknown --emit stage '" + emit +
-                "' (expected local, lowered, ptx, llvm, obj or exe)");
-  if (emit == "ptx" && !cuda)
-    return fail("--emit=ptx needs --target cuda");
+                "' (expected local, lowered, ptx, gpu-image, llvm, obj or "
+                "exe)");
+  if ((emit == "ptx" || emit == "gpu-image") && !cuda)
+    return fail("--emit=" + emit + " needs --target cuda");
   if ((emit == "obj" || emit == "exe") && outputFile.empty())
     outputFile = emit == "exe" ? "a.out" : "a.o";
 
@@ -271,6 +320,15 @@ int main(int argc, char **argv) {
           pm.addPass(palm::createPalmEmbedGpuKernels());
         }))
       return 1;
+    timer.start("cubins");
+    if (int status = embedGpuImage(*module))
+      return status;
+    if (emit == "gpu-image") {
+      timer.stop();
+      if (timing)
+        timer.print();
+      return printGpuImage(*module);
+    }
   }
   if (!run([](PassManager &pm) { palm::buildRuntimeToLLVMPipeline(pm); }))
     return 1;

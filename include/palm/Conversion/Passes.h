@@ -34,6 +34,15 @@ void buildRuntimeToLLVMPipeline(OpPassManager &pm);
 /// scf to cf, gpu to NVVM, gpu-module-to-binary (format isa).
 void buildGpuKernelPipeline(OpPassManager &pm);
 
+/// The GPU image palm-compile embeds for --target cuda (docs/runtime-abi.md):
+/// "PALMGPU1", then entries of PTX text and, when the toolkit's ptxas is at
+/// hand (PALM_CUDA_ROOT/bin/ptxas) and `cubins` is set, sm_80 and sm_90
+/// cubins compiled from that PTX; the runtime loads the cubin of the device's
+/// architecture and falls back to the PTX. Fails with `error` when ptxas
+/// rejects the PTX.
+FailureOr<std::string> buildGpuImage(StringRef ptx, bool cubins,
+                                     std::string &error);
+
 /// Registers the dialects, the NVVM target and the translations that
 /// compiling GPU kernels to PTX needs.
 void registerGpuCompilation(DialectRegistry &registry);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
+#include <cstring>
 #include <climits>
 
 namespace palmrt {
@@ -312,18 +313,70 @@ StepTimes CudaDevice::finishStep() {
   return times;
 }
 
+namespace {
+
+/// What to load from a GPU image: a palm-compile image ("PALMGPU1",
+/// docs/runtime-abi.md) gives its cubin for `sm`, if it has one, and its
+/// PTX; any other image (PTX text, a fatbin) is loaded as it is.
+struct ImagePieces {
+  const void *cubin = nullptr;
+  const void *rest = nullptr;
+};
+
+ImagePieces piecesOf(const void *image, uint32_t sm) {
+  const char *bytes = static_cast<const char *>(image);
+  if (std::memcmp(bytes, "PALMGPU1", 8) != 0)
+    return {nullptr, image};
+  uint32_t count;
+  std::memcpy(&count, bytes + 8, 4);
+  ImagePieces pieces;
+  for (uint32_t i = 0; i < count; ++i) {
+    const char *entry = bytes + 16 + 24 * i;
+    uint32_t kind, entrySm;
+    uint64_t offset;
+    std::memcpy(&kind, entry, 4);
+    std::memcpy(&entrySm, entry + 4, 4);
+    std::memcpy(&offset, entry + 8, 8);
+    if (kind == 0)
+      pieces.rest = bytes + offset;
+    else if (kind == 1 && entrySm == sm)
+      pieces.cubin = bytes + offset;
+  }
+  return pieces;
+}
+
+} // namespace
+
 CudaDevice::Kernel &CudaDevice::kernel(const void *image, const char *name) {
   auto [it, inserted] = modules.try_emplace(image, nullptr);
   if (inserted) {
     char log[8192] = {0};
     int options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSize};
     void *values[] = {log, reinterpret_cast<void *>(sizeof(log) - 1)};
-    cu::Result r = cu.ModuleLoadDataEx(&it->second, image, 2, options, values);
+    ImagePieces pieces = piecesOf(image, ccMajor * 10 + ccMinor);
+    // The machine code for this GPU when there is some; the PTX (which the
+    // driver compiles) if there is none or it does not load.
+    std::string cubinError;
+    cu::Result r = cu::kSuccess;
+    if (pieces.cubin) {
+      r = cu.ModuleLoadDataEx(&it->second, pieces.cubin, 2, options, values);
+      if (r != cu::kSuccess)
+        cubinError = absl::StrCat(" (its sm_", ccMajor, ccMinor,
+                                  " machine code did not load either: ",
+                                  cu.errorString(r), ")");
+    }
+    if (!pieces.cubin || r != cu::kSuccess) {
+      log[0] = 0;
+      r = pieces.rest ? cu.ModuleLoadDataEx(&it->second, pieces.rest, 2,
+                                            options, values)
+                      : cu::kErrorInvalidImage;
+    }
     if (r != cu::kSuccess) {
       modules.erase(it);
       fatal(absl::StrCat("palmrt_launch: the GPU module holding kernel '", name,
                          "' does not load on ", describe(), ": ",
-                         cu.errorString(r), log[0] ? "\n" : "", log));
+                         cu.errorString(r), cubinError, log[0] ? "\n" : "",
+                         log));
     }
   }
   auto [kt, added] = kernels.try_emplace({it->second, name});

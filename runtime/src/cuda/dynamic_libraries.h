@@ -43,6 +43,7 @@ using Event = CUevent_st *;
 
 inline constexpr Result kSuccess = 0;               // CUDA_SUCCESS
 inline constexpr Result kErrorNoDevice = 100;       // CUDA_ERROR_NO_DEVICE
+inline constexpr Result kErrorInvalidImage = 200;   // CUDA_ERROR_INVALID_IMAGE
 inline constexpr int kAttrMultiprocessorCount = 16; // CU_DEVICE_ATTRIBUTE_*
 inline constexpr int kAttrComputeCapabilityMajor = 75;
 inline constexpr int kAttrComputeCapabilityMinor = 76;

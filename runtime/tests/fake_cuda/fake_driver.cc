@@ -474,6 +474,12 @@ CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
                             void **values) {
   uint32_t magic;
   std::memcpy(&magic, image, 4);
+  if (magic == 0x464C457Fu) { // "\x7fELF": machine code, which we cannot run
+    static const bool log = std::getenv("PALMRT_FAKE_CUDA_LOG") != nullptr;
+    if (log)
+      std::fprintf(stderr, "fake libcuda: refusing a cubin (PTX only)\n");
+    return CUDA_ERROR_NO_BINARY_FOR_GPU;
+  }
   auto *m = new FakeModule;
   if (magic == 0xBA55ED50u) { // a fatbin: one of palmrt's
     m->modules = palmrtModules();
@@ -561,6 +567,12 @@ CUresult cuGetErrorName(CUresult error, const char **name) {
     return CUDA_SUCCESS;
   case CUDA_ERROR_NO_DEVICE:
     *name = "CUDA_ERROR_NO_DEVICE";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_NO_BINARY_FOR_GPU:
+    *name = "CUDA_ERROR_NO_BINARY_FOR_GPU";
+    return CUDA_SUCCESS;
+  case CUDA_ERROR_INVALID_IMAGE:
+    *name = "CUDA_ERROR_INVALID_IMAGE";
     return CUDA_SUCCESS;
   default:
     return CUDA_ERROR_INVALID_VALUE;
