@@ -175,20 +175,25 @@ static FailureOr<std::vector<std::string>> readLinkArguments(const char *argv0,
   return args;
 }
 
-/// Prints the PTX of the compiled kernel module.
-static int printKernelPTX(ModuleOp module) {
-  auto binary = module.lookupSymbol<gpu::BinaryOp>("palm_kernels");
-  if (!binary || binary.getObjects().size() != 1)
-    return fail("the program has no compiled GPU kernels");
+/// Writes `bytes` to the output file (standard output by default).
+static int writeOutput(llvm::StringRef bytes) {
   std::string error;
   auto out = openOutputFile(
       outputFile.empty() ? std::string("-") : std::string(outputFile), &error);
   if (!out)
     return fail(error);
-  out->os() << cast<gpu::ObjectAttr>(binary.getObjects()[0]).getObject()
-                   .getValue();
+  out->os() << bytes;
   out->keep();
   return 0;
+}
+
+/// Prints the PTX of the compiled kernel module.
+static int printKernelPTX(ModuleOp module) {
+  auto binary = module.lookupSymbol<gpu::BinaryOp>("palm_kernels");
+  if (!binary || binary.getObjects().size() != 1)
+    return fail("the program has no compiled GPU kernels");
+  return writeOutput(
+      cast<gpu::ObjectAttr>(binary.getObjects()[0]).getObject().getValue());
 }
 
 /// Replaces the PTX the embed pass stored in @__palm_gpu_image by the image
@@ -222,14 +227,7 @@ static int printGpuImage(ModuleOp module) {
                       : StringAttr();
   if (!bytes)
     return fail("the program has no GPU kernels");
-  std::string error;
-  auto out = openOutputFile(
-      outputFile.empty() ? std::string("-") : std::string(outputFile), &error);
-  if (!out)
-    return fail(error);
-  out->os() << bytes.getValue();
-  out->keep();
-  return 0;
+  return writeOutput(bytes.getValue());
 }
 
 int main(int argc, char **argv) {

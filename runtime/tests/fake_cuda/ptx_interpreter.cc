@@ -307,6 +307,32 @@ private:
     return false;
   }
 
+  /// The `[.align N] .type [.ptr [.space] [.align N]] name` of a variable or
+  /// parameter (a .ptr's space and alignment describe the pointee and are
+  /// skipped); returns the name.
+  std::string parseDeclarator(const char *what, Type *type, uint64_t *align) {
+    while (true) {
+      const Token &t = next();
+      if (t.text == ".align") {
+        if (!parseInteger(next().text, align))
+          parseFail(t.line, "bad .align");
+      } else if (t.text == ".ptr" || t.text == ".global" ||
+                 t.text == ".shared" || t.text == ".local" ||
+                 t.text == ".const") {
+        if (accept(".align")) {
+          uint64_t pointee;
+          parseInteger(next().text, &pointee);
+        }
+      } else if (t.text.size() > 1 && t.text[0] == '.' &&
+                 parseType(t.text.substr(1), type)) {
+      } else if (t.word && t.text[0] != '.') {
+        return t.text;
+      } else {
+        parseFail(t.line, "unexpected '%s' in %s", t.text.c_str(), what);
+      }
+    }
+  }
+
   /// `.global/.shared/.const/.local [.align N] .type name[[N]] [= {...}];`
   /// at module level (kernel == null) or inside a kernel.
   void parseVariable(Kernel *kernel) {
@@ -318,21 +344,9 @@ private:
                                                  : Space::Const;
     uint64_t align = 1;
     Type type;
-    std::string name;
-    while (true) {
-      const Token &t = next();
-      if (t.text == ".align") {
-        if (!parseInteger(next().text, &align) || align == 0)
-          parseFail(line, "bad .align");
-      } else if (t.text.size() > 1 && t.text[0] == '.' &&
-                 parseType(t.text.substr(1), &type)) {
-      } else if (t.word && t.text[0] != '.') {
-        name = t.text;
-        break;
-      } else {
-        parseFail(line, "unexpected '%s' in a variable", t.text.c_str());
-      }
-    }
+    std::string name = parseDeclarator("a variable", &type, &align);
+    if (align == 0)
+      parseFail(line, "bad .align");
     if (!type.valid() || type.kind == Kind::Pred)
       parseFail(line, "variable %s without a type", name.c_str());
     uint64_t count = 1;
@@ -412,30 +426,7 @@ private:
         expect(".param");
         Type type;
         uint64_t align = 0;
-        std::string name;
-        while (true) {
-          const Token &t = next();
-          if (t.text == ".align") {
-            if (!parseInteger(next().text, &align))
-              parseFail(t.line, "bad .align");
-          } else if (t.text == ".ptr" || t.text == ".global" ||
-                     t.text == ".shared" || t.text == ".local" ||
-                     t.text == ".const") {
-            // An attribute of the pointee; its .align is too.
-            if (accept(".align")) {
-              uint64_t ignored;
-              parseInteger(next().text, &ignored);
-            }
-          } else if (t.text.size() > 1 && t.text[0] == '.' &&
-                     parseType(t.text.substr(1), &type)) {
-          } else if (t.word && t.text[0] != '.') {
-            name = t.text;
-            break;
-          } else {
-            parseFail(t.line, "unexpected '%s' in a parameter",
-                      t.text.c_str());
-          }
-        }
+        std::string name = parseDeclarator("a parameter", &type, &align);
         uint64_t count = 1;
         if (accept("[")) {
           if (!parseInteger(next().text, &count))
