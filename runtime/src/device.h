@@ -51,6 +51,13 @@ public:
   /// One line naming the device: "cuda device 0 of 8 (NVIDIA H100, sm_90)".
   virtual std::string describe() const = 0;
 
+  /// The device's peak FLOP/s for the MFU (dense bf16 tensor-core math, or
+  /// f32 for an f32 program), 0 when unknown.
+  virtual double peakFlops(bool bf16) const {
+    (void)bf16;
+    return 0;
+  }
+
   /// Makes the communicators of the context's groups of several devices
   /// (groups of one need none). Collective over the job: every rank calls it
   /// once, after its context's groups exist. `ctx` must outlive the device.

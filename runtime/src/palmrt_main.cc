@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -55,7 +56,9 @@ Runs a program compiled by palm-compile: N must equal the devices of its mesh.
   --help               print this text
 
 Rank 0 prints one line per step:
-  step <k> loss <l> tokens/s <t> step_time <s> s collectives <c> s (<c/s>%%)
+  step <k> loss <l> tokens/s <t> [mfu <m>%%] step_time <s> s collectives <c> s (<c/s>%%)
+(mfu: the program's model FLOPs per step over the time and the GPUs' peak,
+where both are known.)
 )";
 
 struct Options {
@@ -449,6 +452,17 @@ int Program::run() {
   if (loss && (loss->dtype != PALMRT_F32 || loss->localElements() < 1))
     loss = nullptr;
   int64_t tokensPerStep = tokens ? tokens->globalElements() : 0;
+  // The job's peak FLOP/s (every device alike), when the program knows its
+  // FLOPs and the device its peak.
+  double peak = 0;
+  if (info.flops > 0 && device) {
+    bool bf16 = std::any_of(info.args.begin(), info.args.end(),
+                            [](const TensorSpec &t) {
+                              return t.kind == TensorKind::Param &&
+                                     t.dtype == PALMRT_BF16;
+                            });
+    peak = device->peakFlops(bf16) * static_cast<double>(job.size);
+  }
 
   for (int64_t step = 1; step <= options.steps; ++step) {
     fillInputs(step);
@@ -481,6 +495,10 @@ int Program::run() {
     if (tokensPerStep > 0)
       absl::StrAppendFormat(&line, " tokens/s %.1f",
                             seconds > 0 ? tokensPerStep / seconds : 0.0);
+    if (peak > 0 && seconds > 0)
+      absl::StrAppendFormat(&line, " mfu %.1f%%",
+                            100.0 * static_cast<double>(info.flops) /
+                                (seconds * peak));
     absl::StrAppendFormat(
         &line, " step_time %.4f s collectives %.4f s (%.1f%%)", seconds,
         ctx->collectiveSeconds,

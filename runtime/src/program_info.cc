@@ -345,6 +345,8 @@ absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
       if (absl::Status s = parseTensor(info, p, t, isArg); !s.ok())
         return s;
       list.push_back(std::move(t));
+    } else if (keyword == "flops") {
+      PALMRT_ASSIGN(info.flops, p.integer("FLOPs per step", 0, INT64_MAX));
     } else if (keyword == "vocab") {
       PALMRT_ASSIGN(info.vocab, p.integer("vocabulary size", 1, 1LL << 31));
     } else if (keyword == "target") {

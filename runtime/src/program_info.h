@@ -55,6 +55,9 @@ struct ProgramInfo {
   std::vector<TensorSpec> args, results;
   /// From an optional `vocab <n>` line; 0 when absent.
   int64_t vocab = 0;
+  /// From an optional `flops <n>` line: the model FLOPs of one forward step
+  /// of the whole job (for the MFU); 0 when absent.
+  int64_t flops = 0;
   /// From an optional `target <cpu|cuda>` line; cpu when absent.
   Target target = Target::Cpu;
 

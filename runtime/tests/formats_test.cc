@@ -84,12 +84,16 @@ TEST(ProgramInfo, ErrorsNameTheLine) {
   }
 }
 
-TEST(ProgramInfo, IgnoresUnknownKeywordsAndReadsVocab) {
-  auto info = parseProgramInfo("palm-program 1\nmesh 0\nflops 12\nvocab 77\n");
+TEST(ProgramInfo, IgnoresUnknownKeywordsAndReadsVocabAndFlops) {
+  auto info = parseProgramInfo(
+      "palm-program 1\nmesh 0\nchecksum 12\nvocab 77\nflops 270336\n");
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->vocab, 77);
+  EXPECT_EQ(info->flops, 270336);
   EXPECT_EQ(info->numDevices(), 1);
   EXPECT_EQ(info->target, Target::Cpu);
+  auto negative = parseProgramInfo("palm-program 1\nmesh 0\nflops -5\n");
+  EXPECT_FALSE(negative.ok());
 }
 
 TEST(ProgramInfo, ReadsTheTarget) {

@@ -281,6 +281,10 @@ int main(int argc, char **argv) {
   };
 
   if (palm::getLevel(*module) == palm::Level::Global) {
+    // The model FLOPs of a step, for the MFU the runtime prints.
+    (*module)->setAttr(palm::PalmDialect::kForwardFlopsAttrName,
+                       IntegerAttr::get(IntegerType::get(&context, 64),
+                                        palm::modelForwardFlops(*module)));
     timer.start("partition");
     if (!run([](PassManager &pm) { palm::buildSpmdPipeline(pm, explain); }))
       return 1;

@@ -2,6 +2,8 @@
 
 #include "ProgramInfo.h"
 
+#include "palm/Conversion/Passes.h"
+#include "palm/Dialect/Palm/IR/PalmDialect.h"
 #include "palm/Dialect/Palm/Transforms/Sharding.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -61,6 +63,30 @@ static LogicalResult checkName(Operation *anchor, StringRef name) {
   return success();
 }
 
+int64_t mlir::palm::modelForwardFlops(ModuleOp module) {
+  if (getLevel(module) != Level::Global)
+    return 0;
+  int64_t flops = 0;
+  auto elements = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getNumElements();
+  };
+  module.walk([&](Operation *op) {
+    if (auto dot = dyn_cast<DotGeneralOp>(op)) {
+      ArrayRef<int64_t> lhs = dot.getLhs().getType().getShape();
+      int64_t k = 1;
+      for (int64_t d : dot.getLhsContractingDims())
+        k *= lhs[d];
+      flops += 2 * elements(dot.getResult()) * k;
+    } else if (auto att = dyn_cast<AttentionOp>(op)) {
+      // q [b, s, h, dk], k [b, t, g, dk], v [b, t, g, dv]: QK^T and PV.
+      ArrayRef<int64_t> q = att.getQuery().getType().getShape();
+      ArrayRef<int64_t> v = att.getValue().getType().getShape();
+      flops += 2 * q[0] * q[1] * q[2] * v[1] * (q[3] + v[3]);
+    }
+  });
+  return flops;
+}
+
 FailureOr<std::string>
 mlir::palm::describeProgram(func::FuncOp fn, MeshOp mesh,
                             ArrayRef<SmallVector<StringAttr, 2>> groups,
@@ -70,6 +96,11 @@ mlir::palm::describeProgram(func::FuncOp fn, MeshOp mesh,
   os << "palm-program 1\n";
   if (cuda)
     os << "target cuda\n";
+  if (auto module = fn->getParentOfType<ModuleOp>())
+    if (auto flops = module->getAttrOfType<IntegerAttr>(
+            PalmDialect::kForwardFlopsAttrName);
+        flops && flops.getInt() > 0)
+      os << "flops " << flops.getInt() << '\n';
   if (mesh) {
     os << "mesh " << mesh.getShape().size();
     for (auto [name, size] : llvm::zip(mesh.getAxisNames(), mesh.getShape()))

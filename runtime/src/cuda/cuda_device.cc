@@ -186,6 +186,23 @@ std::string CudaDevice::describe() const {
                       ccMinor, ")");
 }
 
+double CudaDevice::peakFlops(bool bf16) const {
+  // Dense bf16 tensor-core and f32 peaks of the data-sheet SKUs, matched by
+  // the driver's name (the first that the name contains); boost clocks.
+  struct Peak {
+    const char *name;
+    double bf16, f32;
+  };
+  static const Peak peaks[] = {
+      {"H200", 989e12, 67e12},      {"H100 PCIe", 756e12, 51e12},
+      {"H100 NVL", 835e12, 60e12},  {"H100", 989e12, 67e12},
+      {"A100", 312e12, 19.5e12}};
+  for (const Peak &p : peaks)
+    if (name.find(p.name) != std::string::npos)
+      return bf16 ? p.bf16 : p.f32;
+  return 0;
+}
+
 absl::StatusOr<void *> CudaDevice::allocate(int64_t bytes) {
   size_t rounded =
       static_cast<size_t>((std::max<int64_t>(bytes, 1) + 255) / 256 * 256);

@@ -39,6 +39,7 @@ public:
   ~CudaDevice() override;
 
   std::string describe() const override;
+  double peakFlops(bool bf16) const override;
   absl::Status connect(palmrt_context &ctx) override;
   absl::StatusOr<void *> allocate(int64_t bytes) override;
   void release(void *memory) override;

@@ -15,7 +15,8 @@
 //
 // PALMRT_FAKE_CUDA_DEVICES sets the number of GPUs (default 1; 0 makes
 // cuInit fail with CUDA_ERROR_NO_DEVICE); PALMRT_FAKE_CUDA_LOG=1 prints
-// every launch (kernel, grid, block, shared bytes) to stderr.
+// every launch (kernel, grid, block, shared bytes) to stderr;
+// PALMRT_FAKE_CUDA_NAME sets the name the GPUs report.
 //
 //===----------------------------------------------------------------------===//
 
@@ -335,7 +336,8 @@ CUresult cuDeviceGet(CUdevice *device, int ordinal) {
 }
 
 CUresult cuDeviceGetName(char *name, int length, CUdevice) {
-  std::snprintf(name, length, "palmrt fake GPU");
+  const char *fake = std::getenv("PALMRT_FAKE_CUDA_NAME");
+  std::snprintf(name, length, "%s", fake ? fake : "palmrt fake GPU");
   return CUDA_SUCCESS;
 }
 

@@ -229,3 +229,23 @@ func.func @unknown_op_attr(%x: tensor<8xf32>) {
   %0 = palm.silu %x {palm.color = 1 : i64} : tensor<8xf32>
   return
 }
+
+// -----
+
+func.func @forward_flops_on_op(%x: tensor<8xf32>) {
+  // expected-error@+1 {{'palm.forward_flops' belongs on a module}}
+  %0 = palm.silu %x {palm.forward_flops = 16 : i64} : tensor<8xf32>
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'palm.forward_flops' must be a non-negative i64 (FLOPs)}}
+module attributes {palm.forward_flops = -1 : i64} {
+}
+
+// -----
+
+// expected-error@+1 {{'palm.forward_flops' must be a non-negative i64 (FLOPs)}}
+module attributes {palm.forward_flops = 1.5 : f32} {
+}

@@ -136,6 +136,15 @@ LogicalResult PalmDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' must be a #palm.level";
     return success();
   }
+  if (name == kForwardFlopsAttrName) {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a module";
+    auto flops = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!flops || !flops.getType().isInteger(64) || flops.getInt() < 0)
+      return op->emitError() << "'" << name
+                             << "' must be a non-negative i64 (FLOPs)";
+    return success();
+  }
   if (name == kShardingsAttrName) {
     auto shardings = dyn_cast<ArrayAttr>(attr.getValue());
     if (!shardings)

@@ -62,6 +62,11 @@ def Palm_Dialect : Dialect {
         "palm.global_type";
     /// Name of the module attribute recording the IR level.
     static constexpr ::llvm::StringLiteral kLevelAttrName = "palm.level";
+    /// Name of the optional module attribute holding the model FLOPs of one
+    /// forward step (an i64 >= 0), which palm-compile records before
+    /// partitioning and the runtime turns into an MFU.
+    static constexpr ::llvm::StringLiteral kForwardFlopsAttrName =
+        "palm.forward_flops";
   }];
 }
 
