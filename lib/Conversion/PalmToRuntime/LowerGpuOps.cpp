@@ -501,14 +501,15 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
     StringRef kernel = gpu->get(
         "rope:" + typeName(t) + ":" + shapeKey(x),
         {ptr, ptr, f32Type}, [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
-          int64_t n = x[0] * x[1] * x[2] * half;
+          // A thread per (batch, position, pair): its sine and cosine serve
+          // every head.
+          int64_t n = x[0] * x[1] * half;
           K::gridStride(b, l, K::i64(b, l, n), [&](Value i) {
-            SmallVector<Value> c =
-                coordinates(b, l, i, {x[0], x[1], x[2], half});
+            SmallVector<Value> c = coordinates(b, l, i, {x[0], x[1], half});
             Type f = b.getF32Type();
             // angle = p * base^(-2i/d); reduced to [0, 2 pi) before the
             // hardware sin/cos, which are accurate only there.
-            Value iF = arith::SIToFPOp::create(b, l, f, c[3]);
+            Value iF = arith::SIToFPOp::create(b, l, f, c[2]);
             Value expo = arith::MulFOp::create(
                 b, l, iF, K::f32(b, l, -2.0 / double(x[3])));
             Value freq = math::Exp2Op::create(
@@ -524,23 +525,37 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
                 arith::MulFOp::create(b, l, turns, K::f32(b, l, 2 * M_PI)));
             Value cs = math::CosOp::create(b, l, angle);
             Value sn = math::SinOp::create(b, l, angle);
-            Value base = flatIndex(b, l, {c[0], c[1], c[2]}, {x[0], x[1], x[2]});
-            base = arith::MulIOp::create(b, l, base, K::i64(b, l, x[3]));
-            Value i1 = arith::AddIOp::create(b, l, base, c[3]);
-            Value i2 = arith::AddIOp::create(b, l, i1, K::i64(b, l, half));
-            Value x1 = K::loadF32(b, l, t, a[0], i1);
-            Value x2 = K::loadF32(b, l, t, a[0], i2);
-            Value y1 = arith::SubFOp::create(
-                b, l, arith::MulFOp::create(b, l, x1, cs),
-                arith::MulFOp::create(b, l, x2, sn));
-            Value y2 = arith::AddFOp::create(
-                b, l, arith::MulFOp::create(b, l, x2, cs),
-                arith::MulFOp::create(b, l, x1, sn));
-            K::storeF32(b, l, t, a[1], i1, y1);
-            K::storeF32(b, l, t, a[1], i2, y2);
+            Value row = flatIndex(b, l, {c[0], c[1]}, {x[0], x[1]});
+            scf::ForOp::create(
+                b, l, K::i64(b, l, 0), K::i64(b, l, x[2]), K::i64(b, l, 1),
+                ValueRange{},
+                [&](OpBuilder &nb, Location hl, Value head, ValueRange) {
+                  Value base = arith::MulIOp::create(
+                      b, hl,
+                      arith::AddIOp::create(
+                          b, hl,
+                          arith::MulIOp::create(b, hl, row,
+                                                K::i64(b, hl, x[2])),
+                          head),
+                      K::i64(b, hl, x[3]));
+                  Value i1 = arith::AddIOp::create(b, hl, base, c[2]);
+                  Value i2 = arith::AddIOp::create(b, hl, i1,
+                                                   K::i64(b, hl, half));
+                  Value x1 = K::loadF32(b, hl, t, a[0], i1);
+                  Value x2 = K::loadF32(b, hl, t, a[0], i2);
+                  Value y1 = arith::SubFOp::create(
+                      b, hl, arith::MulFOp::create(b, hl, x1, cs),
+                      arith::MulFOp::create(b, hl, x2, sn));
+                  Value y2 = arith::AddFOp::create(
+                      b, hl, arith::MulFOp::create(b, hl, x2, cs),
+                      arith::MulFOp::create(b, hl, x1, sn));
+                  K::storeF32(b, hl, t, a[1], i1, y1);
+                  K::storeF32(b, hl, t, a[1], i2, y2);
+                  scf::YieldOp::create(nb, hl);
+                });
           });
         });
-    launch(kernel, x[0] * x[1] * x[2] * half, false,
+    launch(kernel, x[0] * x[1] * half, false,
            {ptrOf(rope.getInput()), ptrOf(rope.getResult()),
             f32(std::log2(rope.getBase().convertToDouble()))});
     return true;
