@@ -4,9 +4,10 @@
 // collectives, palmrt_main on a cuda program) and the kernels it runs are
 // tested on machines without a GPU by putting this library, named
 // libcuda.so.1, first on LD_LIBRARY_PATH. "Device memory" is host memory and
-// every stream runs its work at once. Kernels run in ptx_interpreter.cc:
-// PTX modules as loaded (palm-compile's generated kernels, the tests'
-// kernels), and for palmrt's embedded fatbins the PTX nvcc made from the
+// every stream runs its work at once. Kernels run in the PTX interpreter
+// (ptx_interpreter.h): PTX modules as loaded (palm-compile's generated
+// kernels, the tests' kernels), and for palmrt's embedded fatbins the PTX
+// nvcc made from the
 // same sources at build time (embedded here). palmrt's attention kernel is
 // also checked, launch by launch, against a plain double-precision
 // reference. Every device address a call or a kernel touches must lie

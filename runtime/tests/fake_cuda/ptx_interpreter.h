@@ -6,17 +6,18 @@
 // executed instruction by instruction on a machine without a GPU: the very
 // PTX a GPU's driver would compile, not a re-implementation.
 //
-// Threads run in warps of 32 in lock step: each warp executes the
-// instruction with the smallest program counter among its waiting lanes,
-// for every lane at that counter (which reconverges structured control flow
-// and makes shfl.sync see its partners); bar.sync waits for every warp of
-// the block. Global (and generic) addresses are host addresses that must
-// lie in device memory, shared and local memory are per-block and
-// per-thread host buffers, and every access is bounds checked: an
-// out-of-bounds access, two warps touching a shared-memory byte between the
-// same two barriers (one of them writing), a shuffle from a lane that is
-// not there, or an instruction the interpreter does not know is a hard
-// error naming the kernel and the PTX line.
+// ptx_parser.cc turns PTX text into the decoded kernels of ptx_ir.h and
+// ptx_executor.cc runs them. Threads run in warps of 32 in lock step: each
+// warp executes the instruction with the smallest program counter among its
+// waiting lanes, for every lane at that counter (which reconverges
+// structured control flow and makes shfl.sync see its partners); bar.sync
+// waits for every warp of the block. Global (and generic) addresses are
+// host addresses that must lie in device memory, shared and local memory
+// are per-block and per-thread host buffers, and every access is bounds
+// checked: an out-of-bounds access, two warps touching a shared-memory byte
+// between the same two barriers (one of them writing), a shuffle from a
+// lane that is not there, or an instruction the interpreter does not know
+// is a hard error naming the kernel and the PTX line.
 //
 // It covers the subset of PTX that LLVM's NVPTX backend and nvcc emit for
 // palm's kernels (integer, f32/f64/bf16 arithmetic, conversions, predicates,
