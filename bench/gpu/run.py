@@ -166,6 +166,13 @@ def main():
         model, "bf16", stats["parameters"] / 1e9, rate,
         rate * flops / 1e12, mfu))
     print("all steps: %s" % " ".join("%.0f" % r for r in rates))
+    own = [float(m.group(1)) for m in
+           re.finditer(r"mfu ([0-9.]+)%", result.stdout)]
+    if own:
+        # The runtime's own MFU: the compiler's FLOP count (no LayerNorm
+        # scales) over the same peak.
+        print("the step lines' mfu (median after warm-up): %.1f%%"
+              % statistics.median(own[2:] or own))
     print()
     trace = os.path.join(HERE, "out", model + ".trace.json")
     result = run([exe, "--steps", "2", "--trace", trace])
