@@ -61,13 +61,24 @@ void checkRange(const void *p, size_t bytes, const char *what) {
 
 size_t elemBytes(cudaDataType type) { return type == CUDA_R_16BF ? 2 : 4; }
 
+/// Checks once that every element a matrix's layout addresses lies in device
+/// memory: the span from its first to its last element.
+void checkMatrix(const void *base, const FakeLayout &l, const char *what) {
+  if (l.rows == 0 || l.cols == 0 || l.batch <= 0)
+    return;
+  int64_t last = (l.batch - 1) * l.stride +
+                 static_cast<int64_t>(l.cols - 1) * l.ld +
+                 static_cast<int64_t>(l.rows - 1);
+  checkRange(base, (last + 1) * elemBytes(l.type), what);
+}
+
+/// Element (r, c) of problem `batch` (inside a checkMatrix'ed span).
 double load(const void *base, const FakeLayout &l, int64_t batch, uint64_t r,
-            uint64_t c, const char *what) {
+            uint64_t c) {
   const char *at = static_cast<const char *>(base) +
                    (batch * l.stride + static_cast<int64_t>(c) * l.ld +
                     static_cast<int64_t>(r)) *
                        elemBytes(l.type);
-  checkRange(at, elemBytes(l.type), what);
   if (l.type == CUDA_R_16BF) {
     uint16_t v;
     std::memcpy(&v, at, 2);
@@ -87,7 +98,6 @@ void store(void *base, const FakeLayout &l, int64_t batch, uint64_t r,
              (batch * l.stride + static_cast<int64_t>(c) * l.ld +
               static_cast<int64_t>(r)) *
                  elemBytes(l.type);
-  checkRange(at, elemBytes(l.type), "matmul D");
   float f = static_cast<float>(value);
   if (l.type == CUDA_R_16BF) {
     uint32_t bits;
@@ -282,9 +292,14 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc,
   if (!consistent(d, a, b, c, dl))
     return CUBLAS_STATUS_INVALID_VALUE;
   checkRange(workspace, workspaceBytes, "matmul workspace");
+  checkMatrix(A, a, "A");
+  checkMatrix(B, b, "B");
+  checkMatrix(D, dl, "matmul D");
   float alphaValue, betaValue;
   std::memcpy(&alphaValue, alpha, 4);
   std::memcpy(&betaValue, beta, 4);
+  if (betaValue != 0)
+    checkMatrix(C, c, "C");
   uint64_t m = c.rows, n = c.cols,
            k = d.transA == CUBLAS_OP_N ? a.cols : a.rows;
   std::vector<double> out(m * n);
@@ -293,15 +308,15 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc,
       for (uint64_t i = 0; i < m; ++i) {
         double sum = 0;
         for (uint64_t l = 0; l < k; ++l) {
-          double x = d.transA == CUBLAS_OP_N ? load(A, a, batch, i, l, "A")
-                                             : load(A, a, batch, l, i, "A");
-          double y = d.transB == CUBLAS_OP_N ? load(B, b, batch, l, j, "B")
-                                             : load(B, b, batch, j, l, "B");
+          double x = d.transA == CUBLAS_OP_N ? load(A, a, batch, i, l)
+                                             : load(A, a, batch, l, i);
+          double y = d.transB == CUBLAS_OP_N ? load(B, b, batch, l, j)
+                                             : load(B, b, batch, j, l);
           sum += x * y;
         }
         out[j * m + i] =
             alphaValue * sum +
-            (betaValue != 0 ? betaValue * load(C, c, batch, i, j, "C") : 0.0);
+            (betaValue != 0 ? betaValue * load(C, c, batch, i, j) : 0.0);
       }
     for (uint64_t j = 0; j < n; ++j)
       for (uint64_t i = 0; i < m; ++i)
