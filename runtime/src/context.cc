@@ -46,6 +46,7 @@ createContext(const ProgramInfo &info) {
         return absl::InternalError(absl::StrCat("mesh position of rank ",
                                                 job.rank, " failed (", s, ")"));
     }
+    g.color = color;
     // Every rank sees the same group sizes, so all of them take part in the
     // same splits.
     if (g.size > 1) {
@@ -55,6 +56,9 @@ createContext(const ProgramInfo &info) {
     }
     ctx->groups.push_back(std::move(g));
   }
+  // The cuda backend splits its NCCL communicators from a world one.
+  if (job.size > 1 && job.mpi && info.target == Target::Cuda)
+    ctx->world = makeMpiTransport(job.mpi, 0, job.rank);
   return ctx;
 }
 

@@ -61,6 +61,9 @@ struct palmrt_context {
     std::vector<int32_t> axes;
     int64_t index = 0;
     int64_t size = 1;
+    /// Which of the groups over these axes this device is in (the devices
+    /// of one group share it).
+    int64_t color = 0;
     /// Null when the group has one device.
     std::unique_ptr<palmrt::Transport> transport;
   };
@@ -68,6 +71,8 @@ struct palmrt_context {
   palmrt::ProgramInfo info;
   int64_t rank = 0;
   std::vector<Group> groups;
+  /// Every device of the job, in rank order; null in a job of one process.
+  std::unique_ptr<palmrt::Transport> world;
 
   /// Seconds spent in collectives since the last reset (per step).
   double collectiveSeconds = 0;

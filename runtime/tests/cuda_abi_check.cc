@@ -179,6 +179,7 @@ PALMRT_SAME(Nccl, GetVersion, ncclGetVersion);
 PALMRT_SAME(Nccl, GetUniqueId, ncclGetUniqueId);
 PALMRT_SAME(Nccl, CommInitRank, ncclCommInitRank);
 PALMRT_SAME(Nccl, CommDestroy, ncclCommDestroy);
+PALMRT_SAME(Nccl, CommSplit, ncclCommSplit);
 PALMRT_SAME(Nccl, CommAbort, ncclCommAbort);
 PALMRT_SAME(Nccl, CommGetAsyncError, ncclCommGetAsyncError);
 PALMRT_SAME(Nccl, GetErrorString, ncclGetErrorString);

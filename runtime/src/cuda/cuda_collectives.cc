@@ -1,10 +1,12 @@
 //===- cuda_collectives.cc - the cuda backend's collectives over NCCL -----===//
 //
 // One NCCL communicator per group of several devices, made at start-up:
-// device 0 of the group asks NCCL for an id and broadcasts it over the
-// group's MPI communicator (which the host backend already splits), then
-// every member calls ncclCommInitRank. Groups of one device need no NCCL, so
-// a single process runs without it.
+// rank 0 asks NCCL for an id and broadcasts it over MPI, every device joins
+// a communicator of the whole job (ncclCommInitRank), and each group's is
+// split from it (ncclCommSplit: color = which group over those axes, key =
+// index in it). With an NCCL older than 2.18 (no ncclCommSplit) each group
+// bootstraps its own over its MPI communicator instead. Groups of one
+// device need no NCCL, so a single process runs without it.
 //
 // Every collective runs on the comm stream, after the compute stream's
 // earlier work (an event), and the compute stream waits for it. Along a
@@ -68,42 +70,85 @@ struct CudaDevice::CommSpan {
   int64_t bytes;
 };
 
+/// An NCCL communicator over the devices of `transport`: device 0 makes the
+/// id and broadcasts it, every member then joins as `index` of `size`.
+absl::Status CudaDevice::initComm(Transport &transport, int64_t size,
+                                  int64_t index, const std::string &what,
+                                  nccl::Comm *comm) {
+  struct {
+    int32_t ok;
+    nccl::UniqueId id;
+  } message{};
+  std::string why;
+  if (index == 0) {
+    nccl::Result r = nccl->GetUniqueId(&message.id);
+    message.ok = r == nccl::kSuccess;
+    if (!message.ok)
+      why = nccl->errorString(r, nullptr);
+  }
+  transport.broadcast(&message, sizeof(message), 0);
+  if (!message.ok)
+    return absl::UnavailableError(absl::StrCat(
+        "NCCL cannot make an id for the communicator of ", what,
+        why.empty() ? " (see the message of its device 0)"
+                    : absl::StrCat(": ", why)));
+  nccl::Result r = nccl->CommInitRank(comm, static_cast<int>(size), message.id,
+                                      static_cast<int>(index));
+  if (r != nccl::kSuccess)
+    return absl::UnavailableError(absl::StrCat("NCCL cannot connect the ",
+                                               size, " devices of ", what, ": ",
+                                               nccl->errorString(r, *comm)));
+  return absl::OkStatus();
+}
+
 absl::Status CudaDevice::connect(palmrt_context &context) {
   ctx = &context;
   groupComms.assign(context.groups.size(), nullptr);
   check(cu.CtxSetCurrent(this->context), "cuCtxSetCurrent");
+  bool several = false;
   for (size_t id = 0; id < context.groups.size(); ++id) {
-    palmrt_context::Group &g = context.groups[id];
+    const palmrt_context::Group &g = context.groups[id];
     if (g.size == 1)
       continue;
     if (!nccl || !g.transport)
       return absl::InternalError(
           absl::StrCat("group ", id, " has ", g.size,
                        " devices but NCCL or MPI is not loaded"));
-    struct {
-      int32_t ok;
-      nccl::UniqueId id;
-    } message{};
-    std::string why;
-    if (g.index == 0) {
-      nccl::Result r = nccl->GetUniqueId(&message.id);
-      message.ok = r == nccl::kSuccess;
-      if (!message.ok)
-        why = nccl->errorString(r, nullptr);
+    several = true;
+  }
+  if (!several)
+    return absl::OkStatus();
+  // One bootstrap for the job, then each group's communicator split from
+  // it (ranks of a group share its color; the key orders them). Without
+  // ncclCommSplit (NCCL before 2.18) every group bootstraps its own.
+  if (nccl->CommSplit && context.world) {
+    int64_t devices = context.info.numDevices();
+    if (absl::Status s = initComm(*context.world, devices, context.rank,
+                                  "the job", &worldComm);
+        !s.ok())
+      return s;
+    for (size_t id = 0; id < context.groups.size(); ++id) {
+      const palmrt_context::Group &g = context.groups[id];
+      if (g.size == 1)
+        continue;
+      nccl::Result r =
+          nccl->CommSplit(worldComm, static_cast<int>(g.color),
+                          static_cast<int>(g.index), &groupComms[id], nullptr);
+      if (r != nccl::kSuccess)
+        return absl::UnavailableError(absl::StrCat(
+            "NCCL cannot split the communicator of group ", id, " (", g.size,
+            " devices): ", nccl->errorString(r, worldComm)));
     }
-    g.transport->broadcast(&message, sizeof(message), 0);
-    if (!message.ok)
-      return absl::UnavailableError(absl::StrCat(
-          "NCCL cannot make an id for the communicator of group ", id,
-          why.empty() ? " (see the message of its device 0)"
-                      : absl::StrCat(": ", why)));
-    nccl::Result r =
-        nccl->CommInitRank(&groupComms[id], static_cast<int>(g.size),
-                           message.id, static_cast<int>(g.index));
-    if (r != nccl::kSuccess)
-      return absl::UnavailableError(
-          absl::StrCat("NCCL cannot connect the ", g.size, " devices of group ",
-                       id, ": ", nccl->errorString(r, groupComms[id])));
+    return absl::OkStatus();
+  }
+  for (size_t id = 0; id < context.groups.size(); ++id) {
+    palmrt_context::Group &g = context.groups[id];
+    if (g.size == 1)
+      continue;
+    if (absl::Status s = initComm(*g.transport, g.size, g.index,
+                                  absl::StrCat("group ", id), &groupComms[id]);
+        !s.ok())
+      return s;
   }
   return absl::OkStatus();
 }

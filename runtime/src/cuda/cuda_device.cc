@@ -161,6 +161,8 @@ CudaDevice::~CudaDevice() {
   for (nccl::Comm c : groupComms)
     if (c)
       nccl->CommDestroy(c);
+  if (worldComm)
+    nccl->CommDestroy(worldComm);
   gemmEngine.reset();
   for (Scratch &s : scratchBuffers)
     if (s.pointer)

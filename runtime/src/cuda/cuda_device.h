@@ -31,6 +31,8 @@
 
 namespace palmrt {
 
+class Transport;
+
 class CudaDevice final : public Device {
 public:
   /// See openCudaDevice (device.h).
@@ -155,7 +157,11 @@ private:
   std::set<cu::DevicePtr> allocations;
   std::unique_ptr<CublasGemm> gemmEngine;
 
+  absl::Status initComm(Transport &transport, int64_t size, int64_t index,
+                        const std::string &what, nccl::Comm *comm);
   std::vector<nccl::Comm> groupComms;
+  /// Every device of the job, the parent of groupComms (NCCL 2.18+).
+  nccl::Comm worldComm = nullptr;
   struct Scratch {
     cu::DevicePtr pointer = 0;
     int64_t bytes = 0;

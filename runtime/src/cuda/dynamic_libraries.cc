@@ -179,6 +179,8 @@ absl::StatusOr<Nccl> resolveNccl() {
   r(n.GetUniqueId, "ncclGetUniqueId");
   r(n.CommInitRank, "ncclCommInitRank");
   r(n.CommDestroy, "ncclCommDestroy");
+  n.CommSplit = reinterpret_cast<decltype(n.CommSplit)>(
+      dlsym(*handle, "ncclCommSplit")); // optional
   r(n.CommAbort, "ncclCommAbort");
   r(n.CommGetAsyncError, "ncclCommGetAsyncError");
   r(n.GetErrorString, "ncclGetErrorString");

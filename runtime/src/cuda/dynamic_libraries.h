@@ -203,6 +203,7 @@ using Comm = ::ncclComm *;
 struct UniqueId {
   char internal[128];
 };
+struct Config; // ncclConfig_t, only ever passed as null
 inline constexpr Result kSuccess = 0;
 inline constexpr int kInt32 = 2, kInt64 = 4, kFloat32 = 7, kBfloat16 = 9;
 inline constexpr int kSum = 0, kMax = 2;
@@ -217,6 +218,10 @@ struct Nccl {
   nccl::Result (*CommInitRank)(nccl::Comm *comm, int ranks, nccl::UniqueId id,
                                int rank);
   nccl::Result (*CommDestroy)(nccl::Comm comm);
+  /// NCCL 2.18 and later; null in older libraries (groups then connect
+  /// with CommInitRank each).
+  nccl::Result (*CommSplit)(nccl::Comm comm, int color, int key,
+                            nccl::Comm *newComm, nccl::Config *config);
   nccl::Result (*CommAbort)(nccl::Comm comm);
   nccl::Result (*CommGetAsyncError)(nccl::Comm comm, nccl::Result *error);
   const char *(*GetErrorString)(nccl::Result result);

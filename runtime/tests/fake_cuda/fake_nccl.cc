@@ -248,6 +248,26 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int ranks, ncclUniqueId id,
   return ncclSuccess;
 }
 
+/// The members of `parent` with the same color, ordered by key; like NCCL's,
+/// collective over the parent.
+ncclResult_t ncclCommSplit(ncclComm_t parent, int color, int key,
+                           ncclComm_t *comm, ncclConfig_t *config) {
+  if (config)
+    fail("ncclCommSplit with a configuration");
+  if (color < 0)
+    fail("ncclCommSplit without a color (palmrt gives every rank one)");
+  auto *c = new ncclComm{nullptr, 0, 0};
+  if (mpi().Comm_split(parent->mpi, color, key, &c->mpi) != 0)
+    return ncclSystemError;
+  mpi().Comm_size(c->mpi, &c->ranks);
+  mpi().Comm_rank(c->mpi, &c->rank);
+  if (std::getenv("PALMRT_FAKE_CUDA_LOG"))
+    std::fprintf(stderr, "fake libnccl: split color %d: rank %d of %d\n",
+                 color, c->rank, c->ranks);
+  *comm = c;
+  return ncclSuccess;
+}
+
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   // MPI may already be finalized when the backend lets go of its comms.
   delete comm;
