@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace palmrt {
 namespace {
@@ -120,8 +121,10 @@ absl::Status CudaDevice::connect(palmrt_context &context) {
     return absl::OkStatus();
   // One bootstrap for the job, then each group's communicator split from
   // it (ranks of a group share its color; the key orders them). Without
-  // ncclCommSplit (NCCL before 2.18) every group bootstraps its own.
-  if (nccl->CommSplit && context.world) {
+  // ncclCommSplit (NCCL before 2.18), or with PALMRT_NCCL_NO_SPLIT set,
+  // every group bootstraps its own.
+  const char *noSplit = std::getenv("PALMRT_NCCL_NO_SPLIT");
+  if (nccl->CommSplit && context.world && !(noSplit && *noSplit)) {
     int64_t devices = context.info.numDevices();
     if (absl::Status s = initComm(*context.world, devices, context.rank,
                                   "the job", &worldComm);
