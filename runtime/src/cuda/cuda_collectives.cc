@@ -220,6 +220,40 @@ void CudaDevice::copyOnComms(void *dst, const void *src, int64_t bytes) {
         "cuMemcpyDtoDAsync");
 }
 
+void CudaDevice::splitPieces(const void *whole, void *pieces,
+                             const std::vector<int64_t> &shape, int32_t dim,
+                             int64_t size, int64_t elemBytes) {
+  BlockCopy c;
+  c.src = whole;
+  c.dst = pieces;
+  c.srcShape = shape;
+  c.dstShape = shape;
+  c.dstShape[dim] /= size;
+  c.block = c.dstShape;
+  c.pieces = size;
+  c.srcPieceStride = c.dstShape[dim] * strideOf(shape, dim);
+  c.dstPieceStride = count(shape) / size;
+  c.elemBytes = elemBytes;
+  blockCopy(comms, c);
+}
+
+void CudaDevice::joinPieces(const void *pieces, void *whole,
+                            const std::vector<int64_t> &pieceShape,
+                            int32_t dim, int64_t size, int64_t elemBytes) {
+  BlockCopy c;
+  c.src = pieces;
+  c.dst = whole;
+  c.srcShape = pieceShape;
+  c.dstShape = pieceShape;
+  c.dstShape[dim] *= size;
+  c.block = pieceShape;
+  c.pieces = size;
+  c.srcPieceStride = count(pieceShape);
+  c.dstPieceStride = pieceShape[dim] * strideOf(c.dstShape, dim);
+  c.elemBytes = elemBytes;
+  blockCopy(comms, c);
+}
+
 void CudaDevice::allReduce(int32_t group, const void *in, void *out,
                            int64_t count, int32_t dtype, int32_t reduction) {
   int64_t bytes = count * dtypeBytes(dtype);
@@ -251,20 +285,8 @@ void CudaDevice::allGather(int32_t group, const void *in, void *out,
     checkNccl(nccl->AllGather(in, gathered, static_cast<size_t>(n),
                               ncclType(dtype), comm(group), comms),
               "ncclAllGather", group);
-    if (!contiguous) {
-      BlockCopy c;
-      c.src = gathered;
-      c.dst = out;
-      c.srcShape = inShape;
-      c.dstShape = inShape;
-      c.dstShape[dim] *= size;
-      c.block = inShape;
-      c.pieces = size;
-      c.srcPieceStride = n;
-      c.dstPieceStride = inShape[dim] * strideOf(c.dstShape, dim);
-      c.elemBytes = elemBytes;
-      blockCopy(comms, c);
-    }
+    if (!contiguous)
+      joinPieces(gathered, out, inShape, dim, size, elemBytes);
   }
   endCollective(span);
 }
@@ -278,22 +300,11 @@ void CudaDevice::reduceScatter(int32_t group, const void *in, void *out,
   if (n > 0 && size == 1) {
     copyOnComms(out, in, n * elemBytes);
   } else if (n > 0) {
-    std::vector<int64_t> piece = inShape;
-    piece[dim] /= size;
     const void *send = in;
     if (product(inShape.data(), 0, dim) != 1) {
-      BlockCopy c;
-      c.src = in;
-      c.dst = scratch(0, n * elemBytes);
-      c.srcShape = inShape;
-      c.dstShape = piece;
-      c.block = piece;
-      c.pieces = size;
-      c.srcPieceStride = piece[dim] * strideOf(inShape, dim);
-      c.dstPieceStride = n / size;
-      c.elemBytes = elemBytes;
-      blockCopy(comms, c);
-      send = c.dst;
+      void *packed = scratch(0, n * elemBytes);
+      splitPieces(in, packed, inShape, dim, size, elemBytes);
+      send = packed;
     }
     checkNccl(nccl->ReduceScatter(send, out, static_cast<size_t>(n / size),
                                   ncclType(dtype), ncclOp(reduction),
@@ -314,24 +325,13 @@ void CudaDevice::allToAll(int32_t group, const void *in, void *out,
   } else if (n > 0) {
     std::vector<int64_t> piece = inShape;
     piece[splitDim] /= size;
-    std::vector<int64_t> outShape = piece;
-    outShape[concatDim] *= size;
     int64_t pieceCount = n / size, pieceBytes = pieceCount * elemBytes;
     const void *send = in;
     // Received pieces must not land on the input being sent.
     if (product(inShape.data(), 0, splitDim) != 1 || in == out) {
-      BlockCopy c;
-      c.src = in;
-      c.dst = scratch(0, n * elemBytes);
-      c.srcShape = inShape;
-      c.dstShape = piece;
-      c.block = piece;
-      c.pieces = size;
-      c.srcPieceStride = piece[splitDim] * strideOf(inShape, splitDim);
-      c.dstPieceStride = pieceCount;
-      c.elemBytes = elemBytes;
-      blockCopy(comms, c);
-      send = c.dst;
+      void *packed = scratch(0, n * elemBytes);
+      splitPieces(in, packed, inShape, splitDim, size, elemBytes);
+      send = packed;
     }
     bool contiguous = product(piece.data(), 0, concatDim) == 1;
     void *recv = contiguous ? out : scratch(1, n * elemBytes);
@@ -347,19 +347,8 @@ void CudaDevice::allToAll(int32_t group, const void *in, void *out,
                 "ncclRecv", group);
     }
     checkNccl(nccl->GroupEnd(), "ncclGroupEnd", group);
-    if (!contiguous) {
-      BlockCopy c;
-      c.src = recv;
-      c.dst = out;
-      c.srcShape = piece;
-      c.dstShape = outShape;
-      c.block = piece;
-      c.pieces = size;
-      c.srcPieceStride = pieceCount;
-      c.dstPieceStride = piece[concatDim] * strideOf(outShape, concatDim);
-      c.elemBytes = elemBytes;
-      blockCopy(comms, c);
-    }
+    if (!contiguous)
+      joinPieces(recv, out, piece, concatDim, size, elemBytes);
   }
   endCollective(span);
 }

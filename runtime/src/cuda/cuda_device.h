@@ -126,6 +126,16 @@ private:
   /// Copies `bytes` from `src` to `dst` on the comm stream (nothing when
   /// they are the same buffer): a collective over a group of one device.
   void copyOnComms(void *dst, const void *src, int64_t bytes);
+  /// On the comm stream: `whole` (shape `shape`) cut along `dim` into `size`
+  /// equal pieces, written one after another to `pieces`.
+  void splitPieces(const void *whole, void *pieces,
+                   const std::vector<int64_t> &shape, int32_t dim,
+                   int64_t size, int64_t elemBytes);
+  /// The inverse: `size` consecutive pieces of `pieceShape` at `pieces`
+  /// concatenated along `dim` into `whole`.
+  void joinPieces(const void *pieces, void *whole,
+                  const std::vector<int64_t> &pieceShape, int32_t dim,
+                  int64_t size, int64_t elemBytes);
   void checkNccl(nccl::Result result, const char *call, int32_t group) const;
   /// Device scratch of at least `bytes`, grown (after the comm stream
   /// drains) when too small.
