@@ -10,12 +10,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "bf16.h"
+#include "fake_device_memory.h"
+
 #include <cublasLt.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <vector>
 
 namespace {
@@ -47,16 +49,7 @@ constexpr uint64_t kAlgoMark = 0x70616c6d;
 }
 
 void checkRange(const void *p, size_t bytes, const char *what) {
-  using Check = void (*)(const void *, size_t, const char *);
-  static Check check = [] {
-    void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
-    return driver
-               ? reinterpret_cast<Check>(dlsym(driver, "palmrtFakeCheckRange"))
-               : nullptr;
-  }();
-  if (!check)
-    fail("the fake libcuda.so.1 is not loaded");
-  check(p, bytes, what);
+  checkDeviceRange("fake libcublasLt", p, bytes, what);
 }
 
 size_t elemBytes(cudaDataType type) { return type == CUDA_R_16BF ? 2 : 4; }
@@ -82,10 +75,7 @@ double load(const void *base, const FakeLayout &l, int64_t batch, uint64_t r,
   if (l.type == CUDA_R_16BF) {
     uint16_t v;
     std::memcpy(&v, at, 2);
-    uint32_t bits = static_cast<uint32_t>(v) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
+    return palmrt::bf16ToFloat(v);
   }
   float f;
   std::memcpy(&f, at, 4);
@@ -100,10 +90,7 @@ void store(void *base, const FakeLayout &l, int64_t batch, uint64_t r,
                  elemBytes(l.type);
   float f = static_cast<float>(value);
   if (l.type == CUDA_R_16BF) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, 4);
-    bits += 0x7FFFu + ((bits >> 16) & 1u);
-    uint16_t v = static_cast<uint16_t>(bits >> 16);
+    uint16_t v = palmrt::floatToBf16(f);
     std::memcpy(at, &v, 2);
   } else {
     std::memcpy(at, &f, 4);

@@ -21,6 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "bf16.h"
 #include "cuda/kernels/kernel_params.h"
 #include "ptx_interpreter.h"
 
@@ -116,19 +117,8 @@ double now() {
       .count();
 }
 
-float bf16ToFloat(uint16_t v) {
-  uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t floatToBf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
+using palmrt::bf16ToFloat;
+using palmrt::floatToBf16;
 
 /// palmrt's attention kernels, as a reference with the semantics of
 /// palmrt.h; also checks the launch palmrt chose.

@@ -12,6 +12,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "bf16.h"
+#include "fake_device_memory.h"
+
 #include <nccl.h>
 
 #include <algorithm>
@@ -77,16 +80,7 @@ const Mpi &mpi() {
 }
 
 void checkRange(const void *p, size_t bytes, const char *what) {
-  using Check = void (*)(const void *, size_t, const char *);
-  static Check check = [] {
-    void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
-    return driver
-               ? reinterpret_cast<Check>(dlsym(driver, "palmrtFakeCheckRange"))
-               : nullptr;
-  }();
-  if (!check)
-    fail("the fake libcuda.so.1 is not loaded");
-  check(p, bytes, what);
+  checkDeviceRange("fake libnccl", p, bytes, what);
 }
 
 struct IdContents {
@@ -119,19 +113,8 @@ size_t typeBytes(ncclDataType_t type) {
   }
 }
 
-float bf16ToFloat(uint16_t v) {
-  uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t floatToBf16(float f) {
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
+using palmrt::bf16ToFloat;
+using palmrt::floatToBf16;
 
 /// out[i] = reduce over r of in[r * stride + i], i < count.
 void reduce(const char *in, size_t stride, int ranks, void *out, size_t count,
