@@ -10,13 +10,13 @@
 #include "bf16.h"
 #include "context.h"
 #include "cuda_test_util.h"
+#include "random_values.h"
 
 #include "palmrt/palmrt.h"
 
 #include "absl/strings/str_cat.h"
 
 #include <cmath>
-#include <random>
 
 extern "C" const unsigned char palmrt_test_kernels_ptx[];
 
@@ -72,14 +72,6 @@ protected:
   Device &device() { return *gpu().ctx->device; }
 };
 
-std::vector<float> randomFloats(size_t n, unsigned seed, float scale = 1) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(gen);
-  return v;
-}
 
 std::vector<uint16_t> toBf16(const std::vector<float> &v) {
   std::vector<uint16_t> out(v.size());
@@ -132,8 +124,8 @@ TEST_F(Cuda, GemmMatchesTheHostInF32) {
         std::string what =
             absl::StrCat("batch ", c.batch, " m ", c.m, " n ", c.n, " k ", c.k,
                          " ta ", ta, " tb ", tb);
-        auto a = randomFloats(c.batch * c.m * c.k, 1);
-        auto b = randomFloats(c.batch * c.k * c.n, 2);
+        auto a = randomVector(c.batch * c.m * c.k, 1);
+        auto b = randomVector(c.batch * c.k * c.n, 2);
         std::vector<float> want(c.batch * c.m * c.n);
         palmrt_gemm(nullptr, PALMRT_F32, c.batch, c.m, c.n, c.k, a.data(), ta,
                     b.data(), tb, want.data());
@@ -151,8 +143,8 @@ TEST_F(Cuda, GemmMatchesTheHostInBf16) {
       for (int tb : {0, 1}) {
         std::string what = absl::StrCat("bf16 batch ", c.batch, " m ", c.m,
                                         " ta ", ta, " tb ", tb);
-        auto a = toBf16(randomFloats(c.batch * c.m * c.k, 3));
-        auto b = toBf16(randomFloats(c.batch * c.k * c.n, 4));
+        auto a = toBf16(randomVector(c.batch * c.m * c.k, 3));
+        auto b = toBf16(randomVector(c.batch * c.k * c.n, 4));
         std::vector<uint16_t> want(c.batch * c.m * c.n);
         palmrt_gemm(nullptr, PALMRT_BF16, c.batch, c.m, c.n, c.k, a.data(), ta,
                     b.data(), tb, want.data());
@@ -172,7 +164,7 @@ TEST_F(Cuda, GemmOfNothingAndOfOffsetOperands) {
               c.pointer());
   EXPECT_EQ(c.get(), std::vector<float>(12, 0.0f));
   // Operands 16 bytes into their buffers.
-  auto a = randomFloats(4 + 6 * 10, 5), b = randomFloats(4 + 10 * 7, 6);
+  auto a = randomVector(4 + 6 * 10, 5), b = randomVector(4 + 10 * 7, 6);
   std::vector<float> want(6 * 7);
   palmrt_gemm(nullptr, PALMRT_F32, 1, 6, 7, 10, a.data() + 4, 0, b.data() + 4,
               0, want.data());
@@ -213,9 +205,9 @@ template <typename T>
 void runAttention(Cuda &test, palmrt_context *ctx, Device &device,
                   const AttentionCase &c, int32_t dtype) {
   (void)test;
-  auto q = randomFloats(c.b * c.s * c.h * c.dk, 7);
-  auto k = randomFloats(c.b * c.t * c.g * c.dk, 8);
-  auto v = randomFloats(c.b * c.t * c.g * c.dv, 9);
+  auto q = randomVector(c.b * c.s * c.h * c.dk, 7);
+  auto k = randomVector(c.b * c.t * c.g * c.dk, 8);
+  auto v = randomVector(c.b * c.t * c.g * c.dv, 9);
   float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
   size_t outSize = c.b * c.s * c.h * c.dv;
   std::vector<float> want(outSize), got;
@@ -302,7 +294,7 @@ TEST_F(Cuda, LaunchErrorsAreFatalAndSayWhy) {
 }
 
 TEST_F(Cuda, CollectivesOfOneDeviceAreCopies) {
-  std::vector<float> x = randomFloats(60, 10);
+  std::vector<float> x = randomVector(60, 10);
   int64_t shape[3] = {3, 4, 5};
   DeviceVector<float> in(device(), x), out(device(), x.size());
   palmrt_all_reduce(ctx(), in.pointer(), out.pointer(), 60, PALMRT_F32,

@@ -6,25 +6,18 @@
 //===----------------------------------------------------------------------===//
 
 #include "palmrt/palmrt.h"
+#include "random_values.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <random>
 #include <vector>
 
 namespace {
 
-std::vector<float> randomVector(size_t n, unsigned seed, float scale = 1.0f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float &x : v)
-    x = dist(gen);
-  return v;
-}
+using palmrt::randomVector;
 
 void expectNear(const std::vector<float> &got, const std::vector<double> &want,
                 double tol) {
