@@ -10,9 +10,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "context.h"
+#include "collective_test_util.h"
 #include "process.h"
 
-#include "palmrt/mesh.h"
 #include "palmrt/palmrt.h"
 
 #include "absl/strings/str_cat.h"
@@ -21,7 +21,6 @@
 
 #include <cstring>
 #include <memory>
-#include <numeric>
 #include <vector>
 
 namespace palmrt {
@@ -61,31 +60,10 @@ std::vector<std::unique_ptr<Mesh>> makeMeshes() {
     auto ctx = createContext(mesh->info);
     EXPECT_TRUE(ctx.ok()) << ctx.status();
     mesh->ctx = std::move(*ctx);
-    int32_t numAxes = static_cast<int32_t>(mesh->info.meshShape.size());
-    for (const std::vector<int32_t> &axes : mesh->info.groups) {
-      int64_t myIndex, myGroup;
-      palmrt_mesh_group_position(numAxes, mesh->info.meshShape.data(),
-                                 process().rank, axes.size(), axes.data(),
-                                 &myIndex, &myGroup);
-      std::vector<int64_t> members(groupSize(mesh->info, axes));
-      for (int64_t r = 0; r < mesh->info.numDevices(); ++r) {
-        int64_t index, group;
-        palmrt_mesh_group_position(numAxes, mesh->info.meshShape.data(), r,
-                                   axes.size(), axes.data(), &index, &group);
-        if (group == myGroup)
-          members[index] = r;
-      }
-      mesh->members.push_back(members);
-    }
+    mesh->members = groupMembers(mesh->info, process().rank);
     meshes.push_back(std::move(mesh));
   }
   return meshes;
-}
-
-/// The input of world rank r at element i: distinct across ranks, exact in
-/// bf16 (integers below 256).
-double value(int64_t r, int64_t i) {
-  return static_cast<double>((r * 37 + i * 11) % 200);
 }
 
 std::vector<float> inputF32(int64_t r, int64_t n) {
@@ -93,36 +71,6 @@ std::vector<float> inputF32(int64_t r, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     v[i] = static_cast<float>(value(r, i));
   return v;
-}
-
-uint16_t toBf16(double v) {
-  float f = static_cast<float>(v);
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  return static_cast<uint16_t>(bits >> 16); // exact for these values
-}
-
-int64_t product(const std::vector<int64_t> &shape) {
-  return std::accumulate(shape.begin(), shape.end(), int64_t{1},
-                         std::multiplies<int64_t>());
-}
-
-/// Element of rank r's tensor of `shape` at `idx` (row-major).
-double valueAt(int64_t r, const std::vector<int64_t> &shape,
-               const std::vector<int64_t> &idx) {
-  int64_t l = 0;
-  for (size_t d = 0; d < shape.size(); ++d)
-    l = l * shape[d] + idx[d];
-  return value(r, l);
-}
-
-std::vector<int64_t> unravel(int64_t l, const std::vector<int64_t> &shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    idx[d] = l % shape[d];
-    l /= shape[d];
-  }
-  return idx;
 }
 
 class Collectives : public ::testing::Test {
@@ -166,7 +114,7 @@ TEST_F(Collectives, AllReduceEveryDtype) {
         for (int64_t i = 0; i < n; ++i) {
           i32[i] = static_cast<int32_t>(value(rank(), i)) - 50;
           i64[i] = static_cast<int64_t>(value(rank(), i)) * (1LL << 33);
-          b16[i] = toBf16(value(rank(), i));
+          b16[i] = bf16Of(value(rank(), i));
         }
         palmrt_all_reduce(ctx, i32.data(), i32.data(), n, PALMRT_I32, red, g);
         palmrt_all_reduce(ctx, i64.data(), i64.data(), n, PALMRT_I64, red, g);
@@ -230,7 +178,7 @@ TEST_F(Collectives, ReduceScatterAlongEachDim) {
                               shape.data(), dim, PALMRT_F32, PALMRT_SUM, g);
         std::vector<uint16_t> b16(product(shape)), bout(product(outShape));
         for (size_t i = 0; i < b16.size(); ++i)
-          b16[i] = toBf16(in[i]);
+          b16[i] = bf16Of(in[i]);
         palmrt_reduce_scatter(m->ctx.get(), b16.data(), bout.data(), 3,
                               shape.data(), dim, PALMRT_BF16, PALMRT_MAX, g);
         for (int64_t l = 0; l < product(outShape); ++l) {
@@ -242,7 +190,7 @@ TEST_F(Collectives, ReduceScatterAlongEachDim) {
             max = std::max(max, valueAt(r, shape, idx));
           }
           EXPECT_EQ(out[l], sum) << "group " << g << " dim " << dim;
-          EXPECT_EQ(bout[l], toBf16(max));
+          EXPECT_EQ(bout[l], bf16Of(max));
         }
       }
 }
@@ -349,39 +297,7 @@ TEST_F(Collectives, TimeIsAccounted) {
   }
 }
 
-/// On ranks other than 0, which print nothing else: each failed assertion,
-/// marked with the rank.
-class RankFailurePrinter : public ::testing::EmptyTestEventListener {
-  void OnTestPartResult(const ::testing::TestPartResult &result) override {
-    if (!result.failed())
-      return;
-    std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", process().rank,
-                 result.file_name() ? result.file_name() : "?",
-                 result.line_number(), result.summary());
-  }
-};
-
 } // namespace
 } // namespace palmrt
 
-int main(int argc, char **argv) {
-  if (absl::Status s = palmrt::startProcess(&argc, &argv); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  ::testing::InitGoogleTest(&argc, argv);
-  // Only rank 0 narrates; every rank still reports its failures.
-  if (palmrt::process().rank != 0) {
-    auto &listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new palmrt::RankFailurePrinter());
-  }
-  int rc = RUN_ALL_TESTS();
-  // A failure on any rank fails every rank's exit status.
-  absl::Status mine = rc == 0 ? absl::OkStatus()
-                              : absl::InternalError("collective tests failed");
-  if (!palmrt::agreeOnStatus(mine).ok())
-    rc = 1;
-  palmrt::finishProcess();
-  return rc;
-}
+int main(int argc, char **argv) { return palmrt::runMpiTests(argc, argv); }

@@ -11,15 +11,14 @@
 
 #include "context.h"
 #include "cuda_test_util.h"
+#include "collective_test_util.h"
 #include "process.h"
 
-#include "palmrt/mesh.h"
 #include "palmrt/palmrt.h"
 
 #include "absl/strings/str_cat.h"
 
 #include <cstring>
-#include <numeric>
 
 namespace palmrt {
 namespace {
@@ -70,52 +69,10 @@ std::vector<std::unique_ptr<Mesh>> makeMeshes(absl::Status *why) {
       *why = s;
       return {};
     }
-    int32_t numAxes = static_cast<int32_t>(mesh->info.meshShape.size());
-    for (const std::vector<int32_t> &axes : mesh->info.groups) {
-      int64_t myIndex, myGroup;
-      palmrt_mesh_group_position(numAxes, mesh->info.meshShape.data(),
-                                 process().rank, axes.size(), axes.data(),
-                                 &myIndex, &myGroup);
-      std::vector<int64_t> members(groupSize(mesh->info, axes));
-      for (int64_t r = 0; r < mesh->info.numDevices(); ++r) {
-        int64_t index, group;
-        palmrt_mesh_group_position(numAxes, mesh->info.meshShape.data(), r,
-                                   axes.size(), axes.data(), &index, &group);
-        if (group == myGroup)
-          members[index] = r;
-      }
-      mesh->members.push_back(members);
-    }
+    mesh->members = groupMembers(mesh->info, process().rank);
     meshes.push_back(std::move(mesh));
   }
   return meshes;
-}
-
-/// Rank r's input at element i: distinct across ranks, exact in bf16.
-double value(int64_t r, int64_t i) {
-  return static_cast<double>((r * 37 + i * 11) % 200);
-}
-
-int64_t product(const std::vector<int64_t> &shape) {
-  return std::accumulate(shape.begin(), shape.end(), int64_t{1},
-                         std::multiplies<int64_t>());
-}
-
-std::vector<int64_t> unravel(int64_t l, const std::vector<int64_t> &shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    idx[d] = l % shape[d];
-    l /= shape[d];
-  }
-  return idx;
-}
-
-double valueAt(int64_t r, const std::vector<int64_t> &shape,
-               const std::vector<int64_t> &idx) {
-  int64_t l = 0;
-  for (size_t d = 0; d < shape.size(); ++d)
-    l = l * shape[d] + idx[d];
-  return value(r, l);
 }
 
 template <typename T> std::vector<T> inputOf(int64_t r, int64_t n) {
@@ -123,13 +80,6 @@ template <typename T> std::vector<T> inputOf(int64_t r, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     v[i] = static_cast<T>(value(r, i));
   return v;
-}
-
-uint16_t bf16Of(double v) {
-  float f = static_cast<float>(v);
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  return static_cast<uint16_t>(bits >> 16); // exact for these values
 }
 
 class CudaCollectives : public ::testing::Test {
@@ -373,36 +323,7 @@ TEST_F(CudaCollectives, StepsCountAndTimeThem) {
   }
 }
 
-class RankFailurePrinter : public ::testing::EmptyTestEventListener {
-  void OnTestPartResult(const ::testing::TestPartResult &result) override {
-    if (!result.failed())
-      return;
-    std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", process().rank,
-                 result.file_name() ? result.file_name() : "?",
-                 result.line_number(), result.summary());
-  }
-};
-
 } // namespace
 } // namespace palmrt
 
-int main(int argc, char **argv) {
-  if (absl::Status s = palmrt::startProcess(&argc, &argv); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  ::testing::InitGoogleTest(&argc, argv);
-  if (palmrt::process().rank != 0) {
-    auto &listeners = ::testing::UnitTest::GetInstance()->listeners();
-    delete listeners.Release(listeners.default_result_printer());
-    listeners.Append(new palmrt::RankFailurePrinter());
-  }
-  int rc = RUN_ALL_TESTS();
-  absl::Status mine = rc == 0
-                          ? absl::OkStatus()
-                          : absl::InternalError("cuda collective tests failed");
-  if (!palmrt::agreeOnStatus(mine).ok())
-    rc = 1;
-  palmrt::finishProcess();
-  return rc;
-}
+int main(int argc, char **argv) { return palmrt::runMpiTests(argc, argv); }
