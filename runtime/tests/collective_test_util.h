@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -85,6 +86,66 @@ inline std::vector<int64_t> unravel(int64_t l,
     l /= shape[d];
   }
   return idx;
+}
+
+/// all_gather of every member's `shape` input along `dim`: element l of the
+/// output is the owner's element at the same place within its piece.
+template <typename T>
+void expectAllGathered(const std::vector<T> &got,
+                       const std::vector<int64_t> &members,
+                       const std::vector<int64_t> &shape, int32_t dim,
+                       const std::string &where) {
+  std::vector<int64_t> outShape = shape;
+  outShape[dim] *= static_cast<int64_t>(members.size());
+  for (int64_t l = 0; l < product(outShape); ++l) {
+    std::vector<int64_t> idx = unravel(l, outShape);
+    int64_t owner = members[idx[dim] / shape[dim]];
+    idx[dim] %= shape[dim];
+    EXPECT_EQ(got[l], valueAt(owner, shape, idx)) << where << " at " << l;
+  }
+}
+
+/// reduce_scatter of every member's `shape` input along `dim` into piece
+/// `me`: `sum` (f32) summed, `maxBf16` (bf16) the maximum.
+inline void expectReduceScattered(const std::vector<float> &sum,
+                                  const std::vector<uint16_t> &maxBf16,
+                                  const std::vector<int64_t> &members,
+                                  int64_t me, const std::vector<int64_t> &shape,
+                                  int32_t dim, const std::string &where) {
+  std::vector<int64_t> outShape = shape;
+  outShape[dim] /= static_cast<int64_t>(members.size());
+  for (int64_t l = 0; l < product(outShape); ++l) {
+    std::vector<int64_t> idx = unravel(l, outShape);
+    idx[dim] += me * outShape[dim];
+    double total = 0, max = -1;
+    for (int64_t r : members) {
+      total += valueAt(r, shape, idx);
+      max = std::max(max, valueAt(r, shape, idx));
+    }
+    EXPECT_EQ(sum[l], total) << where;
+    EXPECT_EQ(maxBf16[l], bf16Of(max)) << where;
+  }
+}
+
+/// all_to_all of every member's `shape` input, split along `split` and
+/// concatenated along `concat`, as device `me` receives it: device `from`
+/// sent its piece `me`.
+template <typename T>
+void expectAllToAll(const std::vector<T> &got,
+                    const std::vector<int64_t> &members, int64_t me,
+                    const std::vector<int64_t> &shape, int32_t split,
+                    int32_t concat, const std::string &where) {
+  std::vector<int64_t> piece = shape;
+  piece[split] /= static_cast<int64_t>(members.size());
+  std::vector<int64_t> outShape = piece;
+  outShape[concat] *= static_cast<int64_t>(members.size());
+  for (int64_t l = 0; l < product(outShape); ++l) {
+    std::vector<int64_t> idx = unravel(l, outShape);
+    int64_t from = idx[concat] / piece[concat];
+    idx[concat] %= piece[concat];
+    idx[split] += me * piece[split];
+    EXPECT_EQ(got[l], valueAt(members[from], shape, idx)) << where;
+  }
 }
 
 /// On ranks other than 0, which print nothing else: each failed assertion,

@@ -151,13 +151,8 @@ TEST_F(Collectives, AllGatherAlongEachDim) {
         std::vector<float> out(product(outShape), -1.0f);
         palmrt_all_gather(m->ctx.get(), in.data(), out.data(), 3, shape.data(),
                           dim, PALMRT_F32, g);
-        for (int64_t l = 0; l < product(outShape); ++l) {
-          std::vector<int64_t> idx = unravel(l, outShape);
-          int64_t owner = mem[idx[dim] / shape[dim]];
-          idx[dim] %= shape[dim];
-          EXPECT_EQ(out[l], valueAt(owner, shape, idx))
-              << "group " << g << " dim " << dim << " at " << l;
-        }
+        expectAllGathered(out, mem, shape, dim,
+                          absl::StrCat("group ", g, " dim ", dim));
       }
 }
 
@@ -181,17 +176,8 @@ TEST_F(Collectives, ReduceScatterAlongEachDim) {
           b16[i] = bf16Of(in[i]);
         palmrt_reduce_scatter(m->ctx.get(), b16.data(), bout.data(), 3,
                               shape.data(), dim, PALMRT_BF16, PALMRT_MAX, g);
-        for (int64_t l = 0; l < product(outShape); ++l) {
-          std::vector<int64_t> idx = unravel(l, outShape);
-          idx[dim] += me * outShape[dim];
-          double sum = 0, max = -1;
-          for (int64_t r : mem) {
-            sum += valueAt(r, shape, idx);
-            max = std::max(max, valueAt(r, shape, idx));
-          }
-          EXPECT_EQ(out[l], sum) << "group " << g << " dim " << dim;
-          EXPECT_EQ(bout[l], bf16Of(max));
-        }
+        expectReduceScattered(out, bout, mem, me, shape, dim,
+                              absl::StrCat("group ", g, " dim ", dim));
       }
 }
 
@@ -214,15 +200,9 @@ TEST_F(Collectives, AllToAllEverySplitAndConcat) {
             in[i] = static_cast<int32_t>(value(rank(), i));
           palmrt_all_to_all(m->ctx.get(), in.data(), out.data(), 3,
                             shape.data(), split, concat, PALMRT_I32, g);
-          for (int64_t l = 0; l < product(outShape); ++l) {
-            std::vector<int64_t> idx = unravel(l, outShape);
-            int64_t from = idx[concat] / piece[concat];
-            idx[concat] %= piece[concat];
-            // Device `from` sent us its piece `me` along `split`.
-            idx[split] += me * piece[split];
-            EXPECT_EQ(out[l], valueAt(mem[from], shape, idx))
-                << "group " << g << " split " << split << " concat " << concat;
-          }
+          expectAllToAll(out, mem, me, shape, split, concat,
+                         absl::StrCat("group ", g, " split ", split,
+                                      " concat ", concat));
         }
 }
 

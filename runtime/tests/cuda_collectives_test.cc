@@ -165,13 +165,8 @@ TEST_F(CudaCollectives, AllGatherAlongEachDim) {
         palmrt_all_gather(m->ctx.get(), in.pointer(), out.pointer(), 3,
                           shape.data(), dim, PALMRT_F32, g);
         std::vector<float> got = out.get();
-        for (int64_t l = 0; l < product(outShape); ++l) {
-          std::vector<int64_t> idx = unravel(l, outShape);
-          int64_t owner = mem[idx[dim] / shape[dim]];
-          idx[dim] %= shape[dim];
-          EXPECT_EQ(got[l], valueAt(owner, shape, idx))
-              << "group " << g << " dim " << dim << " at " << l;
-        }
+        expectAllGathered(got, mem, shape, dim,
+                          absl::StrCat("group ", g, " dim ", dim));
       }
 }
 
@@ -200,17 +195,8 @@ TEST_F(CudaCollectives, ReduceScatterAlongEachDim) {
                               shape.data(), dim, PALMRT_BF16, PALMRT_MAX, g);
         std::vector<float> got = out.get();
         std::vector<uint16_t> gotB = outB.get();
-        for (int64_t l = 0; l < product(outShape); ++l) {
-          std::vector<int64_t> idx = unravel(l, outShape);
-          idx[dim] += me * outShape[dim];
-          double sum = 0, max = -1;
-          for (int64_t r : mem) {
-            sum += valueAt(r, shape, idx);
-            max = std::max(max, valueAt(r, shape, idx));
-          }
-          EXPECT_EQ(got[l], sum) << "group " << g << " dim " << dim;
-          EXPECT_EQ(gotB[l], bf16Of(max));
-        }
+        expectReduceScattered(got, gotB, mem, me, shape, dim,
+                              absl::StrCat("group ", g, " dim ", dim));
       }
 }
 
@@ -237,15 +223,10 @@ TEST_F(CudaCollectives, AllToAllEverySplitAndConcat) {
             palmrt_all_to_all(m->ctx.get(), in.pointer(), target, 3,
                               shape.data(), split, concat, PALMRT_I32, g);
             std::vector<int32_t> got = inPlace ? in.get() : out.get();
-            for (int64_t l = 0; l < product(outShape); ++l) {
-              std::vector<int64_t> idx = unravel(l, outShape);
-              int64_t from = idx[concat] / piece[concat];
-              idx[concat] %= piece[concat];
-              idx[split] += me * piece[split];
-              EXPECT_EQ(got[l], valueAt(mem[from], shape, idx))
-                  << "group " << g << " split " << split << " concat " << concat
-                  << (inPlace ? " in place" : "");
-            }
+            expectAllToAll(got, mem, me, shape, split, concat,
+                           absl::StrCat("group ", g, " split ", split,
+                                        " concat ", concat,
+                                        inPlace ? " in place" : ""));
           }
 }
 
