@@ -148,6 +148,22 @@ void expectAllToAll(const std::vector<T> &got,
   }
 }
 
+/// all_slice of `rank`'s own `shape` input along `dim` into piece `me` of
+/// `local` elements: the piece, zeros past the dimension's end.
+inline void expectAllSliced(const std::vector<float> &got, int64_t rank,
+                            int64_t me, const std::vector<int64_t> &shape,
+                            int32_t dim, int64_t local,
+                            const std::string &where) {
+  std::vector<int64_t> outShape = shape;
+  outShape[dim] = local;
+  for (int64_t l = 0; l < product(outShape); ++l) {
+    std::vector<int64_t> idx = unravel(l, outShape);
+    idx[dim] += me * local;
+    double want = idx[dim] < shape[dim] ? valueAt(rank, shape, idx) : 0.0;
+    EXPECT_EQ(got[l], want) << where;
+  }
+}
+
 /// On ranks other than 0, which print nothing else: each failed assertion,
 /// marked with the rank.
 class RankFailurePrinter : public ::testing::EmptyTestEventListener {

@@ -255,12 +255,8 @@ TEST_F(Collectives, AllSlicePadsUnevenShards) {
           std::vector<float> out(product(outShape), -1.0f);
           palmrt_all_slice(m->ctx.get(), in.data(), out.data(), 2, shape.data(),
                            dim, PALMRT_F32, g);
-          for (int64_t l = 0; l < product(outShape); ++l) {
-            std::vector<int64_t> idx = unravel(l, outShape);
-            idx[dim] += me * local;
-            double want = idx[dim] < extent ? valueAt(rank(), shape, idx) : 0.0;
-            EXPECT_EQ(out[l], want) << "extent " << extent << " dim " << dim;
-          }
+          expectAllSliced(out, rank(), me, shape, dim, local,
+                          absl::StrCat("extent ", extent, " dim ", dim));
         }
     }
 }

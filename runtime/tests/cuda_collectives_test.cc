@@ -281,12 +281,8 @@ TEST_F(CudaCollectives, AllSlicePadsUnevenShards) {
           palmrt_all_slice(m->ctx.get(), in.pointer(), out.pointer(), 2,
                            shape.data(), dim, PALMRT_F32, g);
           std::vector<float> got = out.get();
-          for (int64_t l = 0; l < product(outShape); ++l) {
-            std::vector<int64_t> idx = unravel(l, outShape);
-            idx[dim] += me * local;
-            double want = idx[dim] < extent ? valueAt(rank(), shape, idx) : 0.0;
-            EXPECT_EQ(got[l], want) << "extent " << extent << " dim " << dim;
-          }
+          expectAllSliced(got, rank(), me, shape, dim, local,
+                          absl::StrCat("extent ", extent, " dim ", dim));
         }
     }
 }
