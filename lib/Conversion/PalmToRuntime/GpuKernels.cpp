@@ -152,50 +152,60 @@ SmallVector<Value> GpuKernels::laneChunks(
   return SmallVector<Value>(loop.getResults());
 }
 
-SmallVector<Value> GpuKernels::loadF32s(OpBuilder &b, Location loc, Type type,
-                                        Value base, Value index,
-                                        int64_t width) {
+SmallVector<Value> GpuKernels::loadVector(OpBuilder &b, Location loc,
+                                          Type type, Value base, Value index,
+                                          int64_t width) {
   if (width == 1)
-    return {loadF32(b, loc, type, base, index)};
-  auto vectorType = VectorType::get({width}, type);
+    return {load(b, loc, type, base, index)};
   Value ptr = LLVM::GEPOp::create(
       b, loc, LLVM::LLVMPointerType::get(b.getContext()), type, base,
       ValueRange{index});
   Value vector = LLVM::LoadOp::create(
-      b, loc, vectorType, ptr,
+      b, loc, VectorType::get({width}, type), ptr,
       /*alignment=*/width * type.getIntOrFloatBitWidth() / 8);
   SmallVector<Value> values;
-  for (int64_t e = 0; e < width; ++e) {
-    Value x = LLVM::ExtractElementOp::create(
-        b, loc, vector, arith::ConstantIntOp::create(b, loc, e, 32));
-    if (!type.isF32())
-      x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
-    values.push_back(x);
-  }
+  for (int64_t e = 0; e < width; ++e)
+    values.push_back(LLVM::ExtractElementOp::create(
+        b, loc, vector, arith::ConstantIntOp::create(b, loc, e, 32)));
   return values;
 }
 
-void GpuKernels::storeF32s(OpBuilder &b, Location loc, Type type, Value base,
-                           Value index, ArrayRef<Value> values) {
+void GpuKernels::storeVector(OpBuilder &b, Location loc, Value base,
+                             Value index, ArrayRef<Value> values) {
   if (values.size() == 1)
-    return storeF32(b, loc, type, base, index, values[0]);
+    return store(b, loc, values[0], base, index);
+  Type type = values[0].getType();
   int64_t width = values.size();
-  auto vectorType = VectorType::get({width}, type);
-  Value vector = LLVM::PoisonOp::create(b, loc, vectorType);
-  for (auto [e, x] : llvm::enumerate(values)) {
-    Value v = x;
-    if (!type.isF32())
-      v = arith::TruncFOp::create(b, loc, type, v);
+  Value vector = LLVM::PoisonOp::create(b, loc, VectorType::get({width}, type));
+  for (auto [e, v] : llvm::enumerate(values))
     vector = LLVM::InsertElementOp::create(
         b, loc, vector, v,
         arith::ConstantIntOp::create(b, loc, static_cast<int64_t>(e), 32));
-  }
   Value ptr = LLVM::GEPOp::create(
       b, loc, LLVM::LLVMPointerType::get(b.getContext()), type, base,
       ValueRange{index});
   LLVM::StoreOp::create(b, loc, vector, ptr,
                         /*alignment=*/width * type.getIntOrFloatBitWidth() /
                             8);
+}
+
+SmallVector<Value> GpuKernels::loadF32s(OpBuilder &b, Location loc, Type type,
+                                        Value base, Value index,
+                                        int64_t width) {
+  SmallVector<Value> values = loadVector(b, loc, type, base, index, width);
+  if (!type.isF32())
+    for (Value &x : values)
+      x = arith::ExtFOp::create(b, loc, b.getF32Type(), x);
+  return values;
+}
+
+void GpuKernels::storeF32s(OpBuilder &b, Location loc, Type type, Value base,
+                           Value index, ArrayRef<Value> values) {
+  SmallVector<Value> narrowed(values.begin(), values.end());
+  if (!type.isF32())
+    for (Value &x : narrowed)
+      x = arith::TruncFOp::create(b, loc, type, x);
+  storeVector(b, loc, base, index, narrowed);
 }
 
 Value GpuKernels::vectorizable(OpBuilder &b, Location loc,

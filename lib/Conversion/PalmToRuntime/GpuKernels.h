@@ -66,12 +66,18 @@ public:
   laneChunks(OpBuilder &b, Location loc, Value lane, Value count,
              int64_t width, ArrayRef<Value> init,
              const std::function<SmallVector<Value>(Value, ValueRange)> &step);
-  /// Elements [index, index + width) of type `type` at `base`, as f32: one
-  /// vector load (aligned to its size) when width > 1.
+  /// Elements [index, index + width) of type `type` at `base`, as loaded:
+  /// one vector load (aligned to its size) when width > 1.
+  static SmallVector<Value> loadVector(OpBuilder &b, Location loc, Type type,
+                                       Value base, Value index, int64_t width);
+  /// Stores `values` (of one type) at [index, index + values.size()) of
+  /// `base`: one vector store when there are several.
+  static void storeVector(OpBuilder &b, Location loc, Value base, Value index,
+                          ArrayRef<Value> values);
+  /// loadVector, widened to f32.
   static SmallVector<Value> loadF32s(OpBuilder &b, Location loc, Type type,
                                      Value base, Value index, int64_t width);
-  /// Stores f32 `values` as `type` at [index, index + values.size()) of
-  /// `base`: one vector store when there are several.
+  /// storeVector of f32 `values` narrowed to `type`.
   static void storeF32s(OpBuilder &b, Location loc, Type type, Value base,
                         Value index, ArrayRef<Value> values);
   /// i1: every pointer is 16-byte aligned and `count` a multiple of `width`

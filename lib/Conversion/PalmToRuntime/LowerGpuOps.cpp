@@ -321,46 +321,29 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
         scalarLoop(b, l);
         return;
       }
-      Value bits = K::i64(b, l, 0);
-      for (Value p : a.drop_back())
-        bits = arith::OrIOp::create(
-            b, l, bits, LLVM::PtrToIntOp::create(b, l, i64Type, p));
-      Value aligned = arith::CmpIOp::create(
-          b, l, arith::CmpIPredicate::eq,
-          arith::AndIOp::create(b, l, bits, K::i64(b, l, 15)),
-          K::i64(b, l, 0));
-      auto branch = scf::IfOp::create(b, l, aligned, /*withElseRegion=*/true);
+      auto branch = scf::IfOp::create(
+          b, l, K::vectorizable(b, l, a.drop_back(), a.back(), width),
+          /*withElseRegion=*/true);
       {
         OpBuilder vb = branch.getThenBodyBuilder();
         Value vectors = arith::DivSIOp::create(vb, l, a.back(),
                                                K::i64(vb, l, width));
         K::gridStride(vb, l, vectors, [&](Value iv) {
           Value first = arith::MulIOp::create(vb, l, iv, K::i64(vb, l, width));
-          auto vectorOf = [&](Type t) { return VectorType::get({width}, t); };
-          auto address = [&](Value base, Type t) {
-            return LLVM::GEPOp::create(vb, l, ptr, t, base, ValueRange{first});
-          };
-          SmallVector<Value> loaded;
-          for (Value leafValue : leaves) {
-            Type t = elementOf(leafValue);
-            loaded.push_back(LLVM::LoadOp::create(
-                vb, l, vectorOf(t), address(leaf(leafValue), t),
-                /*alignment=*/width * t.getIntOrFloatBitWidth() / 8));
-          }
-          Type rootType = elementOf(root);
-          Value result = LLVM::PoisonOp::create(vb, l, vectorOf(rootType));
+          SmallVector<SmallVector<Value>> loaded;
+          for (Value leafValue : leaves)
+            loaded.push_back(K::loadVector(vb, l, elementOf(leafValue),
+                                           leaf(leafValue), first, width));
+          SmallVector<Value> results;
           for (int64_t e = 0; e < width; ++e) {
-            Value lane = arith::ConstantIntOp::create(vb, l, e, 32);
             DenseMap<Value, Value> cache;
             for (auto [leafValue, v] : llvm::zip(leaves, loaded))
-              cache[leafValue] = LLVM::ExtractElementOp::create(vb, l, v, lane);
+              cache[leafValue] = v[e];
             Value index = arith::AddIOp::create(vb, l, first, K::i64(vb, l, e));
-            Value x = emitElementExpr(vb, l, root, index, computed, leaf, cache);
-            result = LLVM::InsertElementOp::create(vb, l, result, x, lane);
+            results.push_back(
+                emitElementExpr(vb, l, root, index, computed, leaf, cache));
           }
-          LLVM::StoreOp::create(
-              vb, l, result, address(a[0], rootType),
-              /*alignment=*/width * rootType.getIntOrFloatBitWidth() / 8);
+          K::storeVector(vb, l, a[0], first, results);
         });
       }
       OpBuilder sb = branch.getElseBodyBuilder();
