@@ -129,20 +129,19 @@ Value GpuKernels::warpReduce(OpBuilder &b, Location loc, Value v, bool max) {
 SmallVector<Value> GpuKernels::laneLoop(
     OpBuilder &b, Location loc, Value lane, Value count, ArrayRef<Value> init,
     const std::function<SmallVector<Value>(Value, ValueRange)> &step) {
-  auto loop = scf::ForOp::create(
-      b, loc, lane, count, i64(b, loc, 32), init,
-      [&](OpBuilder &nb, Location l, Value iv, ValueRange acc) {
-        SmallVector<Value> next = step(iv, acc);
-        scf::YieldOp::create(nb, l, next);
-      });
-  return SmallVector<Value>(loop.getResults());
+  return laneChunks(b, loc, lane, Value(), count, 1, init, step);
 }
 
 SmallVector<Value> GpuKernels::laneChunks(
-    OpBuilder &b, Location loc, Value lane, Value count, int64_t width,
-    ArrayRef<Value> init,
+    OpBuilder &b, Location loc, Value lane, Value from, Value count,
+    int64_t width, ArrayRef<Value> init,
     const std::function<SmallVector<Value>(Value, ValueRange)> &step) {
-  Value start = arith::MulIOp::create(b, loc, lane, i64(b, loc, width));
+  Value start = width == 1 ? lane
+                           : arith::MulIOp::create(b, loc, lane,
+                                                   i64(b, loc, width))
+                                 .getResult();
+  if (from)
+    start = arith::AddIOp::create(b, loc, from, start);
   auto loop = scf::ForOp::create(
       b, loc, start, count, i64(b, loc, 32 * width), init,
       [&](OpBuilder &nb, Location l, Value iv, ValueRange acc) {

@@ -59,11 +59,11 @@ public:
   laneLoop(OpBuilder &b, Location loc, Value lane, Value count,
            ArrayRef<Value> init,
            const std::function<SmallVector<Value>(Value, ValueRange)> &step);
-  /// laneLoop over chunks of `width` consecutive elements: step(j, acc) for
-  /// j = lane * width, then every 32 * width while j < count (count a
-  /// multiple of width).
+  /// laneLoop over chunks of `width` consecutive elements from `from` (null:
+  /// 0): step(j, acc) for j = from + lane * width, then every 32 * width
+  /// while j < count (whole chunks up to count).
   static SmallVector<Value>
-  laneChunks(OpBuilder &b, Location loc, Value lane, Value count,
+  laneChunks(OpBuilder &b, Location loc, Value lane, Value from, Value count,
              int64_t width, ArrayRef<Value> init,
              const std::function<SmallVector<Value>(Value, ValueRange)> &step);
   /// Elements [index, index + width) of type `type` at `base`, as loaded:

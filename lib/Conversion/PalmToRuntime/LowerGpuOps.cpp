@@ -194,18 +194,17 @@ static Value rowFold(OpBuilder &b, Location loc, Type t, Value logits,
                      Value init,
                      const std::function<Value(Value, Value)> &step) {
   int64_t width = 16 / (t.getIntOrFloatBitWidth() / 8);
-  auto fold = [&](Value from, Value to, Value start, int64_t w, Value acc) {
-    auto loop = scf::ForOp::create(
-        b, loc, arith::AddIOp::create(b, loc, from, start), to,
-        K::i64(b, loc, 32 * w), ValueRange{acc},
-        [&](OpBuilder &nb, Location l, Value j, ValueRange carried) {
+  auto fold = [&](Value from, Value to, int64_t w, Value acc) {
+    return K::laneChunks(
+        b, loc, lane, from, to, w, {acc},
+        [&](Value j, ValueRange carried) -> SmallVector<Value> {
           Value v = carried[0];
-          for (Value x : K::loadF32s(b, l, t, logits,
-                                     arith::AddIOp::create(b, l, base, j), w))
+          for (Value x :
+               K::loadF32s(b, loc, t, logits,
+                           arith::AddIOp::create(b, loc, base, j), w))
             v = step(v, x);
-          scf::YieldOp::create(nb, l, v);
-        });
-    return loop.getResult(0);
+          return {v};
+        })[0];
   };
   auto branch = scf::IfOp::create(
       b, loc, TypeRange{b.getF32Type()},
@@ -213,13 +212,12 @@ static Value rowFold(OpBuilder &b, Location loc, Type t, Value logits,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(branch.thenBlock());
   Value whole = arith::SubIOp::create(
-      b, loc, count, arith::RemSIOp::create(b, loc, count, K::i64(b, loc, width)));
-  Value vectors = fold(K::i64(b, loc, 0), whole,
-                       arith::MulIOp::create(b, loc, lane, K::i64(b, loc, width)),
-                       width, init);
-  scf::YieldOp::create(b, loc, fold(whole, count, lane, 1, vectors));
+      b, loc, count,
+      arith::RemSIOp::create(b, loc, count, K::i64(b, loc, width)));
+  Value vectors = fold(Value(), whole, width, init);
+  scf::YieldOp::create(b, loc, fold(whole, count, 1, vectors));
   b.setInsertionPointToStart(branch.elseBlock());
-  scf::YieldOp::create(b, loc, fold(K::i64(b, loc, 0), count, lane, 1, init));
+  scf::YieldOp::create(b, loc, fold(Value(), count, 1, init));
   return branch.getResult(0);
 }
 
@@ -421,7 +419,8 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
               };
               auto sumOf = [&](const std::function<Value(Value)> &term) {
                 Value partial =
-                    K::laneChunks(b, l, lane, cols, width, {K::f32(b, l, 0)},
+                    K::laneChunks(b, l, lane, Value(), cols, width,
+                                  {K::f32(b, l, 0)},
                                   [&](Value j, ValueRange acc)
                                       -> SmallVector<Value> {
                       Value s = acc[0];
@@ -443,7 +442,7 @@ FailureOr<bool> FunctionLowering::lowerGpuOp(Operation *op) {
                   b, l, K::f32(b, l, 1),
                   math::SqrtOp::create(
                       b, l, arith::AddFOp::create(b, l, var, a[5])));
-              K::laneChunks(b, l, lane, cols, width, {},
+              K::laneChunks(b, l, lane, Value(), cols, width, {},
                             [&](Value j, ValueRange) -> SmallVector<Value> {
                 SmallVector<Value> xs =
                     K::loadF32s(b, l, t, a[0], at(j), width);
