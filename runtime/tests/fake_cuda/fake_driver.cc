@@ -56,6 +56,12 @@ bool gInitialized = false;
   std::abort();
 }
 
+/// PALMRT_FAKE_CUDA_LOG is set.
+bool logging() {
+  static const bool on = std::getenv("PALMRT_FAKE_CUDA_LOG") != nullptr;
+  return on;
+}
+
 int deviceCount() {
   const char *text = std::getenv("PALMRT_FAKE_CUDA_DEVICES");
   return text ? std::atoi(text) : 1;
@@ -468,8 +474,7 @@ CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
   uint32_t magic;
   std::memcpy(&magic, image, 4);
   if (magic == 0x464C457Fu) { // "\x7fELF": machine code, which we cannot run
-    static const bool log = std::getenv("PALMRT_FAKE_CUDA_LOG") != nullptr;
-    if (log)
+    if (logging())
       std::fprintf(stderr, "fake libcuda: refusing a cubin (PTX only)\n");
     return CUDA_ERROR_NO_BINARY_FOR_GPU;
   }
@@ -535,8 +540,7 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
       gridX == 0 || gridY == 0 || gridZ == 0)
     return CUDA_ERROR_INVALID_VALUE;
   const auto &f = *reinterpret_cast<FakeFunction *>(function);
-  static const bool log = std::getenv("PALMRT_FAKE_CUDA_LOG") != nullptr;
-  if (log)
+  if (logging())
     std::fprintf(stderr, "fake libcuda: launch %s grid (%u,%u,%u) block "
                          "(%u,%u,%u) shared %u\n",
                  f.name.c_str(), gridX, gridY, gridZ, blockX, blockY, blockZ,

@@ -316,6 +316,11 @@ private:
     }
   }
 
+  /// Thread t's local memory.
+  unsigned char *localOf(int t) {
+    return local_.data() + static_cast<size_t>(t) * k_.localBytes;
+  }
+
   uint64_t &reg(int r, int t) { return regs_[static_cast<size_t>(r) * n_ + t]; }
 
   void set(int r, int t, uint64_t v) {
@@ -407,7 +412,7 @@ private:
         fail(&in, "local memory access at %llu past %llu bytes",
              static_cast<unsigned long long>(a),
              static_cast<unsigned long long>(k_.localBytes));
-      return local_.data() + static_cast<size_t>(t) * k_.localBytes + a;
+      return localOf(t) + a;
     default:
       return hostAddress(in, a, bytes, t);
     }
@@ -425,8 +430,7 @@ private:
     };
     if (in.space == Space::Generic) {
       if (inside(shared_.data(), shared_.size()) ||
-          inside(local_.data() + static_cast<size_t>(t) * k_.localBytes,
-                 k_.localBytes))
+          inside(localOf(t), k_.localBytes))
         return reinterpret_cast<unsigned char *>(a);
     }
     for (const auto &g : k_.module->globals)
@@ -858,8 +862,7 @@ private:
       case Space::Shared: base = reinterpret_cast<uintptr_t>(shared_.data());
         break;
       case Space::Local:
-        base = reinterpret_cast<uintptr_t>(local_.data()) +
-               static_cast<uint64_t>(t) * k_.localBytes;
+        base = reinterpret_cast<uintptr_t>(localOf(t));
         break;
       case Space::Param: base = reinterpret_cast<uintptr_t>(param_.data());
         break;
