@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/Pass.h"
+#include "palm/Dialect/Palm/IR/PalmDialect.h"
 
 namespace mlir {
 class OpPassManager;

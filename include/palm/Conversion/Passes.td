@@ -59,6 +59,38 @@ def PalmLowerToRuntime : Pass<"palm-lower-to-runtime", "::mlir::ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def PalmFuseElementwise : Pass<"palm-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Groups elementwise chains into palm.fusion ops";
+  let description = [{
+    The first step of `-palm-lower-to-runtime`, also available alone: an
+    elementwise result (`add`, `mul`, `silu`, `scale`, `convert`) read once,
+    by another elementwise op, is computed inside its consumer and never
+    stored. Each elementwise op that is not so inlined roots one
+    `palm.fusion` holding the tree of inlined ops under it:
+
+    ```mlir
+    %0 = palm.add %a, %b : tensor<8xf32>
+    %1 = palm.silu %0 : tensor<8xf32>
+    ```
+
+    becomes
+
+    ```mlir
+    %1 = palm.fusion(%a, %b) : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32> {
+    ^bb0(%x: tensor<8xf32>, %y: tensor<8xf32>):
+      %0 = palm.add %x, %y : tensor<8xf32>
+      %2 = palm.silu %0 : tensor<8xf32>
+      palm.yield %2 : tensor<8xf32>
+    }
+    ```
+
+    The inputs are the tree's other operands in order of first use (depth
+    first, in operand order). The lowering computes each fusion in one loop
+    (CPU) or one kernel (CUDA). Needs a local-level module.
+  }];
+  let dependentDialects = ["::mlir::palm::PalmDialect"];
+}
+
 def PalmEmbedGpuKernels : Pass<"palm-embed-gpu-kernels", "::mlir::ModuleOp"> {
   let summary = "Replaces the compiled kernel module by a global holding its PTX";
   let description = [{

@@ -63,6 +63,47 @@ Value GpuKernels::i64(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIntOp::create(b, loc, v, 64);
 }
 
+SmallVector<Value> GpuKernels::coordinates(OpBuilder &b, Location loc, Value i,
+                                           ArrayRef<int64_t> shape) {
+  SmallVector<Value> coords(shape.size());
+  Value rest = i;
+  for (int64_t d = shape.size() - 1; d >= 0; --d) {
+    Value size = i64(b, loc, shape[d]);
+    coords[d] = arith::RemSIOp::create(b, loc, rest, size);
+    rest = arith::DivSIOp::create(b, loc, rest, size);
+  }
+  return coords;
+}
+
+Value GpuKernels::flatIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords,
+                            ArrayRef<int64_t> shape,
+                            ArrayRef<int64_t> offsets) {
+  Value index = i64(b, loc, 0);
+  for (auto [d, c] : llvm::enumerate(coords)) {
+    Value coord = c;
+    if (!offsets.empty() && offsets[d])
+      coord = arith::AddIOp::create(b, loc, coord, i64(b, loc, offsets[d]));
+    index = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, index, i64(b, loc, shape[d])),
+        coord);
+  }
+  return index;
+}
+
+void GpuKernels::inLaneZero(OpBuilder &b, Location loc, Value lane,
+                            const std::function<void()> &then) {
+  Value isZero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                       i64(b, loc, 0));
+  auto ifOp = scf::IfOp::create(b, loc, isZero, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+  then();
+}
+
+Value GpuKernels::zero(OpBuilder &b, Location loc, Type type) {
+  return arith::ConstantOp::create(b, loc, type, b.getZeroAttr(type));
+}
+
 Value GpuKernels::f32(OpBuilder &b, Location loc, double v) {
   return arith::ConstantFloatOp::create(b, loc, b.getF32Type(),
                                         APFloat(static_cast<float>(v)));

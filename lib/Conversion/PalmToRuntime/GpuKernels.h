@@ -96,6 +96,18 @@ public:
                     Value index);
   static void store(OpBuilder &b, Location loc, Value value, Value base,
                     Value index);
+  /// Row-major coordinates (i64) of flat index `i` in `shape`.
+  static SmallVector<Value> coordinates(OpBuilder &b, Location loc, Value i,
+                                        ArrayRef<int64_t> shape);
+  /// Flat index of `coords` (+ `offsets`, when given) in `shape`.
+  static Value flatIndex(OpBuilder &b, Location loc, ArrayRef<Value> coords,
+                         ArrayRef<int64_t> shape,
+                         ArrayRef<int64_t> offsets = {});
+  /// Runs `then` only in lane 0 of the warp.
+  static void inLaneZero(OpBuilder &b, Location loc, Value lane,
+                         const std::function<void()> &then);
+  /// The zero of `type`.
+  static Value zero(OpBuilder &b, Location loc, Type type);
   static Value i64(OpBuilder &b, Location loc, int64_t v);
   static Value f32(OpBuilder &b, Location loc, double v);
   /// exp(x) as exp2(x log2 e): the NVPTX back end has a native exp2.

@@ -1,7 +1,12 @@
-//===- Lowering.h - lowering of one local function (private) ----*- C++ -*-===//
+//===- Lowering.h - shared pieces of the palm-to-runtime patterns -*- C++ -*-===//
 //
-// Shared by the CPU lowering (LowerToRuntime.cpp) and the GPU lowering of
-// the ops that become generated kernels (LowerGpuOps.cpp).
+// -palm-lower-to-runtime turns the local function into palm_forward(buffers,
+// arena, ctx) with MLIR's dialect conversion: every tensor becomes a
+// pointer (!llvm.ptr), and each op is replaced by one pattern of its target's
+// set (PopulatePatterns.h) that calls palmrt or launches a generated kernel.
+// Before the patterns run the pass has planned the arena, so a pattern finds
+// the pointer of each result it writes in the LoweringState; its operands'
+// pointers are the adaptor's.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,10 +14,12 @@
 #define PALM_LIB_CONVERSION_PALMTORUNTIME_LOWERING_H
 
 #include "GpuKernels.h"
+#include "RuntimeCalls.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Transforms/DialectConversion.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
 #include "palm/Dialect/Palm/Transforms/Sharding.h"
 
@@ -22,119 +29,178 @@ namespace mlir::palm::lowering {
 
 using AxisList = SmallVector<StringAttr, 2>;
 
-/// palmrt's element type codes.
-enum Dtype : int32_t { kF32 = 0, kBF16 = 1, kI32 = 2, kI64 = 3 };
+/// The target a function is lowered for.
+enum class Target { Cpu, Cuda };
 
 inline bool isElementwise(Operation *op) {
   return isa<AddOp, MulOp, SiluOp, ScaleOp, ConvertOp>(op);
 }
 
-/// Ops that are views of their operand's memory.
-inline bool isView(Operation *op) { return isa<ReshapeOp>(op); }
-
 inline RankedTensorType tensorType(Value v) {
   return cast<RankedTensorType>(v.getType());
 }
 
-/// Computes element `index` (i64) of the elementwise value `v`, in its
-/// element type: values in `computed` are computed from their operands,
-/// others are loaded from the pointer `leaf` gives. Narrow floats are
-/// computed in f32.
-Value emitElementExpr(OpBuilder &b, Location loc, Value v, Value index,
-                      const DenseSet<Value> &computed,
-                      function_ref<Value(Value)> leaf,
-                      DenseMap<Value, Value> &cache);
+int64_t product(ArrayRef<int64_t> dims);
 
-/// Lowering of one local function, for the CPU or for CUDA.
-class FunctionLowering {
+/// Forms the palm.fusion ops of `fn`'s body (FuseElementwise.cpp): every
+/// elementwise op ends up inside one.
+void fuseElementwise(func::FuncOp fn);
+
+/// What the patterns of one function's lowering share.
+struct LoweringState {
+  LoweringState(ModuleOp module, Target target)
+      : module(module), target(target) {}
+
+  /// The communicator group over `axes`, numbered in order of first use
+  /// (the program description lists them in that order).
+  int32_t groupOf(ArrayRef<StringAttr> axes);
+
+  ModuleOp module;
+  Target target;
+  /// palm_forward's arguments.
+  Value buffers, arena, ctx;
+  /// The number of the program's arguments (results follow them in
+  /// `buffers`).
+  int64_t numArgs = 0;
+  /// The arena pointer of every stored result.
+  DenseMap<Value, Value> resultPtrs;
+  /// Arena scratch of the ops that need some (cuda).
+  DenseMap<Operation *, Value> scratch;
+  SmallVector<AxisList> groups;
+  std::optional<GpuKernels> gpu;
+  llvm::StringMap<std::string> strings;
+  int64_t constCounter = 0;
+  /// Set once a pattern has reported why it cannot lower its op, so the
+  /// conversion's own "failed to legalize" adds nothing.
+  bool reported = false;
+};
+
+/// Builds the runtime side of one op's lowering at the builder's insertion
+/// point: constants, calls, shard extents, kernel launches.
+class Emitter {
 public:
-  FunctionLowering(func::FuncOp fn, MeshOp mesh, bool cuda)
-      : fn(fn), mesh(mesh), module(fn->getParentOfType<ModuleOp>()),
-        builder(fn.getContext()), cuda(cuda) {}
+  Emitter(OpBuilder &b, Location loc, LoweringState &state)
+      : b(b), loc(loc), state(state) {}
 
-  LogicalResult run();
+  Value i64(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 64); }
+  Value i32(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
+  Value f32(double v);
+  Value ctx() { return state.ctx; }
+  Type ptrType() { return LLVM::LLVMPointerType::get(b.getContext()); }
+  OpBuilder &builder() { return b; }
+  Location location() { return loc; }
 
-private:
-  LogicalResult check();
-  void plan();
-  LogicalResult lowerOp(Operation *op);
-  void emitElementwise(Value root);
-  LogicalResult lowerDot(DotGeneralOp op);
-
-  // CUDA (LowerGpuOps.cpp).
-  /// Lowers `op` to generated kernels and runtime calls; false when the op
-  /// is lowered as for the CPU (collectives, views).
-  FailureOr<bool> lowerGpuOp(Operation *op);
-  /// Launches `kernel` over `work` items: grid-stride elements, or rows of
-  /// one warp each.
-  void launch(StringRef kernel, int64_t work, bool warpPerRow,
-              ArrayRef<Value> args);
-  /// A pointer to a NUL-terminated constant string.
-  Value constString(StringRef text);
-  /// Bytes of scratch the GPU lowering of `op` needs, 0 if none.
-  int64_t gpuScratchBytes(Operation *op);
-
-  // Builders of small things.
-  Value i64(int64_t v) {
-    return arith::ConstantIntOp::create(builder, loc, v, 64);
-  }
-  Value i32(int64_t v) {
-    return arith::ConstantIntOp::create(builder, loc, v, 32);
-  }
-  Value f32(double v) {
-    return arith::ConstantFloatOp::create(builder, loc, builder.getF32Type(),
-                                          APFloat(static_cast<float>(v)));
-  }
-  Type ptrType() { return LLVM::LLVMPointerType::get(fn.getContext()); }
-  Value ptrOf(Value tensor) { return ptrs.lookup(root(tensor)); }
-  Value root(Value v) {
-    while (Operation *def = v.getDefiningOp())
-      if (isView(def))
-        v = def->getOperand(0);
-      else
-        break;
-    return v;
-  }
   /// A pointer to a constant array of i64 (shapes, permutations).
   Value constArray(ArrayRef<int64_t> values);
   /// A pointer to a stack array of i64 holding `values`.
   Value stackArray(ArrayRef<Value> values);
-  void call(StringRef name, ArrayRef<Value> args, Type result = {});
-  Value callValue(StringRef name, ArrayRef<Value> args, Type result);
-  int32_t groupOf(ArrayRef<StringAttr> axes);
-  int32_t groupOf(ArrayAttr axes);
+  /// A pointer to a NUL-terminated constant string.
+  Value constString(StringRef text);
+  /// Calls palmrt; the result of a non-void call.
+  Value call(RuntimeCall callee, ArrayRef<Value> args) {
+    return emitRuntimeCall(b, loc, state.module, callee, args);
+  }
+  /// The i32 group id of `axes`.
+  Value group(ArrayRef<StringAttr> axes) { return i32(state.groupOf(axes)); }
+  Value group(ArrayAttr axes);
   /// Offset of this device's shard and its number of real (not padding)
   /// elements, for a dimension of local size `local`.
   std::pair<Value, Value> shardExtent(DimShardAttr shard, int64_t local);
   /// The number of real (not padding) elements of each token dimension of
   /// local shape `tokens`, from a loss op's `token_shards`.
   SmallVector<Value> tokenExtents(ArrayRef<int64_t> tokens, ArrayAttr shards);
-  Value bytesPerElement(Type t) {
-    return i64(elementBytes(t));
-  }
-  FailureOr<int32_t> dtypeOf(Operation *op, Type t);
+  /// Launches generated kernel `kernel` over `work` items: grid-stride
+  /// elements, or rows of one warp each.
+  void launch(StringRef kernel, int64_t work, bool warpPerRow,
+              ArrayRef<Value> args);
 
-  func::FuncOp fn;
-  MeshOp mesh;
-  ModuleOp module;
-  OpBuilder builder;
-  Location loc = UnknownLoc::get(fn.getContext());
-  Value buffersArg, arenaArg, ctxArg;
-  DenseMap<Value, Value> ptrs;
-  /// Arena offsets of the stored values, in program order.
-  SmallVector<std::pair<Value, int64_t>> arenaOffset;
-  DenseSet<Value> inlined;
-  /// Scratch of ops that need some, in the arena.
-  DenseMap<Operation *, Value> scratch;
-  SmallVector<std::pair<Operation *, int64_t>> scratchOffset;
-  SmallVector<AxisList> groups;
-  bool cuda;
-  std::optional<GpuKernels> gpu;
-  llvm::StringMap<std::string> strings;
-  int64_t arenaBytes = 0;
-  int64_t constCounter = 0;
+private:
+  OpBuilder &b;
+  Location loc;
+  LoweringState &state;
 };
 
+/// Tensors become pointers; everything else keeps its type.
+class PointerTypeConverter : public TypeConverter {
+public:
+  explicit PointerTypeConverter(MLIRContext *ctx);
+};
+
+/// Base of every pattern: one op of type OpT to runtime calls or kernels.
+template <typename OpT>
+class RuntimePattern : public OpConversionPattern<OpT> {
+public:
+  RuntimePattern(const TypeConverter &converter, LoweringState &state)
+      : OpConversionPattern<OpT>(converter, state.module.getContext()),
+        state(state) {}
+
+protected:
+  Emitter emitter(ConversionPatternRewriter &r, Operation *op) const {
+    return Emitter(r, op->getLoc(), state);
+  }
+  /// The arena pointer the op's result is planned at.
+  Value resultPtr(Value result) const {
+    return state.resultPtrs.lookup(result);
+  }
+  /// Replaces `op` by the pointers of its results, which it has written.
+  LogicalResult replaceByResults(ConversionPatternRewriter &r,
+                                 Operation *op) const {
+    SmallVector<Value> ptrs;
+    for (Value v : op->getResults())
+      ptrs.push_back(resultPtr(v));
+    r.replaceOp(op, ptrs);
+    return success();
+  }
+  /// Reports `diag` (already emitted at the op) as the reason the lowering
+  /// fails.
+  LogicalResult refuse(InFlightDiagnostic &&diag) const {
+    state.reported = true;
+    return diag;
+  }
+  /// `check`, marking a failure as reported (its diagnostic is emitted).
+  LogicalResult refuseIf(LogicalResult check) const {
+    if (failed(check))
+      state.reported = true;
+    return check;
+  }
+  /// palmrt's dtype code of `t` as an i32 constant, or a refusal at `op`.
+  FailureOr<Value> dtypeCode(Emitter &e, Operation *op, Type t) const {
+    std::optional<palmrt_dtype> code = runtimeDtype(t);
+    if (!code)
+      return refuse(op->emitOpError()
+                    << "has element type " << t
+                    << ", which the runtime does not support");
+    return e.i32(*code);
+  }
+  /// Refuses i64 token ids (the runtime's kernels read i32).
+  LogicalResult requireI32Ids(Operation *op) const;
+  /// Refuses floats other than f32 in the operands of a CPU kernel.
+  LogicalResult requireF32(Operation *op) const;
+
+  LoweringState &state;
+};
+
+template <typename OpT>
+LogicalResult RuntimePattern<OpT>::requireI32Ids(Operation *op) const {
+  for (Value v : op->getOperands())
+    if (auto t = dyn_cast<RankedTensorType>(v.getType());
+        t && t.getElementType().isInteger(64))
+      return refuse(op->emitOpError()
+                    << "uses i64 token ids; the runtime supports i32");
+  return success();
+}
+
+template <typename OpT>
+LogicalResult RuntimePattern<OpT>::requireF32(Operation *op) const {
+  for (Value v : op->getOperands())
+    if (auto t = dyn_cast<RankedTensorType>(v.getType());
+        t && isa<FloatType>(t.getElementType()) &&
+        !t.getElementType().isF32())
+      return refuse(op->emitOpError()
+                    << "computes in " << t.getElementType()
+                    << "; the CPU backend supports f32 programs only");
+  return success();
+}
 
 } // namespace mlir::palm::lowering
 

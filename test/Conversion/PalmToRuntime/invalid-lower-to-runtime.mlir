@@ -48,3 +48,76 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<3x4xf32>
   }
 }
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @unknown_op(%x: tensor<4xf32>) -> tensor<4xf32> {
+    // expected-error@+1 {{'arith.addf' op cannot be lowered by palm}}
+    %0 = arith.addf %x, %x : tensor<4xf32>
+    return %0 : tensor<4xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @region_op(%x: tensor<4xf32>) -> tensor<4xf32> {
+    // expected-error@+1 {{has regions, which palm does not lower}}
+    %0 = scf.execute_region -> tensor<4xf32> {
+      scf.yield %x : tensor<4xf32>
+    }
+    return %0 : tensor<4xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @read_constant(%x: tensor<4xf32>) -> tensor<4xf32> {
+    // expected-error@+1 {{is a tensor constant that ops read; palm lowers tensor constants only when unused}}
+    %c = arith.constant dense<1.0> : tensor<4xf32>
+    %0 = palm.add %x, %c : tensor<4xf32>
+    return %0 : tensor<4xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @strided_slice(%x: tensor<8xf32>) -> tensor<4xf32> {
+    // expected-error@+1 {{is not a static unit-stride slice}}
+    %0 = tensor.extract_slice %x[0] [4] [2] : tensor<8xf32> to tensor<4xf32>
+    return %0 : tensor<4xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @bf16_gemm(%a: tensor<4x8xbf16>, %b: tensor<8x5xbf16>) -> tensor<4x5xbf16> {
+    // expected-error@+1 {{computes in 'bf16'; the CPU backend supports f32 programs only}}
+    %0 = palm.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<4x8xbf16>, tensor<8x5xbf16>) -> tensor<4x5xbf16>
+    return %0 : tensor<4x5xbf16>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @batch_not_leading(%a: tensor<4x3x8xf32>, %b: tensor<3x8x5xf32>) -> tensor<3x4x5xf32> {
+    // expected-error@+1 {{has batch dimensions that are not leading; palm lowers them only in front (transpose first)}}
+    %0 = palm.dot_general %a, %b, contracting_dims = [2] x [1], batch_dims = [1] x [0] : (tensor<4x3x8xf32>, tensor<3x8x5xf32>) -> tensor<3x4x5xf32>
+    return %0 : tensor<3x4x5xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @i64_targets(%l: tensor<3x8xf32>, %t: tensor<3xi64>) -> tensor<f32> {
+    // expected-error@+1 {{uses i64 token ids; the runtime supports i32}}
+    %0 = palm.cross_entropy %l, %t : (tensor<3x8xf32>, tensor<3xi64>) -> tensor<f32>
+    return %0 : tensor<f32>
+  }
+}

@@ -222,3 +222,80 @@ module attributes {palm.level = #palm.level<local>} {
     return
   }
 }
+
+// -----
+
+func.func @fusion_global(%x: tensor<8xf32>) -> tensor<8xf32> {
+  // expected-error@+1 {{fusions belongs to the local level, but the module is global}}
+  %0 = palm.fusion(%x) : (tensor<8xf32>) -> tensor<8xf32> {
+  ^bb0(%a: tensor<8xf32>):
+    %1 = palm.silu %a : tensor<8xf32>
+    palm.yield %1 : tensor<8xf32>
+  }
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @fusion_arguments(%x: tensor<8xf32>) -> tensor<8xf32> {
+    // expected-error@+1 {{body arguments must have the inputs' types}}
+    %0 = palm.fusion(%x) : (tensor<8xf32>) -> tensor<8xf32> {
+    ^bb0(%a: tensor<8xbf16>):
+      %1 = palm.convert %a : tensor<8xbf16> -> tensor<8xf32>
+      palm.yield %1 : tensor<8xf32>
+    }
+    return %0 : tensor<8xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @fusion_shape(%x: tensor<4xf32>) -> tensor<8xf32> {
+    // expected-error@+1 {{inputs must have the result's shape}}
+    %0 = palm.fusion(%x) : (tensor<4xf32>) -> tensor<8xf32> {
+    ^bb0(%a: tensor<4xf32>):
+      %1 = palm.reshape %a : tensor<4xf32> -> tensor<8xf32>
+      palm.yield %1 : tensor<8xf32>
+    }
+    return %0 : tensor<8xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @fusion_yield_type(%x: tensor<8xf32>) -> tensor<8xbf16> {
+    // expected-error@+1 {{yields 'tensor<8xf32>' for a result of type 'tensor<8xbf16>'}}
+    %0 = palm.fusion(%x) : (tensor<8xf32>) -> tensor<8xbf16> {
+    ^bb0(%a: tensor<8xf32>):
+      %1 = palm.silu %a : tensor<8xf32>
+      palm.yield %1 : tensor<8xf32>
+    }
+    return %0 : tensor<8xbf16>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @fusion_not_elementwise(%x: tensor<1x2x1x4xf32>) -> tensor<1x2x1x4xf32> {
+    %0 = palm.fusion(%x) : (tensor<1x2x1x4xf32>) -> tensor<1x2x1x4xf32> {
+    ^bb0(%a: tensor<1x2x1x4xf32>):
+      // expected-error@+1 {{is not elementwise; a fusion holds only add, mul, silu, scale and convert}}
+      %1 = palm.rope %a : tensor<1x2x1x4xf32>
+      palm.yield %1 : tensor<1x2x1x4xf32>
+    }
+    return %0 : tensor<1x2x1x4xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @yield_outside(%x: tensor<8xf32>) {
+    // expected-error@+1 {{expects parent op 'palm.fusion'}}
+    palm.yield %x : tensor<8xf32>
+  }
+}

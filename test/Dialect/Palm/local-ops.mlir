@@ -46,4 +46,21 @@ module attributes {palm.level = #palm.level<local>} {
     %0 = palm.mask_padding %x dim 2 shard <@mesh, [model], 10> : tensor<2x8x3xf32>
     return %0 : tensor<2x8x3xf32>
   }
+
+  // CHECK-LABEL: func.func @fusion
+  func.func @fusion(%a: tensor<2x8xbf16>, %b: tensor<2x8xf32>) -> tensor<2x8xf32> {
+    // CHECK: %[[R:.*]] = palm.fusion(%{{.*}}, %{{.*}}) : (tensor<2x8xbf16>, tensor<2x8xf32>) -> tensor<2x8xf32> {
+    // CHECK: ^bb0(%[[X:.*]]: tensor<2x8xbf16>, %[[Y:.*]]: tensor<2x8xf32>):
+    // CHECK:   %[[C:.*]] = palm.convert %[[X]] : tensor<2x8xbf16> -> tensor<2x8xf32>
+    // CHECK:   %[[S:.*]] = palm.add %[[C]], %[[Y]] : tensor<2x8xf32>
+    // CHECK:   palm.yield %[[S]] : tensor<2x8xf32>
+    // CHECK: }
+    %0 = palm.fusion(%a, %b) : (tensor<2x8xbf16>, tensor<2x8xf32>) -> tensor<2x8xf32> {
+    ^bb0(%x: tensor<2x8xbf16>, %y: tensor<2x8xf32>):
+      %1 = palm.convert %x : tensor<2x8xbf16> -> tensor<2x8xf32>
+      %2 = palm.add %1, %y : tensor<2x8xf32>
+      palm.yield %2 : tensor<2x8xf32>
+    }
+    return %0 : tensor<2x8xf32>
+  }
 }

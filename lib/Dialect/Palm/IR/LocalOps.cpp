@@ -96,3 +96,30 @@ LogicalResult CrossEntropyLossOp::verify() {
   return verifyTokenShards(*this, getTokenCount(), getTokenShardsAttr(),
                            tokens.size());
 }
+
+Value FusionOp::getYielded() {
+  return cast<YieldOp>(getBody().front().back()).getValue();
+}
+
+LogicalResult FusionOp::verify() {
+  if (failed(verifyLocalOnly(*this, "fusions")))
+    return failure();
+  Block &body = getBody().front();
+  if (body.getArgumentTypes() != getInputs().getTypes())
+    return emitOpError() << "body arguments must have the inputs' types";
+  ArrayRef<int64_t> shape = getType().getShape();
+  for (Value input : getInputs())
+    if (cast<RankedTensorType>(input.getType()).getShape() != shape)
+      return emitOpError() << "inputs must have the result's shape";
+  auto yield = body.empty() ? YieldOp() : dyn_cast<YieldOp>(body.back());
+  if (!yield)
+    return emitOpError() << "body must end with palm.yield";
+  if (yield.getValue().getType() != getType())
+    return emitOpError() << "yields " << yield.getValue().getType()
+                         << " for a result of type " << getType();
+  for (Operation &op : body.without_terminator())
+    if (!isa<AddOp, MulOp, SiluOp, ScaleOp, ConvertOp>(op))
+      return op.emitOpError() << "is not elementwise; a fusion holds only "
+                                 "add, mul, silu, scale and convert";
+  return success();
+}

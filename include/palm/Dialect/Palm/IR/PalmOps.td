@@ -576,6 +576,55 @@ def Palm_CrossEntropyLossOp : Palm_LocalOp<"cross_entropy_loss"> {
   }];
 }
 
+def Palm_FusionOp : Palm_LocalOp<"fusion", [IsolatedFromAbove]> {
+  let summary = "elementwise ops computed together, one loop or kernel";
+  let description = [{
+    A tree of elementwise ops (`add`, `mul`, `silu`, `scale`, `convert`)
+    whose intermediate values are never stored: the lowering computes the
+    yielded value element by element in one loop (CPU) or one kernel (CUDA),
+    reading each input once per element. `-palm-fuse-elementwise` forms
+    them from elementwise chains.
+
+    ```mlir
+    %y = palm.fusion(%a, %b) : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32> {
+    ^bb0(%x: tensor<8xf32>, %z: tensor<8xf32>):
+      %0 = palm.add %x, %z : tensor<8xf32>
+      %1 = palm.silu %0 : tensor<8xf32>
+      palm.yield %1 : tensor<8xf32>
+    }
+    ```
+
+    Constraints: local level; one block whose arguments have the inputs'
+    types; every input has the result's shape; the body holds only
+    elementwise ops and ends with `palm.yield` of one value of the result's
+    type.
+  }];
+  let arguments = (ins Variadic<Palm_Tensor>:$inputs);
+  let results = (outs Palm_Tensor:$result);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $result) $body
+  }];
+  let extraClassDeclaration = [{
+    /// The value the body yields, computed per element.
+    ::mlir::Value getYielded();
+  }];
+}
+
+def Palm_YieldOp : Palm_Op<"yield", [Pure, Terminator,
+    HasParent<"FusionOp">]> {
+  let summary = "the value a fusion computes";
+  let description = [{
+    Ends the body of `palm.fusion`:
+
+    ```mlir
+    palm.yield %1 : tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Palm_Tensor:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
 //===----------------------------------------------------------------------===//
 // Collectives (local level)
 //===----------------------------------------------------------------------===//

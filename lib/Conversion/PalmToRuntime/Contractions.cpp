@@ -1,0 +1,87 @@
+//===- Contractions.cpp - dot_general to palmrt_gemm ----------------------===//
+//
+// Both targets: a dot_general whose batch dimensions lead and whose
+// contracting dimensions sit contiguously, paired in order, at one end of
+// each operand is one batched GEMM with transposition flags; any other
+// layout is refused (transpose first).
+//
+//===----------------------------------------------------------------------===//
+
+#include "PopulatePatterns.h"
+
+#include <numeric>
+
+using namespace mlir;
+using namespace mlir::palm;
+using namespace mlir::palm::lowering;
+
+/// Whether `dims` are from, from + 1, ...
+static bool isIota(ArrayRef<int64_t> dims, int64_t from) {
+  for (auto [i, d] : llvm::enumerate(dims))
+    if (d != from + int64_t(i))
+      return false;
+  return true;
+}
+
+namespace {
+
+/// palm.dot_general -> palmrt_gemm.
+struct DotGeneralToGemm : RuntimePattern<DotGeneralOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult
+  matchAndRewrite(DotGeneralOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    if (state.target == Target::Cpu && failed(requireF32(op)))
+      return failure();
+    RankedTensorType lhs = op.getLhs().getType(), rhs = op.getRhs().getType();
+    ArrayRef<int64_t> lb = op.getLhsBatchDims(), rb = op.getRhsBatchDims();
+    ArrayRef<int64_t> lc = op.getLhsContractingDims(),
+                      rc = op.getRhsContractingDims();
+    int64_t nb = lb.size();
+    if (!isIota(lb, 0) || !isIota(rb, 0))
+      return refuse(op.emitOpError()
+                    << "has batch dimensions that are not leading; palm "
+                       "lowers them only in front (transpose first)");
+    SmallVector<int64_t> order(lc.size());
+    std::iota(order.begin(), order.end(), 0);
+    llvm::sort(order, [&](int64_t a, int64_t b) { return lc[a] < lc[b]; });
+    SmallVector<int64_t> lcSorted, rcPaired;
+    for (int64_t i : order) {
+      lcSorted.push_back(lc[i]);
+      rcPaired.push_back(rc[i]);
+    }
+    int64_t nc = lc.size();
+    bool lhsKLast = isIota(lcSorted, lhs.getRank() - nc);
+    bool lhsKFirst = isIota(lcSorted, nb);
+    bool rhsKFirst = isIota(rcPaired, nb);
+    bool rhsKLast = isIota(rcPaired, rhs.getRank() - nc);
+    if (!(lhsKLast || lhsKFirst) || !(rhsKFirst || rhsKLast))
+      return refuse(op.emitOpError()
+                    << "contracts dimensions that are not contiguous at one "
+                       "end of an operand, or pairs them out of order; palm "
+                       "does not lower it");
+    int64_t batch = product(lhs.getShape().take_front(nb));
+    int64_t k = 1;
+    for (int64_t d : lc)
+      k *= lhs.getDimSize(d);
+    int64_t m = product(lhs.getShape().drop_front(nb)) / k;
+    int64_t n = product(rhs.getShape().drop_front(nb)) / k;
+    Emitter e = emitter(r, op);
+    FailureOr<Value> dtype = dtypeCode(e, op, lhs.getElementType());
+    if (failed(dtype))
+      return failure();
+    e.call(RuntimeCall::palmrt_gemm,
+           {e.ctx(), *dtype, e.i64(batch), e.i64(m), e.i64(n), e.i64(k),
+            adaptor.getLhs(), e.i32(lhsKLast ? 0 : 1), adaptor.getRhs(),
+            e.i32(rhsKFirst ? 0 : 1), resultPtr(op.getResult())});
+    return replaceByResults(r, op);
+  }
+};
+
+} // namespace
+
+void mlir::palm::lowering::populateContractionPatterns(
+    RewritePatternSet &patterns, const TypeConverter &converter,
+    LoweringState &state) {
+  patterns.add<DotGeneralToGemm>(converter, state);
+}

@@ -1,0 +1,146 @@
+//===- DataMovement.cpp - transposes, slices, pads, masks (CPU) -----------===//
+//
+// Each op calls palmrt's byte-wise data movement (any element type).
+// Slices must be static and unit-stride, pads zero at the high end.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PopulatePatterns.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace mlir::palm;
+using namespace mlir::palm::lowering;
+
+namespace {
+
+/// Shapes and element sizes of data movement operands.
+template <typename OpT> struct MovementPattern : RuntimePattern<OpT> {
+  using RuntimePattern<OpT>::RuntimePattern;
+  static Value rank(Emitter &e, Value v) {
+    return e.i32(tensorType(v).getRank());
+  }
+  static Value shape(Emitter &e, Value v) {
+    return e.constArray(tensorType(v).getShape());
+  }
+  static Value elemBytes(Emitter &e, Value v) {
+    return e.i64(elementBytes(tensorType(v).getElementType()));
+  }
+};
+
+/// palm.mask_padding -> palmrt_mask_padding.
+struct MaskPaddingToCall : MovementPattern<MaskPaddingOp> {
+  using MovementPattern::MovementPattern;
+  LogicalResult
+  matchAndRewrite(MaskPaddingOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    Emitter e = emitter(r, op);
+    int64_t dim = op.getDim();
+    Value valid =
+        e.shardExtent(op.getShard(), tensorType(op.getInput()).getDimSize(dim))
+            .second;
+    e.call(RuntimeCall::palmrt_mask_padding,
+           {adaptor.getInput(), resultPtr(op.getResult()),
+            rank(e, op.getInput()), shape(e, op.getInput()), e.i32(dim), valid,
+            elemBytes(e, op.getInput())});
+    return replaceByResults(r, op);
+  }
+};
+
+/// palm.transpose -> palmrt_transpose.
+struct TransposeToCall : MovementPattern<TransposeOp> {
+  using MovementPattern::MovementPattern;
+  LogicalResult
+  matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    Emitter e = emitter(r, op);
+    e.call(RuntimeCall::palmrt_transpose,
+           {adaptor.getInput(), resultPtr(op.getResult()),
+            rank(e, op.getInput()), shape(e, op.getInput()),
+            e.constArray(op.getPermutation()), elemBytes(e, op.getInput())});
+    return replaceByResults(r, op);
+  }
+};
+
+/// tensor.extract_slice -> palmrt_extract_slice.
+struct ExtractSliceToCall : MovementPattern<tensor::ExtractSliceOp> {
+  using MovementPattern::MovementPattern;
+  LogicalResult
+  matchAndRewrite(tensor::ExtractSliceOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    if (failed(refuseIf(checkStaticSlice(op))))
+      return failure();
+    Emitter e = emitter(r, op);
+    e.call(RuntimeCall::palmrt_extract_slice,
+           {adaptor.getSource(), resultPtr(op.getResult()),
+            rank(e, op.getSource()), shape(e, op.getSource()),
+            shape(e, op.getResult()), e.constArray(op.getStaticOffsets()),
+            elemBytes(e, op.getSource())});
+    return replaceByResults(r, op);
+  }
+};
+
+/// tensor.pad (zeros at the high end) -> palmrt_pad.
+struct PadToCall : MovementPattern<tensor::PadOp> {
+  using MovementPattern::MovementPattern;
+  LogicalResult
+  matchAndRewrite(tensor::PadOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    if (failed(refuseIf(checkZeroHighPad(op))))
+      return failure();
+    Emitter e = emitter(r, op);
+    e.call(RuntimeCall::palmrt_pad,
+           {adaptor.getSource(), resultPtr(op.getResult()),
+            rank(e, op.getSource()), shape(e, op.getSource()),
+            shape(e, op.getResult()), elemBytes(e, op.getSource())});
+    return replaceByResults(r, op);
+  }
+};
+
+/// tensor.concat -> one palmrt_insert_slice per input.
+struct ConcatToCalls : MovementPattern<tensor::ConcatOp> {
+  using MovementPattern::MovementPattern;
+  LogicalResult
+  matchAndRewrite(tensor::ConcatOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    Emitter e = emitter(r, op);
+    int64_t dim = op.getDim(), offset = 0;
+    for (auto [input, ptr] : llvm::zip(op.getInputs(), adaptor.getInputs())) {
+      SmallVector<int64_t> offsets(tensorType(input).getRank(), 0);
+      offsets[dim] = offset;
+      e.call(RuntimeCall::palmrt_insert_slice,
+             {ptr, resultPtr(op.getResult()), rank(e, input), shape(e, input),
+              shape(e, op.getResult()), e.constArray(offsets),
+              elemBytes(e, input)});
+      offset += tensorType(input).getDimSize(dim);
+    }
+    return replaceByResults(r, op);
+  }
+};
+
+} // namespace
+
+LogicalResult
+mlir::palm::lowering::checkStaticSlice(tensor::ExtractSliceOp op) {
+  if (!op.hasUnitStride() || !op.getType().hasStaticShape() ||
+      ShapedType::isDynamicShape(op.getStaticOffsets()))
+    return op.emitOpError() << "is not a static unit-stride slice";
+  return success();
+}
+
+LogicalResult mlir::palm::lowering::checkZeroHighPad(tensor::PadOp op) {
+  Value constant = op.getConstantPaddingValue();
+  if (!constant || !matchPattern(constant, m_AnyZeroFloat()) ||
+      llvm::any_of(op.getStaticLow(), [](int64_t l) { return l != 0; }))
+    return op.emitOpError() << "is not a zero padding at the high end";
+  return success();
+}
+
+void mlir::palm::lowering::populateCpuDataMovementPatterns(
+    RewritePatternSet &patterns, const TypeConverter &converter,
+    LoweringState &state) {
+  patterns.add<MaskPaddingToCall, TransposeToCall, ExtractSliceToCall,
+               PadToCall, ConcatToCalls>(converter, state);
+}

@@ -1,0 +1,272 @@
+//===- EmbeddingLossGpu.cpp - embedding and loss kernels (CUDA) -----------===//
+//
+// The embedding lookup is a thread per output element (ids outside the
+// vocabulary shard give zeros). The softmax pieces and the cross-entropy
+// are a warp per token; the per-token losses go to arena scratch and one
+// warp sums them in a fixed order.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LossKernels.h"
+#include "PopulatePatterns.h"
+
+using namespace mlir;
+using namespace mlir::palm;
+using namespace mlir::palm::lowering;
+
+using K = GpuKernels;
+
+/// Row `token`'s element at `target - offset` of `logits` when that class is
+/// in [0, valid) of this shard, else 0. `base` is the row's first element.
+static Value targetLogit(OpBuilder &b, Location l, Type t, Value logits,
+                         Value base, Value target, Value offset,
+                         Value valid) {
+  Value local = arith::SubIOp::create(b, l, target, offset);
+  Value here = arith::AndIOp::create(
+      b, l,
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, local,
+                            K::i64(b, l, 0)),
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, local, valid));
+  Value safe = arith::SelectOp::create(b, l, here, local, K::i64(b, l, 0));
+  Value x = K::loadF32(b, l, t, logits, arith::AddIOp::create(b, l, base, safe));
+  return arith::SelectOp::create(b, l, here, x, K::f32(b, l, 0));
+}
+
+/// The target id of row `row`, as i64.
+static Value targetOf(OpBuilder &b, Location l, Value targets, Value row) {
+  return arith::ExtSIOp::create(b, l, b.getI64Type(),
+                                K::load(b, l, b.getI32Type(), targets, row));
+}
+
+/// Embedding kernel: a = (table, ids, out, n, rows, d, row offset).
+static void embeddingBody(OpBuilder &b, Location l, ArrayRef<Value> a,
+                          Type t) {
+  Value n = a[3], rows = a[4], d = a[5], offset = a[6];
+  K::gridStride(b, l, n, [&](Value i) {
+    Value token = arith::DivSIOp::create(b, l, i, d);
+    Value col = arith::RemSIOp::create(b, l, i, d);
+    Value r = arith::SubIOp::create(b, l, targetOf(b, l, a[1], token), offset);
+    Value inRange = arith::AndIOp::create(
+        b, l,
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, r,
+                              K::i64(b, l, 0)),
+        arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, r, rows));
+    // Read a valid row even for ids elsewhere; select afterwards.
+    Value safe = arith::SelectOp::create(b, l, inRange, r, K::i64(b, l, 0));
+    Value x = K::load(
+        b, l, t, a[0],
+        arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, safe, d), col));
+    K::store(b, l, arith::SelectOp::create(b, l, inRange, x, K::zero(b, l, t)),
+             a[2], i);
+  });
+}
+
+/// Kernel argument types: `pointers` pointers, then `ints` i64 scalars.
+static SmallVector<Type> kernelArgs(MLIRContext *ctx, int pointers, int ints) {
+  SmallVector<Type> types(pointers, LLVM::LLVMPointerType::get(ctx));
+  types.append(ints, IntegerType::get(ctx, 64));
+  return types;
+}
+
+namespace {
+
+/// palm.embedding -> a thread per output element.
+struct EmbeddingToKernel : RuntimePattern<EmbeddingOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult
+  matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    if (failed(requireI32Ids(op)))
+      return failure();
+    ArrayRef<int64_t> table = op.getTable().getType().getShape();
+    Type t = op.getTable().getType().getElementType();
+    StringRef kernel = state.gpu->get(
+        "embedding:" + typeName(t), kernelArgs(r.getContext(), 3, 4),
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          embeddingBody(b, l, a, t);
+        });
+    Emitter e = emitter(r, op);
+    Value offset = op.getVocabShardAttr()
+                       ? e.shardExtent(op.getVocabShardAttr(), table[0]).first
+                       : e.i64(0);
+    int64_t n = product(op.getIds().getType().getShape()) * table[1];
+    e.launch(kernel, n, false,
+             {adaptor.getTable(), adaptor.getIds(), resultPtr(op.getResult()),
+              e.i64(n), e.i64(table[0]), e.i64(table[1]), offset});
+    return replaceByResults(r, op);
+  }
+};
+
+/// palm.softmax_max -> a warp per token.
+struct SoftmaxMaxToKernel : RuntimePattern<SoftmaxMaxOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult
+  matchAndRewrite(SoftmaxMaxOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
+    Type t = op.getLogits().getType().getElementType();
+    StringRef kernel = state.gpu->get(
+        "softmax_max:" + typeName(t), kernelArgs(r.getContext(), 2, 3),
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          Value vocab = a[3], valid = a[4];
+          K::warpRows(b, l, a[2], [&](Value row, Value lane) {
+            Value base = arith::MulIOp::create(b, l, row, vocab);
+            Value m = rowMax(b, l, t, a[0], base, lane, valid, vocab);
+            K::inLaneZero(b, l, lane, [&] { K::store(b, l, m, a[1], row); });
+          });
+        });
+    Emitter e = emitter(r, op);
+    Value valid = e.shardExtent(op.getVocabShard(), logits.back()).second;
+    int64_t tokens = product(logits.drop_back());
+    e.launch(kernel, tokens, true,
+             {adaptor.getLogits(), resultPtr(op.getResult()), e.i64(tokens),
+              e.i64(logits.back()), valid});
+    return replaceByResults(r, op);
+  }
+};
+
+/// palm.softmax_sums -> a warp per token.
+struct SoftmaxSumsToKernel : RuntimePattern<SoftmaxSumsOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult
+  matchAndRewrite(SoftmaxSumsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    if (failed(requireI32Ids(op)))
+      return failure();
+    ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
+    Type t = op.getLogits().getType().getElementType();
+    StringRef kernel = state.gpu->get(
+        "softmax_sums:" + typeName(t), kernelArgs(r.getContext(), 4, 4),
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          Value tokens = a[4], vocab = a[5], valid = a[6], offset = a[7];
+          K::warpRows(b, l, tokens, [&](Value row, Value lane) {
+            Value base = arith::MulIOp::create(b, l, row, vocab);
+            Value m = K::load(b, l, b.getF32Type(), a[1], row);
+            Value s = rowSumExp(b, l, t, a[0], base, lane, valid, vocab, m);
+            K::inLaneZero(b, l, lane, [&] {
+              Value tl = targetLogit(b, l, t, a[0], base,
+                                     targetOf(b, l, a[2], row), offset, valid);
+              K::store(b, l, s, a[3], row);
+              K::store(b, l, tl, a[3], arith::AddIOp::create(b, l, tokens, row));
+            });
+          });
+        });
+    Emitter e = emitter(r, op);
+    auto [offset, valid] = e.shardExtent(op.getVocabShard(), logits.back());
+    int64_t tokens = product(logits.drop_back());
+    e.launch(kernel, tokens, true,
+             {adaptor.getLogits(), adaptor.getMax(), adaptor.getTargets(),
+              resultPtr(op.getResult()), e.i64(tokens), e.i64(logits.back()),
+              valid, offset});
+    return replaceByResults(r, op);
+  }
+};
+
+/// palm.cross_entropy -> a warp per token into scratch, then their sum.
+struct CrossEntropyToKernels : RuntimePattern<CrossEntropyOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult
+  matchAndRewrite(CrossEntropyOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    if (failed(requireI32Ids(op)))
+      return failure();
+    ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
+    ArrayRef<int64_t> tokenShape = logits.drop_back();
+    Type t = op.getLogits().getType().getElementType();
+    SmallVector<Type> types = kernelArgs(r.getContext(), 3, 1);
+    types.push_back(r.getF32Type());
+    types.append(1 + tokenShape.size(), r.getI64Type());
+    StringRef kernel = state.gpu->get(
+        "cross_entropy:" + typeName(t) + ":" + shapeKey(tokenShape), types,
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          tokenLosses(b, l, a, t, tokenShape);
+        });
+    int64_t tokens = product(tokenShape);
+    int64_t count = op.getTokenCount() ? *op.getTokenCount() : tokens;
+    Emitter e = emitter(r, op);
+    Value scratch = state.scratch.lookup(op);
+    SmallVector<Value> args = {adaptor.getLogits(), adaptor.getTargets(),
+                               scratch, e.i64(logits.back()),
+                               e.f32(op.getZLoss().convertToFloat()),
+                               e.i64(count)};
+    llvm::append_range(args,
+                       e.tokenExtents(tokenShape, op.getTokenShardsAttr()));
+    e.launch(kernel, tokens, true, args);
+    e.launch(sumKernel(*state.gpu, r.getContext()), 1, true,
+             {scratch, resultPtr(op.getResult()), e.i64(tokens)});
+    return replaceByResults(r, op);
+  }
+
+  /// a = (logits, targets, losses, vocab, z_loss, count, valid extents...).
+  static void tokenLosses(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
+                          ArrayRef<int64_t> tokenShape) {
+    Value vocab = a[3];
+    K::warpRows(b, l, K::i64(b, l, product(tokenShape)),
+                [&](Value row, Value lane) {
+      Value base = arith::MulIOp::create(b, l, row, vocab);
+      Value m = rowMax(b, l, t, a[0], base, lane, vocab, vocab);
+      Value s = rowSumExp(b, l, t, a[0], base, lane, vocab, vocab, m);
+      K::inLaneZero(b, l, lane, [&] {
+        Value logZ = arith::AddFOp::create(b, l, m, K::log(b, l, s));
+        Value target = targetOf(b, l, a[1], row);
+        Value tl = K::loadF32(b, l, t, a[0],
+                              arith::AddIOp::create(b, l, base, target));
+        Value loss = tokenLoss(b, l, row, tokenShape, a.drop_front(6), logZ,
+                               tl, a[4], a[5]);
+        K::store(b, l, loss, a[2], row);
+      });
+    });
+  }
+};
+
+/// palm.cross_entropy_loss -> a thread per token into scratch, then their
+/// sum.
+struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult
+  matchAndRewrite(CrossEntropyLossOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const override {
+    ArrayRef<int64_t> tokenShape = op.getMax().getType().getShape();
+    int64_t tokens = product(tokenShape);
+    SmallVector<Type> types = kernelArgs(r.getContext(), 3, 0);
+    types.push_back(r.getF32Type());
+    types.append(1 + tokenShape.size(), r.getI64Type());
+    StringRef kernel = state.gpu->get(
+        "cross_entropy_loss:" + shapeKey(tokenShape), types,
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          K::gridStride(b, l, K::i64(b, l, tokens), [&](Value i) {
+            Value m = K::load(b, l, b.getF32Type(), a[0], i);
+            Value s = K::load(b, l, b.getF32Type(), a[1], i);
+            Value tl = K::load(
+                b, l, b.getF32Type(), a[1],
+                arith::AddIOp::create(b, l, i, K::i64(b, l, tokens)));
+            Value logZ = arith::AddFOp::create(b, l, m, K::log(b, l, s));
+            K::store(b, l,
+                     tokenLoss(b, l, i, tokenShape, a.drop_front(5), logZ, tl,
+                               a[3], a[4]),
+                     a[2], i);
+          });
+        });
+    Emitter e = emitter(r, op);
+    Value scratch = state.scratch.lookup(op);
+    SmallVector<Value> args = {adaptor.getMax(), adaptor.getSums(), scratch,
+                               e.f32(op.getZLoss().convertToFloat()),
+                               e.i64(op.getTokenCount())};
+    llvm::append_range(args,
+                       e.tokenExtents(tokenShape, op.getTokenShardsAttr()));
+    e.launch(kernel, tokens, false, args);
+    e.launch(sumKernel(*state.gpu, r.getContext()), 1, true,
+             {scratch, resultPtr(op.getResult()), e.i64(tokens)});
+    return replaceByResults(r, op);
+  }
+};
+
+} // namespace
+
+void mlir::palm::lowering::populateGpuEmbeddingLossPatterns(
+    RewritePatternSet &patterns, const TypeConverter &converter,
+    LoweringState &state) {
+  patterns.add<EmbeddingToKernel, SoftmaxMaxToKernel, SoftmaxSumsToKernel,
+               CrossEntropyToKernels, CrossEntropyLossToKernels>(converter,
+                                                                 state);
+}

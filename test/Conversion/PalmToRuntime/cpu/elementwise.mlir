@@ -1,0 +1,66 @@
+// RUN: palm-opt %s -split-input-file -palm-lower-to-runtime | FileCheck %s
+
+// An elementwise chain is one fusion: one loop (CPU) or one kernel (CUDA);
+// the intermediate results are never stored.
+module attributes {palm.level = #palm.level<local>} {
+  // CHECK-DAG: llvm.mlir.global external constant @palm_arena_bytes(256 : i64)
+  // CHECK-LABEL: func.func @palm_forward(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr)
+  // CHECK: %[[A:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
+  // CHECK: %[[B:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
+  // CHECK: %[[OUT:.*]] = llvm.getelementptr %arg1[%{{.*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+  // CHECK: scf.for %[[I:.*]] = %{{.*}} to %c8 step
+  // CHECK:   %[[J:.*]] = arith.index_cast %[[I]] : index to i64
+  // CHECK:   llvm.getelementptr %[[A]][%[[J]]]
+  // CHECK:   llvm.load {{.*}} : !llvm.ptr -> f32
+  // CHECK:   llvm.getelementptr %[[B]][%[[J]]]
+  // CHECK:   llvm.load {{.*}} : !llvm.ptr -> f32
+  // CHECK:   arith.addf
+  // CHECK:   math.exp2
+  // CHECK:   arith.divf
+  // CHECK:   arith.mulf
+  // CHECK:   %[[DST:.*]] = llvm.getelementptr %[[OUT]][%[[J]]]
+  // CHECK:   llvm.store %{{.*}}, %[[DST]] : f32, !llvm.ptr
+  // CHECK-NOT: scf.for
+  // CHECK: "llvm.intr.memcpy"(%{{.*}}, %[[OUT]], %c32_i64)
+  func.func @chain(%a: tensor<8xf32>, %b: tensor<8xf32>) -> (tensor<8xf32> {palm.name = "out"}) {
+    %0 = palm.add %a, %b : tensor<8xf32>
+    %1 = palm.silu %0 : tensor<8xf32>
+    %2 = palm.scale %1 {factor = 2.0 : f32} : tensor<8xf32>
+    return %2 : tensor<8xf32>
+  }
+}
+
+// -----
+
+// bf16 is computed in f32: widened after each load, narrowed before each
+// store; a value read twice is stored once and re-read by the next fusion.
+module attributes {palm.level = #palm.level<local>} {
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[X:.*]] = llvm.getelementptr %arg1[%c0_i64{{[_0-9]*}}] : (!llvm.ptr, i64) -> !llvm.ptr, i8
+  // CHECK: scf.for
+  // CHECK:   arith.extf %{{.*}} : bf16 to f32
+  // CHECK:   arith.extf %{{.*}} : bf16 to f32
+  // CHECK:   arith.mulf
+  // CHECK:   arith.truncf %{{.*}} : f32 to bf16
+  // CHECK:   llvm.store %{{.*}} : bf16, !llvm.ptr
+  // CHECK: scf.for
+  // CHECK:   llvm.getelementptr %[[X]]
+  // CHECK:   %[[V:.*]] = llvm.load %{{.*}} : !llvm.ptr -> bf16
+  // CHECK-NOT: llvm.load
+  // Each op's result is rounded to its type: silu, then mul, then convert.
+  // CHECK:   math.exp2
+  // CHECK:   arith.truncf %{{.*}} : f32 to bf16
+  // CHECK:   arith.extf %[[V]] : bf16 to f32
+  // CHECK:   arith.mulf
+  // CHECK:   arith.truncf %{{.*}} : f32 to bf16
+  // CHECK:   arith.extf %{{.*}} : bf16 to f32
+  // CHECK:   llvm.store %{{.*}} : f32, !llvm.ptr
+  // CHECK-NOT: scf.for
+  func.func @bf16(%x: tensor<4x6xbf16>, %y: tensor<4x6xbf16>) -> tensor<4x6xf32> {
+    %0 = palm.mul %x, %y : tensor<4x6xbf16>
+    %1 = palm.silu %0 : tensor<4x6xbf16>
+    %2 = palm.mul %1, %0 : tensor<4x6xbf16>
+    %3 = palm.convert %2 : tensor<4x6xbf16> -> tensor<4x6xf32>
+    return %3 : tensor<4x6xf32>
+  }
+}

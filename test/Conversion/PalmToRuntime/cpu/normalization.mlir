@@ -1,0 +1,41 @@
+// RUN: palm-opt %s -split-input-file -palm-lower-to-runtime | FileCheck %s
+
+// Layer norm and RoPE.
+module attributes {palm.level = #palm.level<local>} {
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %cst = arith.constant 9.99999974E-6 : f32
+  // CHECK: call @palmrt_layer_norm_f32(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %c16_i64{{[_0-9]*}}, %c16_i64{{[_0-9]*}}, %cst)
+  // CHECK: %[[BASE:.*]] = arith.constant 5.000000e+05 : f32
+  // CHECK: call @palmrt_rope_f32(%{{[0-9]+}}, %{{[0-9]+}}, %c2_i64{{[_0-9]*}}, %c8_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %[[BASE]])
+  func.func @norm_rope(%x: tensor<2x8x16xf32>, %s: tensor<16xf32>, %q: tensor<2x8x4x4xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x4x4xf32>) {
+    %0 = palm.layer_norm %x, %s {epsilon = 1.0e-05 : f32} : (tensor<2x8x16xf32>, tensor<16xf32>) -> tensor<2x8x16xf32>
+    %1 = palm.rope %q {base = 5.0e+05 : f32} : tensor<2x8x4x4xf32>
+    return %0, %1 : tensor<2x8x16xf32>, tensor<2x8x4x4xf32>
+  }
+}
+
+// -----
+
+// Buffers whose lives do not overlap share arena memory: four 4 KiB values
+// in a chain need two slots.
+module attributes {palm.level = #palm.level<local>} {
+  // CHECK: llvm.mlir.global external constant @palm_arena_bytes(8192 : i64)
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[X:.*]] = llvm.load
+  // CHECK: %[[S:.*]] = llvm.load
+  // CHECK: %[[P0:.*]] = llvm.getelementptr %arg1[%c0_i64{{[_0-9]*}}]
+  // CHECK: %[[P1:.*]] = llvm.getelementptr %arg1[%c4096_i64{{[_0-9]*}}]
+  // CHECK: %[[P2:.*]] = llvm.getelementptr %arg1[%c0_i64{{[_0-9]*}}]
+  // CHECK: %[[P3:.*]] = llvm.getelementptr %arg1[%c4096_i64{{[_0-9]*}}]
+  // CHECK: call @palmrt_layer_norm_f32(%[[X]], %[[S]], %[[P0]],
+  // CHECK: call @palmrt_layer_norm_f32(%[[P0]], %[[S]], %[[P1]],
+  // CHECK: call @palmrt_layer_norm_f32(%[[P1]], %[[S]], %[[P2]],
+  // CHECK: call @palmrt_layer_norm_f32(%[[P2]], %[[S]], %[[P3]],
+  func.func @reuse(%x: tensor<32x32xf32>, %s: tensor<32xf32>) -> tensor<32x32xf32> {
+    %0 = palm.layer_norm %x, %s : (tensor<32x32xf32>, tensor<32xf32>) -> tensor<32x32xf32>
+    %1 = palm.layer_norm %0, %s : (tensor<32x32xf32>, tensor<32xf32>) -> tensor<32x32xf32>
+    %2 = palm.layer_norm %1, %s : (tensor<32x32xf32>, tensor<32xf32>) -> tensor<32x32xf32>
+    %3 = palm.layer_norm %2, %s : (tensor<32x32xf32>, tensor<32xf32>) -> tensor<32x32xf32>
+    return %3 : tensor<32x32xf32>
+  }
+}
