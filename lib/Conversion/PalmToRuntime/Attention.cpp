@@ -16,15 +16,13 @@ namespace {
 /// palm.attention -> palmrt_attention.
 struct AttentionToCall : RuntimePattern<AttentionOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(AttentionOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (state.target == Target::Cpu && failed(requireF32(op)))
       return failure();
     ArrayRef<int64_t> q = op.getQuery().getType().getShape(),
                       k = op.getKey().getType().getShape(),
                       v = op.getValue().getType().getShape();
-    Emitter e = emitter(r, op);
     FailureOr<Value> dtype =
         dtypeCode(e, op, op.getQuery().getType().getElementType());
     if (failed(dtype))
@@ -42,7 +40,7 @@ struct AttentionToCall : RuntimePattern<AttentionOp> {
             e.i64(v[3]), e.i32(op.getCausal() ? 1 : 0),
             e.f32(op.getEffectiveScale()), offset,
             e.i64(globalHeads / k[2]), e.i64(globalHeads)});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

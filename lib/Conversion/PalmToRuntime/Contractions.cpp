@@ -28,9 +28,8 @@ namespace {
 /// palm.dot_general -> palmrt_gemm.
 struct DotGeneralToGemm : RuntimePattern<DotGeneralOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(DotGeneralOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(DotGeneralOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (state.target == Target::Cpu && failed(requireF32(op)))
       return failure();
     RankedTensorType lhs = op.getLhs().getType(), rhs = op.getRhs().getType();
@@ -66,7 +65,6 @@ struct DotGeneralToGemm : RuntimePattern<DotGeneralOp> {
       k *= lhs.getDimSize(d);
     int64_t m = product(lhs.getShape().drop_front(nb)) / k;
     int64_t n = product(rhs.getShape().drop_front(nb)) / k;
-    Emitter e = emitter(r, op);
     FailureOr<Value> dtype = dtypeCode(e, op, lhs.getElementType());
     if (failed(dtype))
       return failure();
@@ -74,7 +72,7 @@ struct DotGeneralToGemm : RuntimePattern<DotGeneralOp> {
            {e.ctx(), *dtype, e.i64(batch), e.i64(m), e.i64(n), e.i64(k),
             adaptor.getLhs(), e.i32(lhsKLast ? 0 : 1), adaptor.getRhs(),
             e.i32(rhsKFirst ? 0 : 1), resultPtr(op.getResult())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

@@ -33,10 +33,8 @@ template <typename OpT> struct MovementPattern : RuntimePattern<OpT> {
 /// palm.mask_padding -> palmrt_mask_padding.
 struct MaskPaddingToCall : MovementPattern<MaskPaddingOp> {
   using MovementPattern::MovementPattern;
-  LogicalResult
-  matchAndRewrite(MaskPaddingOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
-    Emitter e = emitter(r, op);
+  LogicalResult lower(MaskPaddingOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     int64_t dim = op.getDim();
     Value valid =
         e.shardExtent(op.getShard(), tensorType(op.getInput()).getDimSize(dim))
@@ -45,67 +43,59 @@ struct MaskPaddingToCall : MovementPattern<MaskPaddingOp> {
            {adaptor.getInput(), resultPtr(op.getResult()),
             rank(e, op.getInput()), shape(e, op.getInput()), e.i32(dim), valid,
             elemBytes(e, op.getInput())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.transpose -> palmrt_transpose.
 struct TransposeToCall : MovementPattern<TransposeOp> {
   using MovementPattern::MovementPattern;
-  LogicalResult
-  matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
-    Emitter e = emitter(r, op);
+  LogicalResult lower(TransposeOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     e.call(RuntimeCall::palmrt_transpose,
            {adaptor.getInput(), resultPtr(op.getResult()),
             rank(e, op.getInput()), shape(e, op.getInput()),
             e.constArray(op.getPermutation()), elemBytes(e, op.getInput())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// tensor.extract_slice -> palmrt_extract_slice.
 struct ExtractSliceToCall : MovementPattern<tensor::ExtractSliceOp> {
   using MovementPattern::MovementPattern;
-  LogicalResult
-  matchAndRewrite(tensor::ExtractSliceOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(tensor::ExtractSliceOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(refuseIf(checkStaticSlice(op))))
       return failure();
-    Emitter e = emitter(r, op);
     e.call(RuntimeCall::palmrt_extract_slice,
            {adaptor.getSource(), resultPtr(op.getResult()),
             rank(e, op.getSource()), shape(e, op.getSource()),
             shape(e, op.getResult()), e.constArray(op.getStaticOffsets()),
             elemBytes(e, op.getSource())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// tensor.pad (zeros at the high end) -> palmrt_pad.
 struct PadToCall : MovementPattern<tensor::PadOp> {
   using MovementPattern::MovementPattern;
-  LogicalResult
-  matchAndRewrite(tensor::PadOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(tensor::PadOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(refuseIf(checkZeroHighPad(op))))
       return failure();
-    Emitter e = emitter(r, op);
     e.call(RuntimeCall::palmrt_pad,
            {adaptor.getSource(), resultPtr(op.getResult()),
             rank(e, op.getSource()), shape(e, op.getSource()),
             shape(e, op.getResult()), elemBytes(e, op.getSource())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// tensor.concat -> one palmrt_insert_slice per input.
 struct ConcatToCalls : MovementPattern<tensor::ConcatOp> {
   using MovementPattern::MovementPattern;
-  LogicalResult
-  matchAndRewrite(tensor::ConcatOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
-    Emitter e = emitter(r, op);
+  LogicalResult lower(tensor::ConcatOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     int64_t dim = op.getDim(), offset = 0;
     for (auto [input, ptr] : llvm::zip(op.getInputs(), adaptor.getInputs())) {
       SmallVector<int64_t> offsets(tensorType(input).getRank(), 0);
@@ -116,7 +106,7 @@ struct ConcatToCalls : MovementPattern<tensor::ConcatOp> {
               elemBytes(e, input)});
       offset += tensorType(input).getDimSize(dim);
     }
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

@@ -74,13 +74,11 @@ std::string keyOf(StringRef what, Type t,
 /// palm.mask_padding -> elements past the valid extent of `dim` zeroed.
 struct MaskPaddingToKernel : RuntimePattern<MaskPaddingOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(MaskPaddingOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(MaskPaddingOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     ArrayRef<int64_t> x = op.getInput().getType().getShape();
     Type t = op.getInput().getType().getElementType();
     int64_t dim = op.getDim();
-    Emitter e = emitter(r, op);
     Value valid = e.shardExtent(op.getShard(), x[dim]).second;
     IndexMapKernel kernel{
         keyOf("mask", t, {x}) + ":" + std::to_string(dim), x, t,
@@ -91,16 +89,15 @@ struct MaskPaddingToKernel : RuntimePattern<MaskPaddingOp> {
         },
         {valid}};
     kernel.launch(e, *state.gpu, adaptor.getInput(), resultPtr(op.getResult()));
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.transpose -> each result element reads its permuted source.
 struct TransposeToKernel : RuntimePattern<TransposeOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(TransposeOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     ArrayRef<int64_t> in = op.getInput().getType().getShape();
     ArrayRef<int64_t> perm = op.getPermutation();
     Type t = op.getInput().getType().getElementType();
@@ -112,19 +109,18 @@ struct TransposeToKernel : RuntimePattern<TransposeOp> {
           for (auto [j, p] : llvm::enumerate(perm))
             inCoords[p] = c[j];
           return {K::flatIndex(b, l, inCoords, in), Value()};
-        }};
-    Emitter e = emitter(r, op);
+        },
+        {}};
     kernel.launch(e, *state.gpu, adaptor.getInput(), resultPtr(op.getResult()));
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// tensor.extract_slice -> each result element reads its offset source.
 struct ExtractSliceToKernel : RuntimePattern<tensor::ExtractSliceOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(tensor::ExtractSliceOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(tensor::ExtractSliceOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(refuseIf(checkStaticSlice(op))))
       return failure();
     ArrayRef<int64_t> in = op.getSourceType().getShape(),
@@ -136,20 +132,19 @@ struct ExtractSliceToKernel : RuntimePattern<tensor::ExtractSliceOp> {
         [&](OpBuilder &b, Location l, ArrayRef<Value> c, Value,
             ArrayRef<Value>) -> std::pair<Value, Value> {
           return {K::flatIndex(b, l, c, in, offsets), Value()};
-        }};
-    Emitter e = emitter(r, op);
+        },
+        {}};
     kernel.launch(e, *state.gpu, adaptor.getSource(),
                   resultPtr(op.getResult()));
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// tensor.pad -> each result element reads its source, or is zero.
 struct PadToKernel : RuntimePattern<tensor::PadOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(tensor::PadOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(tensor::PadOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(refuseIf(checkZeroHighPad(op))))
       return failure();
     ArrayRef<int64_t> in = op.getSourceType().getShape(),
@@ -169,23 +164,21 @@ struct PadToKernel : RuntimePattern<tensor::PadOp> {
                 arith::SelectOp::create(b, l, ok, coord, K::i64(b, l, 0)));
           }
           return {K::flatIndex(b, l, clamped, in), inside};
-        }};
-    Emitter e = emitter(r, op);
+        },
+        {}};
     kernel.launch(e, *state.gpu, adaptor.getSource(),
                   resultPtr(op.getResult()));
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// tensor.concat -> one kernel per input writing it at its offset.
 struct ConcatToKernels : RuntimePattern<tensor::ConcatOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(tensor::ConcatOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(tensor::ConcatOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     int64_t dim = op.getDim(), offset = 0;
     ArrayRef<int64_t> out = op.getType().getShape();
-    Emitter e = emitter(r, op);
     for (auto [input, ptr] : llvm::zip(op.getInputs(), adaptor.getInputs())) {
       ArrayRef<int64_t> in = tensorType(input).getShape();
       SmallVector<int64_t> offsets(in.size(), 0);
@@ -202,7 +195,7 @@ struct ConcatToKernels : RuntimePattern<tensor::ConcatOp> {
       kernel.launch(e, *state.gpu, ptr, resultPtr(op.getResult()));
       offset += in[dim];
     }
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

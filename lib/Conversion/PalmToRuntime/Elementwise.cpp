@@ -76,9 +76,9 @@ namespace {
 /// palm.fusion -> one loop over the result's elements.
 struct FusionToLoop : RuntimePattern<FusionOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(FusionOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(FusionOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    OpBuilder &r = e.builder();
     Location loc = op.getLoc();
     Value out = resultPtr(op.getResult());
     Type element = op.getType().getElementType();
@@ -103,7 +103,7 @@ struct FusionToLoop : RuntimePattern<FusionOp> {
           LLVM::StoreOp::create(b, loc, value, addr);
           scf::YieldOp::create(b, loc);
         });
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

@@ -94,9 +94,8 @@ namespace {
 /// palm.fusion -> one generated kernel launch.
 struct FusionToKernel : RuntimePattern<FusionOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(FusionOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(FusionOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     Value root = op.getYielded();
     SmallVector<BlockArgument> leaves;
     std::string key;
@@ -109,20 +108,19 @@ struct FusionToKernel : RuntimePattern<FusionOp> {
       widest = std::max(widest, elementBytes(arg));
     int64_t width = n % (16 / widest) == 0 ? 16 / widest : 1;
     os << ":w" << width;
-    Type ptr = LLVM::LLVMPointerType::get(r.getContext());
+    Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
     SmallVector<Type> argTypes(leaves.size() + 1, ptr);
-    argTypes.push_back(r.getI64Type());
+    argTypes.push_back(e.builder().getI64Type());
     StringRef kernel = state.gpu->get(
         key, argTypes, [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           buildFusionKernel(b, l, a, root, leaves, width);
         });
-    Emitter e = emitter(r, op);
     SmallVector<Value> args = {resultPtr(op.getResult())};
     for (BlockArgument arg : leaves)
       args.push_back(adaptor.getInputs()[arg.getArgNumber()]);
     args.push_back(e.i64(n));
     e.launch(kernel, n / width, /*warpPerRow=*/false, args);
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

@@ -17,13 +17,11 @@ namespace {
 /// palm.embedding -> palmrt_embedding_f32.
 struct EmbeddingToCall : RuntimePattern<EmbeddingOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(EmbeddingOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireF32(op)) || failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> table = op.getTable().getType().getShape();
-    Emitter e = emitter(r, op);
     Value offset = op.getVocabShardAttr()
                        ? e.shardExtent(op.getVocabShardAttr(), table[0]).first
                        : e.i64(0);
@@ -31,22 +29,20 @@ struct EmbeddingToCall : RuntimePattern<EmbeddingOp> {
            {adaptor.getTable(), adaptor.getIds(), resultPtr(op.getResult()),
             e.i64(product(op.getIds().getType().getShape())), e.i64(table[0]),
             e.i64(table[1]), offset});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.cross_entropy -> palmrt_cross_entropy_f32.
 struct CrossEntropyToCall : RuntimePattern<CrossEntropyOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(CrossEntropyOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(CrossEntropyOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireF32(op)) || failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
     ArrayRef<int64_t> tokens = logits.drop_back();
     int64_t count = op.getTokenCount() ? *op.getTokenCount() : product(tokens);
-    Emitter e = emitter(r, op);
     e.call(RuntimeCall::palmrt_cross_entropy_f32,
            {adaptor.getLogits(), adaptor.getTargets(),
             resultPtr(op.getResult()), e.i32(tokens.size()),
@@ -54,62 +50,56 @@ struct CrossEntropyToCall : RuntimePattern<CrossEntropyOp> {
             e.stackArray(e.tokenExtents(tokens, op.getTokenShardsAttr())),
             e.i64(logits.back()), e.f32(op.getZLoss().convertToFloat()),
             e.i64(count)});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.softmax_max -> palmrt_softmax_max_f32.
 struct SoftmaxMaxToCall : RuntimePattern<SoftmaxMaxOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(SoftmaxMaxOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(SoftmaxMaxOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireF32(op)))
       return failure();
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
-    Emitter e = emitter(r, op);
     Value valid = e.shardExtent(op.getVocabShard(), logits.back()).second;
     e.call(RuntimeCall::palmrt_softmax_max_f32,
            {adaptor.getLogits(), resultPtr(op.getResult()),
             e.i64(product(logits.drop_back())), e.i64(logits.back()), valid});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.softmax_sums -> palmrt_softmax_sums_f32.
 struct SoftmaxSumsToCall : RuntimePattern<SoftmaxSumsOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(SoftmaxSumsOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(SoftmaxSumsOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireF32(op)) || failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
-    Emitter e = emitter(r, op);
     auto [offset, valid] = e.shardExtent(op.getVocabShard(), logits.back());
     e.call(RuntimeCall::palmrt_softmax_sums_f32,
            {adaptor.getLogits(), adaptor.getMax(), adaptor.getTargets(),
             resultPtr(op.getResult()), e.i64(product(logits.drop_back())),
             e.i64(logits.back()), valid, offset});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.cross_entropy_loss -> palmrt_cross_entropy_loss_f32.
 struct CrossEntropyLossToCall : RuntimePattern<CrossEntropyLossOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(CrossEntropyLossOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(CrossEntropyLossOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     ArrayRef<int64_t> tokens = op.getMax().getType().getShape();
-    Emitter e = emitter(r, op);
     e.call(RuntimeCall::palmrt_cross_entropy_loss_f32,
            {adaptor.getMax(), adaptor.getSums(), resultPtr(op.getResult()),
             e.i32(tokens.size()), e.constArray(tokens),
             e.stackArray(e.tokenExtents(tokens, op.getTokenShardsAttr())),
             e.f32(op.getZLoss().convertToFloat()),
             e.i64(op.getTokenCount())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

@@ -73,19 +73,17 @@ namespace {
 /// palm.embedding -> a thread per output element.
 struct EmbeddingToKernel : RuntimePattern<EmbeddingOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(EmbeddingOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(EmbeddingOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> table = op.getTable().getType().getShape();
     Type t = op.getTable().getType().getElementType();
     StringRef kernel = state.gpu->get(
-        "embedding:" + typeName(t), kernelArgs(r.getContext(), 3, 4),
+        "embedding:" + typeName(t), kernelArgs(e.builder().getContext(), 3, 4),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           embeddingBody(b, l, a, t);
         });
-    Emitter e = emitter(r, op);
     Value offset = op.getVocabShardAttr()
                        ? e.shardExtent(op.getVocabShardAttr(), table[0]).first
                        : e.i64(0);
@@ -93,20 +91,19 @@ struct EmbeddingToKernel : RuntimePattern<EmbeddingOp> {
     e.launch(kernel, n, false,
              {adaptor.getTable(), adaptor.getIds(), resultPtr(op.getResult()),
               e.i64(n), e.i64(table[0]), e.i64(table[1]), offset});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.softmax_max -> a warp per token.
 struct SoftmaxMaxToKernel : RuntimePattern<SoftmaxMaxOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(SoftmaxMaxOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(SoftmaxMaxOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
     Type t = op.getLogits().getType().getElementType();
     StringRef kernel = state.gpu->get(
-        "softmax_max:" + typeName(t), kernelArgs(r.getContext(), 2, 3),
+        "softmax_max:" + typeName(t), kernelArgs(e.builder().getContext(), 2, 3),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value vocab = a[3], valid = a[4];
           K::warpRows(b, l, a[2], [&](Value row, Value lane) {
@@ -115,28 +112,26 @@ struct SoftmaxMaxToKernel : RuntimePattern<SoftmaxMaxOp> {
             K::inLaneZero(b, l, lane, [&] { K::store(b, l, m, a[1], row); });
           });
         });
-    Emitter e = emitter(r, op);
     Value valid = e.shardExtent(op.getVocabShard(), logits.back()).second;
     int64_t tokens = product(logits.drop_back());
     e.launch(kernel, tokens, true,
              {adaptor.getLogits(), resultPtr(op.getResult()), e.i64(tokens),
               e.i64(logits.back()), valid});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.softmax_sums -> a warp per token.
 struct SoftmaxSumsToKernel : RuntimePattern<SoftmaxSumsOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(SoftmaxSumsOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(SoftmaxSumsOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
     Type t = op.getLogits().getType().getElementType();
     StringRef kernel = state.gpu->get(
-        "softmax_sums:" + typeName(t), kernelArgs(r.getContext(), 4, 4),
+        "softmax_sums:" + typeName(t), kernelArgs(e.builder().getContext(), 4, 4),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value tokens = a[4], vocab = a[5], valid = a[6], offset = a[7];
           K::warpRows(b, l, tokens, [&](Value row, Value lane) {
@@ -151,31 +146,29 @@ struct SoftmaxSumsToKernel : RuntimePattern<SoftmaxSumsOp> {
             });
           });
         });
-    Emitter e = emitter(r, op);
     auto [offset, valid] = e.shardExtent(op.getVocabShard(), logits.back());
     int64_t tokens = product(logits.drop_back());
     e.launch(kernel, tokens, true,
              {adaptor.getLogits(), adaptor.getMax(), adaptor.getTargets(),
               resultPtr(op.getResult()), e.i64(tokens), e.i64(logits.back()),
               valid, offset});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.cross_entropy -> a warp per token into scratch, then their sum.
 struct CrossEntropyToKernels : RuntimePattern<CrossEntropyOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(CrossEntropyOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(CrossEntropyOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
     ArrayRef<int64_t> tokenShape = logits.drop_back();
     Type t = op.getLogits().getType().getElementType();
-    SmallVector<Type> types = kernelArgs(r.getContext(), 3, 1);
-    types.push_back(r.getF32Type());
-    types.append(1 + tokenShape.size(), r.getI64Type());
+    SmallVector<Type> types = kernelArgs(e.builder().getContext(), 3, 1);
+    types.push_back(e.builder().getF32Type());
+    types.append(1 + tokenShape.size(), e.builder().getI64Type());
     StringRef kernel = state.gpu->get(
         "cross_entropy:" + typeName(t) + ":" + shapeKey(tokenShape), types,
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
@@ -183,7 +176,6 @@ struct CrossEntropyToKernels : RuntimePattern<CrossEntropyOp> {
         });
     int64_t tokens = product(tokenShape);
     int64_t count = op.getTokenCount() ? *op.getTokenCount() : tokens;
-    Emitter e = emitter(r, op);
     Value scratch = state.scratch.lookup(op);
     SmallVector<Value> args = {adaptor.getLogits(), adaptor.getTargets(),
                                scratch, e.i64(logits.back()),
@@ -192,9 +184,9 @@ struct CrossEntropyToKernels : RuntimePattern<CrossEntropyOp> {
     llvm::append_range(args,
                        e.tokenExtents(tokenShape, op.getTokenShardsAttr()));
     e.launch(kernel, tokens, true, args);
-    e.launch(sumKernel(*state.gpu, r.getContext()), 1, true,
+    e.launch(sumKernel(*state.gpu, e.builder().getContext()), 1, true,
              {scratch, resultPtr(op.getResult()), e.i64(tokens)});
-    return replaceByResults(r, op);
+    return success();
   }
 
   /// a = (logits, targets, losses, vocab, z_loss, count, valid extents...).
@@ -223,14 +215,13 @@ struct CrossEntropyToKernels : RuntimePattern<CrossEntropyOp> {
 /// sum.
 struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(CrossEntropyLossOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(CrossEntropyLossOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     ArrayRef<int64_t> tokenShape = op.getMax().getType().getShape();
     int64_t tokens = product(tokenShape);
-    SmallVector<Type> types = kernelArgs(r.getContext(), 3, 0);
-    types.push_back(r.getF32Type());
-    types.append(1 + tokenShape.size(), r.getI64Type());
+    SmallVector<Type> types = kernelArgs(e.builder().getContext(), 3, 0);
+    types.push_back(e.builder().getF32Type());
+    types.append(1 + tokenShape.size(), e.builder().getI64Type());
     StringRef kernel = state.gpu->get(
         "cross_entropy_loss:" + shapeKey(tokenShape), types,
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
@@ -247,7 +238,6 @@ struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
                      a[2], i);
           });
         });
-    Emitter e = emitter(r, op);
     Value scratch = state.scratch.lookup(op);
     SmallVector<Value> args = {adaptor.getMax(), adaptor.getSums(), scratch,
                                e.f32(op.getZLoss().convertToFloat()),
@@ -255,9 +245,9 @@ struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
     llvm::append_range(args,
                        e.tokenExtents(tokenShape, op.getTokenShardsAttr()));
     e.launch(kernel, tokens, false, args);
-    e.launch(sumKernel(*state.gpu, r.getContext()), 1, true,
+    e.launch(sumKernel(*state.gpu, e.builder().getContext()), 1, true,
              {scratch, resultPtr(op.getResult()), e.i64(tokens)});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

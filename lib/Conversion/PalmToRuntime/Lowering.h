@@ -126,30 +126,18 @@ public:
   explicit PointerTypeConverter(MLIRContext *ctx);
 };
 
-/// Base of every pattern: one op of type OpT to runtime calls or kernels.
+/// Base of the lowering's patterns: the shared state and the refusals.
 template <typename OpT>
-class RuntimePattern : public OpConversionPattern<OpT> {
+class StatePattern : public OpConversionPattern<OpT> {
 public:
-  RuntimePattern(const TypeConverter &converter, LoweringState &state)
+  StatePattern(const TypeConverter &converter, LoweringState &state)
       : OpConversionPattern<OpT>(converter, state.module.getContext()),
         state(state) {}
 
 protected:
-  Emitter emitter(ConversionPatternRewriter &r, Operation *op) const {
-    return Emitter(r, op->getLoc(), state);
-  }
   /// The arena pointer the op's result is planned at.
   Value resultPtr(Value result) const {
     return state.resultPtrs.lookup(result);
-  }
-  /// Replaces `op` by the pointers of its results, which it has written.
-  LogicalResult replaceByResults(ConversionPatternRewriter &r,
-                                 Operation *op) const {
-    SmallVector<Value> ptrs;
-    for (Value v : op->getResults())
-      ptrs.push_back(resultPtr(v));
-    r.replaceOp(op, ptrs);
-    return success();
   }
   /// Reports `diag` (already emitted at the op) as the reason the lowering
   /// fails.
@@ -180,8 +168,35 @@ protected:
   LoweringState &state;
 };
 
+/// An op whose lowering writes its results at their planned arena pointers
+/// (runtime calls, kernel launches): a pattern implements `lower`, and the
+/// op is then replaced by those pointers.
+template <typename OpT> class RuntimePattern : public StatePattern<OpT> {
+public:
+  using StatePattern<OpT>::StatePattern;
+  using OpAdaptor = typename OpT::Adaptor;
+
+  LogicalResult
+  matchAndRewrite(OpT op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &r) const final {
+    Emitter e(r, op->getLoc(), this->state);
+    if (failed(lower(op, adaptor, e)))
+      return failure();
+    SmallVector<Value> ptrs;
+    for (Value v : op->getResults())
+      ptrs.push_back(this->resultPtr(v));
+    r.replaceOp(op, ptrs);
+    return success();
+  }
+
+protected:
+  /// Emits, at `e`'s insertion point, what computes `op`'s results into
+  /// resultPtr(result); or refuses the op.
+  virtual LogicalResult lower(OpT op, OpAdaptor adaptor, Emitter &e) const = 0;
+};
+
 template <typename OpT>
-LogicalResult RuntimePattern<OpT>::requireI32Ids(Operation *op) const {
+LogicalResult StatePattern<OpT>::requireI32Ids(Operation *op) const {
   for (Value v : op->getOperands())
     if (auto t = dyn_cast<RankedTensorType>(v.getType());
         t && t.getElementType().isInteger(64))
@@ -191,7 +206,7 @@ LogicalResult RuntimePattern<OpT>::requireI32Ids(Operation *op) const {
 }
 
 template <typename OpT>
-LogicalResult RuntimePattern<OpT>::requireF32(Operation *op) const {
+LogicalResult StatePattern<OpT>::requireF32(Operation *op) const {
   for (Value v : op->getOperands())
     if (auto t = dyn_cast<RankedTensorType>(v.getType());
         t && isa<FloatType>(t.getElementType()) &&

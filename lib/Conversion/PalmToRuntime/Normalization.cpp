@@ -11,36 +11,32 @@ namespace {
 /// palm.layer_norm -> palmrt_layer_norm_f32.
 struct LayerNormToCall : RuntimePattern<LayerNormOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(LayerNormOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireF32(op)))
       return failure();
     ArrayRef<int64_t> x = op.getInput().getType().getShape();
-    Emitter e = emitter(r, op);
     e.call(RuntimeCall::palmrt_layer_norm_f32,
            {adaptor.getInput(), adaptor.getScale(), resultPtr(op.getResult()),
             e.i64(product(x.drop_back())), e.i64(x.back()),
             e.f32(op.getEpsilon().convertToFloat())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.rope -> palmrt_rope_f32.
 struct RopeToCall : RuntimePattern<RopeOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(RopeOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(RopeOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     if (failed(requireF32(op)))
       return failure();
     ArrayRef<int64_t> x = op.getInput().getType().getShape();
-    Emitter e = emitter(r, op);
     e.call(RuntimeCall::palmrt_rope_f32,
            {adaptor.getInput(), resultPtr(op.getResult()), e.i64(x[0]),
             e.i64(x[1]), e.i64(x[2]), e.i64(x[3]),
             e.f32(op.getBase().convertToFloat())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

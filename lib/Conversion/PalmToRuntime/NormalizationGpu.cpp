@@ -127,15 +127,14 @@ namespace {
 /// palm.layer_norm -> a warp-per-row kernel.
 struct LayerNormToKernel : RuntimePattern<LayerNormOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(LayerNormOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(LayerNormOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     ArrayRef<int64_t> x = op.getInput().getType().getShape();
     Type t = op.getInput().getType().getElementType();
-    Type ptr = LLVM::LLVMPointerType::get(r.getContext());
-    Type i64 = r.getI64Type();
+    Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
+    Type i64 = e.builder().getI64Type();
     StringRef kernel = state.gpu->get(
-        "layer_norm:" + typeName(t), {ptr, ptr, ptr, i64, i64, r.getF32Type()},
+        "layer_norm:" + typeName(t), {ptr, ptr, ptr, i64, i64, e.builder().getF32Type()},
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value colsF = arith::SIToFPOp::create(b, l, b.getF32Type(), a[4]);
           int64_t width = 16 / (t.getIntOrFloatBitWidth() / 8);
@@ -148,37 +147,34 @@ struct LayerNormToKernel : RuntimePattern<LayerNormOp> {
           b.setInsertionPoint(branch.elseBlock()->getTerminator());
           layerNormRows(b, l, a, t, colsF, 1);
         });
-    Emitter e = emitter(r, op);
     int64_t rows = product(x.drop_back());
     e.launch(kernel, rows, true,
              {adaptor.getInput(), adaptor.getScale(), resultPtr(op.getResult()),
               e.i64(rows), e.i64(x.back()),
               e.f32(op.getEpsilon().convertToFloat())});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 
 /// palm.rope -> a thread per (batch, position, pair).
 struct RopeToKernel : RuntimePattern<RopeOp> {
   using RuntimePattern::RuntimePattern;
-  LogicalResult
-  matchAndRewrite(RopeOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &r) const override {
+  LogicalResult lower(RopeOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
     ArrayRef<int64_t> x = op.getInput().getType().getShape();
     Type t = op.getInput().getType().getElementType();
-    Type ptr = LLVM::LLVMPointerType::get(r.getContext());
+    Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
     int64_t pairs = x[0] * x[1] * (x[3] / 2);
     StringRef kernel = state.gpu->get(
-        "rope:" + typeName(t) + ":" + shapeKey(x), {ptr, ptr, r.getF32Type()},
+        "rope:" + typeName(t) + ":" + shapeKey(x), {ptr, ptr, e.builder().getF32Type()},
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           K::gridStride(b, l, K::i64(b, l, pairs),
                         [&](Value i) { ropePair(b, l, a, t, x, i); });
         });
-    Emitter e = emitter(r, op);
     e.launch(kernel, pairs, false,
              {adaptor.getInput(), resultPtr(op.getResult()),
               e.f32(std::log2(op.getBase().convertToDouble()))});
-    return replaceByResults(r, op);
+    return success();
   }
 };
 

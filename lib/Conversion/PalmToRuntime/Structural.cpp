@@ -15,8 +15,8 @@ using namespace mlir::palm::lowering;
 namespace {
 
 /// palm.reshape -> its operand's pointer.
-struct ReshapeToView : RuntimePattern<ReshapeOp> {
-  using RuntimePattern::RuntimePattern;
+struct ReshapeToView : StatePattern<ReshapeOp> {
+  using StatePattern::StatePattern;
   LogicalResult
   matchAndRewrite(ReshapeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &r) const override {
@@ -26,8 +26,8 @@ struct ReshapeToView : RuntimePattern<ReshapeOp> {
 };
 
 /// A tensor arith.constant nothing reads -> nothing.
-struct UnusedTensorConstant : RuntimePattern<arith::ConstantOp> {
-  using RuntimePattern::RuntimePattern;
+struct UnusedTensorConstant : StatePattern<arith::ConstantOp> {
+  using StatePattern::StatePattern;
   LogicalResult
   matchAndRewrite(arith::ConstantOp op, OpAdaptor,
                   ConversionPatternRewriter &r) const override {
@@ -41,12 +41,12 @@ struct UnusedTensorConstant : RuntimePattern<arith::ConstantOp> {
 };
 
 /// func.return of the results -> copies into the result buffers.
-struct ReturnToCopies : RuntimePattern<func::ReturnOp> {
-  using RuntimePattern::RuntimePattern;
+struct ReturnToCopies : StatePattern<func::ReturnOp> {
+  using StatePattern::StatePattern;
   LogicalResult
   matchAndRewrite(func::ReturnOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &r) const override {
-    Emitter e = emitter(r, op);
+    Emitter e(r, op.getLoc(), state);
     Location loc = op.getLoc();
     Type ptr = e.ptrType();
     for (auto [j, v] : llvm::enumerate(adaptor.getOperands())) {
