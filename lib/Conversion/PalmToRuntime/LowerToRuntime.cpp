@@ -16,7 +16,7 @@
 #include "mlir/IR/SymbolTable.h"
 #include "palm/Conversion/Passes.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 
 #include <cmath>
 #include <functional>

@@ -4,7 +4,7 @@
 
 #include "palm/Conversion/Passes.h"
 #include "palm/Dialect/Palm/IR/PalmDialect.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
