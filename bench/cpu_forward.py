@@ -7,7 +7,7 @@ the cross-entropy loss with z-loss) of the `small` preset (4 layers, d_model
 f32, with the same number of threads for both systems, and prints tokens/s
 for each and the ratio palm/pytorch measured in the same run.
 
-PyTorch: a module written here from ../shared/palm-facts.md (parallel block,
+PyTorch: a module written here from docs/model.md (parallel block,
 multi-query attention with RoPE, SwiGLU, tied embedding), eager mode under
 torch.inference_mode(), attention through
 torch.nn.functional.scaled_dot_product_attention (causal) when available;
@@ -72,7 +72,7 @@ def load_config(args):
 
 
 def forward_flops_per_token(c):
-    """2N + 4 L H Q T (palm-facts.md; N counts the tied embedding once)."""
+    """2N + 4 L H Q T (docs/model.md; N counts the tied embedding once)."""
     d, H, G, Q, F = (c["d_model"], c["heads"], c["kv_heads"], c["head_dim"],
                      c["d_ff"])
     lns = 1 if c["block"] == "parallel" else 2

@@ -24,7 +24,7 @@ palm_reference.forward (float64) on the parameters and tokens, and checks
   * --seed S --token-step N: tokens and targets equal step N of the
     runtime's synthetic stream for seed S (palm_init.py, docs/runtime-abi.md)
   * --check-init: the weights look freshly initialised (LayerNorm scales
-    exactly one; others mean ~0, std ~ palm-facts.md's stddev).
+    exactly one; others mean ~0, std ~ docs/model.md's stddev).
 It prints every measured error. Exit status: 0 all checks pass, 1 a check
 fails, 2 the inputs are unusable (missing or malformed files, wrong shapes).
 Runs under /usr/bin/python3 with Debian's numpy.
@@ -130,7 +130,7 @@ def main(argv=None):
     ap.add_argument("--check-init", action="store_true",
                     help="check that the weights look freshly initialised: "
                          "LayerNorm scales one, others mean 0 and the "
-                         "stddev of palm-facts.md")
+                         "stddev of docs/model.md")
     ap.add_argument("--logits-name", default="logits")
     ap.add_argument("--loss-name", default="loss")
     args = ap.parse_args(argv)

@@ -14,7 +14,7 @@ From docs/runtime-abi.md ("Parameters and inputs"), not from the runtime:
 The parameter values themselves (Box-Muller of the first two Philox words)
 are not reproduced bit for bit: the ABI does not fix how the words become
 uniforms, nor cos or sin. `init_statistics` instead checks what the
-initialisation promises (palm-facts.md): LayerNorm scales exactly one, every
+initialisation promises (docs/model.md): LayerNorm scales exactly one, every
 other parameter mean ~0 and standard deviation ~ its stddev.
 
 numpy only; works under /usr/bin/python3.

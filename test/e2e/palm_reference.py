@@ -1,7 +1,7 @@
 """Independent numpy reference of the palm forward pass.
 
-Written from ../../../shared/palm-facts.md ("Numerical conventions this project
-fixes") and docs/palm-gen.md (parameter names and shapes), not from the
+Written from docs/model.md ("Conventions palm fixes where the paper is
+silent") and docs/palm-gen.md (parameter names and shapes), not from the
 compiler's code. It computes the function the compiled program computes:
 
     x      = E[tokens]                                  (no input scaling)
@@ -19,7 +19,7 @@ RoPE: base 10000, "rotate half": dimension i (i < Q/2) pairs with i + Q/2 and
 the pair (x1, x2) at position p becomes
     (x1 cos a - x2 sin a,  x2 cos a + x1 sin a),   a = p * base^(-2i/Q),
 i.e. out = x cos + rotate_half(x) sin with rotate_half(x) = [-x2, x1] (the
-GPT-NeoX / LLaMA convention). palm-facts.md fixes the pairing and the angle;
+GPT-NeoX / LLaMA convention). docs/model.md fixes the pairing and the angle;
 this rotation direction is the usual one and is what the compiler must match.
 
 Precision: by default everything is computed in float64 (inputs are cast up
@@ -104,7 +104,7 @@ def parameter_shapes(config):
 
 
 def random_weights(config, seed=0, dtype=np.float32):
-    """Weights drawn as palm-facts.md initialises them (embedding N(0, 1),
+    """Weights drawn as docs/model.md initialises them (embedding N(0, 1),
     kernels N(0, 1/fan_in), LayerNorm scales ones), from numpy's generator:
     the same distribution as the runtime's, not the same numbers."""
     rng = np.random.RandomState(seed)

@@ -35,14 +35,6 @@ void buildRuntimeToLLVMPipeline(OpPassManager &pm);
 /// scf to cf, gpu to NVVM, gpu-module-to-binary (format isa).
 void buildGpuKernelPipeline(OpPassManager &pm);
 
-/// Model FLOPs of one forward step of a global-level module: 2 M N K for
-/// every matrix product and 4 b h s t d for every attention (all key/query
-/// pairs, causal or not) -- palm-facts.md's 2N + 4LHQT per token without the
-/// LayerNorm scales. 0 when the module is not global-level. palm-compile
-/// records it in the module attribute `palm.forward_flops` before
-/// partitioning; the program description carries it as `flops <n>`.
-int64_t modelForwardFlops(ModuleOp module);
-
 /// The GPU image palm-compile embeds for --target cuda (docs/runtime-abi.md):
 /// "PALMGPU1", then entries of PTX text and, when the toolkit's ptxas is at
 /// hand (PALM_CUDA_ROOT/bin/ptxas) and `cubins` is set, sm_80 and sm_90

@@ -21,7 +21,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 
 #include <optional>
 

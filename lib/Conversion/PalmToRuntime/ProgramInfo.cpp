@@ -4,7 +4,7 @@
 
 #include "palm/Conversion/Passes.h"
 #include "palm/Dialect/Palm/IR/PalmDialect.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -61,30 +61,6 @@ static LogicalResult checkName(Operation *anchor, StringRef name) {
     return anchor->emitError() << "name '" << name
                                << "' must be non-empty without spaces";
   return success();
-}
-
-int64_t mlir::palm::modelForwardFlops(ModuleOp module) {
-  if (getLevel(module) != Level::Global)
-    return 0;
-  int64_t flops = 0;
-  auto elements = [](Value v) {
-    return cast<RankedTensorType>(v.getType()).getNumElements();
-  };
-  module.walk([&](Operation *op) {
-    if (auto dot = dyn_cast<DotGeneralOp>(op)) {
-      ArrayRef<int64_t> lhs = dot.getLhs().getType().getShape();
-      int64_t k = 1;
-      for (int64_t d : dot.getLhsContractingDims())
-        k *= lhs[d];
-      flops += 2 * elements(dot.getResult()) * k;
-    } else if (auto att = dyn_cast<AttentionOp>(op)) {
-      // q [b, s, h, dk], k [b, t, g, dk], v [b, t, g, dv]: QK^T and PV.
-      ArrayRef<int64_t> q = att.getQuery().getType().getShape();
-      ArrayRef<int64_t> v = att.getValue().getType().getShape();
-      flops += 2 * q[0] * q[1] * q[2] * v[1] * (q[3] + v[3]);
-    }
-  });
-  return flops;
 }
 
 FailureOr<std::string>

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 
 #include "llvm/ADT/StringSet.h"
 
@@ -75,8 +76,6 @@ checkResultShape(Operation *op, Type input, Type result,
                              << ", not " << out;
   return success();
 }
-
-static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 template <typename OpT>
 static int64_t groupSizeOf(OpT op) {

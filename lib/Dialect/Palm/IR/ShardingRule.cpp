@@ -1,4 +1,4 @@
-//===- ShardingRule.cpp - per-op sharding rules ---------------------------===//
+//===- ShardingRule.cpp - the factor form of a sharding rule --------------===//
 
 #include "palm/Dialect/Palm/IR/ShardingRule.h"
 

@@ -9,8 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 

@@ -15,8 +15,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dominance.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
 #include "llvm/ADT/MapVector.h"
 
 #include <tuple>

@@ -10,7 +10,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
+#include "palm/Dialect/Palm/Transforms/TensorSharding.h"
 #include "llvm/ADT/DenseSet.h"
 
 #include <optional>

@@ -13,7 +13,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
 #include "palm/Dialect/Palm/Transforms/Reshard.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
+#include "palm/Dialect/Palm/Transforms/TensorSharding.h"
 
 #include <string>
 

@@ -1,8 +1,10 @@
-//===- ShardingRule.h - per-op sharding rules -------------------*- C++ -*-===//
+//===- ShardingRule.h - the factor form of a sharding rule ------*- C++ -*-===//
 //
 // A sharding rule relates the dimensions of an op's operands and results
 // through factors, in the manner of an einsum: `([i, j, k], [k, l]) -> ([i,
-// j, l])`. Propagation and partitioning read only these rules.
+// j, l])`. Propagation and partitioning read only these rules. Each op
+// builds its own in lib/Dialect/Palm/IR/OpShardingRules.cpp, through
+// ShardingRuleOpInterface (PalmInterfaces.td).
 //
 //===----------------------------------------------------------------------===//
 

@@ -22,6 +22,30 @@ def PalmPrintShardingRules : Pass<"palm-print-sharding-rules"> {
   }];
 }
 
+def PalmStampForwardFlops
+    : Pass<"palm-stamp-forward-flops", "::mlir::ModuleOp"> {
+  let summary = "Records the model FLOPs of a forward step on the module";
+  let description = [{
+    Counts the model FLOPs of one forward step of a global-level module and
+    stores them in the module attribute `palm.forward_flops` (an `i64`):
+    `2 M N K` for every `palm.dot_general` and `4 b h s t d` for every
+    `palm.attention` (all query/key pairs, causal or not). That is the
+    `2N + 4LHQT` per token of the PaLM paper's MFU (docs/model.md), without
+    the LayerNorm scales.
+
+    The count is taken on the global program, before partitioning, so every
+    layout of a model gets the same number; the lowering copies it into the
+    program description (`flops <n>`) and the runtime prints MFU from it.
+    `palm-compile` runs this pass before `-palm-spmd-pipeline`. A module
+    that is not at the global level is left unchanged: its logical shapes
+    are gone.
+
+    ```mlir
+    module attributes {palm.forward_flops = 270336 : i64} { ... }
+    ```
+  }];
+}
+
 def PalmPropagateShardings
     : Pass<"palm-propagate-shardings", "::mlir::ModuleOp"> {
   let summary = "Gives every value a sharding, from a few annotations";

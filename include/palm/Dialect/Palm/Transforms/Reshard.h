@@ -4,7 +4,7 @@
 #define PALM_DIALECT_PALM_TRANSFORMS_RESHARD_H
 
 #include "mlir/IR/Builders.h"
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
+#include "palm/Dialect/Palm/Transforms/TensorSharding.h"
 
 #include <functional>
 #include <string>

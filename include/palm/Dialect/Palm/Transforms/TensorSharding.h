@@ -1,16 +1,16 @@
-//===- Sharding.h - sharding arithmetic shared by the passes ----*- C++ -*-===//
+//===- TensorSharding.h - shardings as the passes build them ----*- C++ -*-===//
 //
-// A mutable form of #palm.sharding, mesh sizes, and the local-shape and
-// byte arithmetic that propagation, partitioning and the report share.
+// A mutable form of #palm.sharding, mesh sizes, and the local-shape
+// arithmetic that propagation, partitioning and resharding share. Helpers
+// the lowering needs too are in palm/Dialect/Palm/IR/ShardingUtils.h.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef PALM_DIALECT_PALM_TRANSFORMS_SHARDING_H
-#define PALM_DIALECT_PALM_TRANSFORMS_SHARDING_H
+#ifndef PALM_DIALECT_PALM_TRANSFORMS_TENSORSHARDING_H
+#define PALM_DIALECT_PALM_TRANSFORMS_TENSORSHARDING_H
 
-#include "mlir/IR/BuiltinTypes.h"
-#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <utility>
@@ -62,20 +62,11 @@ struct TensorSharding {
   }
 };
 
-/// ceil(a / b) for positive b.
-inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 /// The per-device shape of `global` under `sharding`: each dimension is
 /// ceil(size / product of its axes' sizes).
 SmallVector<int64_t> localShape(ArrayRef<int64_t> global,
                                 const TensorSharding &sharding,
                                 const MeshInfo &mesh);
-
-/// Bytes of one element of `type` (bf16 counts 2).
-int64_t elementBytes(Type type);
-
-/// Bytes of a tensor of `shape` with elements of `elementType`.
-int64_t tensorBytes(ArrayRef<int64_t> shape, Type elementType);
 
 /// True when a dimension of global size `size`, split over axes of total
 /// size `outer`, can be split further over axes of total size `inner` (as
@@ -89,11 +80,6 @@ inline bool keepsPartialState(Operation *op) {
   return isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
 }
 
-/// Reads the sharding of function argument `index`, or null.
-ShardingAttr getArgSharding(FunctionOpInterface fn, unsigned index);
-/// Reads the sharding of function result `index`, or null.
-ShardingAttr getResultSharding(FunctionOpInterface fn, unsigned index);
-
 } // namespace mlir::palm
 
-#endif // PALM_DIALECT_PALM_TRANSFORMS_SHARDING_H
+#endif // PALM_DIALECT_PALM_TRANSFORMS_TENSORSHARDING_H

@@ -1,8 +1,6 @@
-//===- Sharding.cpp - sharding arithmetic shared by the passes ------------===//
+//===- TensorSharding.cpp - shardings as the passes build them ------------===//
 
-#include "palm/Dialect/Palm/Transforms/Sharding.h"
-
-#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "palm/Dialect/Palm/Transforms/TensorSharding.h"
 
 using namespace mlir;
 using namespace mlir::palm;
@@ -85,30 +83,6 @@ SmallVector<int64_t> mlir::palm::localShape(ArrayRef<int64_t> global,
   return shape;
 }
 
-int64_t mlir::palm::elementBytes(Type type) {
-  unsigned bits = type.getIntOrFloatBitWidth();
-  return (bits + 7) / 8;
-}
-
-int64_t mlir::palm::tensorBytes(ArrayRef<int64_t> shape, Type elementType) {
-  int64_t n = elementBytes(elementType);
-  for (int64_t size : shape)
-    n *= size;
-  return n;
-}
-
 bool mlir::palm::nestsEvenly(int64_t size, int64_t outer, int64_t inner) {
   return ceilDiv(size, outer) == inner * ceilDiv(size, outer * inner);
-}
-
-ShardingAttr mlir::palm::getArgSharding(FunctionOpInterface fn,
-                                        unsigned index) {
-  return fn.getArgAttrOfType<ShardingAttr>(index,
-                                           PalmDialect::kShardingAttrName);
-}
-
-ShardingAttr mlir::palm::getResultSharding(FunctionOpInterface fn,
-                                           unsigned index) {
-  return fn.getResultAttrOfType<ShardingAttr>(index,
-                                              PalmDialect::kShardingAttrName);
 }

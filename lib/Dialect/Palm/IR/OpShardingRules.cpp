@@ -1,4 +1,4 @@
-//===- ShardingRules.cpp - the sharding rule of every palm tensor op ------===//
+//===- OpShardingRules.cpp - the sharding rule of every palm tensor op ----===//
 //
 // Each rule maps every operand and result dimension to a factor. The kinds
 // are chosen so that partitioning by the rule alone is exact; see

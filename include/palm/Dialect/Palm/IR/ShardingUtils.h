@@ -1,0 +1,36 @@
+//===- ShardingUtils.h - shard sizes, bytes, function shardings -*- C++ -*-===//
+//
+// The small helpers every level of palm IR needs: the size of a shard, the
+// bytes of a tensor, and the shardings on a function's signature. The
+// sharding passes and the lowering to the runtime both use them, so they
+// live with the dialect rather than with either.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALM_DIALECT_PALM_IR_SHARDINGUTILS_H
+#define PALM_DIALECT_PALM_IR_SHARDINGUTILS_H
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "palm/Dialect/Palm/IR/PalmOps.h"
+
+namespace mlir::palm {
+
+/// ceil(a / b) for positive b: the size of every shard of a dimension of
+/// size `a` split `b` ways, the last ones padded.
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// Bytes of one element of `type` (bf16 counts 2).
+int64_t elementBytes(Type type);
+
+/// Bytes of a tensor of `shape` with elements of `elementType`.
+int64_t tensorBytes(ArrayRef<int64_t> shape, Type elementType);
+
+/// Reads the sharding of function argument `index`, or null.
+ShardingAttr getArgSharding(FunctionOpInterface fn, unsigned index);
+/// Reads the sharding of function result `index`, or null.
+ShardingAttr getResultSharding(FunctionOpInterface fn, unsigned index);
+
+} // namespace mlir::palm
+
+#endif // PALM_DIALECT_PALM_IR_SHARDINGUTILS_H
