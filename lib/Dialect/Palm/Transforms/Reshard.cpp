@@ -90,7 +90,6 @@ FailureOr<Value> Resharder::reshard(Location loc, Value v,
   TensorSharding cur = strip(from);
   TensorSharding target = strip(requested);
   const TensorSharding &to = target;
-  int64_t rank = global.size();
 
   // A partial state can be resolved, never created from a full value.
   for (auto u : to.unreduced)
@@ -99,8 +98,15 @@ FailureOr<Value> Resharder::reshard(Location loc, Value v,
              << "cannot produce a partial value over axis '"
              << u.first.getValue() << "' from one that is not partial";
 
-  // 1. Pending reductions: reduce-scatter where the target splits a
-  //    dimension over exactly these axes next, all-reduce otherwise.
+  v = reducePending(loc, v, global, cur, to);
+  v = moveAxes(loc, v, global, cur, to);
+  v = gatherLeaving(loc, v, global, cur, to);
+  return sliceArriving(loc, v, global, cur, to);
+}
+
+Value Resharder::reducePending(Location loc, Value v, ArrayRef<int64_t> global,
+                               TensorSharding &cur, const TensorSharding &to) {
+  int64_t rank = global.size();
   for (ReductionKind kind : {ReductionKind::Sum, ReductionKind::Max}) {
     AxisList pending;
     for (auto [axis, k] : cur.unreduced)
@@ -149,9 +155,12 @@ FailureOr<Value> Resharder::reshard(Location loc, Value v,
       v = op;
     }
   }
+  return v;
+}
 
-  // 2. An axis that is the last of one dimension and should be the next of
-  //    another moves with one all-to-all.
+Value Resharder::moveAxes(Location loc, Value v, ArrayRef<int64_t> global,
+                          TensorSharding &cur, const TensorSharding &to) {
+  int64_t rank = global.size();
   for (int64_t src = 0; src < rank; ++src) {
     if (cur.dims[src].empty())
       continue;
@@ -186,9 +195,12 @@ FailureOr<Value> Resharder::reshard(Location loc, Value v,
       break;
     }
   }
+  return v;
+}
 
-  // 3. Axes leaving a dimension are gathered; when the remaining split does
-  //    not nest, the dimension is gathered whole and its padding dropped.
+Value Resharder::gatherLeaving(Location loc, Value v, ArrayRef<int64_t> global,
+                               TensorSharding &cur, const TensorSharding &to) {
+  int64_t rank = global.size();
   for (int64_t d = 0; d < rank; ++d) {
     ArrayRef<StringAttr> have = cur.dims[d], want = to.dims[d];
     size_t common = 0;
@@ -208,8 +220,12 @@ FailureOr<Value> Resharder::reshard(Location loc, Value v,
       cur.dims[d].clear();
     }
   }
+  return v;
+}
 
-  // 4. Axes arriving in a dimension are sliced, without communication.
+Value Resharder::sliceArriving(Location loc, Value v, ArrayRef<int64_t> global,
+                               TensorSharding &cur, const TensorSharding &to) {
+  int64_t rank = global.size();
   for (int64_t d = 0; d < rank; ++d) {
     ArrayRef<StringAttr> have = cur.dims[d], want = to.dims[d];
     if (have.size() == want.size())

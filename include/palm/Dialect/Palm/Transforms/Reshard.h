@@ -35,6 +35,25 @@ public:
                            const TensorSharding &requested);
 
 private:
+  // The steps of reshard, in order; each moves `cur` toward `to`, updating
+  // both the value and `cur`.
+  /// Resolves the partial sums and maxima `to` does not keep: a
+  /// reduce-scatter where `to` splits a dimension over exactly those axes
+  /// next, an all-reduce otherwise.
+  Value reducePending(Location loc, Value v, ArrayRef<int64_t> global,
+                      TensorSharding &cur, const TensorSharding &to);
+  /// Moves an axis that ends one dimension's split and starts another's
+  /// with one all-to-all.
+  Value moveAxes(Location loc, Value v, ArrayRef<int64_t> global,
+                 TensorSharding &cur, const TensorSharding &to);
+  /// Gathers the axes leaving each dimension (the whole dimension, padding
+  /// dropped, when the rest of its split does not nest).
+  Value gatherLeaving(Location loc, Value v, ArrayRef<int64_t> global,
+                      TensorSharding &cur, const TensorSharding &to);
+  /// Slices the axes arriving in each dimension, without communication.
+  Value sliceArriving(Location loc, Value v, ArrayRef<int64_t> global,
+                      TensorSharding &cur, const TensorSharding &to);
+
   Value allGather(Location loc, Value v, ArrayRef<StringAttr> axes,
                   int64_t dim);
   Value allSlice(Location loc, Value v, ArrayRef<StringAttr> axes,
