@@ -8,6 +8,7 @@
 #include "io/shards.h"
 
 #include "program_json.h"
+#include "temp_dir.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -174,23 +175,6 @@ TEST(Json, ParsesAndRejects) {
     EXPECT_FALSE(parseJson(bad).ok()) << bad;
   EXPECT_EQ(jsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
-
-class TempDir : public ::testing::Test {
-protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/palmrt-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::string command = "rm -rf '" + dir + "'";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-  }
-  std::string path(const std::string &name) const {
-    return joinPath(dir, name);
-  }
-  std::string dir;
-};
 
 using Safetensors = TempDir;
 

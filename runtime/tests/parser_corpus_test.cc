@@ -16,6 +16,7 @@
 #include "io/safetensors.h"
 #include "io/shards.h"
 #include "program_json.h"
+#include "temp_dir.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -166,25 +167,12 @@ TEST(ParserCorpus, ProgramDescriptionLies) {
   }
 }
 
-class FileCorpus : public ::testing::Test {
+class FileCorpus : public TempDir {
 protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/palmrt-corpus-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::string command = "rm -rf '" + dir + "'";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-  }
-  std::string path(const std::string &name) const {
-    return joinPath(dir, name);
-  }
   void write(const std::string &name, const std::string &bytes) {
     std::ofstream out(path(name), std::ios::binary | std::ios::trunc);
     out << bytes;
   }
-  std::string dir;
 };
 
 /// A safetensors file of `header` (its length first) and `data`.

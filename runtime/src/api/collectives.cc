@@ -11,7 +11,6 @@
 
 #include "absl/strings/str_cat.h"
 
-
 namespace palmrt {
 namespace {
 
@@ -30,6 +29,18 @@ void checkDim(int32_t rank, int32_t dim, const char *what) {
   if (dim < 0 || dim >= rank)
     fatal(absl::StrCat(what, ": dimension ", dim, " of a rank-", rank,
                        " tensor"));
+}
+
+/// The checks of a collective along dimension `dim` of an `in_shape`
+/// tensor, and that shape.
+std::vector<int64_t> checkedShape(palmrt_context *ctx, const char *what,
+                                  int32_t dtype, int32_t rank,
+                                  const int64_t *in_shape, int32_t dim,
+                                  int32_t group) {
+  checkDtype(dtype, what);
+  checkDim(rank, dim, what);
+  (void)ctx->group(group);
+  return std::vector<int64_t>(in_shape, in_shape + rank);
 }
 
 } // namespace
@@ -58,13 +69,9 @@ void palmrt_all_reduce(palmrt_context *ctx, const void *in, void *out,
 void palmrt_all_gather(palmrt_context *ctx, const void *in, void *out,
                        int32_t rank, const int64_t *in_shape, int32_t dim,
                        int32_t dtype, int32_t group) {
-  const char *what = "palmrt_all_gather";
-  checkDtype(dtype, what);
-  checkDim(rank, dim, what);
-  (void)ctx->group(group);
-  ctx->device->allGather(group, in, out,
-                         std::vector<int64_t>(in_shape, in_shape + rank), dim,
-                         dtype);
+  std::vector<int64_t> shape =
+      checkedShape(ctx, "palmrt_all_gather", dtype, rank, in_shape, dim, group);
+  ctx->device->allGather(group, in, out, shape, dim, dtype);
 }
 
 void palmrt_reduce_scatter(palmrt_context *ctx, const void *in, void *out,
@@ -126,13 +133,9 @@ void palmrt_collective_permute(palmrt_context *ctx, const void *in, void *out,
 void palmrt_all_slice(palmrt_context *ctx, const void *in, void *out,
                       int32_t rank, const int64_t *in_shape, int32_t dim,
                       int32_t dtype, int32_t group) {
-  const char *what = "palmrt_all_slice";
-  checkDtype(dtype, what);
-  checkDim(rank, dim, what);
-  (void)ctx->group(group);
-  ctx->device->allSlice(group, in, out,
-                        std::vector<int64_t>(in_shape, in_shape + rank), dim,
-                        dtype);
+  std::vector<int64_t> shape =
+      checkedShape(ctx, "palmrt_all_slice", dtype, rank, in_shape, dim, group);
+  ctx->device->allSlice(group, in, out, shape, dim, dtype);
 }
 
 } // extern "C"

@@ -108,6 +108,14 @@ absl::Status Program::download(const TensorSpec &t) {
   return device->download(bufferOf(t), pointers[slotOf(t)], t.localBytes());
 }
 
+absl::Status Program::transferAll(const std::vector<TensorSpec> &tensors,
+                                  bool toDevice) {
+  for (const TensorSpec &t : tensors)
+    if (absl::Status s = toDevice ? upload(t) : download(t); !s.ok())
+      return s;
+  return absl::OkStatus();
+}
+
 absl::Status Program::initParameters() {
   std::vector<const TensorSpec *> params;
   std::vector<void *> destinations;

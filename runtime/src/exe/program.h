@@ -100,6 +100,9 @@ private:
   /// host backend).
   absl::Status upload(const TensorSpec &t);
   absl::Status download(const TensorSpec &t);
+  /// upload or download of every tensor of `tensors`, up to the first error.
+  absl::Status transferAll(const std::vector<TensorSpec> &tensors,
+                           bool toDevice);
   absl::Status initParameters();
   absl::Status saveTensors(const std::string &dir, const std::string &prefix,
                            bool outputs, const std::string &run);

@@ -78,11 +78,7 @@ bool Program::prepare() {
     return false;
   if (!options.inputs.empty() && !agreeOnStatus(readInputs()).ok())
     return false;
-  absl::Status uploaded;
-  for (const TensorSpec &t : info.args)
-    if (uploaded.ok())
-      uploaded = upload(t);
-  if (!agreeOnStatus(uploaded).ok())
+  if (!agreeOnStatus(transferAll(info.args, /*toDevice=*/true)).ok())
     return false;
   return options.saveWeights.empty() ||
          agreeOnStatus(
@@ -155,11 +151,7 @@ void Program::runSteps() {
 
 bool Program::finish() {
   if (!options.saveOutputs.empty()) {
-    absl::Status downloaded;
-    for (const TensorSpec &t : info.results)
-      if (downloaded.ok())
-        downloaded = download(t);
-    if (!agreeOnStatus(downloaded).ok())
+    if (!agreeOnStatus(transferAll(info.results, /*toDevice=*/false)).ok())
       return false;
     if (!agreeOnStatus(
              saveTensors(options.saveOutputs, "outputs", true, outputsRun()))
