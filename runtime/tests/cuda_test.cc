@@ -10,11 +10,10 @@
 #include "api/context.h"
 #include "base/bf16.h"
 #include "cuda_test_util.h"
+#include "program_json.h"
 #include "random_values.h"
 
 #include "palmrt/palmrt.h"
-
-#include "program_json.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -72,7 +71,6 @@ protected:
   palmrt_context *ctx() { return gpu().ctx.get(); }
   Device &device() { return *gpu().ctx->device; }
 };
-
 
 std::vector<uint16_t> toBf16(const std::vector<float> &v) {
   std::vector<uint16_t> out(v.size());

@@ -9,10 +9,9 @@
 #include "api/context.h"
 #include "base/bf16.h"
 #include "device.h"
+#include "program_json.h"
 
 #include "palmrt/palmrt.h"
-
-#include "program_json.h"
 
 #include <gtest/gtest.h>
 

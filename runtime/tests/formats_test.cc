@@ -6,7 +6,6 @@
 #include "io/program_info.h"
 #include "io/safetensors.h"
 #include "io/shards.h"
-
 #include "program_json.h"
 #include "temp_dir.h"
 
