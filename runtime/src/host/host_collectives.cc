@@ -77,6 +77,29 @@ void movePieces(const void *whole, void *packed, int32_t rank,
   }
 }
 
+/// The group and sizes of a collective over an `inShape` tensor.
+struct Shaped {
+  palmrt_context::Group &g;
+  int32_t rank;
+  int64_t elemBytes, count;
+};
+
+Shaped shaped(palmrt_context *ctx, int32_t group,
+              const std::vector<int64_t> &inShape, int32_t dtype) {
+  int32_t rank = static_cast<int32_t>(inShape.size());
+  return {ctx->group(group), rank, dtypeBytes(dtype),
+          product(inShape.data(), 0, rank)};
+}
+
+/// A group of one device: the collective is a copy, made here.
+bool copiedAlone(const palmrt_context::Group &g, const void *in, void *out,
+                 int64_t bytes) {
+  if (g.size != 1)
+    return false;
+  std::memmove(out, in, bytes);
+  return true;
+}
+
 void reduceScatterImpl(palmrt_context *ctx, const void *in, void *out,
                        int32_t rank, const int64_t *in_shape, int32_t dim,
                        int32_t dtype, int32_t reduction,
@@ -118,39 +141,27 @@ void HostDevice::allReduce(int32_t group, const void *in, void *out,
 void HostDevice::allGather(int32_t group, const void *in, void *out,
                            const std::vector<int64_t> &inShape, int32_t dim,
                            int32_t dtype) {
-  palmrt_context::Group &g = ctx->group(group);
-  int32_t rank = static_cast<int32_t>(inShape.size());
-  int64_t elemBytes = dtypeBytes(dtype);
-  int64_t count = product(inShape.data(), 0, rank);
+  auto [g, rank, elemBytes, count] = shaped(ctx, group, inShape, dtype);
   CollectiveScope scope(ctx, "all_gather", group, count * elemBytes);
-  if (g.size == 1) {
-    std::memmove(out, in, count * elemBytes);
+  if (copiedAlone(g, in, out, count * elemBytes))
     return;
-  }
   if (product(inShape.data(), 0, dim) == 1) {
     g.transport->allGather(in, out, count, dtype);
     return;
   }
   void *gathered = ctx->scratch(ctx->scratchOut, count * g.size * elemBytes);
   g.transport->allGather(in, gathered, count, dtype);
-  std::vector<int64_t> whole =
-      reshaped(rank, inShape.data(), dim, g.size, 1);
-  movePieces(out, gathered, rank, whole, inShape, dim, g.size, elemBytes,
-             true);
+  std::vector<int64_t> whole = reshaped(rank, inShape.data(), dim, g.size, 1);
+  movePieces(out, gathered, rank, whole, inShape, dim, g.size, elemBytes, true);
 }
 
 void HostDevice::reduceScatter(int32_t group, const void *in, void *out,
-                               const std::vector<int64_t> &inShape,
-                               int32_t dim, int32_t dtype, int32_t reduction) {
-  palmrt_context::Group &g = ctx->group(group);
-  int32_t rank = static_cast<int32_t>(inShape.size());
-  int64_t count = product(inShape.data(), 0, rank);
-  CollectiveScope scope(ctx, "reduce_scatter", group,
-                        count * dtypeBytes(dtype));
-  if (g.size == 1) {
-    std::memmove(out, in, count * dtypeBytes(dtype));
+                               const std::vector<int64_t> &inShape, int32_t dim,
+                               int32_t dtype, int32_t reduction) {
+  auto [g, rank, elemBytes, count] = shaped(ctx, group, inShape, dtype);
+  CollectiveScope scope(ctx, "reduce_scatter", group, count * elemBytes);
+  if (copiedAlone(g, in, out, count * elemBytes))
     return;
-  }
   if (dtype == PALMRT_BF16) {
     std::vector<float> wide = widenBf16(in, count);
     std::vector<float> result(count / g.size);
@@ -164,17 +175,12 @@ void HostDevice::reduceScatter(int32_t group, const void *in, void *out,
 }
 
 void HostDevice::allToAll(int32_t group, const void *in, void *out,
-                          const std::vector<int64_t> &inShape,
-                          int32_t splitDim, int32_t concatDim, int32_t dtype) {
-  palmrt_context::Group &g = ctx->group(group);
-  int32_t rank = static_cast<int32_t>(inShape.size());
-  int64_t elemBytes = dtypeBytes(dtype);
-  int64_t count = product(inShape.data(), 0, rank);
+                          const std::vector<int64_t> &inShape, int32_t splitDim,
+                          int32_t concatDim, int32_t dtype) {
+  auto [g, rank, elemBytes, count] = shaped(ctx, group, inShape, dtype);
   CollectiveScope scope(ctx, "all_to_all", group, count * elemBytes);
-  if (g.size == 1) {
-    std::memmove(out, in, count * elemBytes);
+  if (copiedAlone(g, in, out, count * elemBytes))
     return;
-  }
   std::vector<int64_t> piece =
       reshaped(rank, inShape.data(), splitDim, 1, g.size);
   std::vector<int64_t> outShape =
@@ -193,14 +199,13 @@ void HostDevice::allToAll(int32_t group, const void *in, void *out,
   }
   void *received = ctx->scratch(ctx->scratchOut, count * elemBytes);
   g.transport->allToAll(send, received, pieceCount, dtype);
-  movePieces(out, received, rank, outShape, piece, concatDim, g.size,
-             elemBytes, true);
+  movePieces(out, received, rank, outShape, piece, concatDim, g.size, elemBytes,
+             true);
 }
 
 void HostDevice::permute(int32_t group, const void *in, void *out,
                          int64_t count, int32_t dtype,
-                         const std::vector<int64_t> &sendTo,
-                         int64_t recvFrom) {
+                         const std::vector<int64_t> &sendTo, int64_t recvFrom) {
   palmrt_context::Group &g = ctx->group(group);
   int64_t bytes = count * dtypeBytes(dtype);
   CollectiveScope scope(ctx, "collective_permute", group, bytes);
