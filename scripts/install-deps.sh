@@ -11,6 +11,8 @@ PACKAGES=(
   cmake ninja-build g++ make python3
   # Runtime: Abseil, OpenBLAS, MPI. GoogleTest for its unit tests.
   libabsl-dev libopenblas-dev openmpi-bin libopenmpi-dev libgtest-dev
+  # Runtime: nlohmann-json (header-only) for its JSON files.
+  nlohmann-json3-dev
   # Test tools: numpy for the independent reference implementation.
   python3-numpy
 )

@@ -11,9 +11,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "context.h"
+#include "api/context.h"
 #include "device.h"
-#include "program_info.h"
+#include "io/program_info.h"
 
 #include "palmrt/palmrt.h"
 
@@ -109,7 +109,9 @@ int main(int argc, char **argv) {
   if (!parseFlags(argc, argv, &z))
     return 2;
   auto info = palmrt::parseProgramInfo(
-      "palm-program 1\nmesh 1 x 1\ntarget cuda\ngroup 0 1 x\n");
+      "{\"format\":\"palm-program\",\"version\":2,\"target\":\"cuda\","
+      "\"mesh\":{\"axes\":[{\"name\":\"x\",\"size\":1}]},"
+      "\"groups\":[[\"x\"]],\"args\":[],\"results\":[]}");
   auto ctx = info.ok() ? palmrt::createContext(*info)
                        : absl::StatusOr<std::unique_ptr<palmrt_context>>(
                              info.status());

@@ -8,7 +8,7 @@
 
 #include "palmrt/palmrt.h"
 
-#include "blas_library.h"
+#include "host/blas_library.h"
 
 #include <chrono>
 #include <cstdio>

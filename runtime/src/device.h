@@ -1,13 +1,16 @@
-//===- device.h - the backend of programs in device memory ------*- C++ -*-===//
+//===- device.h - the interface of palmrt's backends ------------*- C++ -*-===//
 //
-// A program compiled for a device (`target cuda`) keeps every buffer in the
-// device's memory, so each call of palmrt.h that touches buffers goes to the
-// device's backend. A context without a Device is the host backend: buffers
-// are host memory and palmrt's host functions serve every call.
+// Every call of palmrt.h that touches a program's buffers (GEMMs, copies,
+// launches, attention, collectives) goes, once its arguments are checked, to
+// the context's Device: the host (host/host_device.h: buffers in host
+// memory, OpenBLAS, MPI) or a GPU (cuda/cuda_device.h: buffers in device
+// memory, cuBLASLt, NCCL), whichever the program was compiled for. The
+// backends are peers; one conformance suite (tests/collectives_test.cc)
+// runs on each.
 //
 // All work a Device is given is ordered on its streams; only the methods the
 // executable calls between steps (upload, download, finishStep) wait for it.
-// Failures inside the calls of compiled code are fatal, as on the host.
+// Failures inside the calls of compiled code are fatal.
 // Thread-safety: one thread uses a Device (the context's thread).
 //
 //===----------------------------------------------------------------------===//

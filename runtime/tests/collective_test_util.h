@@ -1,17 +1,16 @@
-//===- collective_test_util.h - shared by the two collective suites -*- C++ -*-===//
+//===- collective_test_util.h - expectations of the collectives -*- C++ -*-===//
 //
-// collectives_test.cc (host buffers) and cuda_collectives_test.cc (device
-// buffers) check every collective against values computed from the member
-// ranks of each group; the inputs, the group membership and the MPI-aware
-// gtest main are the same for both.
+// What collectives_test.cc checks each collective against: values computed
+// from the member ranks of each group; the inputs, the group membership and
+// the MPI-aware gtest main.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef PALMRT_TESTS_COLLECTIVE_TEST_UTIL_H
 #define PALMRT_TESTS_COLLECTIVE_TEST_UTIL_H
 
-#include "process.h"
-#include "program_info.h"
+#include "io/program_info.h"
+#include "job/process.h"
 
 #include "palmrt/mesh.h"
 

@@ -52,25 +52,41 @@
 enum { B = 4, S = 8, V = 50, E = 16, F = 8 };
 enum { BL = B / DATA, FL = F / MODEL, N = BL * S };
 
-const char palm_program_info[] =
-    "palm-program 1\n"
-    "mesh 2 data " STR(DATA) " model " STR(
-        MODEL) "\n"
 #if TARGET_CUDA
-               "target cuda\n"
+#define TARGET_TEXT "cuda"
+#else
+#define TARGET_TEXT "cpu"
 #endif
-               "group 0 1 model\n"
-               "group 1 2 data model\n"
-               "vocab 50\n"
-               "arg 0 input tokens i32 2 4 8 " BL_TEXT " 8 data -\n"
-               "arg 1 input targets i32 2 4 8 " BL_TEXT " 8 data -\n"
-               "arg 2 param embedding f32 2 50 16 50 16 - - init normal 1\n"
-               "arg 3 param w f32 2 16 8 16 " FL_TEXT
-               " - model init normal 0.25\n"
-               "result 0 loss f32 0\n"
-               "result 1 attended f32 3 4 8 8 " BL_TEXT " 8 " FL_TEXT
-               " data - model\n"
-               "result 2 gathered f32 3 4 8 8 " BL_TEXT " 8 8 data - -\n";
+#define TENSOR(index, name, global, local, sharding)                           \
+  "{\"index\": " #index ", \"name\": \"" name "\", \"dtype\": \"f32\", "       \
+  "\"global_shape\": [" global "], \"local_shape\": [" local "], "             \
+  "\"sharding\": [" sharding "]"
+const char palm_program_info[] =
+    "{\"format\": \"palm-program\", \"version\": 2, \"target\": \"" TARGET_TEXT
+    "\", \"vocab\": 50,\n"
+    " \"mesh\": {\"axes\": [{\"name\": \"data\", \"size\": " STR(DATA) "},\n"
+    "                     {\"name\": \"model\", \"size\": " STR(MODEL) "}]},\n"
+    " \"groups\": [[\"model\"], [\"data\", \"model\"]],\n"
+    " \"args\": [\n"
+    "  {\"index\": 0, \"kind\": \"input\", \"name\": \"tokens\", \"dtype\": "
+    "\"i32\", \"global_shape\": [4, 8], \"local_shape\": [" BL_TEXT ", 8],"
+    " \"sharding\": [[\"data\"], []]},\n"
+    "  {\"index\": 1, \"kind\": \"input\", \"name\": \"targets\", \"dtype\": "
+    "\"i32\", \"global_shape\": [4, 8], \"local_shape\": [" BL_TEXT ", 8],"
+    " \"sharding\": [[\"data\"], []]},\n"
+    "  {\"index\": 2, \"kind\": \"param\", \"name\": \"embedding\", \"dtype\": "
+    "\"f32\", \"global_shape\": [50, 16], \"local_shape\": [50, 16],"
+    " \"sharding\": [[], []], \"init\": {\"kind\": \"normal\", \"stddev\": 1}},\n"
+    "  {\"index\": 3, \"kind\": \"param\", \"name\": \"w\", \"dtype\": "
+    "\"f32\", \"global_shape\": [16, 8], \"local_shape\": [16, " FL_TEXT "],"
+    " \"sharding\": [[], [\"model\"]],"
+    " \"init\": {\"kind\": \"normal\", \"stddev\": 0.25}}],\n"
+    " \"results\": [\n"
+    "  " TENSOR(0, "loss", "", "", "") "},\n"
+    "  " TENSOR(1, "attended", "4, 8, 8", BL_TEXT ", 8, " FL_TEXT,
+                "[\"data\"], [], [\"model\"]") "},\n"
+    "  " TENSOR(2, "gathered", "4, 8, 8", BL_TEXT ", 8, 8",
+                "[\"data\"], [], []") "}]}\n";
 
 /* Arena: x [N, E], h [N, FL], a [N, FL], partial loss; 256-byte aligned. */
 #define ALIGN(bytes) (((bytes) + 255) / 256 * 256)

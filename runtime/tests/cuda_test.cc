@@ -7,9 +7,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "bf16.h"
-#include "context.h"
+#include "api/context.h"
+#include "base/bf16.h"
 #include "cuda_test_util.h"
+#include "program_json.h"
 #include "random_values.h"
 
 #include "palmrt/palmrt.h"
@@ -34,8 +35,7 @@ struct Gpu {
 };
 
 std::unique_ptr<palmrt_context> makeContext(absl::Status *why) {
-  auto info = parseProgramInfo(
-      "palm-program 1\nmesh 1 x 1\ntarget cuda\ngroup 0 1 x\n");
+  auto info = parseProgramInfo(programJson({{"x", 1}}, {{"x"}}, "cuda"));
   EXPECT_TRUE(info.ok()) << info.status();
   auto ctx = createContext(*info);
   EXPECT_TRUE(ctx.ok()) << ctx.status();
@@ -71,7 +71,6 @@ protected:
   palmrt_context *ctx() { return gpu().ctx.get(); }
   Device &device() { return *gpu().ctx->device; }
 };
-
 
 std::vector<uint16_t> toBf16(const std::vector<float> &v) {
   std::vector<uint16_t> out(v.size());

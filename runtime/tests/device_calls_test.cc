@@ -6,9 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "bf16.h"
-#include "context.h"
+#include "api/context.h"
+#include "base/bf16.h"
 #include "device.h"
+#include "program_json.h"
 
 #include "palmrt/palmrt.h"
 
@@ -21,7 +22,7 @@ namespace palmrt {
 namespace {
 
 std::unique_ptr<palmrt_context> hostContext() {
-  auto info = parseProgramInfo("palm-program 1\nmesh 0\ngroup 0 0\n");
+  auto info = parseProgramInfo(programJson({}, {{}}));
   EXPECT_TRUE(info.ok()) << info.status();
   auto ctx = createContext(*info);
   EXPECT_TRUE(ctx.ok()) << ctx.status();

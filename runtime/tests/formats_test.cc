@@ -1,11 +1,13 @@
 //===- formats_test.cc - description, JSON, safetensors, shard sets -------===//
 
-#include "file_util.h"
-#include "json.h"
-#include "program_info.h"
-#include "safetensors.h"
-#include "shards.h"
-#include "trace.h"
+#include "base/file_util.h"
+#include "base/trace.h"
+#include "io/json.h"
+#include "io/program_info.h"
+#include "io/safetensors.h"
+#include "io/shards.h"
+#include "program_json.h"
+#include "temp_dir.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -19,20 +21,28 @@
 namespace palmrt {
 namespace {
 
-constexpr const char kTiny[] =
-    "palm-program 1\n"
-    "mesh 2 data 2 model 2\n"
-    "group 0 1 model\n"
-    "group 1 1 data\n"
-    "group 2 2 data model\n"
-    "arg 0 input tokens i32 2 2 8 1 8 data -\n"
-    "arg 1 param embedding f32 2 33 16 17 8 model data init normal 1\n"
-    "arg 2 param layers.0.ln f32 1 16 8 data init ones 0\n"
-    "result 0 loss f32 0\n";
+/// tiny's description, abridged, on a data=2,model=2 mesh; embedding has
+/// 33 rows so its model shards are padded.
+constexpr const char kTiny[] = R"({
+  "format": "palm-program", "version": 2, "target": "cpu",
+  "mesh": {"axes": [{"name": "data", "size": 2}, {"name": "model", "size": 2}]},
+  "groups": [["model"], ["data"], ["data", "model"]],
+  "args": [
+    {"index": 0, "kind": "input", "name": "tokens", "dtype": "i32",
+     "global_shape": [2, 8], "local_shape": [1, 8], "sharding": [["data"], []]},
+    {"index": 1, "kind": "param", "name": "embedding", "dtype": "f32",
+     "global_shape": [33, 16], "local_shape": [17, 8],
+     "sharding": [["model"], ["data"]], "init": {"kind": "normal", "stddev": 1}},
+    {"index": 2, "kind": "param", "name": "layers.0.ln", "dtype": "f32",
+     "global_shape": [16], "local_shape": [8], "sharding": [["data"]],
+     "init": {"kind": "ones", "stddev": 0}}],
+  "results": [{"index": 0, "name": "loss", "dtype": "f32", "global_shape": [],
+               "local_shape": [], "sharding": []}]})";
 
 TEST(ProgramInfo, ParsesTheExample) {
   auto info = parseProgramInfo(kTiny);
   ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->version, 2);
   EXPECT_EQ(info->meshString(), "data=2,model=2");
   EXPECT_EQ(info->numDevices(), 4);
   ASSERT_EQ(info->groups.size(), 3u);
@@ -49,32 +59,72 @@ TEST(ProgramInfo, ParsesTheExample) {
   EXPECT_EQ(indexInGroup(*info, 2, info->groups[2]), 2);
 }
 
-TEST(ProgramInfo, ErrorsNameTheLine) {
+/// A description on mesh x=2 with `rest` (members after "groups").
+std::string onX2(const std::string &rest) {
+  return R"({"format": "palm-program", "version": 2, "target": "cpu",
+             "mesh": {"axes": [{"name": "x", "size": 2}]}, )" +
+         rest + "}";
+}
+
+/// A description on mesh x=2 with one argument `arg` (a JSON object).
+std::string withArg(const std::string &arg) {
+  return onX2(R"("groups": [], "results": [], "args": [)" + arg + "]");
+}
+
+TEST(ProgramInfo, ErrorsNameTheField) {
   struct Case {
-    const char *text, *message;
+    std::string text, message;
   } cases[] = {
-      {"", "empty"},
-      {"palm-program 2\nmesh 1 x 2\n", "version 2"},
-      {"mesh 1 x 2\n", "palm-program"},
-      {"palm-program 1\n", "no mesh"},
-      {"palm-program 1\nmesh 1 x 0\n", "line 2: bad axis size"},
-      {"palm-program 1\nmesh 1 x 2\ngroup 1 1 x\n", "count up from 0"},
-      {"palm-program 1\nmesh 1 x 2\ngroup 0 1 y\n", "unknown mesh axis 'y'"},
-      {"palm-program 1\nmesh 1 x 2\narg 0 param w f32 1 4 2 x\n", "no init"},
-      {"palm-program 1\nmesh 1 x 2\narg 0 input t f16 1 4 2 x\n",
-       "unknown dtype"},
-      {"palm-program 1\nmesh 1 x 2\narg 0 input t f32 1 5 2 x\n",
+      {"", "invalid JSON"},
+      {R"({"format": "palm-program", "version": 1})",
+       "version 1 is not supported (this runtime reads version 2)"},
+      {R"({"version": 2, "mesh": {"axes": []}})",
+       "not a palm program description"},
+      {R"({"format": "palm-program", "version": 2, "target": "cpu"})",
+       "program description: missing \"mesh\""},
+      {R"({"format": "palm-program", "version": 2, "target": "cpu",
+           "mesh": {"axes": [{"name": "x", "size": 0}]}})",
+       "mesh.axes[0].size: 0 is not in [1, "},
+      {onX2(R"("groups": ["x"])"),
+       "groups[0]: expected an array, got a string"},
+      {onX2(R"("groups": [["y"]])"), "groups[0][0]: unknown mesh axis 'y'"},
+      {withArg(R"({"index": 1, "kind": "input", "name": "t", "dtype": "f32",
+                   "global_shape": [], "local_shape": [], "sharding": []})"),
+       "args[0]: index 1 at position 0 (indices count up from 0)"},
+      {withArg(R"({"index": 0, "kind": "param", "name": "w", "dtype": "f32",
+                   "global_shape": [4], "local_shape": [2],
+                   "sharding": [["x"]]})"),
+       "args[0]: parameter 'w' has no init"},
+      {withArg(R"({"index": 0, "kind": "input", "name": "t", "dtype": "f16",
+                   "global_shape": [4], "local_shape": [2],
+                   "sharding": [["x"]]})"),
+       "args[0].dtype: unknown dtype 'f16'"},
+      {withArg(R"({"index": 0, "kind": "input", "name": "t", "dtype": "f32",
+                   "global_shape": [5], "local_shape": [2],
+                   "sharding": [["x"]]})"),
        "local size 2 is not ceil(5 / 2) = 3"},
-      {"palm-program 1\nmesh 1 x 2\narg 0 input t f32 2 4 4 2 2 x x\n",
-       "twice"},
-      {"palm-program 1\nmesh 1 x 2\nresult 0 r f32 1 4\n",
-       "missing local dimension"},
-      {"palm-program 1\nmesh 1 x 2\nresult 0 r f32 0\nresult 1 r f32 0\n",
-       "two results named 'r'"},
-      {"palm-program 1\nmesh 0\ntarget tpu\n", "line 3: unknown target 'tpu'"},
-      {"palm-program 1\nmesh 0\ntarget cuda\ntarget cuda\n",
-       "line 4: a second target"},
-      {"palm-program 1\nmesh 0\ntarget cuda 1\n", "after the target"},
+      {withArg(R"({"index": 0, "kind": "input", "name": "t", "dtype": "f32",
+                   "global_shape": [4, 4], "local_shape": [2, 2],
+                   "sharding": [["x"], ["x"]]})"),
+       "args[0].sharding[1][0]: mesh axis 'x' is used twice"},
+      {onX2(R"("groups": [], "args": [], "results": [
+                {"index": 0, "name": "r", "dtype": "f32", "global_shape": [4],
+                 "local_shape": [], "sharding": [[]]}])"),
+       "results[0]: global_shape, local_shape and sharding have different "
+       "ranks (1, 0, 1)"},
+      {onX2(R"("groups": [], "args": [], "results": [
+                {"index": 0, "name": "r", "dtype": "f32", "global_shape": [],
+                 "local_shape": [], "sharding": []},
+                {"index": 1, "name": "r", "dtype": "f32", "global_shape": [],
+                 "local_shape": [], "sharding": []}])"),
+       "results[1]: two results named 'r'"},
+      {R"({"format": "palm-program", "version": 2, "target": "tpu"})",
+       "target: unknown target 'tpu'"},
+      {R"({"format": "palm-program", "version": 2, "target": "cuda",
+           "target": "cuda"})",
+       "the key 'target' twice"},
+      {R"({"format": "palm-program", "version": 2, "target": ["cuda", 1]})",
+       "target: expected a string, got an array"},
   };
   for (const Case &c : cases) {
     auto info = parseProgramInfo(c.text);
@@ -84,22 +134,26 @@ TEST(ProgramInfo, ErrorsNameTheLine) {
   }
 }
 
-TEST(ProgramInfo, IgnoresUnknownKeywordsAndReadsVocabAndFlops) {
+TEST(ProgramInfo, IgnoresUnknownMembersAndReadsVocabAndFlops) {
   auto info = parseProgramInfo(
-      "palm-program 1\nmesh 0\nchecksum 12\nvocab 77\nflops 270336\n");
+      R"({"format": "palm-program", "version": 2, "target": "cpu",
+          "checksum": 12, "vocab": 77, "flops": 270336,
+          "mesh": {"axes": []}, "groups": [], "args": [], "results": []})");
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->vocab, 77);
   EXPECT_EQ(info->flops, 270336);
   EXPECT_EQ(info->numDevices(), 1);
   EXPECT_EQ(info->target, Target::Cpu);
-  auto negative = parseProgramInfo("palm-program 1\nmesh 0\nflops -5\n");
+  auto negative = parseProgramInfo(
+      R"({"format": "palm-program", "version": 2, "target": "cpu",
+          "flops": -5, "mesh": {"axes": []}, "groups": [], "args": [],
+          "results": []})");
   EXPECT_FALSE(negative.ok());
 }
 
 TEST(ProgramInfo, ReadsTheTarget) {
   for (const char *name : {"cpu", "cuda"}) {
-    auto info = parseProgramInfo(
-        absl::StrCat("palm-program 1\nmesh 1 x 2\ntarget ", name, "\n"));
+    auto info = parseProgramInfo(programJson({{"x", 2}}, {}, name));
     ASSERT_TRUE(info.ok()) << info.status();
     EXPECT_EQ(info->target, name[1] == 'p' ? Target::Cpu : Target::Cuda);
   }
@@ -109,34 +163,17 @@ TEST(Json, ParsesAndRejects) {
   auto v = parseJson(R"({"a": [1, -2.5e1, "x\u00e9\n"], "b": {"c": null,
                         "d": true}, "big": 9007199254740993})");
   ASSERT_TRUE(v.ok()) << v.status();
-  const JsonValue *a = v->find("a");
-  ASSERT_TRUE(a && a->isArray());
-  EXPECT_EQ(a->array[0].integer, 1);
-  EXPECT_EQ(a->array[1].number, -25.0);
-  EXPECT_EQ(a->array[2].string, "x\xc3\xa9\n");
-  EXPECT_EQ(v->find("big")->integer, 9007199254740993LL);
+  const Json &a = (*v)["a"];
+  ASSERT_TRUE(a.is_array());
+  EXPECT_EQ(a[0].get<int64_t>(), 1);
+  EXPECT_EQ(a[1].get<double>(), -25.0);
+  EXPECT_EQ(a[2].get<std::string>(), "x\xc3\xa9\n");
+  EXPECT_EQ((*v)["big"].get<int64_t>(), 9007199254740993LL);
   for (const char *bad : {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "01",
                           "\"\\q\"", "{\"a\":1,\"a\":2}", "[1] 2", "nul"})
     EXPECT_FALSE(parseJson(bad).ok()) << bad;
   EXPECT_EQ(jsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
 }
-
-class TempDir : public ::testing::Test {
-protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/palmrt-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::string command = "rm -rf '" + dir + "'";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-  }
-  std::string path(const std::string &name) const {
-    return joinPath(dir, name);
-  }
-  std::string dir;
-};
 
 using Safetensors = TempDir;
 
@@ -214,7 +251,8 @@ TEST_F(Safetensors, CorruptFilesAreNamedAndExplained) {
        "12345678", "hole"},
       {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
        "12345678", "4 bytes after the last tensor"},
-      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", "", "needs dtype"},
+      {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", "",
+       "tensor 'a': missing \"data_offsets\""},
       {"{\"a\":", "", "invalid JSON"},
       {"[1]", "", "not a JSON object"},
   };
@@ -279,12 +317,11 @@ TEST_F(Shards, WriteThenReadEveryRank) {
   ASSERT_TRUE(index.ok());
   auto json = parseJson(*index);
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(json->find("files")->array[3].string,
-            "weights-rank00003.safetensors");
-  const JsonValue *emb = json->find("tensors")->find("embedding");
-  ASSERT_NE(emb, nullptr);
-  EXPECT_EQ(emb->find("sharding")->array[0].array[0].string, "model");
-  EXPECT_EQ(emb->find("global_shape")->array[0].integer, 33);
+  EXPECT_EQ((*json)["files"][3], "weights-rank00003.safetensors");
+  const Json &emb = (*json)["tensors"]["embedding"];
+  ASSERT_TRUE(emb.is_object());
+  EXPECT_EQ(emb["sharding"][0][0], "model");
+  EXPECT_EQ(emb["global_shape"][0], 33);
 
   for (int64_t rank = 0; rank < 4; ++rank) {
     std::vector<float> e(136), ln(8);
@@ -297,11 +334,15 @@ TEST_F(Shards, WriteThenReadEveryRank) {
 
   // Another mesh: refused with both meshes named.
   std::string other(kTiny);
-  other.replace(other.find("mesh 2 data 2 model 2"), 21,
-                "mesh 2 data 1 model 4");
-  other.replace(other.find("2 8 1 8 data"), 12, "2 8 2 8 data");
-  other.replace(other.find("33 16 17 8"), 10, "33 16 9 16");
-  other.replace(other.find("16 8 data"), 9, "16 16 data");
+  auto replace = [&](const std::string &from, const std::string &to) {
+    ASSERT_NE(other.find(from), std::string::npos) << from;
+    other.replace(other.find(from), from.size(), to);
+  };
+  replace(R"("name": "data", "size": 2)", R"("name": "data", "size": 1)");
+  replace(R"("name": "model", "size": 2)", R"("name": "model", "size": 4)");
+  replace(R"("local_shape": [1, 8])", R"("local_shape": [2, 8])");
+  replace(R"("local_shape": [17, 8])", R"("local_shape": [9, 16])");
+  replace(R"("local_shape": [8])", R"("local_shape": [16])");
   auto otherInfo = parseProgramInfo(other);
   ASSERT_TRUE(otherInfo.ok()) << otherInfo.status();
   std::vector<float> e(9 * 16), ln(16);
@@ -333,14 +374,14 @@ TEST(Trace, WritesValidJson) {
   tracer.complete("gemm \"x\"", "gemm", 100.5, 100.75, "\"m\":4");
   auto json = parseJson(tracer.json());
   ASSERT_TRUE(json.ok()) << json.status() << tracer.json();
-  const JsonValue *events = json->find("traceEvents");
-  ASSERT_EQ(events->array.size(), 2u);
-  const JsonValue &e = events->array[1];
-  EXPECT_EQ(e.find("name")->string, "gemm \"x\"");
-  EXPECT_EQ(e.find("ts")->number, 500000.0);
-  EXPECT_EQ(e.find("dur")->number, 250000.0);
-  EXPECT_EQ(e.find("pid")->integer, 2);
-  EXPECT_EQ(e.find("args")->find("m")->integer, 4);
+  const Json &events = (*json)["traceEvents"];
+  ASSERT_EQ(events.size(), 2u);
+  const Json &e = events[1];
+  EXPECT_EQ(e["name"], "gemm \"x\"");
+  EXPECT_EQ(e["ts"].get<double>(), 500000.0);
+  EXPECT_EQ(e["dur"].get<double>(), 250000.0);
+  EXPECT_EQ(e["pid"], 2);
+  EXPECT_EQ(e["args"]["m"], 4);
 }
 
 } // namespace

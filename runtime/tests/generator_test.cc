@@ -1,7 +1,9 @@
 //===- generator_test.cc - Philox parameters and the token stream ---------===//
 
-#include "generator.h"
-#include "program_info.h"
+#include "exe/generator.h"
+#include "io/program_info.h"
+
+#include "program_json.h"
 
 #include <gtest/gtest.h>
 
@@ -42,32 +44,35 @@ ProgramInfo parse(const std::string &text) {
   return *info;
 }
 
-/// The tensor `name` on a mesh of `mesh` ("data 2 model 3") sharded by
-/// `sharding` ("model data" per dim) with global dims `dims`.
-std::string description(const std::string &mesh, int axes,
-                        const std::vector<int64_t> &global,
-                        const std::vector<int64_t> &local,
-                        const std::string &sharding, const std::string &init) {
-  std::string g, l;
-  for (int64_t d : global)
-    g += " " + std::to_string(d);
-  for (int64_t d : local)
-    l += " " + std::to_string(d);
-  return "palm-program 1\nmesh " + std::to_string(axes) + " " + mesh +
-         "\narg 0 param w f32 " + std::to_string(global.size()) + g + l + " " +
-         sharding + " init " + init + "\n";
+/// The f32 parameter `w` on a mesh of `axes` split by `sharding` (mesh axes
+/// per dimension), initialised by `init` with `stddev`.
+std::string
+description(const std::vector<std::pair<std::string, int64_t>> &axes,
+            const std::vector<int64_t> &global,
+            const std::vector<int64_t> &local,
+            const std::vector<std::vector<std::string>> &sharding,
+            const std::string &init, double stddev) {
+  return programJson(
+      axes, {}, "cpu",
+      absl::StrCat(
+          "[{\"index\":0,\"kind\":\"param\",\"name\":\"w\","
+          "\"dtype\":\"f32\",\"global_shape\":[",
+          absl::StrJoin(global, ","), "],\"local_shape\":[",
+          absl::StrJoin(local, ","), "],\"sharding\":", axisListsJson(sharding),
+          ",\"init\":{\"kind\":\"", init, "\",\"stddev\":", stddev, "}}]"));
 }
 
 TEST(Parameters, ShardsAreSlicesOfTheWholeTensor) {
   // [7, 5] over (data=2, model=3): dim 0 by model (3 per shard, last shard
   // one row of data and two of padding), dim 1 by data (3 per shard).
   std::vector<int64_t> global = {7, 5};
-  ProgramInfo whole =
-      parse(description("data 1", 1, global, global, "- -", "normal 0.5"));
+  ProgramInfo whole = parse(
+      description({{"data", 1}}, global, global, {{}, {}}, "normal", 0.5));
   std::vector<float> full(35);
   fillParameter(whole, whole.args[0], 0, 42, full.data());
-  ProgramInfo sharded = parse(description("data 2 model 3", 2, global, {3, 3},
-                                          "model data", "normal 0.5"));
+  ProgramInfo sharded =
+      parse(description({{"data", 2}, {"model", 3}}, global, {3, 3},
+                        {{"model"}, {"data"}}, "normal", 0.5));
   for (int64_t rank = 0; rank < 6; ++rank) {
     std::vector<float> shard(9, 1.0f);
     fillParameter(sharded, sharded.args[0], rank, 42, shard.data());
@@ -84,7 +89,7 @@ TEST(Parameters, ShardsAreSlicesOfTheWholeTensor) {
 
 TEST(Parameters, DeterministicAndSeeded) {
   ProgramInfo info =
-      parse(description("x 1", 1, {1000}, {1000}, "-", "normal 2"));
+      parse(description({{"x", 1}}, {1000}, {1000}, {{}}, "normal", 2));
   std::vector<float> a(1000), b(1000), c(1000);
   fillParameter(info, info.args[0], 0, 7, a.data());
   fillParameter(info, info.args[0], 0, 7, b.data());
@@ -105,7 +110,8 @@ TEST(Parameters, DeterministicAndSeeded) {
 }
 
 TEST(Parameters, OnesAndZerosLeavePaddingZero) {
-  ProgramInfo info = parse(description("m 4", 1, {5}, {2}, "m", "ones 0"));
+  ProgramInfo info =
+      parse(description({{"m", 4}}, {5}, {2}, {{"m"}}, "ones", 0));
   std::vector<std::vector<float>> want = {{1, 1}, {1, 1}, {1, 0}, {0, 0}};
   for (int64_t rank = 0; rank < 4; ++rank) {
     std::vector<float> shard(2, 7.0f);
@@ -115,8 +121,8 @@ TEST(Parameters, OnesAndZerosLeavePaddingZero) {
 }
 
 TEST(Parameters, Bf16IsTheRoundedF32) {
-  ProgramInfo f = parse(description("x 1", 1, {64}, {64}, "-", "normal 1"));
-  std::string text = description("x 1", 1, {64}, {64}, "-", "normal 1");
+  std::string text = description({{"x", 1}}, {64}, {64}, {{}}, "normal", 1);
+  ProgramInfo f = parse(text);
   text.replace(text.find("f32"), 3, "bf16");
   ProgramInfo b = parse(text);
   std::vector<float> wide(64);
@@ -133,8 +139,11 @@ TEST(Parameters, Bf16IsTheRoundedF32) {
 
 TEST(Tokens, ShardedStreamMatchesTheDefinition) {
   // tokens [3, 4] over data=2 (batch 2 per shard, one padding row).
-  ProgramInfo info = parse("palm-program 1\nmesh 1 data 2\n"
-                           "arg 0 input tokens i32 2 3 4 2 4 data -\n");
+  ProgramInfo info = parse(programJson(
+      {{"data", 2}}, {}, "cpu",
+      R"([{"index": 0, "kind": "input", "name": "tokens", "dtype": "i32",
+           "global_shape": [3, 4], "local_shape": [2, 4],
+           "sharding": [["data"], []]}])"));
   int64_t vocab = 50;
   for (int64_t rank = 0; rank < 2; ++rank)
     for (int64_t shift : {0, 1}) {

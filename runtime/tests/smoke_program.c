@@ -56,19 +56,30 @@ enum { B = 3, S = 5, V = 11, D = 8 };
 enum { BL = (B + DATA - 1) / DATA, VL = (V + MODEL - 1) / MODEL, N = BL * S };
 
 const char palm_program_info[] =
-    "palm-program 1\n"
-    "mesh 2 data " STR(DATA) " model " STR(
-        MODEL) "\n"
-               "group 0 1 model\n"
-               "group 1 1 data\n"
-               "arg 0 input tokens i32 2 3 5 " BL_TEXT " 5 data -\n"
-               "arg 1 input targets i32 2 3 5 " BL_TEXT " 5 data -\n"
-               "arg 2 param embedding f32 2 11 8 " VL_TEXT
-               " 8 model - init normal 1\n"
-               "arg 3 param final_ln f32 1 8 8 - init ones 0\n"
-               "result 0 loss f32 0\n"
-               "result 1 logits f32 3 3 5 11 " BL_TEXT " 5 " VL_TEXT
-               " data - model\n";
+    "{\"format\": \"palm-program\", \"version\": 2, \"target\": \"cpu\",\n"
+    " \"mesh\": {\"axes\": [{\"name\": \"data\", \"size\": " STR(DATA) "},\n"
+    "                     {\"name\": \"model\", \"size\": " STR(MODEL) "}]},\n"
+    " \"groups\": [[\"model\"], [\"data\"]],\n"
+    " \"args\": [\n"
+    "  {\"index\": 0, \"kind\": \"input\", \"name\": \"tokens\", \"dtype\": "
+    "\"i32\", \"global_shape\": [3, 5], \"local_shape\": [" BL_TEXT ", 5],"
+    " \"sharding\": [[\"data\"], []]},\n"
+    "  {\"index\": 1, \"kind\": \"input\", \"name\": \"targets\", \"dtype\": "
+    "\"i32\", \"global_shape\": [3, 5], \"local_shape\": [" BL_TEXT ", 5],"
+    " \"sharding\": [[\"data\"], []]},\n"
+    "  {\"index\": 2, \"kind\": \"param\", \"name\": \"embedding\", \"dtype\": "
+    "\"f32\", \"global_shape\": [11, 8], \"local_shape\": [" VL_TEXT ", 8],"
+    " \"sharding\": [[\"model\"], []],"
+    " \"init\": {\"kind\": \"normal\", \"stddev\": 1}},\n"
+    "  {\"index\": 3, \"kind\": \"param\", \"name\": \"final_ln\", \"dtype\": "
+    "\"f32\", \"global_shape\": [8], \"local_shape\": [8], \"sharding\": [[]],"
+    " \"init\": {\"kind\": \"ones\", \"stddev\": 0}}],\n"
+    " \"results\": [\n"
+    "  {\"index\": 0, \"name\": \"loss\", \"dtype\": \"f32\", \"global_shape\":"
+    " [], \"local_shape\": [], \"sharding\": []},\n"
+    "  {\"index\": 1, \"name\": \"logits\", \"dtype\": \"f32\", \"global_shape\":"
+    " [3, 5, 11], \"local_shape\": [" BL_TEXT ", 5, " VL_TEXT "],"
+    " \"sharding\": [[\"data\"], [], [\"model\"]]}]}\n";
 
 /* x [N, D], h [N, D], max [N], sums [2, N]. */
 const int64_t palm_arena_bytes = (2 * N * D + 3 * N) * sizeof(float);

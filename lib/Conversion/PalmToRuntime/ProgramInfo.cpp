@@ -5,7 +5,7 @@
 #include "palm/Conversion/Passes.h"
 #include "palm/Dialect/Palm/IR/PalmDialect.h"
 #include "palm/Dialect/Palm/IR/ShardingUtils.h"
-#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -23,119 +23,163 @@ static FailureOr<StringRef> dtypeName(Type type) {
   return failure();
 }
 
-/// " <dtype> <rank> <global dims> <local dims> <dim shardings>".
-static LogicalResult describeValue(llvm::raw_ostream &os, Operation *anchor,
-                                   const Twine &what, RankedTensorType local,
-                                   RankedTensorType global,
-                                   ShardingAttr sharding) {
-  FailureOr<StringRef> dtype = dtypeName(local.getElementType());
-  if (failed(dtype))
-    return anchor->emitError() << what << " has element type "
-                               << local.getElementType()
-                               << ", which the runtime does not support";
-  os << ' ' << *dtype << ' ' << global.getRank();
-  for (int64_t d : global.getShape())
-    os << ' ' << d;
-  for (int64_t d : local.getShape())
-    os << ' ' << d;
-  for (int64_t d = 0; d < global.getRank(); ++d) {
-    ArrayRef<StringAttr> axes;
-    if (sharding)
-      axes = sharding.getDims()[d].getAxes();
-    if (axes.empty()) {
-      os << " -";
-      continue;
-    }
-    os << ' ';
-    llvm::interleave(
-        axes, os, [&](StringAttr a) { os << a.getValue(); }, ",");
-  }
-  return success();
-}
+/// The version of the description's format (docs/runtime-abi.md); the
+/// runtime refuses others.
+static constexpr int64_t kProgramInfoVersion = 2;
 
-/// Names go on one line among spaces: refuse what would break the format.
+/// Names are kept free of spaces and control characters, so they read
+/// as one word in the runtime's messages and file names.
 static LogicalResult checkName(Operation *anchor, StringRef name) {
   if (name.empty() || llvm::any_of(name, [](char c) {
         return c == ' ' || c == '\n' || c == '\t' || c == '\0';
       }))
-    return anchor->emitError() << "name '" << name
-                               << "' must be non-empty without spaces";
+    return anchor->emitError()
+           << "name '" << name << "' must be non-empty without spaces";
   return success();
+}
+
+namespace {
+/// An argument or result of the entry, checked, as the description lists it.
+struct DescribedValue {
+  std::string name;
+  StringRef dtype;
+  RankedTensorType local, global;
+  ShardingAttr sharding;
+  InitAttr init;
+};
+} // namespace
+
+/// Checks argument or result `index` (in this order: a tensor, a valid name,
+/// a dtype the runtime has) and collects what the description says of it.
+static FailureOr<DescribedValue> describedValue(func::FuncOp fn, bool isArg,
+                                                unsigned index) {
+  Type type =
+      isArg ? fn.getArgument(index).getType() : fn.getResultTypes()[index];
+  auto local = dyn_cast<RankedTensorType>(type);
+  if (!local)
+    return fn.emitError() << (isArg ? "argument #" : "result #") << index
+                          << " is not a tensor";
+  DictionaryAttr attrs =
+      isArg ? fn.getArgAttrDict(index) : fn.getResultAttrDict(index);
+  DescribedValue v;
+  auto name = attrs ? attrs.getAs<StringAttr>(PalmDialect::kNameAttrName)
+                    : StringAttr();
+  v.name =
+      name ? name.str() : (isArg ? "arg" : "result") + std::to_string(index);
+  if (failed(checkName(fn, v.name)))
+    return failure();
+  FailureOr<StringRef> dtype = dtypeName(local.getElementType());
+  if (failed(dtype))
+    return fn.emitError() << (isArg ? "argument #" : "result #") << index
+                          << " has element type " << local.getElementType()
+                          << ", which the runtime does not support";
+  v.dtype = *dtype;
+  v.local = local;
+  v.global = local;
+  if (attrs)
+    if (auto t = attrs.getAs<TypeAttr>(PalmDialect::kGlobalTypeAttrName))
+      v.global = cast<RankedTensorType>(t.getValue());
+  v.sharding = isArg ? getArgSharding(fn, index) : getResultSharding(fn, index);
+  if (isArg && attrs)
+    v.init = attrs.getAs<InitAttr>(PalmDialect::kInitAttrName);
+  return v;
+}
+
+/// The members of one "args" or "results" entry.
+static void writeValue(llvm::json::OStream &j, unsigned index, bool isArg,
+                       const DescribedValue &v) {
+  j.attribute("index", index);
+  if (isArg)
+    j.attribute("kind", v.init ? "param" : "input");
+  j.attribute("name", v.name);
+  j.attribute("dtype", v.dtype);
+  j.attributeArray("global_shape", [&] {
+    for (int64_t d : v.global.getShape())
+      j.value(d);
+  });
+  j.attributeArray("local_shape", [&] {
+    for (int64_t d : v.local.getShape())
+      j.value(d);
+  });
+  j.attributeArray("sharding", [&] {
+    for (int64_t d = 0; d < v.global.getRank(); ++d)
+      j.array([&] {
+        if (v.sharding)
+          for (StringAttr axis : v.sharding.getDims()[d].getAxes())
+            j.value(axis.getValue());
+      });
+  });
+  if (v.init)
+    j.attributeObject("init", [&] {
+      j.attribute("kind", stringifyInitKind(v.init.getKind()));
+      j.attribute("stddev", v.init.getStddevValue());
+    });
 }
 
 FailureOr<std::string>
 mlir::palm::describeProgram(func::FuncOp fn, MeshOp mesh,
                             ArrayRef<SmallVector<StringAttr, 2>> groups,
                             bool cuda) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  os << "palm-program 1\n";
-  if (cuda)
-    os << "target cuda\n";
-  if (auto module = fn->getParentOfType<ModuleOp>())
-    if (auto flops = module->getAttrOfType<IntegerAttr>(
-            PalmDialect::kForwardFlopsAttrName);
-        flops && flops.getInt() > 0)
-      os << "flops " << flops.getInt() << '\n';
-  if (mesh) {
-    os << "mesh " << mesh.getShape().size();
-    for (auto [name, size] : llvm::zip(mesh.getAxisNames(), mesh.getShape()))
-      os << ' ' << cast<StringAttr>(name).getValue() << ' ' << size;
-    os << '\n';
-  } else {
-    os << "mesh 1 devices 1\n";
-  }
-  for (auto [id, axes] : llvm::enumerate(groups)) {
-    os << "group " << id << ' ' << axes.size();
-    for (StringAttr a : axes)
-      os << ' ' << a.getValue();
-    os << '\n';
-  }
-  auto globalOf = [](DictionaryAttr attrs, Type local) {
-    if (attrs)
-      if (auto t = attrs.getAs<TypeAttr>(PalmDialect::kGlobalTypeAttrName))
-        return cast<RankedTensorType>(t.getValue());
-    return cast<RankedTensorType>(local);
-  };
+  // Everything is checked before writing, so a failure leaves no half
+  // written document.
+  SmallVector<DescribedValue> args, results;
   for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-    auto local = dyn_cast<RankedTensorType>(fn.getArgument(i).getType());
-    if (!local)
-      return fn.emitError() << "argument #" << i << " is not a tensor";
-    DictionaryAttr attrs = fn.getArgAttrDict(i);
-    auto name = attrs ? attrs.getAs<StringAttr>(PalmDialect::kNameAttrName)
-                      : StringAttr();
-    std::string argName = name ? name.str() : "arg" + std::to_string(i);
-    if (failed(checkName(fn, argName)))
+    FailureOr<DescribedValue> v = describedValue(fn, /*isArg=*/true, i);
+    if (failed(v))
       return failure();
-    auto init =
-        attrs ? attrs.getAs<InitAttr>(PalmDialect::kInitAttrName) : InitAttr();
-    os << "arg " << i << ' ' << (init ? "param" : "input") << ' ' << argName;
-    if (failed(describeValue(os, fn, "argument #" + Twine(i), local,
-                             globalOf(attrs, local), getArgSharding(fn, i))))
-      return failure();
-    if (init) {
-      os << " init " << stringifyInitKind(init.getKind()) << ' ';
-      std::string stddev;
-      llvm::raw_string_ostream(stddev) << llvm::format("%.17g", init.getStddevValue());
-      os << stddev;
-    }
-    os << '\n';
+    args.push_back(*v);
   }
   for (unsigned j = 0; j < fn.getNumResults(); ++j) {
-    auto local = dyn_cast<RankedTensorType>(fn.getResultTypes()[j]);
-    if (!local)
-      return fn.emitError() << "result #" << j << " is not a tensor";
-    DictionaryAttr attrs = fn.getResultAttrDict(j);
-    auto name = attrs ? attrs.getAs<StringAttr>(PalmDialect::kNameAttrName)
-                      : StringAttr();
-    std::string resultName = name ? name.str() : "result" + std::to_string(j);
-    if (failed(checkName(fn, resultName)))
+    FailureOr<DescribedValue> v = describedValue(fn, /*isArg=*/false, j);
+    if (failed(v))
       return failure();
-    os << "result " << j << ' ' << resultName;
-    if (failed(describeValue(os, fn, "result #" + Twine(j), local,
-                             globalOf(attrs, local), getResultSharding(fn, j))))
-      return failure();
-    os << '\n';
+    results.push_back(*v);
   }
+  int64_t flops = 0;
+  if (auto module = fn->getParentOfType<ModuleOp>())
+    if (auto attr = module->getAttrOfType<IntegerAttr>(
+            PalmDialect::kForwardFlopsAttrName))
+      flops = attr.getInt();
+
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  llvm::json::OStream j(os);
+  j.object([&] {
+    j.attribute("format", "palm-program");
+    j.attribute("version", kProgramInfoVersion);
+    j.attribute("target", cuda ? "cuda" : "cpu");
+    if (flops > 0)
+      j.attribute("flops", flops);
+    j.attributeObject("mesh", [&] {
+      j.attributeArray("axes", [&] {
+        // A program without a mesh runs on one device: one axis of size 1.
+        if (!mesh)
+          j.object([&] {
+            j.attribute("name", "devices");
+            j.attribute("size", 1);
+          });
+        else
+          for (auto [name, size] :
+               llvm::zip(mesh.getAxisNames(), mesh.getShape()))
+            j.object([&, name = name, size = size] {
+              j.attribute("name", cast<StringAttr>(name).getValue());
+              j.attribute("size", size);
+            });
+      });
+    });
+    j.attributeArray("groups", [&] {
+      for (ArrayRef<StringAttr> axes : groups)
+        j.array([&] {
+          for (StringAttr a : axes)
+            j.value(a.getValue());
+        });
+    });
+    for (bool isArg : {true, false})
+      j.attributeArray(isArg ? "args" : "results", [&] {
+        ArrayRef<DescribedValue> list = isArg ? args : results;
+        for (unsigned index = 0; index < list.size(); ++index)
+          j.object([&] { writeValue(j, index, isArg, list[index]); });
+      });
+  });
   return text;
 }

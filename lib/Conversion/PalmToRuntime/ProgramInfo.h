@@ -10,10 +10,11 @@
 
 namespace mlir::palm {
 
-/// Writes the text description of docs/runtime-abi.md for `fn`, a local
-/// function over `mesh` (null for a single device) whose collectives use
-/// the communicator `groups` (axis lists, indexed by group id). Fails with
-/// `cuda` adds the `target cuda` line. Fails with an error at `fn` when an argument or result lacks what the runtime needs.
+/// Writes the program description of docs/runtime-abi.md (versioned JSON)
+/// for `fn`, a local function over `mesh` (null for a single device) whose
+/// collectives use the communicator `groups` (axis lists, indexed by group
+/// id); `cuda` makes its target "cuda". Fails with an error at `fn` when an
+/// argument or result lacks what the runtime needs.
 FailureOr<std::string>
 describeProgram(func::FuncOp fn, MeshOp mesh,
                 ArrayRef<SmallVector<StringAttr, 2>> groups, bool cuda);

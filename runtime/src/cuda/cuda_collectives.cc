@@ -17,10 +17,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "context.h"
+#include "api/context.h"
+#include "base/layout.h"
 #include "cuda/cuda_device.h"
-#include "layout.h"
-#include "process.h"
+#include "job/process.h"
 
 #include "palmrt/palmrt.h"
 

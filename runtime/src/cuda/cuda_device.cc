@@ -2,13 +2,13 @@
 
 #include "cuda/cuda_device.h"
 
-#include "context.h"
+#include "api/context.h"
+#include "base/trace.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/embedded_kernels.h"
-#include "json.h"
-#include "process.h"
-#include "program_info.h"
-#include "trace.h"
+#include "io/json.h"
+#include "io/program_info.h"
+#include "job/process.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -431,6 +431,10 @@ void CudaDevice::launchOn(cu::Stream stream, Kernel &k, const int64_t grid[3],
 void CudaDevice::launch(const char *image, const char *kernelName,
                         const int64_t grid[3], const int64_t block[3],
                         int32_t sharedBytes, void **args) {
+  if (!image || !kernelName)
+    fatal(absl::StrCat("palmrt_launch: kernel '",
+                       kernelName ? kernelName : "(null)",
+                       "' without a module"));
   for (int i = 0; i < 3; ++i)
     if (grid[i] < 0 || block[i] < 0)
       fatal(absl::StrCat("palmrt_launch: kernel '", kernelName,

@@ -9,7 +9,7 @@
 
 #include "cuda/cuda_gemm.h"
 
-#include "process.h"
+#include "job/process.h"
 
 #include "palmrt/palmrt.h"
 

@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "bf16.h"
+#include "base/bf16.h"
 #include "fake_device_memory.h"
 
 #include <cublasLt.h>

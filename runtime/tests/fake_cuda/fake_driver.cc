@@ -21,7 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "bf16.h"
+#include "base/bf16.h"
 #include "cuda/kernels/kernel_params.h"
 #include "ptx_interpreter.h"
 

@@ -6,7 +6,6 @@
 module attributes {palm.level = #palm.level<local>} {
   // CHECK: module attributes {gpu.container_module}
   // CHECK-DAG: llvm.mlir.global private constant @__palm_gpu_image
-  // CHECK-DAG: @palm_program_info("palm-program 1\0Atarget cuda\0A
   // CHECK-LABEL: func.func @palm_forward
   // CHECK: call @palmrt_launch(%arg2, %{{[0-9]+}}, %{{[0-9]+}}, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c256_i64
   // CHECK: call @palmrt_gemm(%arg2, %c1_i32,

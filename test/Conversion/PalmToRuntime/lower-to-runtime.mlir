@@ -4,7 +4,6 @@
 // stored. The program description and the arena size are globals.
 module attributes {palm.level = #palm.level<local>} {
   palm.mesh @mesh(model = 2)
-  // CHECK-DAG: llvm.mlir.global external constant @palm_program_info("palm-program 1\0Amesh 1 model 2\0Aarg 0 input arg0 f32 1 8 8 -\0Aarg 1 input arg1 f32 1 8 8 -\0Aresult 0 out f32 1 8 8 -\0A\00")
   // CHECK-DAG: llvm.mlir.global external constant @palm_arena_bytes(256 : i64)
   // CHECK-LABEL: func.func @palm_forward(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr)
   // CHECK: scf.for

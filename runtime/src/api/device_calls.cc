@@ -1,0 +1,74 @@
+//===- device_calls.cc - palmrt_copy, palmrt_launch, attention, GEMM ------===//
+//
+// The calls whose work depends on where the buffers are: their arguments
+// are checked here, then the context's device does the work (the host's
+// copy is memmove, its attention is palmrt_attention_f32, a launch on the
+// host is an error). Calls without a context run on the host.
+//
+//===----------------------------------------------------------------------===//
+
+#include "api/context.h"
+#include "host/host_device.h"
+#include "job/process.h"
+
+#include "palmrt/palmrt.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <algorithm>
+
+using namespace palmrt;
+
+extern "C" {
+
+void palmrt_copy(palmrt_context *ctx, void *dst, const void *src,
+                 int64_t bytes) {
+  if (bytes < 0)
+    fatal(absl::StrCat("palmrt_copy of ", bytes, " bytes"));
+  if (bytes == 0 || dst == src)
+    return;
+  deviceOf(ctx).copy(dst, src, bytes);
+}
+
+void palmrt_launch(palmrt_context *ctx, const char *image, const char *kernel,
+                   int64_t grid_x, int64_t grid_y, int64_t grid_z,
+                   int64_t block_x, int64_t block_y, int64_t block_z,
+                   int32_t shared_bytes, void **args) {
+  int64_t grid[3] = {grid_x, grid_y, grid_z};
+  int64_t block[3] = {block_x, block_y, block_z};
+  deviceOf(ctx).launch(image, kernel, grid, block, shared_bytes, args);
+}
+
+void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
+                      const void *k, const void *v, void *out, int64_t b,
+                      int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk,
+                      int64_t dv, int32_t causal, float scale,
+                      int64_t head_offset, int64_t heads_per_group,
+                      int64_t global_heads) {
+  if (dtype != PALMRT_F32 && dtype != PALMRT_BF16)
+    fatal(absl::StrCat("palmrt_attention: element type ", dtype,
+                       " is not supported (f32 and bf16 are)"));
+  if (heads_per_group <= 0)
+    fatal(absl::StrCat("palmrt_attention: heads_per_group ", heads_per_group,
+                       " must be positive"));
+  if (b < 0 || s < 0 || t < 0 || h < 0 || g < 0 || dk < 0 || dv < 0)
+    fatal("palmrt_attention: negative sizes");
+  int64_t realHeads = std::clamp<int64_t>(global_heads - head_offset, 0, h);
+  if (realHeads > 0 && (head_offset + realHeads - 1) / heads_per_group >= g)
+    fatal(absl::StrCat("palmrt_attention: global head ",
+                       head_offset + realHeads - 1, " needs key/value head ",
+                       (head_offset + realHeads - 1) / heads_per_group,
+                       " but only ", g, " are given"));
+  deviceOf(ctx).attention({dtype, q, k, v, out, b, s, t, h, g, dk, dv, causal,
+                           scale, head_offset, heads_per_group,
+                           global_heads});
+}
+
+void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch, int64_t m,
+                 int64_t n, int64_t k, const void *a, int32_t trans_a,
+                 const void *b, int32_t trans_b, void *c) {
+  deviceOf(ctx).gemm(dtype, batch, m, n, k, a, trans_a != 0, b, trans_b != 0,
+                     c);
+}
+
+} // extern "C"

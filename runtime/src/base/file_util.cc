@@ -1,0 +1,127 @@
+//===- file_util.cc - atomic files and directories ------------------------===//
+
+#include "base/file_util.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace palmrt {
+namespace {
+
+absl::Status errnoError(absl::string_view what, const std::string &path) {
+  return absl::UnavailableError(
+      absl::StrCat(path, ": ", what, ": ", std::strerror(errno)));
+}
+
+std::string parentOf(const std::string &path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos)
+    return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+} // namespace
+
+std::string joinPath(absl::string_view dir, absl::string_view name) {
+  if (dir.empty())
+    return std::string(name);
+  if (dir.back() == '/')
+    return absl::StrCat(dir, name);
+  return absl::StrCat(dir, "/", name);
+}
+
+absl::Status makeDirectories(const std::string &path) {
+  struct stat st;
+  if (path.empty() || stat(path.c_str(), &st) == 0) {
+    if (!path.empty() && !S_ISDIR(st.st_mode))
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": exists and is not a directory"));
+    return absl::OkStatus();
+  }
+  std::string parent = parentOf(path);
+  if (parent != path && parent != "." && parent != "/")
+    if (absl::Status s = makeDirectories(parent); !s.ok())
+      return s;
+  // Other ranks may create it at the same moment.
+  if (mkdir(path.c_str(), 0777) != 0 && errno != EEXIST)
+    return errnoError("cannot create directory", path);
+  return absl::OkStatus();
+}
+
+absl::Status writeFileAtomically(const std::string &path,
+                                 const std::vector<absl::string_view> &pieces) {
+  std::string temp = absl::StrCat(path, ".tmp.", getpid());
+  int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errnoError("cannot create", temp);
+  for (absl::string_view piece : pieces) {
+    const char *data = piece.data();
+    size_t left = piece.size();
+    while (left > 0) {
+      ssize_t n = write(fd, data, left);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        absl::Status s = errnoError("write failed", temp);
+        close(fd);
+        unlink(temp.c_str());
+        return s;
+      }
+      data += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+  if (fsync(fd) != 0) {
+    absl::Status s = errnoError("fsync failed", temp);
+    close(fd);
+    unlink(temp.c_str());
+    return s;
+  }
+  if (close(fd) != 0) {
+    unlink(temp.c_str());
+    return errnoError("close failed", temp);
+  }
+  if (rename(temp.c_str(), path.c_str()) != 0) {
+    absl::Status s = errnoError("cannot rename into place", path);
+    unlink(temp.c_str());
+    return s;
+  }
+  // The rename is durable only once the directory entry is.
+  std::string dir = parentOf(path);
+  int dirFd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd >= 0) {
+    fsync(dirFd);
+    close(dirFd);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> readFile(const std::string &path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errnoError("cannot open", path);
+  std::string out;
+  char buffer[1 << 16];
+  while (true) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      absl::Status s = errnoError("read failed", path);
+      close(fd);
+      return s;
+    }
+    if (n == 0)
+      break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+} // namespace palmrt

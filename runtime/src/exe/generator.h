@@ -1,0 +1,60 @@
+//===- generator.h - counter-based parameters and tokens --------*- C++ -*-===//
+//
+// Philox-4x32-10 (Salmon et al., SC'11): a pure function of a 128-bit counter
+// and a 64-bit key. Parameter element i of `name` with seed s is
+//   stddev * BoxMuller(Philox(key = (s, fnv1a32(name)), counter = (lo(i),
+//   hi(i), 0, 0))[0..1])
+// with i the row-major index in the global shape, so any shard can be
+// generated alone and equals the matching slice of the whole tensor.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALMRT_SRC_EXE_GENERATOR_H
+#define PALMRT_SRC_EXE_GENERATOR_H
+
+#include "io/program_info.h"
+
+#include "absl/strings/string_view.h"
+
+#include <array>
+#include <cstdint>
+
+namespace palmrt {
+
+using PhiloxBlock = std::array<uint32_t, 4>;
+
+/// Philox-4x32 with 10 rounds.
+PhiloxBlock philox4x32(PhiloxBlock counter, std::array<uint32_t, 2> key);
+
+/// FNV-1a, 32 bits.
+uint32_t fnv1a32(absl::string_view bytes);
+
+/// N(0, 1) from two uniform 32-bit words by Box-Muller:
+/// sqrt(-2 ln u1) cos(2 pi u2), u1 = (w0 + 1) / 2^32 in (0, 1], u2 = w1 / 2^32,
+/// computed in double.
+double boxMuller(uint32_t w0, uint32_t w1);
+
+/// The standard normal of global element `index` of parameter `name`.
+double parameterNormal(uint64_t seed, uint32_t nameHash, uint64_t index);
+
+/// Fills device `rank`'s local shard of parameter `t` (init normal, ones or
+/// zeros; padding zero). `out` holds t.localBytes() bytes. Integer
+/// parameters take ones or zeros (a normal init of one is rejected earlier).
+void fillParameter(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
+                   uint64_t seed, void *out);
+
+/// Token `position` of sequence `sequence` at `step` of the synthetic stream:
+/// Philox(key = (seed + 1, 0x70616c6d), counter = (position, sequence, step,
+/// 0))[0] mod vocab.
+int64_t syntheticToken(uint64_t seed, uint64_t step, int64_t sequence,
+                       int64_t position, int64_t vocab);
+
+/// Fills device `rank`'s local shard of the tokens ([batch, seq]; `shift` 0)
+/// or targets (`shift` 1) input `t` for `step` (i32 or i64; padding zero).
+void fillTokens(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
+                uint64_t seed, uint64_t step, int64_t vocab, int64_t shift,
+                void *out);
+
+} // namespace palmrt
+
+#endif // PALMRT_SRC_EXE_GENERATOR_H

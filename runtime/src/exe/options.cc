@@ -1,0 +1,105 @@
+//===- options.cc - the flags of a compiled program -----------------------===//
+
+#include "exe/options.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+#include <cstdio>
+
+namespace palmrt {
+namespace {
+
+constexpr const char kUsage[] =
+    R"(usage: mpirun -np N %s [flags]     (or %s [flags] for a 1-device mesh)
+
+Runs a program compiled by palm-compile: N must equal the devices of its mesh.
+
+  --steps K            run K steps (default 1)
+  --seed S             seed of parameters and synthetic tokens, 0..4294967295
+                       (default 0)
+  --weights DIR        read parameters from DIR (written by --save-weights)
+                       instead of generating them
+  --inputs DIR         read the inputs (tokens, targets) from DIR, a directory
+                       written by --save-outputs, for every step, instead of
+                       the synthetic token stream
+  --save-weights DIR   write the parameters used to DIR before the first step
+  --save-outputs DIR   after the last step, write every result and that step's
+                       tokens and targets to DIR
+  --trace FILE         write a Chrome trace-event JSON per rank to FILE with
+                       .rank<R> before its extension (open it in Perfetto)
+  --help               print this text
+
+Rank 0 prints one line per step:
+  step <k> loss <l> tokens/s <t> [mfu <m>%%] step_time <s> s collectives <c> s (<c/s>%%)
+(mfu: the program's model FLOPs per step over the time and the GPUs' peak,
+where both are known.)
+)";
+
+} // namespace
+
+absl::StatusOr<Options> parseFlags(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+      continue;
+    }
+    std::string name = arg, value;
+    bool hasValue = false;
+    if (size_t eq = arg.find('=');
+        arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      hasValue = true;
+    }
+    auto takeValue = [&]() -> absl::Status {
+      if (hasValue)
+        return absl::OkStatus();
+      if (i + 1 >= argc)
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, " needs a value (see --help)"));
+      value = argv[++i];
+      return absl::OkStatus();
+    };
+    std::string *text = nullptr;
+    if (name == "--weights")
+      text = &o.weights;
+    else if (name == "--inputs")
+      text = &o.inputs;
+    else if (name == "--save-weights")
+      text = &o.saveWeights;
+    else if (name == "--save-outputs")
+      text = &o.saveOutputs;
+    else if (name == "--trace")
+      text = &o.trace;
+    if (text) {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      if (value.empty())
+        return absl::InvalidArgumentError(absl::StrCat(name, " is empty"));
+      *text = value;
+    } else if (name == "--steps") {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      if (!absl::SimpleAtoi(value, &o.steps) || o.steps < 0)
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--steps wants a non-negative integer, not '", value, "'"));
+    } else if (name == "--seed") {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      if (!absl::SimpleAtoi(value, &o.seed) || o.seed > 0xFFFFFFFFu)
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--seed wants an integer in [0, 4294967295], not '", value, "'"));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '", arg, "' (see --help)"));
+    }
+  }
+  return o;
+}
+
+void printUsage(const char *argv0) { std::printf(kUsage, argv0, argv0); }
+
+} // namespace palmrt

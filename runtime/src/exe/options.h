@@ -1,0 +1,32 @@
+//===- options.h - the flags of a compiled program --------------*- C++ -*-===//
+//
+// What `./model --steps 3 --seed 1 ...` asks for (docs/runtime.md, Flags).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALMRT_SRC_EXE_OPTIONS_H
+#define PALMRT_SRC_EXE_OPTIONS_H
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <string>
+
+namespace palmrt {
+
+struct Options {
+  int64_t steps = 1;
+  uint64_t seed = 0;
+  std::string weights, inputs, saveWeights, saveOutputs, trace;
+  bool help = false;
+};
+
+/// Reads `--flag value` and `--flag=value`; errors name the flag.
+absl::StatusOr<Options> parseFlags(int argc, char **argv);
+
+/// Prints --help's text for the executable `argv0`.
+void printUsage(const char *argv0);
+
+} // namespace palmrt
+
+#endif // PALMRT_SRC_EXE_OPTIONS_H

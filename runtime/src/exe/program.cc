@@ -1,0 +1,184 @@
+//===- program.cc - a compiled program: checks, buffers, tensors ----------===//
+//
+// Setting a program up: its checks, the device, buffers, parameters and
+// inputs, and the tensor files it reads and writes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "exe/program.h"
+
+#include "exe/generator.h"
+#include "io/shards.h"
+#include "job/process.h"
+
+namespace palmrt {
+
+absl::Status Program::checkProgram() {
+  if (!entry)
+    return absl::InvalidArgumentError("the program has no entry function");
+  if (arenaBytes < 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("negative arena size ", arenaBytes));
+  tokens = info.findArg("tokens");
+  targets = info.findArg("targets");
+  for (const TensorSpec *t : {tokens, targets}) {
+    if (!t)
+      continue;
+    if (t->kind != TensorKind::Input || t->globalShape.size() != 2 ||
+        (t->dtype != PALMRT_I32 && t->dtype != PALMRT_I64))
+      return absl::InvalidArgumentError(
+          absl::StrCat("argument '", t->name,
+                       "' must be an i32 or i64 input of shape [batch, seq]"));
+  }
+  if (tokens || targets) {
+    vocab = info.vocab;
+    const TensorSpec *embedding = info.findArg("embedding");
+    if (vocab == 0 && embedding && !embedding->globalShape.empty())
+      vocab = embedding->globalShape[0];
+    if (vocab <= 0)
+      return absl::InvalidArgumentError(
+          "the program reads tokens but names no vocabulary: it needs a "
+          "\"vocab\" in its description or an 'embedding' parameter "
+          "[vocab, d_model]");
+  }
+  for (const TensorSpec &t : info.args)
+    if (t.kind == TensorKind::Param && t.init == InitKind::Normal &&
+        t.dtype != PALMRT_F32 && t.dtype != PALMRT_BF16)
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter '", t.name, "' of type ", dtypeName(t.dtype),
+                       " cannot be initialised from a normal distribution"));
+  return absl::OkStatus();
+}
+
+absl::Status Program::openDevice() {
+  bool needNccl = false;
+  for (const palmrt_context::Group &g : ctx->groups)
+    needNccl |= g.size > 1;
+  auto opened = openCudaDevice(localRank(), localSize(), needNccl);
+  if (!opened.ok())
+    return absl::Status(opened.status().code(),
+                        absl::StrCat("this program was compiled for cuda, but ",
+                                     opened.status().message()));
+  ctx->device = std::move(*opened);
+  device = ctx->device.get();
+  return absl::OkStatus();
+}
+
+absl::Status Program::connectDevice() {
+  if (absl::Status s = device->connect(*ctx); !s.ok())
+    return absl::Status(
+        s.code(), absl::StrCat("on ", device->describe(), ": ", s.message()));
+  return absl::OkStatus();
+}
+
+absl::Status Program::allocate() {
+  for (const auto *list : {&info.args, &info.results})
+    for (const TensorSpec &t : *list) {
+      buffers.push_back(std::make_unique<Buffer>(t.localBytes()));
+      if (!device) {
+        pointers.push_back(buffers.back()->data);
+        continue;
+      }
+      absl::StatusOr<void *> memory = device->allocate(t.localBytes());
+      if (!memory.ok())
+        return memory.status();
+      pointers.push_back(*memory);
+    }
+  if (!device) {
+    arena = std::make_unique<Buffer>(arenaBytes);
+    arenaPointer = arena->data;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<void *> memory = device->allocate(arenaBytes);
+  if (!memory.ok())
+    return memory.status();
+  arenaPointer = *memory;
+  return absl::OkStatus();
+}
+
+absl::Status Program::upload(const TensorSpec &t) {
+  if (!device)
+    return absl::OkStatus();
+  return device->upload(pointers[slotOf(t)], bufferOf(t), t.localBytes());
+}
+
+absl::Status Program::download(const TensorSpec &t) {
+  if (!device)
+    return absl::OkStatus();
+  return device->download(bufferOf(t), pointers[slotOf(t)], t.localBytes());
+}
+
+absl::Status Program::transferAll(const std::vector<TensorSpec> &tensors,
+                                  bool toDevice) {
+  for (const TensorSpec &t : tensors)
+    if (absl::Status s = toDevice ? upload(t) : download(t); !s.ok())
+      return s;
+  return absl::OkStatus();
+}
+
+absl::Status Program::initParameters() {
+  std::vector<const TensorSpec *> params;
+  std::vector<void *> destinations;
+  for (const TensorSpec &t : info.args)
+    if (t.kind == TensorKind::Param) {
+      params.push_back(&t);
+      destinations.push_back(bufferOf(t));
+    }
+  if (!options.weights.empty())
+    return readShards(options.weights, "weights", info, rank(), params,
+                      destinations);
+  for (const TensorSpec *t : params)
+    fillParameter(info, *t, rank(), options.seed, bufferOf(*t));
+  return absl::OkStatus();
+}
+
+absl::Status Program::saveTensors(const std::string &dir,
+                                  const std::string &prefix, bool outputs,
+                                  const std::string &run) {
+  std::vector<const TensorSpec *> tensors;
+  if (outputs) {
+    for (const TensorSpec &t : info.results)
+      tensors.push_back(&t);
+    // A result of the same name wins: names in a file are unique.
+    for (const TensorSpec *t : {tokens, targets})
+      if (t && !info.findResult(t->name))
+        tensors.push_back(t);
+  } else {
+    for (const TensorSpec &t : info.args)
+      if (t.kind == TensorKind::Param)
+        tensors.push_back(&t);
+  }
+  std::vector<const void *> data;
+  for (const TensorSpec *t : tensors)
+    data.push_back(bufferOf(*t));
+  return writeShards(dir, prefix, info, rank(), tensors, data, run);
+}
+
+absl::Status Program::readInputs() {
+  std::vector<const TensorSpec *> inputs;
+  std::vector<void *> destinations;
+  for (const TensorSpec &t : info.args)
+    if (t.kind == TensorKind::Input) {
+      inputs.push_back(&t);
+      destinations.push_back(bufferOf(t));
+    }
+  return readShards(options.inputs, "outputs", info, rank(), inputs,
+                    destinations);
+}
+
+void Program::fillInputs(int64_t step) {
+  if (!options.inputs.empty())
+    return;
+  // The stream is indexed from step 0; the report counts from 1.
+  uint64_t streamStep = static_cast<uint64_t>(step - 1);
+  for (auto [t, shift] : {std::pair{tokens, 0}, {targets, 1}}) {
+    if (!t)
+      continue;
+    fillTokens(info, *t, rank(), options.seed, streamStep, vocab, shift,
+               bufferOf(*t));
+    if (absl::Status s = upload(*t); !s.ok())
+      fatal(s.message());
+  }
+}
+
+} // namespace palmrt

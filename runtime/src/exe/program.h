@@ -1,0 +1,135 @@
+//===- program.h - a compiled program run by palmrt_main ---------*- C++
+//-*-===//
+//
+// The executable around a compiled program: the mesh check, buffers,
+// parameters (generated or read), the per-step loop with its report line,
+// and the files written at the end. Errors before the first step come from
+// every rank and end every rank with a non-zero exit; nothing waits on a
+// rank that already gave up.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALMRT_SRC_EXE_PROGRAM_H
+#define PALMRT_SRC_EXE_PROGRAM_H
+
+#include "api/context.h"
+#include "base/trace.h"
+#include "device.h"
+#include "exe/options.h"
+#include "io/json.h"
+#include "io/program_info.h"
+
+#include "palmrt/palmrt.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace palmrt {
+
+/// 64-byte aligned, zero-filled memory that outlives the steps.
+class Buffer {
+public:
+  explicit Buffer(int64_t bytes) {
+    size_t rounded =
+        static_cast<size_t>((std::max<int64_t>(bytes, 1) + 63) / 64 * 64);
+    data = std::aligned_alloc(64, rounded);
+    if (!data)
+      fatal(absl::StrCat("cannot allocate ", bytes, " bytes"));
+    std::memset(data, 0, rounded);
+  }
+  ~Buffer() { std::free(data); }
+  Buffer(const Buffer &) = delete;
+  Buffer &operator=(const Buffer &) = delete;
+  void *data;
+};
+
+class Program {
+public:
+  Program(const ProgramInfo &info, const Options &options, int64_t arenaBytes,
+          palmrt_entry_fn entry, const char *argv0)
+      : info(info), options(options), arenaBytes(arenaBytes), entry(entry),
+        argv0(argv0) {}
+
+  /// Runs the program as this rank of the job; the process's exit status.
+  int run();
+
+private:
+  const ProgramInfo &info;
+  const Options &options;
+  int64_t arenaBytes;
+  palmrt_entry_fn entry;
+  const char *argv0;
+
+  std::unique_ptr<palmrt_context> ctx;
+  /// Host memory of every argument and result: the program's buffers on the
+  /// host backend, the host copies of them on a device.
+  std::vector<std::unique_ptr<Buffer>> buffers;
+  /// The buffers the entry gets (host or device memory).
+  std::vector<void *> pointers;
+  std::unique_ptr<Buffer> arena;
+  void *arenaPointer = nullptr;
+  /// The GPU of a cuda program; null when the buffers are host memory.
+  Device *device = nullptr;
+  std::unique_ptr<Tracer> tracer;
+  const TensorSpec *tokens = nullptr, *targets = nullptr;
+  int64_t vocab = 0;
+
+  int64_t rank() const { return ctx ? ctx->rank : process().rank; }
+  /// The job has as many processes as the mesh devices (else says so).
+  bool checkJob();
+  absl::Status checkProgram();
+  /// Everything before the first step, each failure agreed on by all ranks.
+  bool prepare();
+  /// The steps, with rank 0's line per step.
+  void runSteps();
+  /// The line rank 0 prints after step `step` of `seconds`.
+  std::string stepLine(int64_t step, double seconds, double peak);
+  /// The job's peak FLOP/s for the MFU, 0 when unknown.
+  double peakFlops() const;
+  /// What is written after the last step.
+  bool finish();
+  /// Opens the GPU of a cuda program and connects its groups (collective).
+  absl::Status openDevice();
+  absl::Status connectDevice();
+  /// Allocates every buffer and the arena.
+  absl::Status allocate();
+  /// Copies tensors between the host copies and the device (no-ops on the
+  /// host backend).
+  absl::Status upload(const TensorSpec &t);
+  absl::Status download(const TensorSpec &t);
+  /// upload or download of every tensor of `tensors`, up to the first error.
+  absl::Status transferAll(const std::vector<TensorSpec> &tensors,
+                           bool toDevice);
+  absl::Status initParameters();
+  absl::Status saveTensors(const std::string &dir, const std::string &prefix,
+                           bool outputs, const std::string &run);
+  void fillInputs(int64_t step);
+  /// Reads every input argument from --inputs.
+  absl::Status readInputs();
+  /// The "run" member of the index files.
+  std::string weightsRun() const {
+    if (!options.weights.empty())
+      return absl::StrCat("\"weights\": ", jsonQuote(options.weights));
+    return absl::StrCat("\"seed\": ", options.seed);
+  }
+  std::string outputsRun() const {
+    std::string run = absl::StrCat(
+        "\"seed\": ", options.seed, ", \"steps\": ", options.steps,
+        ", \"token_step\": ", std::max<int64_t>(options.steps - 1, 0));
+    if (!options.weights.empty())
+      absl::StrAppend(&run, ", \"weights\": ", jsonQuote(options.weights));
+    return run;
+  }
+  size_t slotOf(const TensorSpec &t) const {
+    return t.kind == TensorKind::Result ? info.args.size() + t.index : t.index;
+  }
+  /// The host memory of `t`.
+  void *bufferOf(const TensorSpec &t) { return buffers[slotOf(t)]->data; }
+};
+
+} // namespace palmrt
+
+#endif // PALMRT_SRC_EXE_PROGRAM_H
