@@ -30,3 +30,18 @@ module attributes {palm.level = #palm.level<local>} {
     return %0, %1, %2, %3, %4, %5 : tensor<4x8xf32>, tensor<4x32xf32>, tensor<4x2xf32>, tensor<16x2xf32>, tensor<4x8xbf16>, tensor<5x8xf32>
   }
 }
+
+// -----
+
+// A sum over two axes is one group of both; the dtype code of i32 is 2.
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(data = 2, model = 4)
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: call @palmrt_all_reduce(%arg2, %{{[0-9]+}}, %{{[0-9]+}}, %c128_i64{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}})
+  // CHECK: call @palmrt_all_reduce(%arg2, %{{[0-9]+}}, %{{[0-9]+}}, %c6_i64{{[_0-9]*}}, %c2_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c1_i32{{[_0-9]*}})
+  func.func @sum(%x: tensor<2x8x8xf32>, %n: tensor<6xi32>) -> (tensor<2x8x8xf32>, tensor<6xi32>) {
+    %0 = palm.all_reduce %x on @mesh [data, model] sum : tensor<2x8x8xf32>
+    %1 = palm.all_reduce %n on @mesh [model] sum : tensor<6xi32>
+    return %0, %1 : tensor<2x8x8xf32>, tensor<6xi32>
+  }
+}
