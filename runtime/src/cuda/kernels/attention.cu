@@ -253,138 +253,6 @@ __device__ inline void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
                  "r"(b1));
 }
 
-/// S = Q K^T of one key tile: `qs` holds the warp's kTiles row tiles, `ks`
-/// the keys; each key fragment serves every row tile.
-template <int D, int kTiles, int kKeys>
-__device__ __forceinline__ void mmaScores(float (&s)[kTiles][kKeys / 8][4],
-                                          const __nv_bfloat16 *qs,
-                                          const __nv_bfloat16 *ks, int lane) {
-  constexpr int kStride = D + 8;
-  // Lane i addresses row i % 8 of tile i / 8 of each ldmatrix.x4.
-  const int tileRow = lane % 8, tile2 = lane / 8;
-#pragma unroll
-  for (int m = 0; m < kTiles; ++m)
-#pragma unroll
-    for (int j = 0; j < kKeys / 8; ++j)
-      s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
-#pragma unroll
-  for (int kk = 0; kk < D; kk += 16) {
-    // A of row tile m: rows 0-7 and 8-15, columns kk and kk + 8.
-    uint32_t a[kTiles][4];
-#pragma unroll
-    for (int m = 0; m < kTiles; ++m)
-      loadTiles<false>(a[m],
-                       qs + (16 * m + tileRow + (tile2 & 1) * 8) * kStride +
-                           kk + (tile2 >> 1) * 8);
-#pragma unroll
-    for (int j = 0; j < kKeys / 8; j += 2) {
-      // B of key tiles j and j + 1: dims kk and kk + 8 of each.
-      uint32_t b[4];
-      loadTiles<false>(b, ks + ((j + (tile2 >> 1)) * 8 + tileRow) * kStride +
-                              kk + (tile2 & 1) * 8);
-#pragma unroll
-      for (int m = 0; m < kTiles; ++m) {
-        mma(s[m][j], a[m], b[0], b[1]);
-        mma(s[m][j + 1], a[m], b[2], b[3]);
-      }
-    }
-  }
-}
-
-/// The online softmax of one key tile [k0, k0 + kKeys), row by row (the 4
-/// lanes of a quad share a row; the warp's rows start at `rowBase`): masks
-/// and scales the scores `s` into probabilities, updates the running maxima
-/// and sums, and rescales the output accumulators `o`.
-template <int D, int kTiles, int kKeys>
-__device__ __forceinline__ void
-mmaSoftmax(float (&s)[kTiles][kKeys / 8][4], float (&o)[kTiles][D / 8][4],
-           float (&rowMaxes)[kTiles][2], float (&rowSums)[kTiles][2],
-           const AttentionParams &p, int64_t k0, int64_t rowBase, int lane,
-           float qScale) {
-  int g = lane / 4, c2 = 2 * (lane % 4);
-#pragma unroll
-  for (int m = 0; m < kTiles; ++m) {
-    float tileMax[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int j = 0; j < kKeys / 8; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        int64_t key = k0 + j * 8 + c2 + (e & 1);
-        int64_t row = rowBase + 16 * m + g + 8 * (e >> 1);
-        float value = s[m][j][e] * qScale;
-        if (key >= p.t || (p.causal && key > row))
-          value = -INFINITY;
-        s[m][j][e] = value;
-        tileMax[e >> 1] = fmaxf(tileMax[e >> 1], value);
-      }
-    float newMax[2], rescale[2], part[2] = {0.0f, 0.0f};
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      newMax[h] = fmaxf(rowMaxes[m][h], rowMax(tileMax[h]));
-      // A row with no visible key so far keeps zeros (newMax = -inf).
-      rescale[h] = rowMaxes[m][h] == -INFINITY
-                       ? 0.0f
-                       : exp2f(rowMaxes[m][h] - newMax[h]);
-    }
-#pragma unroll
-    for (int j = 0; j < kKeys / 8; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float pv =
-            s[m][j][e] == -INFINITY ? 0.0f : exp2f(s[m][j][e] - newMax[e >> 1]);
-        s[m][j][e] = pv;
-        part[e >> 1] += pv;
-      }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      rowSums[m][h] = rowSums[m][h] * rescale[h] + rowSum(part[h]);
-      rowMaxes[m][h] = newMax[h];
-    }
-#pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
-      o[m][n][0] *= rescale[0];
-      o[m][n][1] *= rescale[0];
-      o[m][n][2] *= rescale[1];
-      o[m][n][3] *= rescale[1];
-    }
-  }
-}
-
-/// O += P V of one key tile: the probabilities `s`, rounded to bf16, are
-/// the A operand as they lie in registers; each value fragment of `vs`
-/// serves every row tile.
-template <int D, int kTiles, int kKeys>
-__device__ __forceinline__ void
-mmaAccumulate(float (&o)[kTiles][D / 8][4],
-              const float (&s)[kTiles][kKeys / 8][4], const __nv_bfloat16 *vs,
-              int lane) {
-  constexpr int kStride = D + 8;
-  const int tileRow = lane % 8, tile2 = lane / 8;
-#pragma unroll
-  for (int kk = 0; kk < kKeys / 16; ++kk) {
-    uint32_t a[kTiles][4];
-#pragma unroll
-    for (int m = 0; m < kTiles; ++m) {
-      a[m][0] = packBf16(s[m][2 * kk][0], s[m][2 * kk][1]);
-      a[m][1] = packBf16(s[m][2 * kk][2], s[m][2 * kk][3]);
-      a[m][2] = packBf16(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
-      a[m][3] = packBf16(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
-    }
-#pragma unroll
-    for (int n = 0; n < D / 8; n += 2) {
-      // B of column tiles n and n + 1: keys kk * 16 and kk * 16 + 8.
-      uint32_t b[4];
-      loadTiles<true>(b, vs + (kk * 16 + (tile2 & 1) * 8 + tileRow) * kStride +
-                             (n + (tile2 >> 1)) * 8);
-#pragma unroll
-      for (int m = 0; m < kTiles; ++m) {
-        mma(o[m][n], a[m], b[0], b[1]);
-        mma(o[m][n + 1], a[m], b[2], b[3]);
-      }
-    }
-  }
-}
-
 template <int D> __device__ void attendMma(const AttentionParams &p) {
   constexpr int kTiles = palmrt::attentionMmaWarpTiles(D); // per warp
   constexpr int kRows = palmrt::attentionMmaRows(D);
@@ -470,6 +338,8 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
   }
   int64_t keyEnd = p.causal ? min(p.t, q0 + kRows) : p.t;
   int64_t warpLastRow = q0 + warpRow + 16 * kTiles - 1;
+  // Lane i addresses row i % 8 of tile i / 8 of each ldmatrix.x4.
+  const int tileRow = lane % 8, tile2 = lane / 8;
   int64_t keyTiles = (keyEnd + kKeys - 1) / kKeys;
   if (keyTiles > 0)
     loadKeys(0, 0);
@@ -487,11 +357,111 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
     // Warps whose rows all precede the tile have nothing to do in it.
     if (!(p.causal && k0 > warpLastRow)) {
 
+      // S = Q K^T: each key fragment serves the warp's kTiles row tiles.
       float s[kTiles][kKeys / 8][4];
-      mmaScores<D, kTiles, kKeys>(s, qs + warpRow * kStride, ks, lane);
-      mmaSoftmax<D, kTiles, kKeys>(s, o, rowMaxes, rowSums, p, k0, q0 + warpRow,
-                                   lane, qScale);
-      mmaAccumulate<D, kTiles, kKeys>(o, s, vs, lane);
+#pragma unroll
+      for (int m = 0; m < kTiles; ++m)
+#pragma unroll
+        for (int j = 0; j < kKeys / 8; ++j)
+          s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < D; kk += 16) {
+        // A of row tile m: rows 0-7 and 8-15, columns kk and kk + 8.
+        uint32_t a[kTiles][4];
+#pragma unroll
+        for (int m = 0; m < kTiles; ++m)
+          loadTiles<false>(a[m], qs + (warpRow + 16 * m + tileRow +
+                                       (tile2 & 1) * 8) *
+                                          kStride +
+                                     kk + (tile2 >> 1) * 8);
+#pragma unroll
+        for (int j = 0; j < kKeys / 8; j += 2) {
+          // B of key tiles j and j + 1: dims kk and kk + 8 of each.
+          uint32_t b[4];
+          loadTiles<false>(b, ks + ((j + (tile2 >> 1)) * 8 + tileRow) *
+                                       kStride +
+                                  kk + (tile2 & 1) * 8);
+#pragma unroll
+          for (int m = 0; m < kTiles; ++m) {
+            mma(s[m][j], a[m], b[0], b[1]);
+            mma(s[m][j + 1], a[m], b[2], b[3]);
+          }
+        }
+      }
+
+      // The online softmax, row by row (the 4 lanes of a quad share a row).
+#pragma unroll
+      for (int m = 0; m < kTiles; ++m) {
+        float tileMax[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int j = 0; j < kKeys / 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            int64_t key = k0 + j * 8 + c2 + (e & 1);
+            float value = s[m][j][e] * qScale;
+            if (key >= p.t || (p.causal && key > rowOf(m, e >> 1)))
+              value = -INFINITY;
+            s[m][j][e] = value;
+            tileMax[e >> 1] = fmaxf(tileMax[e >> 1], value);
+          }
+        float newMax[2], rescale[2], part[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          newMax[h] = fmaxf(rowMaxes[m][h], rowMax(tileMax[h]));
+          // A row with no visible key so far keeps zeros (newMax = -inf).
+          rescale[h] = rowMaxes[m][h] == -INFINITY
+                           ? 0.0f
+                           : exp2f(rowMaxes[m][h] - newMax[h]);
+        }
+#pragma unroll
+        for (int j = 0; j < kKeys / 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            float pv = s[m][j][e] == -INFINITY
+                           ? 0.0f
+                           : exp2f(s[m][j][e] - newMax[e >> 1]);
+            s[m][j][e] = pv;
+            part[e >> 1] += pv;
+          }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          rowSums[m][h] = rowSums[m][h] * rescale[h] + rowSum(part[h]);
+          rowMaxes[m][h] = newMax[h];
+        }
+#pragma unroll
+        for (int n = 0; n < D / 8; ++n) {
+          o[m][n][0] *= rescale[0];
+          o[m][n][1] *= rescale[0];
+          o[m][n][2] *= rescale[1];
+          o[m][n][3] *= rescale[1];
+        }
+      }
+
+      // O += P V: each value fragment serves the warp's kTiles row tiles.
+#pragma unroll
+      for (int kk = 0; kk < kKeys / 16; ++kk) {
+        uint32_t a[kTiles][4];
+#pragma unroll
+        for (int m = 0; m < kTiles; ++m) {
+          a[m][0] = packBf16(s[m][2 * kk][0], s[m][2 * kk][1]);
+          a[m][1] = packBf16(s[m][2 * kk][2], s[m][2 * kk][3]);
+          a[m][2] = packBf16(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+          a[m][3] = packBf16(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+        }
+#pragma unroll
+        for (int n = 0; n < D / 8; n += 2) {
+          // B of column tiles n and n + 1: keys kk * 16 and kk * 16 + 8.
+          uint32_t b[4];
+          loadTiles<true>(b, vs + (kk * 16 + (tile2 & 1) * 8 + tileRow) *
+                                      kStride +
+                                 (n + (tile2 >> 1)) * 8);
+#pragma unroll
+          for (int m = 0; m < kTiles; ++m) {
+            mma(o[m][n], a[m], b[0], b[1]);
+            mma(o[m][n + 1], a[m], b[2], b[3]);
+          }
+        }
+      }
     } // the warp's work on this tile
     __syncthreads(); // every warp is done with this stage before reuse
     if (kStages == 1 && it + 1 < keyTiles)
