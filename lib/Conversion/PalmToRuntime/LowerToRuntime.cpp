@@ -102,7 +102,8 @@ LogicalResult FunctionLowering::check(const FrozenRewritePatternSet &frozen) {
     return fn.emitError() << "palm lowers functions with one block only";
   const auto &byOp = frozen.getOpSpecificNativePatterns();
   for (Operation &op : fn.getBody().front().without_terminator()) {
-    if (op.getNumRegions() && !isa<FusionOp>(op))
+    // A fusion's body and a pad's padding value go with their op.
+    if (op.getNumRegions() && !isa<FusionOp, tensor::PadOp>(op))
       return op.emitOpError() << "has regions, which palm does not lower";
     if (isa<ShardingConstraintOp>(op))
       return op.emitOpError() << "is global-level; partition first";
@@ -205,9 +206,11 @@ LogicalResult FunctionLowering::convert(func::FuncOp entry,
                          arith::ArithDialect, math::MathDialect,
                          func::FuncDialect>();
   target.addIllegalDialect<tensor::TensorDialect>();
-  // The body of a fusion goes with it.
+  // The body of a fusion, and a pad's padding value, go with their op.
   target.addDynamicallyLegalDialect<PalmDialect>(
       [](Operation *op) { return isa<FusionOp>(op->getParentOp()); });
+  target.addDynamicallyLegalOp<tensor::YieldOp>(
+      [](Operation *op) { return isa<tensor::PadOp>(op->getParentOp()); });
   target.addDynamicallyLegalOp<func::ReturnOp>(
       [](func::ReturnOp op) { return op.getNumOperands() == 0; });
   target.addDynamicallyLegalOp<arith::ConstantOp>(

@@ -20,3 +20,17 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<4x5xf16>
   }
 }
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @pad_not_zero(%x: tensor<9xbf16>) -> tensor<10xbf16> {
+    %one = arith.constant 1.0 : bf16
+    // expected-error@+1 {{is not a zero padding at the high end}}
+    %0 = tensor.pad %x low[0] high[1] {
+    ^bb0(%i: index):
+      tensor.yield %one : bf16
+    } : tensor<9xbf16> to tensor<10xbf16>
+    return %0 : tensor<10xbf16>
+  }
+}

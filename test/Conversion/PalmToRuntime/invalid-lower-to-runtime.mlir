@@ -121,3 +121,31 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<f32>
   }
 }
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @pad_not_zero(%x: tensor<9xf32>) -> tensor<10xf32> {
+    %one = arith.constant 1.0 : f32
+    // expected-error@+1 {{is not a zero padding at the high end}}
+    %0 = tensor.pad %x low[0] high[1] {
+    ^bb0(%i: index):
+      tensor.yield %one : f32
+    } : tensor<9xf32> to tensor<10xf32>
+    return %0 : tensor<10xf32>
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @pad_low(%x: tensor<9xf32>) -> tensor<10xf32> {
+    %zero = arith.constant 0.0 : f32
+    // expected-error@+1 {{is not a zero padding at the high end}}
+    %0 = tensor.pad %x low[1] high[0] {
+    ^bb0(%i: index):
+      tensor.yield %zero : f32
+    } : tensor<9xf32> to tensor<10xf32>
+    return %0 : tensor<10xf32>
+  }
+}

@@ -42,6 +42,30 @@ func.func @reduce_scatter(
 
 // -----
 
+// A partial sum wanted split over a dimension the group does not divide
+// (9 rows over 2) is zero-padded to a multiple of the group, then reduce-
+// scattered: each device keeps 5 rows, the last one padding on device 1,
+// which the result's mask keeps zero.
+palm.mesh @mesh(model = 2)
+// CHECK-LABEL: func.func @uneven_reduce_scatter
+func.func @uneven_reduce_scatter(
+    %a: tensor<9x16xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]]>},
+    %w: tensor<16x8xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>})
+    -> (tensor<9x8xf32> {palm.sharding = #palm.sharding<@mesh, [[model], []]>}) {
+  // CHECK: %[[P:.*]] = palm.dot_general {{.*}} -> tensor<9x8xf32>
+  // CHECK-NEXT: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+  // CHECK-NEXT: %[[PAD:.*]] = tensor.pad %[[P]] low[0, 0] high[1, 0] {
+  // CHECK:        tensor.yield %[[ZERO]] : f32
+  // CHECK-NEXT: } : tensor<9x8xf32> to tensor<10x8xf32>
+  // CHECK-NEXT: %[[S:.*]] = palm.reduce_scatter %[[PAD]] on @mesh [model] sum dim 0 : tensor<10x8xf32> -> tensor<5x8xf32>
+  // CHECK-NEXT: %[[M:.*]] = palm.mask_padding %[[S]] dim 0 shard <@mesh, [model], 9> : tensor<5x8xf32>
+  // CHECK-NEXT: return %[[M]]
+  %y = palm.dot_general %a, %w, contracting_dims = [1] x [0] : (tensor<9x16xf32>, tensor<16x8xf32>) -> tensor<9x8xf32>
+  return %y : tensor<9x8xf32>
+}
+
+// -----
+
 // Moving a split between dimensions is one all-to-all.
 palm.mesh @mesh(model = 4)
 // CHECK-LABEL: func.func @all_to_all

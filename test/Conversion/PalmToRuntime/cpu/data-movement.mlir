@@ -37,3 +37,27 @@ module attributes {palm.level = #palm.level<local>} {
     return %0, %1, %2, %3 : tensor<4x2x3xf32>, tensor<2x2x4xf32>, tensor<2x8xbf16>, tensor<2x3x4xf32>
   }
 }
+
+// -----
+
+// The resharder's zero padding of an uneven dimension (before a
+// reduce-scatter): the shapes before and after, 2-byte elements.
+module attributes {palm.level = #palm.level<local>} {
+  // CHECK-DAG: llvm.mlir.global private constant @__palm_i64_0(dense<[9, 8]> : tensor<2xi64>)
+  // CHECK-DAG: llvm.mlir.global private constant @__palm_i64_1(dense<[10, 8]> : tensor<2xi64>)
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[X:.*]] = llvm.load
+  // CHECK: %[[OUT:.*]] = llvm.getelementptr %arg1
+  // CHECK: %[[IN:.*]] = llvm.mlir.addressof @__palm_i64_0
+  // CHECK: %[[TO:.*]] = llvm.mlir.addressof @__palm_i64_1
+  // CHECK: call @palmrt_pad(%[[X]], %[[OUT]], %c2_i32{{[_0-9]*}}, %[[IN]], %[[TO]], %c2_i64{{[_0-9]*}})
+  // CHECK-NOT: tensor.
+  func.func @pad(%x: tensor<9x8xbf16>) -> tensor<10x8xbf16> {
+    %zero = arith.constant 0.0 : bf16
+    %0 = tensor.pad %x low[0, 0] high[1, 0] {
+    ^bb0(%i: index, %j: index):
+      tensor.yield %zero : bf16
+    } : tensor<9x8xbf16> to tensor<10x8xbf16>
+    return %0 : tensor<10x8xbf16>
+  }
+}

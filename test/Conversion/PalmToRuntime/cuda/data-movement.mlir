@@ -42,3 +42,30 @@ module attributes {palm.level = #palm.level<local>} {
     return %0, %1, %2, %3 : tensor<4x2x3xf32>, tensor<2x2x4xf32>, tensor<2x8xbf16>, tensor<2x3x4xf32>
   }
 }
+
+// -----
+
+// Zero padding: a thread per element of the padded result, reading the
+// source inside it and zero past it.
+module attributes {palm.level = #palm.level<local>} {
+  // CHECK-DAG: llvm.mlir.global private constant @__palm_str_0("palm_k0_pad\00")
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[K0:.*]] = llvm.mlir.addressof @__palm_str_0
+  // CHECK: call @palmrt_launch(%arg2, %{{[0-9]+}}, %[[K0]], %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c256_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %{{[0-9]+}})
+  // CHECK: call @palmrt_copy(%arg2, %{{[0-9]+}}, %{{[0-9]+}}, %c160_i64)
+  // CHECK: gpu.func @palm_k0_pad(%arg0: !llvm.ptr, %arg1: !llvm.ptr) kernel
+  // CHECK: scf.for %{{.*}} = %{{.*}} to %c80_i64
+  // CHECK: arith.cmpi slt, %{{.*}}, %c9_i64
+  // CHECK: arith.select
+  // CHECK: llvm.load %{{.*}} : !llvm.ptr -> bf16
+  // CHECK: arith.select
+  // CHECK-NOT: tensor.
+  func.func @pad(%x: tensor<9x8xbf16>) -> tensor<10x8xbf16> {
+    %zero = arith.constant 0.0 : bf16
+    %0 = tensor.pad %x low[0, 0] high[1, 0] {
+    ^bb0(%i: index, %j: index):
+      tensor.yield %zero : bf16
+    } : tensor<9x8xbf16> to tensor<10x8xbf16>
+    return %0 : tensor<10x8xbf16>
+  }
+}
