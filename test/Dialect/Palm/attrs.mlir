@@ -13,17 +13,17 @@ module attributes {palm.level = #palm.level<global>} {
 
   // CHECK-LABEL: func.func @arguments
   // CHECK-SAME: palm.sharding = #palm.sharding<@mesh, {{\[}}[data, model], []]>
-  // CHECK-SAME: palm.sharding = #palm.sharding<@mesh, {{\[}}[], [model]], unreduced = [data: sum]>
-  // CHECK-SAME: palm.sharding = #palm.sharding<@mesh, {{\[}}[], []], unreduced = [model: max, data: sum]>
   // CHECK-SAME: palm.sharding = #palm.sharding<@mesh, []>
-  // CHECK-SAME: -> (tensor<8x4xf32> {palm.sharding = #palm.sharding<@single, {{\[}}[x], []]>})
+  // CHECK-SAME: -> (tensor<8x4xf32> {palm.sharding = #palm.sharding<@single, {{\[}}[x], []]>},
+  // CHECK-SAME: tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, {{\[}}[], [model]], unreduced = [data: sum]>},
+  // CHECK-SAME: tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, {{\[}}[], []], unreduced = [model: max, data: sum]>})
   func.func @arguments(
       %a: tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[data, model], []]>},
-      %b: tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]], unreduced = [data: sum]>},
-      %c: tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], []], unreduced = [model: max, data: sum]>},
       %d: tensor<f32> {palm.sharding = #palm.sharding<@mesh, []>})
-      -> (tensor<8x4xf32> {palm.sharding = #palm.sharding<@single, [[x], []]>}) {
-    return %a : tensor<8x4xf32>
+      -> (tensor<8x4xf32> {palm.sharding = #palm.sharding<@single, [[x], []]>},
+          tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]], unreduced = [data: sum]>},
+          tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], []], unreduced = [model: max, data: sum]>}) {
+    return %a, %a, %a : tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>
   }
 
   // Axis names may be written as strings; they print bare.

@@ -249,3 +249,39 @@ module attributes {palm.forward_flops = -1 : i64} {
 // expected-error@+1 {{'palm.forward_flops' must be a non-negative i64 (FLOPs)}}
 module attributes {palm.forward_flops = 1.5 : f32} {
 }
+
+// -----
+
+// An argument cannot arrive as a partial sum: the runtime splits whole
+// values into shards (this sharding was accepted before).
+palm.mesh @mesh(data = 2, model = 4)
+// expected-error@+1 {{sharding #palm.sharding<@mesh, [[], [model]], unreduced = [data: sum]> on argument #0 has unreduced axes, but an argument is a whole value that the runtime splits into shards; it cannot be a partial one}}
+func.func @unreduced_argument(%b: tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [model]], unreduced = [data: sum]>}) {
+  return
+}
+
+// -----
+
+palm.mesh @mesh(data = 2, model = 4)
+// expected-error@+1 {{on argument #1 has unreduced axes}}
+func.func @unreduced_max_argument(%a: tensor<8x4xf32>, %c: tensor<8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], []], unreduced = [model: max, data: sum]>}) {
+  return
+}
+
+// -----
+
+// Integers (token ids, targets) are never partial.
+palm.mesh @mesh(data = 2)
+// expected-error@+1 {{sharding #palm.sharding<@mesh, [[]], unreduced = [data: sum]> on result #0 has unreduced axes, but 'tensor<8xi32>' holds integers, which are never partial sums or maxima}}
+func.func @unreduced_integers(%a: tensor<8xi32>) -> (tensor<8xi32> {palm.sharding = #palm.sharding<@mesh, [[]], unreduced = [data: sum]>}) {
+  return %a : tensor<8xi32>
+}
+
+// -----
+
+palm.mesh @mesh(data = 2)
+func.func @unreduced_integer_op(%a: tensor<8xi32>) -> tensor<8xi32> {
+  // expected-error@+1 {{has unreduced axes, but 'tensor<8xi32>' holds integers}}
+  %0 = palm.sharding_constraint %a to <@mesh, [[]], unreduced = [data: max]> : tensor<8xi32>
+  return %0 : tensor<8xi32>
+}

@@ -243,6 +243,12 @@ LogicalResult ShardingAttr::verifyFor(Operation *anchor, Location loc,
              << "sharding " << *this << " on " << what << " uses axis '"
              << axis.getValue() << "', which mesh " << getMesh()
              << " does not have";
+  if (!getUnreducedAxes().empty() &&
+      isa<IntegerType>(tensor.getElementType()))
+    return emitError(loc)
+           << "sharding " << *this << " on " << what
+           << " has unreduced axes, but " << tensor
+           << " holds integers, which are never partial sums or maxima";
   return success();
 }
 

@@ -40,13 +40,21 @@ static LogicalResult verifyValueAttr(Operation *op, Location loc,
     auto global = others ? others.getAs<TypeAttr>(
                                PalmDialect::kGlobalTypeAttrName)
                          : TypeAttr();
-    if (!global || !isa<RankedTensorType>(global.getValue()))
-      return sharding.verifyFor(op, loc, type, what);
-    // At the local level the sharding describes the global value, and the
-    // local type must be its shard.
-    auto globalType = cast<RankedTensorType>(global.getValue());
-    if (failed(sharding.verifyFor(op, loc, globalType, what)))
+    bool atLocalLevel = global && isa<RankedTensorType>(global.getValue());
+    // At the local level the sharding describes the global value.
+    if (failed(sharding.verifyFor(op, loc,
+                                  atLocalLevel ? global.getValue() : type,
+                                  what)))
       return failure();
+    if (isArgument && !sharding.getUnreducedAxes().empty())
+      return emitError(loc)
+             << "sharding " << sharding << " on " << what
+             << " has unreduced axes, but an argument is a whole value that "
+                "the runtime splits into shards; it cannot be a partial one";
+    if (!atLocalLevel)
+      return success();
+    // The local type must be the global value's shard.
+    auto globalType = cast<RankedTensorType>(global.getValue());
     auto mesh =
         SymbolTable::lookupNearestSymbolFrom<MeshOp>(op, sharding.getMesh());
     SmallVector<int64_t> local;

@@ -63,7 +63,13 @@ def Palm_ShardingAttr : Palm_Attr<"Sharding", "sharding"> {
       a dimension or in the unreduced set;
     * (checked where the sharding is attached) the mesh is a `palm.mesh`
       symbol, every axis exists in it, and the number of dimensions equals
-      the rank of the tensor it describes.
+      the rank of the tensor it describes;
+    * (checked where the sharding is attached) a tensor of integers (token
+      ids, targets) has no unreduced axes: integers are never partial sums
+      or maxima;
+    * (checked on function arguments) an argument has no unreduced axes:
+      the runtime gives each device its shard of a whole value, so a
+      partial one cannot be passed in.
   }];
   let parameters = (ins
     "::mlir::FlatSymbolRefAttr":$mesh,
