@@ -12,61 +12,50 @@ using namespace mlir;
 using namespace mlir::palm;
 using namespace mlir::palm::lowering;
 
-static Value rankOf(Emitter &e, Value v) {
-  return e.i32(tensorType(v).getRank());
-}
-static Value shapeOf(Emitter &e, Value v) {
-  return e.constArray(tensorType(v).getShape());
-}
-static Value countOf(Emitter &e, Value v) {
-  return e.i64(tensorType(v).getNumElements());
-}
 static Value reductionOf(Emitter &e, ReductionKindAttr kind) {
-  return e.i32(kind.getValue() == ReductionKind::Sum ? PALMRT_SUM
-                                                     : PALMRT_MAX);
+  return e.i32(kind.getValue() == ReductionKind::Sum ? PALMRT_SUM : PALMRT_MAX);
 }
 
 // Each collective's arguments after (ctx, in, out), as palmrt.h orders them.
 
-static SmallVector<Value> argumentsOf(Emitter &e, AllReduceOp op,
-                                      Value dtype) {
-  return {countOf(e, op.getInput()), dtype,
+static SmallVector<Value> argumentsOf(Emitter &e, AllReduceOp op, Value dtype) {
+  return {e.countOf(op.getInput()), dtype,
           reductionOf(e, op.getReductionAttr()), e.group(op.getMeshAxes())};
 }
 
-static SmallVector<Value> argumentsOf(Emitter &e, AllGatherOp op,
-                                      Value dtype) {
-  return {rankOf(e, op.getInput()), shapeOf(e, op.getInput()),
+static SmallVector<Value> argumentsOf(Emitter &e, AllGatherOp op, Value dtype) {
+  return {e.rankOf(op.getInput()), e.shapeOf(op.getInput()),
           e.i32(op.getGatherDim()), dtype, e.group(op.getMeshAxes())};
 }
 
 static SmallVector<Value> argumentsOf(Emitter &e, ReduceScatterOp op,
                                       Value dtype) {
-  return {rankOf(e, op.getInput()),
-          shapeOf(e, op.getInput()),
+  return {e.rankOf(op.getInput()),
+          e.shapeOf(op.getInput()),
           e.i32(op.getScatterDim()),
           dtype,
           reductionOf(e, op.getReductionAttr()),
           e.group(op.getMeshAxes())};
 }
 
-static SmallVector<Value> argumentsOf(Emitter &e, AllToAllOp op,
-                                      Value dtype) {
-  return {rankOf(e, op.getInput()),  shapeOf(e, op.getInput()),
-          e.i32(op.getSplitDim()),   e.i32(op.getConcatDim()),
-          dtype,                     e.group(op.getMeshAxes())};
+static SmallVector<Value> argumentsOf(Emitter &e, AllToAllOp op, Value dtype) {
+  return {e.rankOf(op.getInput()),
+          e.shapeOf(op.getInput()),
+          e.i32(op.getSplitDim()),
+          e.i32(op.getConcatDim()),
+          dtype,
+          e.group(op.getMeshAxes())};
 }
 
 static SmallVector<Value> argumentsOf(Emitter &e, CollectivePermuteOp op,
                                       Value dtype) {
   ArrayRef<int64_t> pairs = op.getSourceTargetPairs();
-  return {countOf(e, op.getInput()), dtype, e.group(op.getMeshAxes()),
+  return {e.countOf(op.getInput()), dtype, e.group(op.getMeshAxes()),
           e.i64(pairs.size() / 2), e.constArray(pairs)};
 }
 
-static SmallVector<Value> argumentsOf(Emitter &e, AllSliceOp op,
-                                      Value dtype) {
-  return {rankOf(e, op.getInput()), shapeOf(e, op.getInput()),
+static SmallVector<Value> argumentsOf(Emitter &e, AllSliceOp op, Value dtype) {
+  return {e.rankOf(op.getInput()), e.shapeOf(op.getInput()),
           e.i32(op.getSliceDim()), dtype, e.group(op.getMeshAxes())};
 }
 
@@ -78,8 +67,7 @@ struct CollectiveToCall : RuntimePattern<OpT> {
   using RuntimePattern<OpT>::RuntimePattern;
   using OpAdaptor = typename OpT::Adaptor;
 
-  LogicalResult lower(OpT op, OpAdaptor adaptor,
-                      Emitter &e) const override {
+  LogicalResult lower(OpT op, OpAdaptor adaptor, Emitter &e) const override {
     FailureOr<Value> dtype =
         this->dtypeCode(e, op, tensorType(op.getInput()).getElementType());
     if (failed(dtype))

@@ -16,23 +16,9 @@ using namespace mlir::palm::lowering;
 
 namespace {
 
-/// Shapes and element sizes of data movement operands.
-template <typename OpT> struct MovementPattern : RuntimePattern<OpT> {
-  using RuntimePattern<OpT>::RuntimePattern;
-  static Value rank(Emitter &e, Value v) {
-    return e.i32(tensorType(v).getRank());
-  }
-  static Value shape(Emitter &e, Value v) {
-    return e.constArray(tensorType(v).getShape());
-  }
-  static Value elemBytes(Emitter &e, Value v) {
-    return e.i64(elementBytes(tensorType(v).getElementType()));
-  }
-};
-
 /// palm.mask_padding -> palmrt_mask_padding.
-struct MaskPaddingToCall : MovementPattern<MaskPaddingOp> {
-  using MovementPattern::MovementPattern;
+struct MaskPaddingToCall : RuntimePattern<MaskPaddingOp> {
+  using RuntimePattern::RuntimePattern;
   LogicalResult lower(MaskPaddingOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
     int64_t dim = op.getDim();
@@ -41,59 +27,60 @@ struct MaskPaddingToCall : MovementPattern<MaskPaddingOp> {
             .second;
     e.call(RuntimeCall::palmrt_mask_padding,
            {adaptor.getInput(), resultPtr(op.getResult()),
-            rank(e, op.getInput()), shape(e, op.getInput()), e.i32(dim), valid,
-            elemBytes(e, op.getInput())});
+            e.rankOf(op.getInput()), e.shapeOf(op.getInput()), e.i32(dim),
+            valid, e.elementBytesOf(op.getInput())});
     return success();
   }
 };
 
 /// palm.transpose -> palmrt_transpose.
-struct TransposeToCall : MovementPattern<TransposeOp> {
-  using MovementPattern::MovementPattern;
+struct TransposeToCall : RuntimePattern<TransposeOp> {
+  using RuntimePattern::RuntimePattern;
   LogicalResult lower(TransposeOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
     e.call(RuntimeCall::palmrt_transpose,
            {adaptor.getInput(), resultPtr(op.getResult()),
-            rank(e, op.getInput()), shape(e, op.getInput()),
-            e.constArray(op.getPermutation()), elemBytes(e, op.getInput())});
+            e.rankOf(op.getInput()), e.shapeOf(op.getInput()),
+            e.constArray(op.getPermutation()),
+            e.elementBytesOf(op.getInput())});
     return success();
   }
 };
 
 /// tensor.extract_slice -> palmrt_extract_slice.
-struct ExtractSliceToCall : MovementPattern<tensor::ExtractSliceOp> {
-  using MovementPattern::MovementPattern;
+struct ExtractSliceToCall : RuntimePattern<tensor::ExtractSliceOp> {
+  using RuntimePattern::RuntimePattern;
   LogicalResult lower(tensor::ExtractSliceOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
     if (failed(refuseIf(checkStaticSlice(op))))
       return failure();
     e.call(RuntimeCall::palmrt_extract_slice,
            {adaptor.getSource(), resultPtr(op.getResult()),
-            rank(e, op.getSource()), shape(e, op.getSource()),
-            shape(e, op.getResult()), e.constArray(op.getStaticOffsets()),
-            elemBytes(e, op.getSource())});
+            e.rankOf(op.getSource()), e.shapeOf(op.getSource()),
+            e.shapeOf(op.getResult()), e.constArray(op.getStaticOffsets()),
+            e.elementBytesOf(op.getSource())});
     return success();
   }
 };
 
 /// tensor.pad (zeros at the high end) -> palmrt_pad.
-struct PadToCall : MovementPattern<tensor::PadOp> {
-  using MovementPattern::MovementPattern;
+struct PadToCall : RuntimePattern<tensor::PadOp> {
+  using RuntimePattern::RuntimePattern;
   LogicalResult lower(tensor::PadOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
     if (failed(refuseIf(checkZeroHighPad(op))))
       return failure();
     e.call(RuntimeCall::palmrt_pad,
            {adaptor.getSource(), resultPtr(op.getResult()),
-            rank(e, op.getSource()), shape(e, op.getSource()),
-            shape(e, op.getResult()), elemBytes(e, op.getSource())});
+            e.rankOf(op.getSource()), e.shapeOf(op.getSource()),
+            e.shapeOf(op.getResult()), e.elementBytesOf(op.getSource())});
     return success();
   }
 };
 
 /// tensor.concat -> one palmrt_insert_slice per input.
-struct ConcatToCalls : MovementPattern<tensor::ConcatOp> {
-  using MovementPattern::MovementPattern;
+struct ConcatToCalls : RuntimePattern<tensor::ConcatOp> {
+  using RuntimePattern::RuntimePattern;
   LogicalResult lower(tensor::ConcatOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
     int64_t dim = op.getDim(), offset = 0;
@@ -101,9 +88,9 @@ struct ConcatToCalls : MovementPattern<tensor::ConcatOp> {
       SmallVector<int64_t> offsets(tensorType(input).getRank(), 0);
       offsets[dim] = offset;
       e.call(RuntimeCall::palmrt_insert_slice,
-             {ptr, resultPtr(op.getResult()), rank(e, input), shape(e, input),
-              shape(e, op.getResult()), e.constArray(offsets),
-              elemBytes(e, input)});
+             {ptr, resultPtr(op.getResult()), e.rankOf(input), e.shapeOf(input),
+              e.shapeOf(op.getResult()), e.constArray(offsets),
+              e.elementBytesOf(input)});
       offset += tensorType(input).getDimSize(dim);
     }
     return success();

@@ -26,8 +26,7 @@ static void describeTree(Value v, SmallVectorImpl<BlockArgument> &leaves,
                          llvm::raw_ostream &os) {
   if (auto arg = dyn_cast<BlockArgument>(v)) {
     auto it = llvm::find(leaves, arg);
-    os << "L" << (it - leaves.begin()) << ":"
-       << tensorType(v).getElementType();
+    os << "L" << (it - leaves.begin()) << ":" << tensorType(v).getElementType();
     if (it == leaves.end())
       leaves.push_back(arg);
     return;
@@ -42,10 +41,6 @@ static void describeTree(Value v, SmallVectorImpl<BlockArgument> &leaves,
     os << ",";
   }
   os << ")";
-}
-
-static int64_t elementBytes(Value v) {
-  return tensorType(v).getElementType().getIntOrFloatBitWidth() / 8;
 }
 
 /// The kernel's body: out = a[0], the leaves' pointers, then n.
@@ -67,8 +62,7 @@ static void buildFusionKernel(OpBuilder &b, Location l, ArrayRef<Value> a,
       b, l, K::vectorizable(b, l, a.drop_back(), a.back(), width),
       /*withElseRegion=*/true);
   OpBuilder vb = branch.getThenBodyBuilder();
-  Value vectors =
-      arith::DivSIOp::create(vb, l, a.back(), K::i64(vb, l, width));
+  Value vectors = arith::DivSIOp::create(vb, l, a.back(), K::i64(vb, l, width));
   K::gridStride(vb, l, vectors, [&](Value iv) {
     Value first = arith::MulIOp::create(vb, l, iv, K::i64(vb, l, width));
     SmallVector<SmallVector<Value>> loaded;
@@ -103,10 +97,12 @@ struct FusionToKernel : RuntimePattern<FusionOp> {
     os << "ew:";
     describeTree(root, leaves, os);
     int64_t n = op.getType().getNumElements();
-    int64_t widest = elementBytes(root);
+    // 16 bytes of the widest element type per thread.
+    int64_t width = K::vectorWidth(tensorType(root).getElementType());
     for (BlockArgument arg : leaves)
-      widest = std::max(widest, elementBytes(arg));
-    int64_t width = n % (16 / widest) == 0 ? 16 / widest : 1;
+      width = std::min(width, K::vectorWidth(tensorType(arg).getElementType()));
+    if (n % width != 0)
+      width = 1;
     os << ":w" << width;
     Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
     SmallVector<Type> argTypes(leaves.size() + 1, ptr);

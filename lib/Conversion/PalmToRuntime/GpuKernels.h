@@ -80,6 +80,10 @@ public:
   /// storeVector of f32 `values` narrowed to `type`.
   static void storeF32s(OpBuilder &b, Location loc, Type type, Value base,
                         Value index, ArrayRef<Value> values);
+  /// Elements of `type` in one 16-byte vector access.
+  static int64_t vectorWidth(Type type) {
+    return 16 / (type.getIntOrFloatBitWidth() / 8);
+  }
   /// i1: every pointer is 16-byte aligned and `count` a multiple of `width`
   /// (the condition for loadF32s/storeF32s of `width` at multiples of it).
   static Value vectorizable(OpBuilder &b, Location loc,

@@ -23,7 +23,7 @@ static Value rowFold(OpBuilder &b, Location loc, Type t, Value logits,
                      Value base, Value lane, Value count, Value vocab,
                      Value init,
                      const std::function<Value(Value, Value)> &step) {
-  int64_t width = 16 / (t.getIntOrFloatBitWidth() / 8);
+  int64_t width = K::vectorWidth(t);
   auto fold = [&](Value from, Value to, int64_t w, Value acc) {
     return K::laneChunks(
         b, loc, lane, from, to, w, {acc},

@@ -100,6 +100,13 @@ public:
   Value call(RuntimeCall callee, ArrayRef<Value> args) {
     return emitRuntimeCall(b, loc, state.module, callee, args);
   }
+  // A tensor operand's description as palmrt's calls take it.
+  Value rankOf(Value v) { return i32(tensorType(v).getRank()); }
+  Value shapeOf(Value v) { return constArray(tensorType(v).getShape()); }
+  Value countOf(Value v) { return i64(tensorType(v).getNumElements()); }
+  Value elementBytesOf(Value v) {
+    return i64(elementBytes(tensorType(v).getElementType()));
+  }
   /// The i32 group id of `axes`.
   Value group(ArrayRef<StringAttr> axes) { return i32(state.groupOf(axes)); }
   Value group(ArrayAttr axes);

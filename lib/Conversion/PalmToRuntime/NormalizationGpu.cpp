@@ -137,7 +137,7 @@ struct LayerNormToKernel : RuntimePattern<LayerNormOp> {
         "layer_norm:" + typeName(t), {ptr, ptr, ptr, i64, i64, e.builder().getF32Type()},
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value colsF = arith::SIToFPOp::create(b, l, b.getF32Type(), a[4]);
-          int64_t width = 16 / (t.getIntOrFloatBitWidth() / 8);
+          int64_t width = K::vectorWidth(t);
           auto branch = scf::IfOp::create(
               b, l, K::vectorizable(b, l, a.take_front(3), a[4], width),
               /*withElseRegion=*/true);
