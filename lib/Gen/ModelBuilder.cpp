@@ -238,9 +238,11 @@ Value ModelBuilder::buildAttention(Value h, const LayerWeights &w,
   Value v = buildDot(h, w.wv, {2}, {0}, prefix + "attention.v");
   FloatAttr base = builder.getF32FloatAttr(10000.0f);
   Value qRot =
-      RopeOp::create(builder, named(prefix + "attention.q_rope"), q, base);
+      RopeOp::create(builder, named(prefix + "attention.q_rope"), q, base,
+                     /*seq_shard=*/DimShardAttr());
   Value kRot =
-      RopeOp::create(builder, named(prefix + "attention.k_rope"), k, base);
+      RopeOp::create(builder, named(prefix + "attention.k_rope"), k, base,
+                     /*seq_shard=*/DimShardAttr());
   Value attended =
       AttentionOp::create(builder, named(prefix + "attention.attend"), qRot,
                           kRot, v, /*causal=*/true, /*scale=*/FloatAttr());
