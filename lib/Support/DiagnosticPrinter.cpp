@@ -88,17 +88,19 @@ void DiagnosticPrinter::print(Diagnostic &diag) {
           /*showSourceLine=*/true);
     call = getCallSite(call.getCaller());
   }
-  // A note repeats the source line only where it points elsewhere.
+  // A note repeats the source line and the names only where it points
+  // elsewhere.
   for (Diagnostic &note : diag.getNotes()) {
-    print(note.getLocation(), note.str(), note.getSeverity(),
-          note.getLocation() != loc);
+    bool elsewhere = note.getLocation() != loc;
+    print(note.getLocation(), note.str(), note.getSeverity(), elsewhere,
+          elsewhere);
     loc = note.getLocation();
   }
 }
 
 void DiagnosticPrinter::print(Location loc, StringRef message,
-                              DiagnosticSeverity severity,
-                              bool showSourceLine) {
+                              DiagnosticSeverity severity, bool showSourceLine,
+                              bool showNames) {
   LocationParts parts;
   collectParts(loc, parts);
   std::string names;
@@ -114,7 +116,7 @@ void DiagnosticPrinter::print(Location loc, StringRef message,
     return;
   }
   std::string text = message.str();
-  if (!parts.names.empty()) {
+  if (showNames && !parts.names.empty()) {
     text += " (at ";
     for (auto [i, name] : llvm::enumerate(parts.names))
       text += (i == 0 ? "'" : ", '") + name.str() + "'";

@@ -45,8 +45,11 @@ public:
   void print(Diagnostic &diag);
 
 private:
+  /// Prints one message at `loc`; `showNames` appends the names of a
+  /// location that has a file position.
   void print(Location loc, llvm::StringRef message,
-             DiagnosticSeverity severity, bool showSourceLine);
+             DiagnosticSeverity severity, bool showSourceLine,
+             bool showNames = true);
   /// The start of `loc` in a buffer of the source manager, or an invalid
   /// SMLoc.
   llvm::SMLoc findInSource(FileLineColLoc loc);
