@@ -10,6 +10,7 @@
 
 #include "palm/Support/NestingLimit.h"
 
+#include "mlir/Bytecode/BytecodeReader.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -33,6 +34,10 @@ static char getCloser(char opener) {
 LogicalResult mlir::palm::checkNestingDepth(const llvm::MemoryBuffer &buffer,
                                             raw_ostream &os,
                                             llvm::StringRef splitMarker) {
+  // Bytecode is no text: its strings are raw bytes, and its reader keeps
+  // its own stack of regions.
+  if (isBytecode(buffer.getMemBufferRef()))
+    return success();
   llvm::StringRef text = buffer.getBuffer();
   // The closer each open bracket expects, innermost last.
   llvm::SmallVector<char> open;

@@ -30,7 +30,8 @@ inline constexpr unsigned kMaxNestingDepth = 1000;
 /// when brackets nest deeper than kMaxNestingDepth, prints an error at the
 /// first bracket past the limit ("file:line:col: error: ...") to `os` and
 /// fails. When `splitMarker` is given, each chunk it separates (as with
-/// --split-input-file) is scanned on its own.
+/// --split-input-file) is scanned on its own. MLIR bytecode passes
+/// unscanned.
 LogicalResult checkNestingDepth(const llvm::MemoryBuffer &buffer,
                                 raw_ostream &os,
                                 llvm::StringRef splitMarker = {});
