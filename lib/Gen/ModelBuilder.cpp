@@ -15,6 +15,8 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/IR/Verifier.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "palm/Support/DiagnosticPrinter.h"
+#include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
 
@@ -342,6 +344,9 @@ llvm::Error mlir::palm::gen::emitModel(const ModelConfig &config, Layout layout,
   // time.
   MLIRContext context(MLIRContext::Threading::DISABLED);
   context.loadDialect<PalmDialect, func::FuncDialect>();
+  // The IR has no source text: its locations are op names.
+  llvm::SourceMgr noSource;
+  ScopedDiagnosticPrinter diagnostics(noSource, &context, "palm-gen");
   OwningOpRef<ModuleOp> module =
       buildModel(context, config, layout, mesh, returnLogits);
   if (!module)
