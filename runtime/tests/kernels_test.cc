@@ -51,6 +51,43 @@ TEST(LayerNorm, MatchesDefinition) {
   }
 }
 
+TEST(LayerNorm, SplitFeaturesMergeToTheWholeRow) {
+  // 13 features over 3 shards of 5 (the last with 3 real ones and 2 of
+  // padding, which must not count), far from zero so that E[x^2] - E[x]^2
+  // would lose digits.
+  int64_t rows = 4, cols = 13, shards = 3, local = 5;
+  std::vector<float> x = randomVector(rows * cols, 12, 0.5f);
+  for (float &v : x)
+    v += 1000.0f;
+  std::vector<float> scale = randomVector(cols, 13), whole(rows * cols);
+  palmrt_layer_norm_f32(x.data(), scale.data(), whole.data(), rows, cols,
+                        1e-6f);
+  std::vector<float> moments(shards * 3 * rows);
+  std::vector<std::vector<float>> xs(shards), ss(shards);
+  for (int64_t s = 0; s < shards; ++s) {
+    int64_t valid = std::min(local, cols - s * local);
+    xs[s].assign(rows * local, -7.0f); // padding: any value
+    ss[s].assign(local, 0.0f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < valid; ++c)
+        xs[s][r * local + c] = x[r * cols + s * local + c];
+    for (int64_t c = 0; c < valid; ++c)
+      ss[s][c] = scale[s * local + c];
+    palmrt_row_moments_f32(xs[s].data(), moments.data() + s * 3 * rows, rows,
+                           local, valid);
+  }
+  for (int64_t s = 0; s < shards; ++s) {
+    int64_t valid = std::min(local, cols - s * local);
+    std::vector<float> y(rows * local);
+    palmrt_layer_norm_merged_f32(xs[s].data(), ss[s].data(), moments.data(),
+                                 y.data(), rows, local, shards, 1e-6f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < valid; ++c)
+        EXPECT_NEAR(y[r * local + c], whole[r * cols + s * local + c], 1e-3)
+            << "shard " << s << " row " << r << " column " << c;
+  }
+}
+
 std::vector<double> ropeReference(const std::vector<float> &x, int64_t b,
                                   int64_t s, int64_t h, int64_t d,
                                   double base, int64_t offset = 0) {

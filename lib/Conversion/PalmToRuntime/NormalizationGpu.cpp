@@ -2,8 +2,11 @@
 //
 // Layer norm: one warp per row, mean then the sum of squared deviations
 // (two passes over the row, no cancellation), 16-byte vector accesses when
-// the row length and the pointers allow. RoPE: one thread per (batch,
-// position, pair), whose sine and cosine serve every head.
+// the row length and the pointers allow. A layer norm over split features
+// is two such kernels: the moments of each row's shard, then (after their
+// all-gather) every lane merging them and normalizing the shard. RoPE: one
+// thread per (batch, position, pair), whose sine and cosine serve every
+// head.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +23,70 @@ using namespace mlir::palm::lowering;
 
 using K = GpuKernels;
 
+/// The sum over this warp's row of term(x[base + j]) for j < count, in
+/// every lane, each lane taking `width` consecutive elements per step.
+static Value rowSum(OpBuilder &b, Location l, Type t, Value x, Value base,
+                    Value lane, Value count, int64_t width,
+                    const std::function<Value(Value)> &term) {
+  Value partial =
+      K::laneChunks(b, l, lane, Value(), count, width, {K::f32(b, l, 0)},
+                    [&](Value j, ValueRange acc) -> SmallVector<Value> {
+                      Value s = acc[0];
+                      Value at = arith::AddIOp::create(b, l, base, j);
+                      for (Value v : K::loadF32s(b, l, t, x, at, width))
+                        s = arith::AddFOp::create(b, l, s, term(v));
+                      return {s};
+                    })[0];
+  return K::warpReduce(b, l, partial, false);
+}
+
+/// The mean of the row's first `count` elements and the sum of squared
+/// deviations from it (two passes, no cancellation). `countF` is count as
+/// f32, at least 1.
+static std::pair<Value, Value> rowMoments(OpBuilder &b, Location l, Type t,
+                                          Value x, Value base, Value lane,
+                                          Value count, Value countF,
+                                          int64_t width) {
+  Value mean = arith::DivFOp::create(
+      b, l, rowSum(b, l, t, x, base, lane, count, width, [](Value v) { return v; }),
+      countF);
+  Value m2 = rowSum(b, l, t, x, base, lane, count, width, [&](Value v) {
+    Value dx = arith::SubFOp::create(b, l, v, mean);
+    return arith::MulFOp::create(b, l, dx, dx).getResult();
+  });
+  return {mean, m2};
+}
+
+/// y[base + j] = (x[base + j] - mean) * rstd * scale[j] for j < cols.
+static void normalizeRow(OpBuilder &b, Location l, Type t, Value x,
+                         Value scale, Value y, Value base, Value lane,
+                         Value cols, int64_t width, Value mean, Value rstd) {
+  K::laneChunks(b, l, lane, Value(), cols, width, {},
+                [&](Value j, ValueRange) -> SmallVector<Value> {
+                  Value at = arith::AddIOp::create(b, l, base, j);
+                  SmallVector<Value> xs = K::loadF32s(b, l, t, x, at, width);
+                  SmallVector<Value> scales =
+                      K::loadF32s(b, l, t, scale, j, width);
+                  SmallVector<Value> ys;
+                  for (auto [xv, sv] : llvm::zip(xs, scales)) {
+                    Value dx = arith::SubFOp::create(b, l, xv, mean);
+                    ys.push_back(arith::MulFOp::create(
+                        b, l, arith::MulFOp::create(b, l, dx, rstd), sv));
+                  }
+                  K::storeF32s(b, l, t, y, at, ys);
+                  return {};
+                });
+}
+
+/// 1 / sqrt(m2 / n + eps).
+static Value reciprocalStd(OpBuilder &b, Location l, Value m2, Value n,
+                           Value eps) {
+  Value var = arith::DivFOp::create(b, l, m2, n);
+  return arith::DivFOp::create(
+      b, l, K::f32(b, l, 1),
+      math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps)));
+}
+
 /// The rows of a layer-norm kernel, each lane taking `width` consecutive
 /// elements per step. a = (x, scale, y, rows, cols, eps); `colsF` is cols
 /// as f32.
@@ -28,49 +95,11 @@ static void layerNormRows(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
   Value cols = a[4];
   K::warpRows(b, l, a[3], [&](Value row, Value lane) {
     Value base = arith::MulIOp::create(b, l, row, cols);
-    auto at = [&](Value j) {
-      return arith::AddIOp::create(b, l, base, j).getResult();
-    };
-    auto sumOf = [&](const std::function<Value(Value)> &term) {
-      Value partial =
-          K::laneChunks(b, l, lane, Value(), cols, width, {K::f32(b, l, 0)},
-                        [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                          Value s = acc[0];
-                          for (Value v :
-                               K::loadF32s(b, l, t, a[0], at(j), width))
-                            s = arith::AddFOp::create(b, l, s, term(v));
-                          return {s};
-                        })[0];
-      return K::warpReduce(b, l, partial, false);
-    };
-    Value mean = arith::DivFOp::create(b, l, sumOf([](Value v) { return v; }),
-                                       colsF);
-    Value var = arith::DivFOp::create(b, l, sumOf([&](Value v) {
-                                        Value dx = arith::SubFOp::create(
-                                            b, l, v, mean);
-                                        return arith::MulFOp::create(b, l, dx,
-                                                                     dx)
-                                            .getResult();
-                                      }),
-                                      colsF);
-    Value rstd = arith::DivFOp::create(
-        b, l, K::f32(b, l, 1),
-        math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, var, a[5])));
-    K::laneChunks(b, l, lane, Value(), cols, width, {},
-                  [&](Value j, ValueRange) -> SmallVector<Value> {
-                    SmallVector<Value> xs =
-                        K::loadF32s(b, l, t, a[0], at(j), width);
-                    SmallVector<Value> scales =
-                        K::loadF32s(b, l, t, a[1], j, width);
-                    SmallVector<Value> ys;
-                    for (auto [xv, sv] : llvm::zip(xs, scales)) {
-                      Value dx = arith::SubFOp::create(b, l, xv, mean);
-                      ys.push_back(arith::MulFOp::create(
-                          b, l, arith::MulFOp::create(b, l, dx, rstd), sv));
-                    }
-                    K::storeF32s(b, l, t, a[2], at(j), ys);
-                    return {};
-                  });
+    auto [mean, m2] =
+        rowMoments(b, l, t, a[0], base, lane, cols, colsF, width);
+    Value rstd = reciprocalStd(b, l, m2, colsF, a[5]);
+    normalizeRow(b, l, t, a[0], a[1], a[2], base, lane, cols, width, mean,
+                 rstd);
   });
 }
 
@@ -157,6 +186,134 @@ struct LayerNormToKernel : RuntimePattern<LayerNormOp> {
   }
 };
 
+/// palm.row_moments -> a warp per row: (count, mean, squared deviations)
+/// of the row's valid features.
+struct RowMomentsToKernel : RuntimePattern<RowMomentsOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(RowMomentsOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    ArrayRef<int64_t> x = op.getInput().getType().getShape();
+    Type t = op.getInput().getType().getElementType();
+    Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
+    Type i64 = e.builder().getI64Type();
+    // a = (x, moments, rows, cols, valid)
+    StringRef kernel = state.gpu->get(
+        "row_moments:" + typeName(t), {ptr, ptr, i64, i64, i64},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          Type f32 = b.getF32Type();
+          Value count = arith::SIToFPOp::create(b, l, f32, a[4]);
+          Value divisor = arith::SIToFPOp::create(
+              b, l, f32, arith::MaxSIOp::create(b, l, a[4], K::i64(b, l, 1)));
+          K::warpRows(b, l, a[2], [&](Value row, Value lane) {
+            Value base = arith::MulIOp::create(b, l, row, a[3]);
+            std::pair<Value, Value> moments =
+                rowMoments(b, l, t, a[0], base, lane, a[4], divisor, 1);
+            K::inLaneZero(b, l, lane, [&] {
+              Value at = row;
+              for (Value v : {count, moments.first, moments.second}) {
+                K::storeF32(b, l, f32, a[1], at, v);
+                at = arith::AddIOp::create(b, l, at, a[2]);
+              }
+            });
+          });
+        });
+    int64_t rows = product(x.drop_back());
+    e.launch(kernel, rows, true,
+             {adaptor.getInput(), resultPtr(op.getResult()), e.i64(rows),
+              e.i64(x.back()),
+              e.shardExtent(op.getFeatureShard(), x.back()).second});
+    return success();
+  }
+};
+
+/// Merges every shard's moments of one row in shard order (parallel
+/// variance); returns (count, mean, squared deviations) as f32.
+/// a = (x, scale, moments, y, rows, cols, shards, eps).
+static SmallVector<Value> mergeMoments(OpBuilder &b, Location l,
+                                       ArrayRef<Value> a, Value row) {
+  Type f32 = b.getF32Type();
+  Value zero = K::f32(b, l, 0);
+  auto loop = scf::ForOp::create(
+      b, l, K::i64(b, l, 0), a[6], K::i64(b, l, 1),
+      ValueRange{zero, zero, zero},
+      [&](OpBuilder &nb, Location ll, Value s, ValueRange acc) {
+        Value n = acc[0], mean = acc[1], m2 = acc[2];
+        Value at = arith::AddIOp::create(
+            nb, ll,
+            arith::MulIOp::create(
+                nb, ll, arith::MulIOp::create(nb, ll, s, K::i64(nb, ll, 3)),
+                a[4]),
+            row);
+        Value nB = K::loadF32(nb, ll, f32, a[2], at);
+        at = arith::AddIOp::create(nb, ll, at, a[4]);
+        Value meanB = K::loadF32(nb, ll, f32, a[2], at);
+        at = arith::AddIOp::create(nb, ll, at, a[4]);
+        Value m2B = K::loadF32(nb, ll, f32, a[2], at);
+        Value total = arith::AddFOp::create(nb, ll, n, nB);
+        Value delta = arith::SubFOp::create(nb, ll, meanB, mean);
+        Value share = arith::DivFOp::create(nb, ll, nB, total);
+        Value newMean = arith::AddFOp::create(
+            nb, ll, mean, arith::MulFOp::create(nb, ll, delta, share));
+        Value newM2 = arith::AddFOp::create(
+            nb, ll, arith::AddFOp::create(nb, ll, m2, m2B),
+            arith::MulFOp::create(
+                nb, ll, arith::MulFOp::create(nb, ll, delta, delta),
+                arith::MulFOp::create(nb, ll, n, share)));
+        // A shard with no real features adds nothing.
+        Value has = arith::CmpFOp::create(nb, ll, arith::CmpFPredicate::OGT,
+                                          nB, K::f32(nb, ll, 0));
+        scf::YieldOp::create(
+            nb, ll,
+            ValueRange{arith::SelectOp::create(nb, ll, has, total, n),
+                       arith::SelectOp::create(nb, ll, has, newMean, mean),
+                       arith::SelectOp::create(nb, ll, has, newM2, m2)});
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+/// palm.layer_norm_merged -> a warp per row: every lane merges the row's
+/// moments, then the row's shard is normalized.
+struct LayerNormMergedToKernel : RuntimePattern<LayerNormMergedOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(LayerNormMergedOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    ArrayRef<int64_t> x = op.getInput().getType().getShape();
+    Type t = op.getInput().getType().getElementType();
+    Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
+    Type i64 = e.builder().getI64Type();
+    StringRef kernel = state.gpu->get(
+        "layer_norm_merged:" + typeName(t),
+        {ptr, ptr, ptr, ptr, i64, i64, i64, e.builder().getF32Type()},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          int64_t width = K::vectorWidth(t);
+          auto rows = [&](int64_t w) {
+            K::warpRows(b, l, a[4], [&](Value row, Value lane) {
+              SmallVector<Value> merged = mergeMoments(b, l, a, row);
+              Value rstd = reciprocalStd(b, l, merged[2], merged[0], a[7]);
+              Value base = arith::MulIOp::create(b, l, row, a[5]);
+              normalizeRow(b, l, t, a[0], a[1], a[3], base, lane, a[5], w,
+                           merged[1], rstd);
+            });
+          };
+          auto branch = scf::IfOp::create(
+              b, l, K::vectorizable(b, l, {a[0], a[1], a[3]}, a[5], width),
+              /*withElseRegion=*/true);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(branch.thenBlock()->getTerminator());
+          rows(width);
+          b.setInsertionPoint(branch.elseBlock()->getTerminator());
+          rows(1);
+        });
+    int64_t rows = product(x.drop_back());
+    e.launch(kernel, rows, true,
+             {adaptor.getInput(), adaptor.getScale(), adaptor.getMoments(),
+              resultPtr(op.getResult()), e.i64(rows), e.i64(x.back()),
+              e.i64(op.getMoments().getType().getDimSize(0)),
+              e.f32(op.getEpsilon().convertToFloat())});
+    return success();
+  }
+};
+
 /// palm.rope -> a thread per (batch, position, pair).
 struct RopeToKernel : RuntimePattern<RopeOp> {
   using RuntimePattern::RuntimePattern;
@@ -186,5 +343,6 @@ struct RopeToKernel : RuntimePattern<RopeOp> {
 void mlir::palm::lowering::populateGpuNormalizationPatterns(
     RewritePatternSet &patterns, const TypeConverter &converter,
     LoweringState &state) {
-  patterns.add<LayerNormToKernel, RopeToKernel>(converter, state);
+  patterns.add<LayerNormToKernel, RowMomentsToKernel, LayerNormMergedToKernel,
+               RopeToKernel>(converter, state);
 }

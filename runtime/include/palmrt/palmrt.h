@@ -116,6 +116,21 @@ void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch, int64_t m,
 void palmrt_layer_norm_f32(const float *x, const float *scale, float *y,
                            int64_t rows, int64_t cols, float eps);
 
+/* A layer norm over a split feature dimension, in two steps. First, for
+ * each row of x [rows, cols], over its first `valid` columns (the rest are
+ * padding): moments[0, r] = valid, moments[1, r] = the mean, moments[2, r]
+ * = the sum of squared deviations from it (moments [3, rows]). */
+void palmrt_row_moments_f32(const float *x, float *moments, int64_t rows,
+                            int64_t cols, int64_t valid);
+
+/* Then, with every shard's moments [shards, 3, rows] (gathered in shard
+ * order): merge them in that order (parallel variance: n = na + nb, d =
+ * mb - ma, m = ma + d nb / n, M2 = M2a + M2b + d^2 na nb / n) and write
+ * y[r, :] = (x[r, :] - m) / sqrt(M2 / n + eps) * scale. */
+void palmrt_layer_norm_merged_f32(const float *x, const float *scale,
+                                  const float *moments, float *y, int64_t rows,
+                                  int64_t cols, int64_t shards, float eps);
+
 /* Rotary embedding of x [b, s, h, d], d even, rotate-half pairing (i with
  * i + d/2), angle p * base^(-2i/d) at position p = position_offset + (the
  * row's index in [0, s)): a shard of a longer sequence passes its offset. */

@@ -237,6 +237,64 @@ PALMRT_KERNEL void palmrt_layer_norm_f32(const float *x, const float *scale,
   }
 }
 
+PALMRT_KERNEL void palmrt_row_moments_f32(const float *x, float *moments,
+                                          int64_t rows, int64_t cols,
+                                          int64_t valid) {
+  TraceScope trace("row_moments", "kernel");
+  if (trace.active())
+    trace.setArgs(absl::StrCat("\"rows\":", rows, ",\"cols\":", cols));
+  valid = std::clamp<int64_t>(valid, 0, cols);
+  float inv = valid > 0 ? 1.0f / static_cast<float>(valid) : 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *xr = x + r * cols;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t c = 0; c < valid; ++c)
+      sum += xr[c];
+    float mean = sum * inv;
+    float sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t c = 0; c < valid; ++c) {
+      float d = xr[c] - mean;
+      sq += d * d;
+    }
+    moments[r] = static_cast<float>(valid);
+    moments[rows + r] = mean;
+    moments[2 * rows + r] = sq;
+  }
+}
+
+PALMRT_KERNEL void palmrt_layer_norm_merged_f32(const float *x,
+                                                const float *scale,
+                                                const float *moments, float *y,
+                                                int64_t rows, int64_t cols,
+                                                int64_t shards, float eps) {
+  TraceScope trace("layer_norm_merged", "kernel");
+  if (trace.active())
+    trace.setArgs(absl::StrCat("\"rows\":", rows, ",\"cols\":", cols,
+                               ",\"shards\":", shards));
+  for (int64_t r = 0; r < rows; ++r) {
+    float n = 0, mean = 0, m2 = 0;
+    for (int64_t s = 0; s < shards; ++s) {
+      const float *m = moments + 3 * s * rows + r;
+      float nb = m[0];
+      if (nb <= 0)
+        continue;
+      float total = n + nb;
+      float delta = m[rows] - mean;
+      mean += delta * (nb / total);
+      m2 += m[2 * rows] + delta * delta * (n * nb / total);
+      n = total;
+    }
+    float rstd = 1.0f / std::sqrt((n > 0 ? m2 / n : 0.0f) + eps);
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c)
+      yr[c] = (xr[c] - mean) * rstd * scale[c];
+  }
+}
+
 PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
                                    int64_t s, int64_t h, int64_t d,
                                    float base, int64_t position_offset) {

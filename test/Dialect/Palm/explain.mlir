@@ -13,6 +13,8 @@ func.func @mlp(
   %y = palm.dot_general %h, %w2, contracting_dims = [1] x [0] : (tensor<8x2048xf32>, tensor<2048x512xf32>) -> tensor<8x512xf32> loc("layers.0.mlp.down")
   // CHECK: remark: {{.*}}'palm.all_reduce' inserted for operand #0 of 'palm.layer_norm' (layers.0.norm), which needs #palm.sharding<@mesh, {{\[}}[data], []]>, but 'palm.dot_general' (layers.0.mlp.down) produces #palm.sharding<@mesh, {{\[}}[data], []], unreduced = [model: sum]>
   %n = palm.layer_norm %y, %s : (tensor<8x512xf32>, tensor<512xf32>) -> tensor<8x512xf32> loc("layers.0.norm")
-  // CHECK: remark: 'palm.all_slice' inserted for result #0 of 'func.return' at [[@LINE+1]]:3, which needs #palm.sharding<@mesh, {{\[}}[data], [model]]>, but 'palm.layer_norm' (layers.0.norm) produces #palm.sharding<@mesh, {{\[}}[data], []]>
+  // The result is wanted split on its features, but the layer norm's input
+  // is not split so: the rows are normalized whole, then sliced.
+  // CHECK: remark: 'palm.all_slice' inserted for the sharding recorded for a result of 'palm.layer_norm' (layers.0.norm), which needs #palm.sharding<@mesh, {{\[}}[data], [model]]>, but 'palm.layer_norm' (layers.0.norm) produces #palm.sharding<@mesh, {{\[}}[data], []]>
   return %n : tensor<8x512xf32>
 }

@@ -350,3 +350,91 @@ module attributes {palm.level = #palm.level<local>} {
     palm.yield %x : tensor<8xf32>
   }
 }
+
+// -----
+
+palm.mesh @mesh(model = 4)
+func.func @row_moments_global(%x: tensor<2x4xf32>) {
+  // expected-error@+1 {{split layer-norm pieces belongs to the local level, but the module is global}}
+  %0 = palm.row_moments %x shard <@mesh, [model], 13> : tensor<2x4xf32> -> tensor<1x3x2xf32>
+  return
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(model = 4)
+  func.func @row_moments_shape(%x: tensor<2x4xf32>) {
+    // expected-error@+1 {{result must be [1, 3] followed by the input's shape without its last dimension}}
+    %0 = palm.row_moments %x shard <@mesh, [model], 13> : tensor<2x4xf32> -> tensor<3x2xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @row_moments_unknown_mesh(%x: tensor<2x4xf32>) {
+    // expected-error@+1 {{which is not a palm.mesh in scope}}
+    %0 = palm.row_moments %x shard <@nowhere, [model], 13> : tensor<2x4xf32> -> tensor<1x3x2xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @row_moments_scalar(%x: tensor<f32>) {
+    // expected-error@+1 {{needs an input of rank at least 1}}
+    %0 = palm.row_moments %x shard <@nowhere, [model], 13> : tensor<f32> -> tensor<1x3xf32>
+    return
+  }
+}
+
+// -----
+
+func.func @layer_norm_merged_global(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %m: tensor<4x3x2xf32>) {
+  // expected-error@+1 {{split layer-norm pieces belongs to the local level, but the module is global}}
+  %0 = palm.layer_norm_merged %x, %s, %m : (tensor<2x4xf32>, tensor<4xf32>, tensor<4x3x2xf32>) -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @layer_norm_merged_scale(%x: tensor<2x4xf32>, %s: tensor<5xf32>, %m: tensor<4x3x2xf32>) {
+    // expected-error@+1 {{must be rank 1 with the size and element type of the input's last dimension}}
+    %0 = palm.layer_norm_merged %x, %s, %m : (tensor<2x4xf32>, tensor<5xf32>, tensor<4x3x2xf32>) -> tensor<2x4xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @layer_norm_merged_moments(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %m: tensor<4x2x2xf32>) {
+    // expected-error@+1 {{moments must be [shards, 3] followed by the input's shape without its last dimension}}
+    %0 = palm.layer_norm_merged %x, %s, %m : (tensor<2x4xf32>, tensor<4xf32>, tensor<4x2x2xf32>) -> tensor<2x4xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @layer_norm_merged_epsilon(%x: tensor<2x4xf32>, %s: tensor<4xf32>, %m: tensor<4x3x2xf32>) {
+    // expected-error@+1 {{epsilon must be positive}}
+    %0 = palm.layer_norm_merged %x, %s, %m {epsilon = 0.0 : f32} : (tensor<2x4xf32>, tensor<4xf32>, tensor<4x3x2xf32>) -> tensor<2x4xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  func.func @layer_norm_merged_scalar(%x: tensor<f32>, %s: tensor<4xf32>, %m: tensor<4x3xf32>) {
+    // expected-error@+1 {{needs an input of rank at least 1}}
+    %0 = palm.layer_norm_merged %x, %s, %m : (tensor<f32>, tensor<4xf32>, tensor<4x3xf32>) -> tensor<f32>
+    return
+  }
+}

@@ -36,6 +36,17 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<2x8x2x4xf32>
   }
 
+  // CHECK-LABEL: func.func @split_layer_norm
+  // A layer norm over features split 4 ways: this shard's row moments, all
+  // shards' moments, the merged normalization of this shard.
+  func.func @split_layer_norm(%x: tensor<2x8x4xf32>, %s: tensor<4xf32>, %all: tensor<4x3x2x8xf32>) -> (tensor<1x3x2x8xf32>, tensor<2x8x4xf32>) {
+    // CHECK: palm.row_moments %{{.*}} shard <@mesh, [model], 13> : tensor<2x8x4xf32> -> tensor<1x3x2x8xf32>
+    %m = palm.row_moments %x shard <@mesh, [model], 13> : tensor<2x8x4xf32> -> tensor<1x3x2x8xf32>
+    // CHECK: palm.layer_norm_merged %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32} : (tensor<2x8x4xf32>, tensor<4xf32>, tensor<4x3x2x8xf32>) -> tensor<2x8x4xf32>
+    %y = palm.layer_norm_merged %x, %s, %all {epsilon = 1.0e-05 : f32} : (tensor<2x8x4xf32>, tensor<4xf32>, tensor<4x3x2x8xf32>) -> tensor<2x8x4xf32>
+    return %m, %y : tensor<1x3x2x8xf32>, tensor<2x8x4xf32>
+  }
+
   // CHECK-LABEL: func.func @local_cross_entropy
   func.func @local_cross_entropy(%l: tensor<3x8x32xf32>, %t: tensor<3x8xi32>) -> tensor<f32> {
     // CHECK: palm.cross_entropy {{.*}} {token_count = 40 : i64, token_shards = [#palm.dim_shard<@mesh, [data], 5>, unit]}

@@ -6,7 +6,7 @@ func.func @rules(%table: tensor<32x16xf32>, %ids: tensor<2x8xi32>, %s: tensor<16
                  %wo: tensor<4x4x16xf32>, %logits: tensor<2x8x32xf32>) {
   // CHECK: remark: sharding rule: ([i, j], [k, l]) -> ([k, l, j]) {i=32, j=16, k=2, l=8} masked_gather={i}
   %x = palm.embedding %table[%ids] : (tensor<32x16xf32>, tensor<2x8xi32>) -> tensor<2x8x16xf32>
-  // CHECK: remark: sharding rule: ([i, j, k], [k]) -> ([i, j, k]) {i=2, j=8, k=16} replicated={k}
+  // CHECK: remark: sharding rule: ([i, j, k], [k]) -> ([i, j, k]) {i=2, j=8, k=16} row_statistics={k}
   %h = palm.layer_norm %x, %s : (tensor<2x8x16xf32>, tensor<16xf32>) -> tensor<2x8x16xf32>
   // CHECK: remark: sharding rule: ([i, j, k], [k, l, m]) -> ([i, j, l, m]) {i=2, j=8, k=16, l=4, m=4} reduction={k}
   %q = palm.dot_general %h, %wq, contracting_dims = [2] x [0] : (tensor<2x8x16xf32>, tensor<16x4x4xf32>) -> tensor<2x8x4x4xf32>

@@ -81,15 +81,45 @@ func.func @backward(%x: tensor<8x16xf32>) -> (tensor<8x16xf32> {palm.sharding = 
 
 // -----
 
-// Replicated factors never receive axes: layer norm keeps d_model whole.
+// Replicated factors never receive axes: RoPE keeps head_dim whole.
 palm.mesh @mesh(data = 2, model = 2)
 // CHECK-LABEL: func.func @replicated_factor
 func.func @replicated_factor(
+    %x: tensor<4x8x2x16xf32> {palm.sharding = #palm.sharding<@mesh, [[data], [], [], [model]]>}) -> tensor<4x8x2x16xf32> {
+  // CHECK: palm.rope {{.*}}palm.shardings = [#palm.sharding<@mesh, {{\[}}[data], [], [], []]>]
+  %y = palm.rope %x : tensor<4x8x2x16xf32>
+  return %y : tensor<4x8x2x16xf32>
+}
+
+// -----
+
+// A row-statistics factor takes a split from a user's annotation: a layer
+// norm whose input is annotated split on d_model keeps its result so (the
+// partitioner then merges row moments instead of gathering the rows).
+palm.mesh @mesh(data = 2, model = 2)
+// CHECK-LABEL: func.func @row_statistics_factor
+func.func @row_statistics_factor(
     %x: tensor<4x8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[data], [], [model]]>},
     %s: tensor<16xf32> {palm.sharding = #palm.sharding<@mesh, [[]]>}) -> tensor<4x8x16xf32> {
-  // CHECK: palm.layer_norm {{.*}}palm.shardings = [#palm.sharding<@mesh, {{\[}}[data], [], []]>]
+  // CHECK: palm.layer_norm {{.*}}palm.shardings = [#palm.sharding<@mesh, {{\[}}[data], [], [model]]>]
   %y = palm.layer_norm %x, %s : (tensor<4x8x16xf32>, tensor<16xf32>) -> tensor<4x8x16xf32>
   return %y : tensor<4x8x16xf32>
+}
+
+// -----
+
+// Positional factors take a split only from an annotation: the sequence
+// split the projection inherits from its input does not pass into RoPE.
+palm.mesh @mesh(data = 2)
+// CHECK-LABEL: func.func @positional_factor
+func.func @positional_factor(
+    %x: tensor<4x8x16xf32> {palm.sharding = #palm.sharding<@mesh, [[], [data], []]>},
+    %w: tensor<16x2x4xf32>) -> tensor<4x8x2x4xf32> {
+  // CHECK: palm.dot_general {{.*}}palm.shardings = [#palm.sharding<@mesh, {{\[}}[], [data], [], []]>]
+  // CHECK: palm.rope {{.*}}palm.shardings = [#palm.sharding<@mesh, {{\[}}[], [], [], []]>]
+  %q = palm.dot_general %x, %w, contracting_dims = [2] x [0] : (tensor<4x8x16xf32>, tensor<16x2x4xf32>) -> tensor<4x8x2x4xf32>
+  %r = palm.rope %q : tensor<4x8x2x4xf32>
+  return %r : tensor<4x8x2x4xf32>
 }
 
 // -----

@@ -290,3 +290,42 @@ func.func @grouped_heads_finer_split(
   %a = palm.attention %q, %k, %v {causal} : (tensor<1x4x8x4xf32>, tensor<1x4x2x4xf32>, tensor<1x4x2x4xf32>) -> tensor<1x4x8x4xf32>
   return %a : tensor<1x4x8x4xf32>
 }
+
+// -----
+
+// A layer norm whose input is already split on its features, and whose
+// result is wanted so: each device computes its rows' moments, one small
+// all-gather of [shards, 3, rows] moves them, and each device merges them
+// and normalizes its shard. The activations never move.
+palm.mesh @mesh(x = 2)
+// CHECK-LABEL: func.func @layer_norm_split_features
+func.func @layer_norm_split_features(
+    %x: tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], [x]]>},
+    %g: tensor<8xf32>)
+    -> (tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], [x]]>}) {
+  // CHECK-SAME: %arg1: tensor<4xf32> {palm.global_type = tensor<8xf32>, palm.sharding = #palm.sharding<@mesh, {{\[}}[x]]>}
+  // CHECK-NEXT: %[[M:.*]] = palm.row_moments %arg0 shard <@mesh, [x], 8> : tensor<4x4xf32> -> tensor<1x3x4xf32>
+  // CHECK-NEXT: %[[A:.*]] = palm.all_gather %[[M]] on @mesh [x] dim 0 : tensor<1x3x4xf32> -> tensor<2x3x4xf32>
+  // CHECK-NEXT: %[[Y:.*]] = palm.layer_norm_merged %arg0, %arg1, %[[A]] : (tensor<4x4xf32>, tensor<4xf32>, tensor<2x3x4xf32>) -> tensor<4x4xf32>
+  // CHECK-NEXT: return %[[Y]]
+  %y = palm.layer_norm %x, %g : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+// The same split wanted of a layer norm whose input is whole: the moments
+// would cost a collective the slice does not, so the rows are normalized
+// whole and sliced.
+palm.mesh @mesh(x = 2)
+// CHECK-LABEL: func.func @layer_norm_whole_input
+func.func @layer_norm_whole_input(
+    %x: tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], []]>},
+    %g: tensor<8xf32> {palm.sharding = #palm.sharding<@mesh, [[]]>})
+    -> (tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], [x]]>}) {
+  // CHECK-NEXT: %[[N:.*]] = palm.layer_norm %arg0, %arg1 : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  // CHECK-NEXT: palm.all_slice %[[N]] on @mesh [x] dim 1
+  // CHECK-NOT: row_moments
+  %y = palm.layer_norm %x, %g : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}

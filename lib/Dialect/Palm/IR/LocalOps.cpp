@@ -97,6 +97,50 @@ LogicalResult CrossEntropyLossOp::verify() {
                            tokens.size());
 }
 
+/// `[leading, 3]` followed by the row shape of `input` (its shape without
+/// the last dimension).
+static SmallVector<int64_t> momentsShape(int64_t leading,
+                                         RankedTensorType input) {
+  SmallVector<int64_t> shape = {leading, 3};
+  llvm::append_range(shape, input.getShape().drop_back());
+  return shape;
+}
+
+LogicalResult RowMomentsOp::verify() {
+  if (failed(verifyLocalOnly(*this, "split layer-norm pieces")))
+    return failure();
+  RankedTensorType input = getInput().getType();
+  if (input.getRank() < 1)
+    return emitOpError() << "needs an input of rank at least 1";
+  if (getType().getShape() != ArrayRef<int64_t>(momentsShape(1, input)))
+    return emitOpError() << "result must be [1, 3] followed by the input's "
+                            "shape without its last dimension";
+  return getFeatureShard().verifyMesh(*this);
+}
+
+LogicalResult LayerNormMergedOp::verify() {
+  if (failed(verifyLocalOnly(*this, "split layer-norm pieces")))
+    return failure();
+  RankedTensorType input = getInput().getType();
+  RankedTensorType scale = getScale().getType();
+  if (input.getRank() < 1)
+    return emitOpError() << "needs an input of rank at least 1";
+  if (scale.getRank() != 1 ||
+      scale.getDimSize(0) != input.getDimSize(input.getRank() - 1) ||
+      scale.getElementType() != input.getElementType())
+    return emitOpError() << "scale " << scale
+                         << " must be rank 1 with the size and element type "
+                            "of the input's last dimension";
+  ArrayRef<int64_t> moments = getMoments().getType().getShape();
+  if (moments.empty() || moments[0] < 1 ||
+      moments != ArrayRef<int64_t>(momentsShape(moments[0], input)))
+    return emitOpError() << "moments must be [shards, 3] followed by the "
+                            "input's shape without its last dimension";
+  if (!(getEpsilon().convertToFloat() > 0.0f))
+    return emitOpError() << "epsilon must be positive";
+  return success();
+}
+
 Value FusionOp::getYielded() {
   return cast<YieldOp>(getBody().front().back()).getValue();
 }

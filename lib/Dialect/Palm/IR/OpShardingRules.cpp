@@ -58,7 +58,8 @@ ShardingRule LayerNormOp::getShardingRule() {
   SmallVector<int64_t> dims;
   for (int64_t size : shape.drop_back())
     dims.push_back(rule.addFactor(size, FactorKind::Parallel));
-  int64_t normalized = rule.addFactor(shape.back(), FactorKind::Replicated);
+  int64_t normalized =
+      rule.addFactor(shape.back(), FactorKind::RowStatistics);
   dims.push_back(normalized);
   rule.addOperand(dims);
   rule.addOperand({normalized});

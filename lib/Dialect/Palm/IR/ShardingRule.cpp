@@ -24,6 +24,8 @@ llvm::StringRef mlir::palm::stringifyFactorKind(FactorKind kind) {
     return "positional";
   case FactorKind::Grouped:
     return "grouped";
+  case FactorKind::RowStatistics:
+    return "row_statistics";
   }
   llvm_unreachable("unknown factor kind");
 }
@@ -101,7 +103,7 @@ void ShardingRule::print(llvm::raw_ostream &os) const {
   for (FactorKind kind :
        {FactorKind::Reduction, FactorKind::Replicated,
         FactorKind::MaskedGather, FactorKind::LogSumExp,
-        FactorKind::Positional}) {
+        FactorKind::Positional, FactorKind::RowStatistics}) {
     llvm::SmallVector<int64_t> ofKind;
     for (int64_t f : byLetter)
       if (factors[f].kind == kind)

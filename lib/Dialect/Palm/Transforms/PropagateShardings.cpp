@@ -212,12 +212,14 @@ bool FunctionPropagation::propagate(Operation *op) {
     const TensorSharding &s = state.find(tensors[t])->second;
     bool annotated = fixed.contains(tensors[t]) || soft.contains(tensors[t]);
     for (auto [d, f] : llvm::enumerate(factorsOf(t))) {
-      // A positional split is the user's to make: it is taken from an
-      // annotation, never from another op's choice. Grouped factors follow
-      // their leaders (below).
+      // A positional or row-statistics split is the user's to make: it is
+      // taken from an annotation, never from another op's choice. Grouped
+      // factors follow their leaders (below).
       FactorKind kind = rule.getFactor(f).kind;
       if (kind == FactorKind::Replicated || kind == FactorKind::Grouped ||
-          (kind == FactorKind::Positional && !annotated))
+          ((kind == FactorKind::Positional ||
+            kind == FactorKind::RowStatistics) &&
+           !annotated))
         continue;
       const AxisList &proposed = s.dims[d];
       if (proposed.empty())

@@ -79,6 +79,9 @@ private:
   expandShardedSoftmax(CrossEntropyOp op, const ShardingRule &rule,
                        ArrayRef<AxisList> axes,
                        function_ref<LogicalResult(Operation *)> finish);
+  LogicalResult
+  expandSplitLayerNorm(LayerNormOp op, DimShardAttr features,
+                       function_ref<LogicalResult(Operation *)> finish);
   DimShardAttr dimShard(ArrayRef<StringAttr> axes, int64_t size) {
     return DimShardAttr::get(fn.getContext(), mesh.getSymbol(), axes, size);
   }
@@ -118,7 +121,8 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
     for (auto [d, f] : llvm::enumerate(rule.getResultFactors(r))) {
       FactorKind kind = rule.getFactor(f).kind;
       if (set[f] ||
-          (kind != FactorKind::Parallel && kind != FactorKind::Positional))
+          (kind != FactorKind::Parallel && kind != FactorKind::Positional &&
+           kind != FactorKind::RowStatistics))
         continue;
       set[f] = true;
       for (StringAttr a : s.dims[d]) {
@@ -127,6 +131,26 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
         axes[f].push_back(a);
       }
     }
+  }
+  // A row-statistics split costs a collective of the moments, so it is
+  // taken only where the operand the factor is largest in already is split
+  // so; otherwise the op computes whole rows.
+  for (auto [f, factor] : llvm::enumerate(rule.getFactors())) {
+    if (factor.kind != FactorKind::RowStatistics || axes[f].empty())
+      continue;
+    int64_t largest = -1;
+    ArrayRef<StringAttr> split;
+    for (unsigned i = 0; i < op->getNumOperands(); ++i)
+      for (auto [d, g] : llvm::enumerate(rule.getOperandFactors(i))) {
+        Value operand = op->getOperand(i);
+        int64_t size = globalTypes[operand].getNumElements();
+        if (g == static_cast<int64_t>(f) && size > largest) {
+          largest = size;
+          split = shardings.find(operand)->second.dims[d];
+        }
+      }
+    if (split != ArrayRef<StringAttr>(axes[f]))
+      axes[f].clear();
   }
   // The results' unreduced axes are the splits of the reduction and
   // masked-gather factors; attribute them as the operands are split.
@@ -316,6 +340,39 @@ LogicalResult FunctionPartitioner::expandShardedSoftmax(
   return finish(loss);
 }
 
+LogicalResult FunctionPartitioner::expandSplitLayerNorm(
+    LayerNormOp op, DimShardAttr features,
+    function_ref<LogicalResult(Operation *)> finish) {
+  Location loc = op.getLoc();
+  builder.setInsertionPoint(op);
+  RankedTensorType input = op.getInput().getType();
+  SmallVector<int64_t> shape = {1, 3};
+  llvm::append_range(shape, input.getShape().drop_back());
+  auto momentsType = RankedTensorType::get(shape, builder.getF32Type());
+  auto moments = RowMomentsOp::create(builder, loc, momentsType,
+                                      op.getInput(), features);
+  shape[0] = mesh.size(features.getAxes());
+  auto gathered = AllGatherOp::create(
+      builder, loc, RankedTensorType::get(shape, builder.getF32Type()),
+      mesh.getSymbol(),
+      builder.getArrayAttr(SmallVector<Attribute>(features.getAxes().begin(),
+                                                  features.getAxes().end())),
+      moments, builder.getI64IntegerAttr(0));
+  if (explain)
+    gathered->emitRemark()
+        << "'" << gathered->getName()
+        << "' inserted for the row moments of a layer norm whose features "
+           "are split over the same axes; only row statistics move";
+  auto merged = LayerNormMergedOp::create(builder, loc, op.getType(),
+                                          op.getInput(), op.getScale(),
+                                          gathered, op.getEpsilonAttr());
+  op.getResult().replaceAllUsesWith(merged.getResult());
+  shardings[merged.getResult()] = shardings[op.getResult()];
+  globalTypes[merged.getResult()] = globalTypes[op.getResult()];
+  op.erase();
+  return finish(merged);
+}
+
 LogicalResult FunctionPartitioner::partitionOp(Operation *op,
                                                const ShardingRule &rule) {
   if (getResultShardings(op).size() != op->getNumResults())
@@ -391,6 +448,9 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
   };
   if (auto emb = dyn_cast<EmbeddingOp>(op)) {
     emb.setVocabShardAttr(shardOf(0, 0));
+  } else if (auto norm = dyn_cast<LayerNormOp>(op)) {
+    if (DimShardAttr features = shardOf(1, 0))
+      return expandSplitLayerNorm(norm, features, reshardResults);
   } else if (auto rope = dyn_cast<RopeOp>(op)) {
     rope.setSeqShardAttr(shardOf(0, 1));
   } else if (auto attn = dyn_cast<AttentionOp>(op)) {

@@ -55,3 +55,22 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<1x3x2x4xf32>
   }
 }
+
+// -----
+
+// A layer norm over split features: the moments over the shard's valid
+// features (13 over 2 shards of 7: 7 or 6, from the group index), then the
+// merge of the gathered moments and the normalization.
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(x = 2)
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[G:.*]] = call @palmrt_group_index(%arg2, %c{{[0-9]+}}_i32{{[_0-9]*}})
+  // CHECK: %[[VALID:.*]] = arith.minsi
+  // CHECK: call @palmrt_row_moments_f32(%{{[0-9]+}}, %{{[0-9]+}}, %c4_i64{{[_0-9]*}}, %c7_i64{{[_0-9]*}}, %[[VALID]])
+  // CHECK: call @palmrt_layer_norm_merged_f32(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %c4_i64{{[_0-9]*}}, %c7_i64{{[_0-9]*}}, %c2_i64{{[_0-9]*}}, %{{.*}})
+  func.func @split(%x: tensor<4x7xf32>, %s: tensor<7xf32>, %all: tensor<2x3x4xf32>) -> (tensor<1x3x4xf32>, tensor<4x7xf32>) {
+    %m = palm.row_moments %x shard <@mesh, [x], 13> : tensor<4x7xf32> -> tensor<1x3x4xf32>
+    %y = palm.layer_norm_merged %x, %s, %all : (tensor<4x7xf32>, tensor<7xf32>, tensor<2x3x4xf32>) -> tensor<4x7xf32>
+    return %m, %y : tensor<1x3x4xf32>, tensor<4x7xf32>
+  }
+}

@@ -72,3 +72,29 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<1x3x2x4xf32>
   }
 }
+
+// -----
+
+// A layer norm over split features: a warp per row for the shard's moments
+// (lane 0 writes count, mean and squared deviations), and a warp per row
+// that merges the gathered moments in shard order and normalizes.
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(x = 2)
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[VALID:.*]] = arith.minsi
+  // CHECK: llvm.store %[[VALID]]
+  // CHECK: call @palmrt_launch
+  // CHECK: call @palmrt_launch
+  // CHECK: gpu.func @palm_k0_row_moments(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64, %arg4: i64) kernel
+  // CHECK-COUNT-5: gpu.shuffle xor
+  // CHECK-COUNT-5: gpu.shuffle xor
+  // CHECK: gpu.func @palm_k1_layer_norm_merged(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: i64, %arg5: i64, %arg6: i64, %arg7: f32) kernel
+  // CHECK: scf.for {{.*}} iter_args
+  // CHECK: arith.select
+  // CHECK: math.sqrt
+  func.func @split(%x: tensor<4x7xbf16>, %s: tensor<7xbf16>, %all: tensor<2x3x4xf32>) -> (tensor<1x3x4xf32>, tensor<4x7xbf16>) {
+    %m = palm.row_moments %x shard <@mesh, [x], 13> : tensor<4x7xbf16> -> tensor<1x3x4xf32>
+    %y = palm.layer_norm_merged %x, %s, %all : (tensor<4x7xbf16>, tensor<7xbf16>, tensor<2x3x4xf32>) -> tensor<4x7xbf16>
+    return %m, %y : tensor<1x3x4xf32>, tensor<4x7xbf16>
+  }
+}

@@ -137,7 +137,9 @@ def Palm_LayerNormOp : Palm_TensorOp<"layer_norm", [AllTypesMatch<["input", "res
     no bias (PaLM uses none).
 
     Sharding rule: leading dimensions parallel; the normalized dimension (in
-    `input`, `scale` and the result) must be replicated.
+    `input`, `scale` and the result) is a row-statistics factor: split only
+    where the input already is, as `palm.row_moments`, an `all_gather` of
+    the moments and `palm.layer_norm_merged`; otherwise computed whole.
 
     ```mlir
     %y = palm.layer_norm %x, %scale {epsilon = 1.0e-06 : f32}
@@ -560,6 +562,68 @@ def Palm_SoftmaxSumsOp : Palm_LocalOp<"softmax_sums"> {
   let results = (outs StaticShapeTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $logits `,` $max `,` $targets `shard` $vocab_shard attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+def Palm_RowMomentsOp : Palm_LocalOp<"row_moments"> {
+  let summary = "count, mean and squared deviations of each row's shard";
+  let description = [{
+    First step of a layer norm whose normalized (last) dimension is split:
+    for each row of `input`, over this device's valid elements of the last
+    dimension (padding is skipped), the element count, the mean, and the
+    sum of squared deviations from that mean (two passes, no cancellation),
+    in f32, as `[1, 3, rows...]`. An `all_gather` along dimension 0 over the
+    split's axes gives every device every shard's moments, in shard order,
+    for `palm.layer_norm_merged`.
+
+    ```mlir
+    %m = palm.row_moments %x shard <@mesh, [model], 50>
+        : tensor<2x8x13xf32> -> tensor<1x3x2x8xf32>
+    ```
+
+    Constraints: local level; input of rank at least 1; result f32
+    `[1, 3]` followed by the input's shape without its last dimension.
+  }];
+  let arguments = (ins Palm_FloatTensor:$input,
+                       Palm_DimShardAttr:$feature_shard);
+  let results = (outs StaticShapeTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `shard` $feature_shard attr-dict `:` type($input) `->` type($result)
+  }];
+}
+
+def Palm_LayerNormMergedOp : Palm_LocalOp<"layer_norm_merged",
+    [AllTypesMatch<["input", "result"]>]> {
+  let summary = "layer norm of a feature shard from every shard's moments";
+  let description = [{
+    Second step of a layer norm whose normalized dimension is split.
+    `moments : [shards, 3, rows...]` holds each shard's (count, mean, sum of
+    squared deviations) per row (`palm.row_moments`, gathered). They are
+    merged in shard order with the parallel-variance formula: for a merged
+    prefix `a` and the next shard `b`, `n = n_a + n_b`, `d = mean_b -
+    mean_a`, `mean = mean_a + d n_b / n`, `M2 = M2_a + M2_b + d^2 n_a n_b /
+    n` (never `E[x^2] - E[x]^2`, which cancels). This device's shard is then
+    normalized as `palm.layer_norm` does: `(x - mean) / sqrt(M2 / n +
+    epsilon) * scale`. Every device merges in the same order, so the
+    statistics agree bit for bit across the shards of a row.
+
+    ```mlir
+    %y = palm.layer_norm_merged %x, %scale, %m {epsilon = 1.0e-06 : f32}
+        : (tensor<2x8x13xf32>, tensor<13xf32>, tensor<4x3x2x8xf32>)
+        -> tensor<2x8x13xf32>
+    ```
+
+    Constraints: local level; `scale` rank 1, the size of the input's last
+    dimension, with its element type; `moments` f32 `[shards >= 1, 3]`
+    followed by the input's shape without its last dimension; `epsilon > 0`.
+  }];
+  let arguments = (ins Palm_FloatTensor:$input, Palm_FloatTensor:$scale,
+                       StaticShapeTensorOf<[F32]>:$moments,
+                       DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $moments attr-dict `:`
     functional-type(operands, results)
   }];
 }

@@ -44,6 +44,14 @@ enum class FactorKind {
   /// evenly among them, so each shard holds exactly the members its share
   /// of the leader uses; never split otherwise.
   Grouped,
+  /// The dimension a row statistic runs over (LayerNorm's features): split,
+  /// each shard computes its rows' count, mean and sum of squared
+  /// deviations, and one small collective of those merges them. That
+  /// collective is only worth it where the dimension is split already, so
+  /// the partitioner splits the factor only where the operand it is largest
+  /// in already is; propagation takes such a split only from a user's
+  /// annotation.
+  RowStatistics,
 };
 
 /// Returns the keyword used when printing `kind`.
