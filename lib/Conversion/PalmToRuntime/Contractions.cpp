@@ -2,8 +2,8 @@
 //
 // Both targets: a dot_general whose batch dimensions lead and whose
 // contracting dimensions sit contiguously, paired in order, at one end of
-// each operand is one batched GEMM with transposition flags; any other
-// layout is refused (transpose first).
+// each operand is one batched GEMM with transposition flags. Legalize.cpp
+// transposes the operands of any other layout into this one first.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +23,31 @@ static bool isIota(ArrayRef<int64_t> dims, int64_t from) {
   return true;
 }
 
+std::optional<GemmLayout> mlir::palm::lowering::gemmLayout(DotGeneralOp op) {
+  RankedTensorType lhs = op.getLhs().getType(), rhs = op.getRhs().getType();
+  ArrayRef<int64_t> lb = op.getLhsBatchDims(), rb = op.getRhsBatchDims();
+  ArrayRef<int64_t> lc = op.getLhsContractingDims(),
+                    rc = op.getRhsContractingDims();
+  int64_t nb = lb.size(), nc = lc.size();
+  if (!isIota(lb, 0) || !isIota(rb, 0))
+    return std::nullopt;
+  SmallVector<int64_t> order(nc);
+  std::iota(order.begin(), order.end(), 0);
+  llvm::sort(order, [&](int64_t a, int64_t b) { return lc[a] < lc[b]; });
+  SmallVector<int64_t> lcSorted, rcPaired;
+  for (int64_t i : order) {
+    lcSorted.push_back(lc[i]);
+    rcPaired.push_back(rc[i]);
+  }
+  bool lhsKLast = isIota(lcSorted, lhs.getRank() - nc);
+  bool lhsKFirst = isIota(lcSorted, nb);
+  bool rhsKFirst = isIota(rcPaired, nb);
+  bool rhsKLast = isIota(rcPaired, rhs.getRank() - nc);
+  if (!(lhsKLast || lhsKFirst) || !(rhsKFirst || rhsKLast))
+    return std::nullopt;
+  return GemmLayout{lhsKLast, rhsKFirst};
+}
+
 namespace {
 
 /// palm.dot_general -> palmrt_gemm.
@@ -32,36 +57,19 @@ struct DotGeneralToGemm : RuntimePattern<DotGeneralOp> {
                       Emitter &e) const override {
     if (state.target == Target::Cpu && failed(requireF32(op)))
       return failure();
+    // legalizeForTarget transposed every other layout into this one.
+    std::optional<GemmLayout> layout = gemmLayout(op);
+    if (!layout)
+      return refuse(op.emitOpError()
+                    << "is not in GEMM layout (batch dimensions leading, "
+                       "contracting dimensions contiguous at one end of each "
+                       "operand, paired in order); run the lowering's "
+                       "legalization first");
     RankedTensorType lhs = op.getLhs().getType(), rhs = op.getRhs().getType();
-    ArrayRef<int64_t> lb = op.getLhsBatchDims(), rb = op.getRhsBatchDims();
-    ArrayRef<int64_t> lc = op.getLhsContractingDims(),
-                      rc = op.getRhsContractingDims();
-    int64_t nb = lb.size();
-    if (!isIota(lb, 0) || !isIota(rb, 0))
-      return refuse(op.emitOpError()
-                    << "has batch dimensions that are not leading; palm "
-                       "lowers them only in front (transpose first)");
-    SmallVector<int64_t> order(lc.size());
-    std::iota(order.begin(), order.end(), 0);
-    llvm::sort(order, [&](int64_t a, int64_t b) { return lc[a] < lc[b]; });
-    SmallVector<int64_t> lcSorted, rcPaired;
-    for (int64_t i : order) {
-      lcSorted.push_back(lc[i]);
-      rcPaired.push_back(rc[i]);
-    }
-    int64_t nc = lc.size();
-    bool lhsKLast = isIota(lcSorted, lhs.getRank() - nc);
-    bool lhsKFirst = isIota(lcSorted, nb);
-    bool rhsKFirst = isIota(rcPaired, nb);
-    bool rhsKLast = isIota(rcPaired, rhs.getRank() - nc);
-    if (!(lhsKLast || lhsKFirst) || !(rhsKFirst || rhsKLast))
-      return refuse(op.emitOpError()
-                    << "contracts dimensions that are not contiguous at one "
-                       "end of an operand, or pairs them out of order; palm "
-                       "does not lower it");
+    int64_t nb = op.getLhsBatchDims().size();
     int64_t batch = product(lhs.getShape().take_front(nb));
     int64_t k = 1;
-    for (int64_t d : lc)
+    for (int64_t d : op.getLhsContractingDims())
       k *= lhs.getDimSize(d);
     int64_t m = product(lhs.getShape().drop_front(nb)) / k;
     int64_t n = product(rhs.getShape().drop_front(nb)) / k;
@@ -70,8 +78,9 @@ struct DotGeneralToGemm : RuntimePattern<DotGeneralOp> {
       return failure();
     e.call(RuntimeCall::palmrt_gemm,
            {e.ctx(), *dtype, e.i64(batch), e.i64(m), e.i64(n), e.i64(k),
-            adaptor.getLhs(), e.i32(lhsKLast ? 0 : 1), adaptor.getRhs(),
-            e.i32(rhsKFirst ? 0 : 1), resultPtr(op.getResult())});
+            adaptor.getLhs(), e.i32(layout->lhsContractingLast ? 0 : 1),
+            adaptor.getRhs(), e.i32(layout->rhsContractingFirst ? 0 : 1),
+            resultPtr(op.getResult())});
     return success();
   }
 };

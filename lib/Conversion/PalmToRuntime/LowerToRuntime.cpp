@@ -1,6 +1,7 @@
 //===- LowerToRuntime.cpp - local palm to loops and palmrt calls ----------===//
 //
 // The pass: checks that every op of the local function has a pattern,
+// legalizes ops into the forms the target's calls take (Legalize.cpp),
 // forms the elementwise fusions, plans the arena, builds
 // palm_forward(buffers, arena, ctx) around the function's ops, and runs the
 // target's pattern set (PopulatePatterns.h) as a dialect conversion in
@@ -255,6 +256,7 @@ LogicalResult FunctionLowering::run() {
   FrozenRewritePatternSet frozen(std::move(patterns));
   if (failed(check(frozen)))
     return failure();
+  legalizeForTarget(fn, state.target);
   fuseElementwise(fn);
   if (state.target == Target::Cuda) {
     state.gpu.emplace(state.module);

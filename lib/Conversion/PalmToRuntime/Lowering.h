@@ -46,6 +46,20 @@ int64_t product(ArrayRef<int64_t> dims);
 /// elementwise op ends up inside one.
 void fuseElementwise(func::FuncOp fn);
 
+/// Puts `fn`'s ops into the forms the target's patterns lower
+/// (Legalize.cpp): contractions into GEMM layout, and on the CPU heavy ops
+/// on narrow floats onto f32 copies.
+void legalizeForTarget(func::FuncOp fn, Target target);
+
+/// How palmrt_gemm takes a dot_general: the lhs's contracting dimensions
+/// last (else first after the batch), the rhs's first after the batch (else
+/// last). None when the layout is not one batched GEMM (Contractions.cpp).
+struct GemmLayout {
+  bool lhsContractingLast;
+  bool rhsContractingFirst;
+};
+std::optional<GemmLayout> gemmLayout(DotGeneralOp op);
+
 /// What the patterns of one function's lowering share.
 struct LoweringState {
   LoweringState(ModuleOp module, Target target)

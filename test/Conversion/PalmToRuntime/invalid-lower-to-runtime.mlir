@@ -9,26 +9,6 @@ module {
 
 // -----
 
-module attributes {palm.level = #palm.level<local>} {
-  func.func @bf16_kernel(%x: tensor<2x16xbf16>, %s: tensor<16xbf16>) -> tensor<2x16xbf16> {
-    // expected-error@+1 {{computes in 'bf16'; the CPU backend supports f32 programs only}}
-    %0 = palm.layer_norm %x, %s : (tensor<2x16xbf16>, tensor<16xbf16>) -> tensor<2x16xbf16>
-    return %0 : tensor<2x16xbf16>
-  }
-}
-
-// -----
-
-module attributes {palm.level = #palm.level<local>} {
-  func.func @middle_contraction(%a: tensor<4x8x3xf32>, %b: tensor<8x5xf32>) -> tensor<4x3x5xf32> {
-    // expected-error@+1 {{contracts dimensions that are not contiguous at one end of an operand}}
-    %0 = palm.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<4x8x3xf32>, tensor<8x5xf32>) -> tensor<4x3x5xf32>
-    return %0 : tensor<4x3x5xf32>
-  }
-}
-
-// -----
-
 // expected-error@+1 {{palm lowers modules with exactly one function, found 2}}
 module attributes {palm.level = #palm.level<local>} {
   func.func @a(%x: tensor<4xf32>) -> tensor<4xf32> {
@@ -89,26 +69,6 @@ module attributes {palm.level = #palm.level<local>} {
     // expected-error@+1 {{is not a static unit-stride slice}}
     %0 = tensor.extract_slice %x[0] [4] [2] : tensor<8xf32> to tensor<4xf32>
     return %0 : tensor<4xf32>
-  }
-}
-
-// -----
-
-module attributes {palm.level = #palm.level<local>} {
-  func.func @bf16_gemm(%a: tensor<4x8xbf16>, %b: tensor<8x5xbf16>) -> tensor<4x5xbf16> {
-    // expected-error@+1 {{computes in 'bf16'; the CPU backend supports f32 programs only}}
-    %0 = palm.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<4x8xbf16>, tensor<8x5xbf16>) -> tensor<4x5xbf16>
-    return %0 : tensor<4x5xbf16>
-  }
-}
-
-// -----
-
-module attributes {palm.level = #palm.level<local>} {
-  func.func @batch_not_leading(%a: tensor<4x3x8xf32>, %b: tensor<3x8x5xf32>) -> tensor<3x4x5xf32> {
-    // expected-error@+1 {{has batch dimensions that are not leading; palm lowers them only in front (transpose first)}}
-    %0 = palm.dot_general %a, %b, contracting_dims = [2] x [1], batch_dims = [1] x [0] : (tensor<4x3x8xf32>, tensor<3x8x5xf32>) -> tensor<3x4x5xf32>
-    return %0 : tensor<3x4x5xf32>
   }
 }
 

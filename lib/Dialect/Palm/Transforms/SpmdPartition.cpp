@@ -592,8 +592,9 @@ struct SpmdPartitionPass
       for (unsigned i = 0; i < fn.getNumArguments() && !mesh; ++i)
         if (ShardingAttr s = getArgSharding(fn, i))
           mesh = symbols.lookup<MeshOp>(s.getMesh().getValue());
+      // A module without a mesh is a one-device program: nothing to split.
       if (!mesh) {
-        if (fn.getNumArguments() > 0) {
+        if (fn.getNumArguments() > 0 && !module.getOps<MeshOp>().empty()) {
           fn.emitError() << "has no argument shardings; run "
                             "-palm-propagate-shardings first";
           return signalPassFailure();
