@@ -1,0 +1,778 @@
+#!/usr/bin/env python3
+"""Differential fuzzer of the palm partitioner (issue 11).
+
+    palm_fuzz.py [--bin DIR] [--cases N] [--seed S] [--jobs J] [--batch B]
+                 [--keep DIR] [--case K] [--replay FILE] [--shrink N]
+                 [--interp-every E] [--regressions DIR]
+
+Generates random well-typed global palm programs (fuzz_program.py), compiles
+each on its random mesh and on the same mesh with every axis of size 1,
+runs both with the same seed (the first under mpirun) and compares every
+output: f32 outputs must agree within 1e-5 of the largest |value| of the
+1-process output (bf16-derived ones within 5e-2), integers exactly. Every
+E-th case is also checked against an f64 numpy interpreter
+(fuzz_interp.py) with the parameters and tokens the 1-process run saved.
+A case is exact, refused (the compiler exits with an `error:` diagnostic),
+wrong, or crashed (signal, assertion, LLVM ERROR, a runtime abort).
+Wrong and crashed cases are shrunk (fuzz_shrink.py) and written as lit
+regression tests. Exits 1 if any case is wrong or crashed.
+
+Cases are checked B at a time: the members of a batch share a mesh and are
+merged into one function, so one compile and one mpirun serve B cases; a
+batch that is refused or crashes is split into its members.
+"""
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+
+import fuzz_interp  # noqa: E402
+import fuzz_program as fp  # noqa: E402
+import fuzz_shrink  # noqa: E402
+import palm_shards  # noqa: E402
+
+F32_TOL = 1e-5      # the issue's "exact": max|diff| <= 1e-5 max|ref|
+BF16_TOL = 5e-2     # outputs computed from bf16 values
+INTERP_TOL = 1e-4   # f32 program against the f64 interpreter
+CRASH_MARKS = ("LLVM ERROR", "Stack dump", "Assertion", "PLEASE submit",
+               "Segmentation fault", "Aborted", "terminate called",
+               "UNREACHABLE", "core dumped", "signal")
+LOG_LOCK = threading.Lock()
+# Messages of the palm ops' verifiers (lib/Dialect/Palm/IR). Every generated
+# program verifies before it is compiled, so one of these during compiling
+# means a pass made invalid IR.
+INVALID_IR = [r"must be a multiple of key/value heads", r"must be even",
+              r"result type should be", r"must be rank", r"differ",
+              r"must have the .* shape", r"is out of range for rank",
+              r"must be \[batch, seq, heads", r"expects \[batch, seq"]
+
+
+def log(msg):
+    with LOG_LOCK:
+        print(msg, flush=True)
+
+
+# ----------------------------------------------------------------------------
+# Compiling and running
+
+
+def normalize(msg):
+    """An error message with names, numbers and types abstracted, so that
+    refusals of one kind count together."""
+    msg = re.sub(r"^.*?error: ", "", msg.strip())
+    msg = re.sub(r"loc\([^)]*\)", "<loc>", msg)
+    msg = re.sub(r"#palm\.sharding<[^>]*>", "<sharding>", msg)
+    msg = re.sub(r"tensor<[^>]*>", "<tensor>", msg)
+    msg = re.sub(r"'[^']*'", "'_'", msg)
+    msg = re.sub(r"\"[^\"]*\"", "\"_\"", msg)
+    msg = re.sub(r"@\w+", "@_", msg)
+    msg = re.sub(r"\d+", "N", msg)
+    return msg[:160]
+
+
+def classify(rc, text):
+    """('crashed', signature) or ('refused', reason) of a failed command."""
+    if rc < 0 or rc in (134, 136, 139) or any(m in text for m in CRASH_MARKS):
+        first = next((l for l in text.splitlines()
+                      if any(m in l for m in CRASH_MARKS)),
+                     "exit status %d" % rc)
+        return "crashed", normalize(first)
+    if "linking with" in text:
+        # An object the linker rejects is the compiler's fault, not a
+        # refusal of the program.
+        undef = re.search(r"undefined reference to `([^']*)'", text)
+        return "crashed", "link failed" + (
+            ": undefined reference to %s" % undef.group(1) if undef else "")
+    errors = [l for l in text.splitlines() if "error:" in l]
+    if errors and any(re.search(p, errors[0]) for p in INVALID_IR):
+        # The input verified, so a pass produced an op its own verifier
+        # rejects: the compiler's fault, not a refusal.
+        return "crashed", "invalid IR after a pass: " + normalize(errors[0])
+    if errors:
+        return "refused", normalize(errors[0])
+    return "crashed", "exit status %d without a diagnostic" % rc
+
+
+class Runner:
+    def __init__(self, bindir, seed, timeout=120):
+        self.bin = bindir
+        self.seed = seed
+        self.timeout = timeout
+        self.mpirun = shutil.which("mpirun")
+        self.stats = {}
+        self.env = dict(os.environ, OPENBLAS_NUM_THREADS="1",
+                        OMP_NUM_THREADS="1")
+
+    def compile_start(self, mlir, exe, emit=None):
+        self.count("compile" + (" --emit " + emit if emit else ""))
+        cmd = [os.path.join(self.bin, "palm-compile"), mlir, "-o", exe]
+        if emit:
+            cmd += ["--emit", emit]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+    def run_start(self, exe, devices, work, tag):
+        flags = ["--seed", str(self.seed), "--save-outputs",
+                 os.path.join(work, "out" + tag), "--save-weights",
+                 os.path.join(work, "w" + tag)]
+        cmd = [exe] + flags
+        if devices > 1:
+            launcher = [self.mpirun, "--oversubscribe", "-np", str(devices)]
+            if os.geteuid() == 0:
+                launcher.insert(1, "--allow-run-as-root")
+            cmd = launcher + cmd
+        self.count("run on %d" % devices)
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                env=self.env)
+
+    def count(self, what):
+        with LOG_LOCK:
+            self.stats[what] = self.stats.get(what, 0) + 1
+
+    def wait(self, proc):
+        try:
+            out, _ = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            return -9, (out or "") + "\ntimed out (signal)"
+        return proc.returncode, out or ""
+
+
+def devices_of(prog):
+    n = 1
+    for _, s in prog["mesh"]:
+        n *= s
+    return n
+
+
+def member_of(name):
+    m = re.match(r"c(\d+)\.", name)
+    return int(m.group(1)) if m else None
+
+
+def evaluate(runner, prog, work, interp=False):
+    """Compiles and runs prog on its mesh and on one device; compares.
+
+    Returns {"status": "ran"|"refused"|"crashed", "reason", "text",
+    "members": set of cases the failing diagnostics name,
+    "outputs": {result name: (ok, detail)}, "interp": {...}}."""
+    os.makedirs(work, exist_ok=True)
+    text, op_lines = fp.print_program(prog)
+    text1, _ = fp.print_program(prog, one_device=True)
+    paths = {}
+    for tag, t in (("", text), ("1", text1)):
+        paths[tag] = os.path.join(work, "prog%s.mlir" % tag)
+        with open(paths[tag], "w") as f:
+            f.write(t)
+    procs = {tag: runner.compile_start(paths[tag], os.path.join(
+        work, "exe" + tag)) for tag in ("", "1")}
+    done = {tag: runner.wait(p) for tag, p in procs.items()}
+    result = {"outputs": {}, "interp": {}, "members": set()}
+    for tag in ("", "1"):
+        rc, out = done[tag]
+        if rc != 0:
+            status, reason = classify(rc, out)
+            if tag == "1":
+                reason = "1-device: " + reason
+            result["members"] = named_members(text, op_lines, out)
+            result.update(status=status, reason=reason, text=out)
+            return result
+    n = devices_of(prog)
+    procs = {"": runner.run_start(os.path.join(work, "exe"), n, work, ""),
+             "1": runner.run_start(os.path.join(work, "exe1"), 1, work, "1")}
+    done = {tag: runner.wait(p) for tag, p in procs.items()}
+    for tag in ("", "1"):
+        rc, out = done[tag]
+        if rc != 0:
+            errs = [l for l in out.splitlines() if "error" in l]
+            reason = "runtime%s: %s" % (" (1 device)" if tag else "",
+                                        normalize(errs[0]) if errs else
+                                        "exit status %d" % rc)
+            result.update(status="crashed", reason=reason, text=out)
+            return result
+    try:
+        mesh_out, _ = palm_shards.load_shards(os.path.join(work, "out"))
+        ref_out, _ = palm_shards.load_shards(os.path.join(work, "out1"))
+    except Exception as e:  # a malformed shard file is the runtime's fault
+        result.update(status="crashed", reason="outputs: %s" % normalize(
+            str(e)), text=str(e))
+        return result
+    tainted = fp.bf16_tainted(prog)
+    for j, r in enumerate(prog["results"]):
+        name = "%s.r%d" % (r["value"], j)
+        ok, detail = compare(mesh_out[name], ref_out[name],
+                             BF16_TOL if r["value"] in tainted else F32_TOL)
+        result["outputs"][name] = (ok, "mesh vs 1 device: " + detail)
+    if interp:
+        result["interp"] = check_interp(prog, work, ref_out, tainted)
+    result["status"] = "ran"
+    return result
+
+
+def compare(got, ref, tol):
+    got = np.asarray(got)
+    ref = np.asarray(ref)
+    if got.shape != ref.shape:
+        return False, "shape %s vs %s" % (got.shape, ref.shape)
+    if ref.dtype.kind in "iu":
+        bad = int(np.sum(got != ref))
+        return bad == 0, "%d integers differ" % bad
+    got = got.astype(np.float64)
+    ref = ref.astype(np.float64)
+    fin = np.isfinite(ref)
+    if not np.array_equal(fin, np.isfinite(got)):
+        return False, "non-finite values differ"
+    if not fin.any():
+        return True, "no finite values"
+    diff = float(np.max(np.abs(got[fin] - ref[fin]))) if fin.any() else 0.0
+    scale = float(np.max(np.abs(ref[fin])))
+    ok = diff <= tol * scale
+    return ok, "max|diff| %.3g, max|ref| %.3g (%.2g of it, tolerance %.0e)" % (
+        diff, scale, diff / scale if scale else 0.0, tol)
+
+
+def check_interp(prog, work, ref_out, tainted):
+    """The 1-process outputs against the f64 interpreter, fed the run's own
+    parameters and tokens; the tolerance grows with how much the value
+    moves between an f32 and an f64 evaluation (ill-conditioned values)."""
+    weights, _ = palm_shards.load_shards(os.path.join(work, "w1"))
+    inputs = dict(weights)
+    for name in ("tokens", "targets"):
+        if name in ref_out:
+            inputs[name] = ref_out[name]
+    env64 = fuzz_interp.run(prog, inputs, np.float64)
+    env32 = fuzz_interp.run(prog, inputs, np.float32)
+    out = {}
+    for j, r in enumerate(prog["results"]):
+        name = "%s.r%d" % (r["value"], j)
+        ref = env64[r["value"]]
+        got = ref_out[name]
+        if np.asarray(ref).dtype.kind in "iu":
+            out[name] = compare(got, ref, 0)
+            continue
+        fin = np.isfinite(ref)
+        scale = float(np.max(np.abs(ref[fin]))) if fin.any() else 0.0
+        noise = np.abs(env32[r["value"]].astype(np.float64) - ref)
+        noise = float(np.max(noise[fin])) if fin.any() else 0.0
+        tol = BF16_TOL if r["value"] in tainted else INTERP_TOL
+        if scale > 0:
+            tol = max(tol, 10 * noise / scale)
+        ok, detail = compare(got, ref, tol)
+        out[name] = (ok, "1 device vs f64 interpreter: " + detail)
+    return out
+
+
+def failures(res):
+    """[(output, detail)] of wrong outputs in an evaluation that ran."""
+    bad = [(n, d) for n, (ok, d) in res["outputs"].items() if not ok]
+    bad += [(n, d) for n, (ok, d) in res["interp"].items() if not ok]
+    return bad
+
+
+def verdict(res, case=None):
+    """exact | wrong | refused | crashed of one case (or the whole program)
+    in an evaluation, and a detail."""
+    if res["status"] != "ran":
+        return res["status"], res["reason"]
+    bad = [(n, d) for n, d in failures(res)
+           if case is None or member_of(n) == case]
+    if bad:
+        return "wrong", "; ".join("%s: %s" % b for b in bad[:3])
+    return "exact", ""
+
+
+def failure_kind(res):
+    """What a shrunk program must keep: crashed with the same signature,
+    or wrong in the same comparison (mesh vs 1 device, or vs f64)."""
+    if res["status"] == "crashed":
+        return ("crashed", res["reason"])
+    if res["status"] == "ran":
+        kinds = set()
+        for n, (ok, d) in res["outputs"].items():
+            if not ok:
+                kinds.add("mesh")
+        for n, (ok, d) in res["interp"].items():
+            if not ok:
+                kinds.add("interp")
+        if kinds:
+            return ("wrong", "mesh" if "mesh" in kinds else "interp")
+    return None
+
+
+# ----------------------------------------------------------------------------
+# A batch of cases
+
+
+def interp_wanted(args, case):
+    if args.interp_every <= 0:
+        return False
+    h = int(hashlib.sha256(("%d-%d" % (args.seed, case)).encode())
+            .hexdigest(), 16)
+    return h % args.interp_every == 0
+
+
+def standalone(mesh, ctx, member):
+    return fp.build_program(mesh, ctx, [member])
+
+
+def check_batch(args, runner, first, count, workroot):
+    """{case: (verdict, detail, program to shrink or None)}."""
+    mesh, ctx, members = fp.generate_batch(args.seed, first, count)
+    verdicts = {}
+    pending = screen(args, runner, mesh, ctx, list(members), workroot,
+                     verdicts)
+    if pending is None:
+        verdicts.update(check_members(args, runner, mesh, ctx, members,
+                                      os.path.join(workroot, "each")))
+        pending = []
+    attempt = 0
+    while pending:
+        attempt += 1
+        prog = fp.build_program(mesh, ctx, pending)
+        work = os.path.join(workroot, "b%d-%d" % (first, attempt))
+        want = any(interp_wanted(args, m["case"]) for m in pending)
+        res = evaluate(runner, prog, work, interp=want)
+        if res["status"] == "ran":
+            for m in pending:
+                v, d = verdict(res, m["case"])
+                if v == "wrong":
+                    # Alone too? Then the case itself is the regression;
+                    # otherwise the batch is (the members interfere).
+                    alone = standalone(mesh, ctx, m)
+                    r1 = evaluate(runner, alone, os.path.join(
+                        work, "c%d" % m["case"]), interp=True)
+                    v1, d1 = verdict(r1)
+                    if v1 in ("wrong", "crashed"):
+                        verdicts[m["case"]] = (v1, d1, alone)
+                    else:
+                        verdicts[m["case"]] = (
+                            "wrong", d + " (only in a batch)", prog)
+                else:
+                    verdicts[m["case"]] = (v, d, None)
+            break
+        named = [m for m in pending if m["case"] in res["members"]]
+        if named:
+            for m in named:
+                verdicts[m["case"]] = (res["status"], res["reason"],
+                                       standalone(mesh, ctx, m)
+                                       if res["status"] == "crashed" else
+                                       None)
+            pending = [m for m in pending if m not in named]
+            continue
+        if len(pending) == 1:
+            m = pending[0]
+            verdicts[m["case"]] = (res["status"], res["reason"],
+                                   standalone(mesh, ctx, m)
+                                   if res["status"] == "crashed" else None)
+            break
+        undef = re.search(r"undefined reference to `([^']*)'",
+                          res.get("text", ""))
+        if undef:
+            # A link failure: the members whose objects need the symbol,
+            # found without linking.
+            rest = list(pending)
+            step = 0
+            while rest:
+                step += 1
+                w = os.path.join(work, "link%d" % step)
+                rc, _, _ = compile_only(runner, fp.build_program(
+                    mesh, ctx, rest), w, "obj")
+                if rc != 0 or undef.group(1) not in undefined_symbols(
+                        os.path.join(w, "exe.o")):
+                    break
+                found = find_culprit(runner, mesh, ctx, rest, w + "f",
+                                     symbol=undef.group(1))
+                if not found:
+                    break
+                verdicts[found[0]["case"]] = (
+                    "crashed", res["reason"], standalone(mesh, ctx,
+                                                         found[0]))
+                rest = [m for m in rest if m is not found[0]]
+            if len(rest) < len(pending):
+                pending = rest
+                continue
+        # No member named (a crash, a link failure): find one member that
+        # fails alone by a binary search of compiles, then go on without it.
+        found = find_culprit(runner, mesh, ctx, pending,
+                             os.path.join(work, "find"))
+        culprit = found[0] if found else None
+        if culprit is None:
+            # Only the batch fails: check the members one by one.
+            verdicts.update(check_members(args, runner, mesh, ctx, pending,
+                                          os.path.join(work, "each")))
+            break
+        alone = standalone(mesh, ctx, culprit)
+        res1 = evaluate(runner, alone, os.path.join(work, "c%d" %
+                                                    culprit["case"]),
+                        interp=True)
+        v1, d1 = verdict(res1)
+        verdicts[culprit["case"]] = (v1, d1, alone if v1 in (
+            "wrong", "crashed") else None)
+        pending = [m for m in pending if m is not culprit]
+    if not args.keep:
+        shutil.rmtree(os.path.join(workroot), ignore_errors=True)
+    return verdicts
+
+
+def compile_only(runner, prog, work, emit=None):
+    """(rc, output, members its diagnostics name) of compiling prog on its
+    mesh; emit "obj" stops before the (slow) link."""
+    os.makedirs(work, exist_ok=True)
+    path = os.path.join(work, "prog.mlir")
+    text, op_lines = fp.print_program(prog)
+    with open(path, "w") as f:
+        f.write(text)
+    rc, out = runner.wait(runner.compile_start(
+        path, os.path.join(work, "exe.o" if emit else "exe"), emit))
+    return rc, out, named_members(text, op_lines, out)
+
+
+def named_members(text, op_lines, out):
+    """The cases whose arguments, results or ops the diagnostics point at
+    (by line: ops print without names)."""
+    line_member = {}
+    for i, l in enumerate(text.splitlines()):
+        m = re.search(r'"c(\d+)\.', l)
+        if m:
+            line_member[i + 1] = int(m.group(1))
+    for name, line in op_lines.items():
+        if member_of(name) is not None:
+            line_member[line] = member_of(name)
+    found = set()
+    for m in re.finditer(r"prog1?\.mlir:(\d+):\d+: error", out):
+        k = line_member.get(int(m.group(1)))
+        if k is not None:
+            found.add(k)
+    return found
+
+
+def find_culprit(runner, mesh, ctx, members, work, emit=None, symbol=None):
+    """(member, rc, output) of a member whose program alone does not
+    compile on the mesh (with symbol: whose object needs that undefined
+    symbol), found by bisection (log2 of the batch's compiles), or None."""
+    def fails(prog, w):
+        rc, out, _ = compile_only(runner, prog, w, "obj" if symbol else emit)
+        if symbol and rc == 0:
+            return symbol in undefined_symbols(os.path.join(w, "exe.o")), \
+                1, "link failed: undefined reference to `%s'" % symbol
+        return rc != 0, rc, out
+    lo = list(members)
+    step = 0
+    while len(lo) > 1:
+        step += 1
+        half = lo[:len(lo) // 2]
+        bad, _, _ = fails(fp.build_program(mesh, ctx, half),
+                          "%s%d" % (work, step))
+        lo = half if bad else lo[len(lo) // 2:]
+    if lo:
+        bad, rc, out = fails(standalone(mesh, ctx, lo[0]), "%s-last" % work)
+        if bad:
+            return lo[0], rc, out
+    return None
+
+
+def undefined_symbols(obj):
+    r = subprocess.run(["nm", "-u", obj], capture_output=True, text=True)
+    return {l.split()[-1] for l in r.stdout.splitlines() if l.strip()}
+
+
+def screen(args, runner, mesh, ctx, pending, work, verdicts):
+    """Takes out of pending the members that do not compile to an object
+    (refused, or the compiler fails), cheaply: no link, no run. Returns the
+    rest, or None when the batch fails but no member does alone."""
+    step = 0
+    while pending:
+        step += 1
+        prog = fp.build_program(mesh, ctx, pending)
+        rc, out, named = compile_only(runner, prog, "%s/screen%d" % (
+            work, step), "obj")
+        if rc == 0:
+            return pending
+        status, reason = classify(rc, out)
+        hit = [m for m in pending if m["case"] in named]
+        if not hit:
+            found = find_culprit(runner, mesh, ctx, pending,
+                                 "%s/find%d" % (work, step), "obj")
+            if found is None:
+                return None
+            m, rc, out = found
+            status, reason = classify(rc, out)
+            hit = [m]
+        for m in hit:
+            verdicts[m["case"]] = (status, reason, standalone(mesh, ctx, m)
+                                   if status == "crashed" else None)
+        pending = [m for m in pending if m not in hit]
+    return pending
+
+
+def check_members(args, runner, mesh, ctx, members, work):
+    """check_batch for an explicit list of members (bisection)."""
+    if len(members) == 1:
+        m = members[0]
+        prog = standalone(mesh, ctx, m)
+        res = evaluate(runner, prog, work, interp=True)
+        v, d = verdict(res)
+        return {m["case"]: (v, d, prog if v in ("wrong", "crashed") else
+                            None)}
+    prog = fp.build_program(mesh, ctx, members)
+    res = evaluate(runner, prog, work,
+                   interp=any(interp_wanted(args, m["case"])
+                              for m in members))
+    if res["status"] == "ran":
+        out = {}
+        for m in members:
+            v, d = verdict(res, m["case"])
+            if v == "wrong":
+                out.update(check_members(args, runner, mesh, ctx, [m],
+                                         os.path.join(work, "c%d" %
+                                                      m["case"])))
+            else:
+                out[m["case"]] = (v, d, None)
+        return out
+    named = [m for m in members if m["case"] in res["members"]]
+    out = {}
+    if res["status"] == "refused" and named:
+        for m in named:
+            out[m["case"]] = ("refused", res["reason"], None)
+        rest = [m for m in members if m not in named]
+        if rest:
+            out.update(check_members(args, runner, mesh, ctx, rest,
+                                     work + "r"))
+        return out
+    half = len(members) // 2
+    for i, part in enumerate((members[:half], members[half:])):
+        out.update(check_members(args, runner, mesh, ctx, part,
+                                 "%s-%d" % (work, i)))
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Shrinking and regression tests
+
+
+def shrink_case(args, runner, case, prog, workroot):
+    first = evaluate(runner, prog, os.path.join(workroot, "s0"), interp=True)
+    kind = failure_kind(first)
+    if kind is None:
+        return None
+    counter = [0]
+
+    def still_fails(p):
+        counter[0] += 1
+        r = evaluate(runner, p, os.path.join(workroot, "s%d" % counter[0]),
+                     interp=True)
+        if not args.keep:
+            shutil.rmtree(os.path.join(workroot, "s%d" % counter[0]),
+                          ignore_errors=True)
+        return failure_kind(r) == kind
+
+    small, spent = fuzz_shrink.shrink(prog, still_fails,
+                                      budget=args.shrink_budget)
+    final = evaluate(runner, small, os.path.join(workroot, "final"),
+                     interp=True)
+    v, detail = verdict(final)
+    return write_regression(args, case, prog, small, v, detail, spent)
+
+
+def describe(prog):
+    kinds = sorted({op["kind"] for op in prog["ops"]})
+    return ", ".join(kinds) or "no ops"
+
+
+def write_regression(args, case, orig, prog, v, detail, spent):
+    text, _ = fp.print_program(prog)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    mesh = ",".join("%s=%d" % (a, s) for a, s in prog["mesh"])
+    header = [
+        "// palm_fuzz regression: %s on mesh %s (%s)." % (v, mesh,
+                                                          describe(prog)),
+        "// Found by palm_fuzz.py --seed %d (case %d, batch %d), shrunk "
+        "from %d ops to %d in %d tries." % (args.seed, case, args.batch,
+                                            len(orig["ops"]),
+                                            len(prog["ops"]), spent),
+        "// %s" % detail[:400].replace("\n", " "),
+        "// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin "
+        "--work %t --replay %s",
+        "// FUZZ-PROGRAM: " + fp.to_json(prog),
+        "",
+    ]
+    body = "\n".join(header) + text
+    path = None
+    if args.regressions:
+        os.makedirs(args.regressions, exist_ok=True)
+        path = os.path.join(args.regressions, "%s-%s.mlir" % (
+            "crash" if v == "crashed" else "wrong", digest))
+        with open(path, "w") as f:
+            f.write(body)
+    return {"path": path, "text": body, "ops": len(prog["ops"]),
+            "verdict": v, "detail": detail, "describe": describe(prog)}
+
+
+def replay(args, runner):
+    """Checks a regression file: exact or refused passes."""
+    with open(args.replay) as f:
+        for line in f:
+            if line.startswith("// FUZZ-PROGRAM: "):
+                prog = json.loads(line[len("// FUZZ-PROGRAM: "):])
+                break
+        else:
+            sys.exit("%s: no FUZZ-PROGRAM line" % args.replay)
+    work = args.work or tempfile.mkdtemp(prefix="palm-fuzz-")
+    res = evaluate(runner, prog, work, interp=True)
+    v, detail = verdict(res)
+    for name, (ok, d) in sorted(res["outputs"].items()):
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, d))
+    for name, (ok, d) in sorted(res["interp"].items()):
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, d))
+    print("%s %s" % (v, detail))
+    if res["status"] != "ran" and res.get("text"):
+        print(res["text"][-3000:])
+    return 1 if v in ("wrong", "crashed") else 0
+
+
+# ----------------------------------------------------------------------------
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bin", default=os.path.join(HERE, "..", "..", "build",
+                                                 "bin"))
+    p.add_argument("--cases", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--batch", type=int, default=8,
+                   help="cases per compile and mpirun (default 8)")
+    p.add_argument("--case", type=int, help="check only case K (alone)")
+    p.add_argument("--keep", metavar="DIR", help="keep every file in DIR")
+    p.add_argument("--work", help="work directory of --replay")
+    p.add_argument("--replay", metavar="FILE",
+                   help="check a regression file written by the fuzzer")
+    p.add_argument("--shrink", type=int, default=10, metavar="N",
+                   help="shrink at most N failing cases (default 10)")
+    p.add_argument("--shrink-budget", type=int, default=60,
+                   help="evaluations per shrink (default 60)")
+    p.add_argument("--interp-every", type=int, default=5, metavar="E",
+                   help="check every E-th case against the f64 interpreter "
+                        "(1: all, 0: none; default 5)")
+    p.add_argument("--regressions", metavar="DIR",
+                   help="write shrunk cases as lit tests into DIR")
+    p.add_argument("--print-case", type=int, metavar="K",
+                   help="print case K's program (alone) and exit")
+    args = p.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    runner = Runner(args.bin, args.seed)
+    if args.replay:
+        return replay(args, runner)
+    if not runner.mpirun:
+        sys.exit("palm_fuzz: mpirun not found (install openmpi-bin)")
+    if args.print_case is not None:
+        first = args.print_case - args.print_case % args.batch
+        mesh, ctx, members = fp.generate_batch(args.seed, first, args.batch)
+        m = next(m for m in members if m["case"] == args.print_case)
+        print(fp.print_program(standalone(mesh, ctx, m))[0], end="")
+        return 0
+
+    root = args.keep or tempfile.mkdtemp(prefix="palm-fuzz-")
+    os.makedirs(root, exist_ok=True)
+    start = time.time()
+    if args.case is not None:
+        first = args.case - args.case % args.batch
+        batches = [(first, args.batch)]
+    else:
+        batches = [(b, min(args.batch, args.cases - b))
+                   for b in range(0, args.cases, args.batch)]
+    verdicts = {}
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        futures = {}
+        for first, count in batches:
+            if args.case is not None:
+                mesh, ctx, members = fp.generate_batch(args.seed, first,
+                                                       count)
+                m = next(m for m in members if m["case"] == args.case)
+                futures[pool.submit(
+                    check_members, args, runner, mesh, ctx, [m],
+                    os.path.join(root, "case%d" % args.case))] = first
+            else:
+                futures[pool.submit(check_batch, args, runner, first, count,
+                                    os.path.join(root, "b%d" % first))] = \
+                    first
+        for fut in concurrent.futures.as_completed(futures):
+            got = fut.result()
+            verdicts.update(got)
+            for k, (v, d, _) in sorted(got.items()):
+                if v in ("wrong", "crashed"):
+                    log("case %d: %s: %s" % (k, v, d))
+    checked = time.time() - start
+
+    bad = sorted(k for k, (v, _, _) in verdicts.items()
+                 if v in ("wrong", "crashed"))
+    shrunk = []
+    if args.shrink and bad:
+        todo = bad[:args.shrink]
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            futs = {pool.submit(shrink_case, args, runner, k, verdicts[k][2],
+                                os.path.join(root, "shrink%d" % k)): k
+                    for k in todo if verdicts[k][2] is not None}
+            for fut in concurrent.futures.as_completed(futs):
+                k = futs[fut]
+                r = fut.result()
+                if r:
+                    shrunk.append((k, r))
+                    log("case %d shrunk to %d ops (%s): %s" % (
+                        k, r["ops"], r["describe"],
+                        r["path"] or "see below"))
+                    if not r["path"]:
+                        print(r["text"])
+    total = time.time() - start
+
+    counts = {}
+    reasons = {}
+    for k, (v, d, _) in verdicts.items():
+        counts[v] = counts.get(v, 0) + 1
+        if v in ("refused", "crashed"):
+            reasons.setdefault(v, {}).setdefault(d, []).append(k)
+    print("palm_fuzz: seed %d, %d cases in %d batches of %d, %d jobs: "
+          "%.1f s (checking %.1f s, shrinking %.1f s)" % (
+              args.seed, len(verdicts), len(batches), args.batch, args.jobs,
+              total, checked, total - checked))
+    print("  cases    %5d" % len(verdicts))
+    for v in ("exact", "refused", "wrong", "crashed"):
+        print("  %-8s %5d" % (v, counts.get(v, 0)))
+        for d, ks in sorted(reasons.get(v, {}).items(),
+                            key=lambda x: -len(x[1])):
+            print("    %4d  %s  (cases %s)" % (
+                len(ks), d, ", ".join(map(str, sorted(ks)[:8])) +
+                (", ..." if len(ks) > 8 else "")))
+        if v == "wrong" and counts.get(v):
+            print("          cases %s" % ", ".join(
+                str(k) for k in bad if verdicts[k][0] == "wrong"))
+    print("  commands: " + ", ".join("%s %d" % kv for kv in
+                                     sorted(runner.stats.items())))
+    if args.keep:
+        with open(os.path.join(root, "summary.json"), "w") as f:
+            json.dump({str(k): [v, d] for k, (v, d, _) in
+                       sorted(verdicts.items())}, f, indent=1)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
