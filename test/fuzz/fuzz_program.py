@@ -32,6 +32,7 @@ MESHES_AXES = ["x", "y", "z"]
 # a low rate so that it does not hide the rest).
 P_BF16 = 0.04
 P_I64 = 0.04
+P_CONSTRAIN = 0.3
 
 
 def numel(shape):
@@ -374,9 +375,15 @@ class Gen:
     def op_sharding_constraint(self):
         x = self.pick(lambda t: True, lambda: self.float_value(), p_new=0.0)
         shape, dtype = self.types[x]
+        # Unreduced axes only where the value may be partial (a partial
+        # value cannot be made from a whole one: a documented refusal).
+        producer = next((o for o in self.ops if o["name"] == x), None)
+        partial = producer is not None and producer["kind"] in (
+            "dot_general", "embedding", "add")
         return self.emit("sharding_constraint", [x], shape, dtype,
                          sharding=self.random_sharding(
-                             shape, dtype, p_axis=0.6, allow_unreduced=True))
+                             shape, dtype, p_axis=0.6,
+                             allow_unreduced=partial))
 
     def op(self, kind):
         if kind in ("add", "mul"):
@@ -444,7 +451,17 @@ def generate_member(rng, mesh, ctx, prefix):
     while len(g.ops) < n_ops and tries < 50:
         tries += 1
         kind = rng.choices(kinds, [weights[k] for k in kinds])[0]
-        g.op(kind)
+        v = g.op(kind)
+        if v is not None and kind != "sharding_constraint" and \
+                rng.random() < P_CONSTRAIN:
+            # Users pin intermediate values too: the next op reads the
+            # constrained value.
+            shape, dtype = g.types[v]
+            g.emit("sharding_constraint", [v], shape, dtype,
+                   sharding=g.random_sharding(
+                       shape, dtype, p_axis=0.6,
+                       allow_unreduced=kind in ("dot_general",
+                                                "embedding")))
     used = {o for op in g.ops for o in op["operands"]}
     results = []
     for op in g.ops:
