@@ -532,7 +532,8 @@ def write_regression(args, case, orig, prog, v, detail, spent):
         "// %s" % detail[:400].replace("\n", " "),
         "// REQUIRES: mpi, numpy",
     ] + ([
-        "// XFAIL: * -- a known bug (issue 11); remove when it is fixed.",
+        "// A known bug (issue 11): remove the XFAIL line when it is fixed.",
+        "// XFAIL: *",
     ] if args.xfail else []) + [
         "// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin "
         "--work %t --replay %s",
