@@ -145,6 +145,16 @@ class Runner:
                                 stderr=subprocess.STDOUT, text=True,
                                 env=self.env)
 
+    def verifies(self, text):
+        """Whether palm-opt parses and verifies text (every generated
+        program must)."""
+        self.count("palm-opt")
+        r = subprocess.run([os.path.join(self.bin, "palm-opt"), "-o",
+                            os.devnull, "-"], input=text, text=True,
+                           capture_output=True)
+        return r.returncode == 0, normalize(next(
+            (l for l in r.stderr.splitlines() if "error:" in l), r.stderr))
+
     def count(self, what):
         with LOG_LOCK:
             self.stats[what] = self.stats.get(what, 0) + 1
@@ -406,6 +416,15 @@ def check_batch(args, runner, first, count, workroot):
     fails)."""
     mesh, ctx, members = fp.generate_batch(args.seed, first, count)
     verdicts = {}
+    if not runner.verifies(fp.print_program(
+            fp.build_program(mesh, ctx, members))[0])[0]:
+        # A generator bug: name the cases the verifier rejects.
+        for m in members:
+            ok, error = runner.verifies(
+                fp.print_program(standalone(mesh, ctx, m))[0])
+            if not ok:
+                verdicts[m["case"]] = ("invalid", error, None)
+        members = [m for m in members if m["case"] not in verdicts]
     objs = screen(runner, mesh, ctx, members, workroot)
     pending = []
     for m in members:
@@ -652,6 +671,8 @@ def main():
 
     bad = sorted(k for k, (v, _, _) in verdicts.items()
                  if v in ("wrong", "crashed"))
+    invalid = sorted(k for k, (v, _, _) in verdicts.items()
+                     if v == "invalid")
     shrunk = []
     if args.shrink and bad:
         # Every wrong case, one crash per signature.
@@ -683,15 +704,19 @@ def main():
     reasons = {}
     for k, (v, d, _) in verdicts.items():
         counts[v] = counts.get(v, 0) + 1
-        if v in ("refused", "crashed"):
+        if v in ("refused", "crashed", "invalid"):
             reasons.setdefault(v, {}).setdefault(d, []).append(k)
     print("palm_fuzz: seed %d, %d cases in %d batches of %d, %d jobs: "
           "%.1f s (checking %.1f s, shrinking %.1f s)" % (
               args.seed, len(verdicts), len(batches), args.batch, args.jobs,
               total, checked, total - checked))
     print("  cases %d" % len(verdicts))
-    for v in ("exact", "refused", "wrong", "crashed"):
-        print("  %s %d" % (v, counts.get(v, 0)))
+    for v in ("exact", "refused", "wrong", "crashed", "invalid"):
+        if v == "invalid" and not counts.get(v):
+            continue
+        print("  %s %d%s" % (v, counts.get(v, 0), " (generator bugs: "
+                             "programs the verifier rejects)"
+                             if v == "invalid" else ""))
         for d, ks in sorted(reasons.get(v, {}).items(),
                             key=lambda x: -len(x[1])):
             print("    %4d  %s  (cases %s)" % (
@@ -710,7 +735,7 @@ def main():
                        sorted(verdicts.items())}, f, indent=1)
     else:
         shutil.rmtree(root, ignore_errors=True)
-    return 1 if bad else 0
+    return 1 if bad or invalid else 0
 
 
 if __name__ == "__main__":
