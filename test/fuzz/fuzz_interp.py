@@ -28,10 +28,13 @@ import numpy as np
 
 def round_bf16(x):
     """Rounds to the nearest bf16 (ties to even), kept in x's dtype."""
-    f = np.asarray(x, dtype=np.float32)
+    f = np.atleast_1d(np.asarray(x, dtype=np.float32))
     bits = f.view(np.uint32).astype(np.uint64)
-    rounding = 0x7FFF + ((bits >> 16) & 1)
-    out = (((bits + rounding) >> 16) << 16).astype(np.uint32).view(np.float32)
+    sixteen = np.uint64(16)
+    rounding = np.uint64(0x7FFF) + ((bits >> sixteen) & np.uint64(1))
+    out = (((bits + rounding) >> sixteen) << sixteen).astype(
+        np.uint32).view(np.float32).reshape(np.shape(x))
+    f = f.reshape(np.shape(x))
     out = np.where(np.isnan(f), f, out)
     return out.astype(x.dtype if hasattr(x, "dtype") else np.float64)
 
@@ -104,6 +107,11 @@ def cross_entropy(logits, targets, z_loss, dt):
 def run(prog, inputs, dt=np.float64):
     """{value name: array} for every argument and op of prog. inputs maps
     argument names to their global values (integers stay integers)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _run(prog, inputs, dt)
+
+
+def _run(prog, inputs, dt):
     env = {}
     for a in prog["args"]:
         v = inputs.get(a["name"])
