@@ -32,6 +32,7 @@ MESHES_AXES = ["x", "y", "z"]
 # a low rate so that it does not hide the rest).
 P_BF16 = 0.04
 P_I64 = 0.04
+P_BF16_ELEMENTWISE = 0.2
 P_CONSTRAIN = 0.3
 
 
@@ -153,7 +154,8 @@ class Gen:
             return self.rng.choice(cands)
         return make()
 
-    def float_value(self, dtype=None, rank=None, min_rank=0, max_rank=4):
+    def float_value(self, dtype=None, rank=None, min_rank=0, max_rank=4,
+                    elementwise=False):
         def pred(t):
             shape, dt = t
             return (dt in FLOAT and (dtype is None or dt == dtype) and
@@ -163,7 +165,12 @@ class Gen:
         def make():
             r = rank if rank is not None else self.rng.randint(
                 max(min_rank, 1), min(max_rank, 3))
-            return self.new_param(self.rand_shape(r), dtype or "f32")
+            dt = dtype
+            if dt is None:
+                # The CPU backend computes elementwise ops in bf16.
+                dt = "bf16" if elementwise and self.rng.random() < \
+                    P_BF16_ELEMENTWISE else "f32"
+            return self.new_param(self.rand_shape(r), dt)
         return self.pick(pred, make)
 
     def emit(self, kind, operands, shape, dtype, **attrs):
@@ -299,7 +306,7 @@ class Gen:
         return self.emit("attention", [q, k, v], [b, s, h, dv], dtype, **attrs)
 
     def op_binary(self, kind):
-        x = self.float_value()
+        x = self.float_value(elementwise=True)
         ty = self.types[x]
         y = self.pick(lambda t: t == ty,
                       lambda: self.new_param(list(ty[0]), ty[1]), p_new=0.5)
@@ -308,7 +315,7 @@ class Gen:
         return self.emit(kind, [x, y], ty[0], ty[1])
 
     def op_unary(self, kind):
-        x = self.float_value()
+        x = self.float_value(elementwise=True)
         shape, dtype = self.types[x]
         attrs = {}
         if kind == "scale":
