@@ -460,6 +460,9 @@ def check_batch(args, runner, first, count, workroot):
                 r1 = evaluate(runner, alone, os.path.join(
                     work, "c%d" % m["case"]), interp=True)
                 v1, d1 = verdict(r1)
+                if v1 == "wrong":
+                    d1 = localize(runner, alone, os.path.join(
+                        work, "l%d" % m["case"])) + d1
                 if v1 in ("wrong", "crashed"):
                     verdicts[m["case"]] = (v1, d1, alone)
                 else:
@@ -500,8 +503,29 @@ def check_members(args, runner, mesh, ctx, members, work):
         res = evaluate(runner, prog, os.path.join(work, "c%d" % m["case"]),
                        interp=True)
         v, d = verdict(res)
+        if v == "wrong":
+            d = localize(runner, prog, os.path.join(work, "l%d" %
+                                                    m["case"])) + d
         out[m["case"]] = (v, d, prog if v in ("wrong", "crashed") else None)
     return out
+
+
+def localize(runner, prog, work):
+    """'first wrong value from <op kind>; ' of a wrong program: the same
+    program with every value a result, and the first op in program order
+    whose value is wrong (its operands being right)."""
+    p = json.loads(fp.to_json(prog))
+    have = {r["value"] for r in p["results"]}
+    p["results"] += [{"value": op["name"], "sharding": None}
+                     for op in p["ops"] if op["name"] not in have]
+    res = evaluate(runner, p, work, interp=True)
+    if res["status"] != "ran":
+        return "first wrong value unknown (%s); " % res["status"]
+    wrong = {n.rsplit(".r", 1)[0] for n, _ in failures(res)}
+    for op in p["ops"]:
+        if op["name"] in wrong:
+            return "first wrong value from %s; " % op["kind"]
+    return "first wrong value unknown (exact with every value a result); "
 
 
 # ----------------------------------------------------------------------------
@@ -675,15 +699,18 @@ def main():
                      if v == "invalid")
     shrunk = []
     if args.shrink and bad:
-        # Every wrong case, one crash per signature.
-        todo, seen = [], set()
+        # One case per signature (crash reason, first wrong op) first.
+        todo, seen, later = [], set(), []
         for k in bad:
             v, d, _ = verdicts[k]
-            if v == "crashed" and d in seen:
+            sig = d if v == "crashed" else d.split(";")[0]
+            if sig in seen:
+                if v == "wrong":
+                    later.append(k)
                 continue
-            seen.add(d)
+            seen.add(sig)
             todo.append(k)
-        todo = todo[:args.shrink]
+        todo = (todo + later)[:args.shrink]
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futs = {pool.submit(shrink_case, args, runner, k, verdicts[k][2],
                                 os.path.join(root, "shrink%d" % k)): k
@@ -706,6 +733,12 @@ def main():
         counts[v] = counts.get(v, 0) + 1
         if v in ("refused", "crashed", "invalid"):
             reasons.setdefault(v, {}).setdefault(d, []).append(k)
+        if v == "wrong":
+            where = re.match(r"(first wrong value [^;]*)", d)
+            reasons.setdefault(v, {}).setdefault(
+                (where.group(1) if where else "wrong") +
+                (" (only in a batch)" if "only in a batch" in d else ""),
+                []).append(k)
     print("palm_fuzz: seed %d, %d cases in %d batches of %d, %d jobs: "
           "%.1f s (checking %.1f s, shrinking %.1f s)" % (
               args.seed, len(verdicts), len(batches), args.batch, args.jobs,
@@ -722,9 +755,6 @@ def main():
             print("    %4d  %s  (cases %s)" % (
                 len(ks), d, ", ".join(map(str, sorted(ks)[:8])) +
                 (", ..." if len(ks) > 8 else "")))
-        if v == "wrong" and counts.get(v):
-            print("          cases %s" % ", ".join(
-                str(k) for k in bad if verdicts[k][0] == "wrong"))
     print("  commands: " + ", ".join("%s %d" % kv for kv in
                                      sorted(runner.stats.items())))
     print("  seconds waited: " + ", ".join(
