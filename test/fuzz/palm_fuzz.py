@@ -587,8 +587,10 @@ def write_regression(args, case, orig, prog, v, detail, spent):
     path = None
     if args.regressions:
         os.makedirs(args.regressions, exist_ok=True)
-        path = os.path.join(args.regressions, "%s-%s.mlir" % (
-            "crash" if v == "crashed" else "wrong", digest))
+        where = re.search(r"first wrong value from (\w+)", detail)
+        kind = "crash" if v == "crashed" else "wrong" + (
+            "-" + where.group(1).replace("_", "-") if where else "")
+        path = os.path.join(args.regressions, "%s-%s.mlir" % (kind, digest))
         with open(path, "w") as f:
             f.write(body)
     return {"path": path, "text": body, "ops": len(prog["ops"]),
@@ -629,7 +631,8 @@ def main():
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--batch", type=int, default=8,
                    help="cases per compile and mpirun (default 8)")
-    p.add_argument("--case", type=int, help="check only case K (alone)")
+    p.add_argument("--case", metavar="K[,K...]",
+                   help="check only these cases, each alone")
     p.add_argument("--keep", metavar="DIR", help="keep every file in DIR")
     p.add_argument("--work", help="work directory of --replay")
     p.add_argument("--replay", metavar="FILE",
@@ -665,22 +668,22 @@ def main():
     os.makedirs(root, exist_ok=True)
     start = time.time()
     if args.case is not None:
-        first = args.case - args.case % args.batch
-        batches = [(first, args.batch)]
+        wanted = [int(k) for k in args.case.split(",")]
+        batches = [(k - k % args.batch, args.batch, k) for k in wanted]
     else:
-        batches = [(b, min(args.batch, args.cases - b))
+        batches = [(b, min(args.batch, args.cases - b), None)
                    for b in range(0, args.cases, args.batch)]
     verdicts = {}
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = {}
-        for first, count in batches:
-            if args.case is not None:
+        for first, count, case in batches:
+            if case is not None:
                 mesh, ctx, members = fp.generate_batch(args.seed, first,
                                                        count)
-                m = next(m for m in members if m["case"] == args.case)
+                m = next(m for m in members if m["case"] == case)
                 futures[pool.submit(
                     check_members, args, runner, mesh, ctx, [m],
-                    os.path.join(root, "case%d" % args.case))] = first
+                    os.path.join(root, "case%d" % case))] = first
             else:
                 futures[pool.submit(check_batch, args, runner, first, count,
                                     os.path.join(root, "b%d" % first))] = \
