@@ -80,10 +80,13 @@ def normalize(msg):
     msg = re.sub(r"loc\([^)]*\)", "<loc>", msg)
     msg = re.sub(r"#palm\.sharding<[^>]*>", "<sharding>", msg)
     msg = re.sub(r"tensor<[^>]*>", "<tensor>", msg)
-    msg = re.sub(r"'[^']*'", "'_'", msg)
+    # Op names stay ('palm.attention'), other quoted names go; so do
+    # numbers, but not those of type names (f32, i64).
+    msg = re.sub(r"'[^']*'", lambda m: m.group(0) if m.group(0).startswith(
+        "'palm.") else "'_'", msg)
     msg = re.sub(r"\"[^\"]*\"", "\"_\"", msg)
     msg = re.sub(r"@\w+", "@_", msg)
-    msg = re.sub(r"\d+", "N", msg)
+    msg = re.sub(r"(?<![A-Za-z0-9])\d+", "N", msg)
     return msg[:160]
 
 
