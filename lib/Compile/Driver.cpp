@@ -28,6 +28,8 @@
 #include "palm/Conversion/Passes.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
+#include "palm/Support/DiagnosticPrinter.h"
+#include "palm/Support/NestingLimit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/SourceMgr.h"
@@ -163,11 +165,13 @@ int Driver::run() {
   auto input = openInputFile(options.inputFile, &error);
   if (!input)
     return failed(fail(error));
+  if (failed(checkNestingDepth(*input, llvm::errs())))
+    return 1;
   // Diagnostics of every phase point into the input, so the source manager
   // lives as long as the compilation.
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  ScopedDiagnosticPrinter diagnostics(sourceMgr, &context, "palm-compile");
   module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;

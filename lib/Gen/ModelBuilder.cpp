@@ -15,6 +15,8 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/IR/Verifier.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "palm/Support/DiagnosticPrinter.h"
+#include "llvm/Support/SourceMgr.h"
 
 #include <cmath>
 
@@ -238,9 +240,11 @@ Value ModelBuilder::buildAttention(Value h, const LayerWeights &w,
   Value v = buildDot(h, w.wv, {2}, {0}, prefix + "attention.v");
   FloatAttr base = builder.getF32FloatAttr(10000.0f);
   Value qRot =
-      RopeOp::create(builder, named(prefix + "attention.q_rope"), q, base);
+      RopeOp::create(builder, named(prefix + "attention.q_rope"), q, base,
+                     /*seq_shard=*/DimShardAttr());
   Value kRot =
-      RopeOp::create(builder, named(prefix + "attention.k_rope"), k, base);
+      RopeOp::create(builder, named(prefix + "attention.k_rope"), k, base,
+                     /*seq_shard=*/DimShardAttr());
   Value attended =
       AttentionOp::create(builder, named(prefix + "attention.attend"), qRot,
                           kRot, v, /*causal=*/true, /*scale=*/FloatAttr());
@@ -340,6 +344,9 @@ llvm::Error mlir::palm::gen::emitModel(const ModelConfig &config, Layout layout,
   // time.
   MLIRContext context(MLIRContext::Threading::DISABLED);
   context.loadDialect<PalmDialect, func::FuncDialect>();
+  // The IR has no source text: its locations are op names.
+  llvm::SourceMgr noSource;
+  ScopedDiagnosticPrinter diagnostics(noSource, &context, "palm-gen");
   OwningOpRef<ModuleOp> module =
       buildModel(context, config, layout, mesh, returnLogits);
   if (!module)

@@ -38,6 +38,7 @@ struct AttentionArgs {
   int32_t causal;
   float scale;
   int64_t headOffset, headsPerGroup, globalHeads;
+  int64_t queryOffset;
 };
 
 /// What a step cost on the device, measured on the device.

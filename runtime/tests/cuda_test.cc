@@ -180,6 +180,7 @@ struct AttentionCase {
   int64_t b, s, t, h, g, dk, dv;
   int32_t causal;
   int64_t headOffset, headsPerGroup, globalHeads;
+  int64_t queryOffset = 0;
 };
 
 const AttentionCase kAttentionCases[] = {
@@ -198,6 +199,9 @@ const AttentionCase kAttentionCases[] = {
     {"mma causal, 3 query tiles", 1, 300, 300, 2, 1, 64, 64, 1, 0, 2, 2},
     {"mma causal 128, 2 query tiles", 1, 200, 200, 2, 2, 128, 128, 1, 0, 1,
      2},
+    // Query shards (a split sequence): causal at global positions.
+    {"query shard", 1, 40, 100, 2, 1, 16, 16, 1, 0, 2, 2, 60},
+    {"mma query shard", 1, 70, 200, 2, 1, 64, 64, 1, 0, 2, 2, 130},
 };
 
 template <typename T>
@@ -214,13 +218,14 @@ void runAttention(Cuda &test, palmrt_context *ctx, Device &device,
   if constexpr (std::is_same_v<T, float>) {
     palmrt_attention(nullptr, dtype, q.data(), k.data(), v.data(), want.data(),
                      c.b, c.s, c.t, c.h, c.g, c.dk, c.dv, c.causal, scale,
-                     c.headOffset, c.headsPerGroup, c.globalHeads);
+                     c.headOffset, c.headsPerGroup, c.globalHeads,
+                     c.queryOffset);
     DeviceVector<float> dq(device, q), dk(device, k), dv(device, v),
         dout(device, std::vector<float>(outSize, 7.0f));
     palmrt_attention(ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(),
                      dout.pointer(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
                      c.causal, scale, c.headOffset, c.headsPerGroup,
-                     c.globalHeads);
+                     c.globalHeads, c.queryOffset);
     got = dout.get();
     expectClose(got, want, 1e-4, what);
   } else {
@@ -229,13 +234,13 @@ void runAttention(Cuda &test, palmrt_context *ctx, Device &device,
     palmrt_attention(nullptr, dtype, qb.data(), kb.data(), vb.data(),
                      wantBf16.data(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
                      c.causal, scale, c.headOffset, c.headsPerGroup,
-                     c.globalHeads);
+                     c.globalHeads, c.queryOffset);
     DeviceVector<uint16_t> dq(device, qb), dk(device, kb), dv(device, vb),
         dout(device, std::vector<uint16_t>(outSize, 0x4000));
     palmrt_attention(ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(),
                      dout.pointer(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
                      c.causal, scale, c.headOffset, c.headsPerGroup,
-                     c.globalHeads);
+                     c.globalHeads, c.queryOffset);
     expectClose(fromBf16(dout.get()), fromBf16(wantBf16), 1.0 / 64, what);
   }
 }

@@ -69,9 +69,9 @@ TEST(HostDeviceCalls, AttentionIsTheF32KernelInEitherType) {
   // Heads 1..4 of 5 global heads, two per key/value head: local head 3 is
   // padding.
   palmrt_attention_f32(q.data(), k.data(), v.data(), want.data(), b, s, t, h, g,
-                       dk, dv, 1, 0.5f, 1, 2, 4);
+                       dk, dv, 1, 0.5f, 1, 2, 4, 0);
   palmrt_attention(ctx.get(), PALMRT_F32, q.data(), k.data(), v.data(),
-                   got.data(), b, s, t, h, g, dk, dv, 1, 0.5f, 1, 2, 4);
+                   got.data(), b, s, t, h, g, dk, dv, 1, 0.5f, 1, 2, 4, 0);
   EXPECT_EQ(got, want);
   auto narrow = [](const std::vector<float> &x) {
     std::vector<uint16_t> out(x.size());
@@ -82,7 +82,7 @@ TEST(HostDeviceCalls, AttentionIsTheF32KernelInEitherType) {
   std::vector<uint16_t> qb = narrow(q), kb = narrow(k), vb = narrow(v),
                         out(want.size());
   palmrt_attention(nullptr, PALMRT_BF16, qb.data(), kb.data(), vb.data(),
-                   out.data(), b, s, t, h, g, dk, dv, 1, 0.5f, 1, 2, 4);
+                   out.data(), b, s, t, h, g, dk, dv, 1, 0.5f, 1, 2, 4, 0);
   EXPECT_EQ(out, narrow(want));
 }
 
@@ -90,10 +90,10 @@ TEST(HostDeviceCalls, AttentionRejectsBadArguments) {
   GTEST_FLAG_SET(death_test_style, "threadsafe"); // OpenBLAS has threads
   float x = 0;
   EXPECT_EXIT(palmrt_attention(nullptr, PALMRT_I32, &x, &x, &x, &x, 1, 1, 1, 1,
-                               1, 1, 1, 1, 1.0f, 0, 1, 1),
+                               1, 1, 1, 1, 1.0f, 0, 1, 1, 0),
               ::testing::ExitedWithCode(1), "element type 2 is not supported");
   EXPECT_EXIT(palmrt_attention(nullptr, PALMRT_F32, &x, &x, &x, &x, 1, 1, 1, 2,
-                               1, 1, 1, 1, 1.0f, 0, 1, 2),
+                               1, 1, 1, 1, 1.0f, 0, 1, 2, 0),
               ::testing::ExitedWithCode(1),
               "global head 1 needs key/value head 1 but only 1 are given");
 }

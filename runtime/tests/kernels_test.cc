@@ -53,14 +53,14 @@ TEST(LayerNorm, MatchesDefinition) {
 
 std::vector<double> ropeReference(const std::vector<float> &x, int64_t b,
                                   int64_t s, int64_t h, int64_t d,
-                                  double base) {
+                                  double base, int64_t offset = 0) {
   std::vector<double> y(x.size());
   int64_t half = d / 2;
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t p = 0; p < s; ++p)
       for (int64_t hi = 0; hi < h; ++hi)
         for (int64_t i = 0; i < half; ++i) {
-          double angle = p * std::pow(base, -2.0 * i / d);
+          double angle = (offset + p) * std::pow(base, -2.0 * i / d);
           int64_t row = ((bi * s + p) * h + hi) * d;
           double a = x[row + i], c = x[row + i + half];
           y[row + i] = a * std::cos(angle) - c * std::sin(angle);
@@ -72,17 +72,26 @@ std::vector<double> ropeReference(const std::vector<float> &x, int64_t b,
 TEST(Rope, MatchesRotateHalfDefinition) {
   int64_t b = 2, s = 37, h = 3, d = 16;
   std::vector<float> x = randomVector(b * s * h * d, 3), y(x.size());
-  palmrt_rope_f32(x.data(), y.data(), b, s, h, d, 10000.0f);
+  palmrt_rope_f32(x.data(), y.data(), b, s, h, d, 10000.0f, 0);
   expectNear(y, ropeReference(x, b, s, h, d, 10000.0), 1e-5);
   // In place gives the same.
   std::vector<float> z = x;
-  palmrt_rope_f32(z.data(), z.data(), b, s, h, d, 10000.0f);
+  palmrt_rope_f32(z.data(), z.data(), b, s, h, d, 10000.0f, 0);
   EXPECT_EQ(z, y);
+}
+
+TEST(Rope, ShardOfASequenceRotatesAtItsGlobalPositions) {
+  // Positions 40..52 of a longer sequence: the shard a device holds when
+  // the sequence is split.
+  int64_t b = 2, s = 13, h = 2, d = 8, offset = 40;
+  std::vector<float> x = randomVector(b * s * h * d, 11), y(x.size());
+  palmrt_rope_f32(x.data(), y.data(), b, s, h, d, 10000.0f, offset);
+  expectNear(y, ropeReference(x, b, s, h, d, 10000.0, offset), 1e-5);
 }
 
 TEST(Rope, PositionZeroIsIdentity) {
   std::vector<float> x = randomVector(4 * 8, 4), y(x.size());
-  palmrt_rope_f32(x.data(), y.data(), 1, 1, 4, 8, 10000.0f);
+  palmrt_rope_f32(x.data(), y.data(), 1, 1, 4, 8, 10000.0f, 0);
   EXPECT_EQ(x, y);
 }
 
@@ -90,6 +99,7 @@ struct AttentionCase {
   int64_t b, s, t, h, g, dk, dv;
   bool causal;
   int64_t headOffset, headsPerGroup, globalHeads;
+  int64_t queryOffset = 0;
 };
 
 std::vector<double> attentionReference(const std::vector<float> &q,
@@ -104,7 +114,8 @@ std::vector<double> attentionReference(const std::vector<float> &q,
         continue;
       int64_t kv = global / c.headsPerGroup;
       for (int64_t p = 0; p < c.s; ++p) {
-        int64_t keys = c.causal ? std::min(c.t, p + 1) : c.t;
+        int64_t keys =
+            c.causal ? std::clamp<int64_t>(c.queryOffset + p + 1, 0, c.t) : c.t;
         std::vector<double> score(keys);
         double m = -std::numeric_limits<double>::infinity();
         for (int64_t j = 0; j < keys; ++j) {
@@ -139,7 +150,7 @@ TEST_P(Attention, MatchesSoftmaxDefinition) {
   float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
   palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), c.b, c.s, c.t,
                        c.h, c.g, c.dk, c.dv, c.causal, scale, c.headOffset,
-                       c.headsPerGroup, c.globalHeads);
+                       c.headsPerGroup, c.globalHeads, c.queryOffset);
   expectNear(out, attentionReference(q, k, v, c, scale), 2e-5);
 }
 
@@ -158,7 +169,13 @@ INSTANTIATE_TEST_SUITE_P(
         // A shard holding only padding heads.
         AttentionCase{1, 5, 5, 2, 1, 4, 4, true, 6, 6, 5},
         // Fewer keys than queries (causal rows past t see every key).
-        AttentionCase{1, 10, 4, 1, 1, 4, 4, true, 0, 1, 1}));
+        AttentionCase{1, 10, 4, 1, 1, 4, 4, true, 0, 1, 1},
+        // Queries 20..26 of 40 (a sequence shard), causal over all keys:
+        // multi-query and per-head paths.
+        AttentionCase{2, 7, 40, 4, 1, 8, 8, true, 0, 4, 4, 20},
+        AttentionCase{1, 7, 40, 4, 2, 8, 8, true, 0, 2, 4, 20},
+        // The last shard of an uneven split: rows past the sequence.
+        AttentionCase{1, 9, 30, 2, 1, 8, 8, true, 0, 2, 2, 27}));
 
 TEST(Attention, LargeScoresStayFinite) {
   AttentionCase c{1, 40, 40, 1, 1, 4, 4, true, 0, 1, 1};
@@ -167,7 +184,7 @@ TEST(Attention, LargeScoresStayFinite) {
   std::vector<float> v = randomVector(40 * 4, 10);
   std::vector<float> out(40 * 4);
   palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), 1, 40, 40, 1,
-                       1, 4, 4, 1, 1.0f, 0, 1, 1);
+                       1, 4, 4, 1, 1.0f, 0, 1, 1, 0);
   expectNear(out, attentionReference(q, k, v, c, 1.0f), 1e-4);
 }
 

@@ -1,7 +1,11 @@
 //===- palm-opt.cpp - the palm optimizer driver ---------------------------===//
 //
 // Runs palm and upstream passes over MLIR files, like mlir-opt, with the
-// palm dialect and the upstream dialects palm lowers to registered.
+// palm dialect and the upstream dialects palm lowers to registered. Two
+// things differ from mlir-opt: input nested deeper than palm's limit is
+// refused before it reaches the parser (palm/Support/NestingLimit.h), and
+// diagnostics name the op they are about (palm/Support/DiagnosticPrinter.h),
+// except under --verify-diagnostics, which keeps MLIR's verifier handler.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,13 +23,20 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 #include "palm/Conversion/Passes.h"
 #include "palm/Dialect/Palm/IR/PalmDialect.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
+#include "palm/Support/DiagnosticPrinter.h"
+#include "palm/Support/NestingLimit.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
   mlir::DialectRegistry registry;
   registry.insert<mlir::palm::PalmDialect, mlir::arith::ArithDialect,
                   mlir::bufferization::BufferizationDialect,
@@ -41,6 +52,37 @@ int main(int argc, char **argv) {
   mlir::palm::registerPalmConversionPasses();
   mlir::palm::registerPalmConversionPipelines();
   mlir::registerTransformsPasses();
-  return mlir::asMainReturnCode(
-      mlir::MlirOptMain(argc, argv, "palm optimizer driver\n", registry));
+  auto [inputFile, outputFile] = mlir::registerAndParseCLIOptions(
+      argc, argv, "palm optimizer driver\n", registry);
+  mlir::MlirOptMainConfig config =
+      mlir::MlirOptMainConfig::createFromCLOptions();
+  if (config.shouldShowDialects() || config.shouldListPasses())
+    return mlir::asMainReturnCode(
+        mlir::MlirOptMain(argc, argv, inputFile, outputFile, registry));
+
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      mlir::openInputFile(inputFile, &error);
+  if (!input) {
+    llvm::errs() << "palm-opt: error: " << error << "\n";
+    return 1;
+  }
+  if (mlir::failed(mlir::palm::checkNestingDepth(*input, llvm::errs(),
+                                                 config.inputSplitMarker())))
+    return 1;
+  // MlirOptMain owns the input until it returns, and the printers, which
+  // refer to it, die with its contexts before that.
+  if (!config.shouldVerifyDiagnostics())
+    mlir::palm::addDiagnosticPrinterExtension(registry, *input, "palm-opt");
+  std::unique_ptr<llvm::ToolOutputFile> output =
+      mlir::openOutputFile(outputFile, &error);
+  if (!output) {
+    llvm::errs() << "palm-opt: error: " << error << "\n";
+    return 1;
+  }
+  if (mlir::failed(
+          mlir::MlirOptMain(output->os(), std::move(input), registry, config)))
+    return 1;
+  output->keep();
+  return 0;
 }

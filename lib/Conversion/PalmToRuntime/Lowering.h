@@ -113,6 +113,11 @@ public:
   /// Offset of this device's shard and its number of real (not padding)
   /// elements, for a dimension of local size `local`.
   std::pair<Value, Value> shardExtent(DimShardAttr shard, int64_t local);
+  /// The i64 offset of this device's shard; 0 where `shard` is null (the
+  /// dimension is whole).
+  Value shardOffset(DimShardAttr shard, int64_t local) {
+    return shard ? shardExtent(shard, local).first : i64(0);
+  }
   /// The number of real (not padding) elements of each token dimension of
   /// local shape `tokens`, from a loss op's `token_shards`.
   SmallVector<Value> tokenExtents(ArrayRef<int64_t> tokens, ArrayAttr shards);

@@ -35,7 +35,7 @@ struct RopeToCall : RuntimePattern<RopeOp> {
     e.call(RuntimeCall::palmrt_rope_f32,
            {adaptor.getInput(), resultPtr(op.getResult()), e.i64(x[0]),
             e.i64(x[1]), e.i64(x[2]), e.i64(x[3]),
-            e.f32(op.getBase().convertToFloat())});
+            e.f32(op.getBase().convertToFloat()), e.shardOffset(op.getSeqShardAttr(), x[1])});
     return success();
   }
 };

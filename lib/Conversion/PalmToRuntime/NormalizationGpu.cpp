@@ -75,7 +75,7 @@ static void layerNormRows(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
 }
 
 /// Rotates one (batch, position, pair) of rope input `x` for every head.
-/// a = (input, output, log2(base)).
+/// a = (input, output, log2(base), position offset).
 static void ropePair(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
                      ArrayRef<int64_t> x, Value i) {
   int64_t half = x[3] / 2;
@@ -88,7 +88,8 @@ static void ropePair(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
       arith::MulFOp::create(b, l, iF, K::f32(b, l, -2.0 / double(x[3])));
   Value freq =
       math::Exp2Op::create(b, l, arith::MulFOp::create(b, l, expo, a[2]));
-  Value pos = arith::SIToFPOp::create(b, l, f, c[1]);
+  Value pos = arith::SIToFPOp::create(
+      b, l, f, arith::AddIOp::create(b, l, c[1], a[3]));
   Value angle = arith::MulFOp::create(b, l, pos, freq);
   Value turns = math::FloorOp::create(
       b, l, arith::MulFOp::create(b, l, angle, K::f32(b, l, 0.5 / M_PI)));
@@ -166,14 +167,16 @@ struct RopeToKernel : RuntimePattern<RopeOp> {
     Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
     int64_t pairs = x[0] * x[1] * (x[3] / 2);
     StringRef kernel = state.gpu->get(
-        "rope:" + typeName(t) + ":" + shapeKey(x), {ptr, ptr, e.builder().getF32Type()},
+        "rope:" + typeName(t) + ":" + shapeKey(x),
+        {ptr, ptr, e.builder().getF32Type(), e.builder().getI64Type()},
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           K::gridStride(b, l, K::i64(b, l, pairs),
                         [&](Value i) { ropePair(b, l, a, t, x, i); });
         });
     e.launch(kernel, pairs, false,
              {adaptor.getInput(), resultPtr(op.getResult()),
-              e.f32(std::log2(op.getBase().convertToDouble()))});
+              e.f32(std::log2(op.getBase().convertToDouble())),
+              e.shardOffset(op.getSeqShardAttr(), x[1])});
     return success();
   }
 };

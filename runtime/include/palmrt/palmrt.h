@@ -117,21 +117,25 @@ void palmrt_layer_norm_f32(const float *x, const float *scale, float *y,
                            int64_t rows, int64_t cols, float eps);
 
 /* Rotary embedding of x [b, s, h, d], d even, rotate-half pairing (i with
- * i + d/2), angle p * base^(-2i/d) at position p in [0, s). */
+ * i + d/2), angle p * base^(-2i/d) at position p = position_offset + (the
+ * row's index in [0, s)): a shard of a longer sequence passes its offset. */
 void palmrt_rope_f32(const float *x, float *y, int64_t b, int64_t s,
-                     int64_t h, int64_t d, float base);
+                     int64_t h, int64_t d, float base,
+                     int64_t position_offset);
 
 /* Attention: q [b, s, h, dk], k [b, t, g, dk], v [b, t, g, dv] give
  * out [b, s, h, dv]. Local head i is global head head_offset + i; it uses
  * key/value head (head_offset + i) / heads_per_group, and is all zeros when
  * its global index is global_heads or more (padding). Scores are scaled by
- * `scale`, masked causally (query p sees keys 0..p) when `causal`, and the
- * softmax is computed in f32. */
+ * `scale`, masked causally when `causal` (query p, at global position
+ * query_offset + p, sees keys 0..query_offset + p: a shard of the queries
+ * passes its offset), and the softmax is computed in f32. */
 void palmrt_attention_f32(const float *q, const float *k, const float *v,
                           float *out, int64_t b, int64_t s, int64_t t,
                           int64_t h, int64_t g, int64_t dk, int64_t dv,
                           int32_t causal, float scale, int64_t head_offset,
-                          int64_t heads_per_group, int64_t global_heads);
+                          int64_t heads_per_group, int64_t global_heads,
+                          int64_t query_offset);
 
 /* out[i, :] = table[ids[i] - row_offset, :] when that row is one of the
  * `rows` held here, zeros otherwise. */
@@ -232,7 +236,7 @@ void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
                       int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk,
                       int64_t dv, int32_t causal, float scale,
                       int64_t head_offset, int64_t heads_per_group,
-                      int64_t global_heads);
+                      int64_t global_heads, int64_t query_offset);
 
 /*===-- The executable ---------------------------------------------------===*/
 

@@ -44,7 +44,7 @@ void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
                       int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk,
                       int64_t dv, int32_t causal, float scale,
                       int64_t head_offset, int64_t heads_per_group,
-                      int64_t global_heads) {
+                      int64_t global_heads, int64_t query_offset) {
   if (dtype != PALMRT_F32 && dtype != PALMRT_BF16)
     fatal(absl::StrCat("palmrt_attention: element type ", dtype,
                        " is not supported (f32 and bf16 are)"));
@@ -61,7 +61,7 @@ void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
                        " but only ", g, " are given"));
   deviceOf(ctx).attention({dtype, q, k, v, out, b, s, t, h, g, dk, dv, causal,
                            scale, head_offset, heads_per_group,
-                           global_heads});
+                           global_heads, query_offset});
 }
 
 void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch, int64_t m,

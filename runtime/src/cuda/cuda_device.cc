@@ -525,6 +525,7 @@ void CudaDevice::attention(const AttentionArgs &a) {
   p.headOffset = a.headOffset;
   p.headsPerGroup = a.headsPerGroup;
   p.globalHeads = a.globalHeads;
+  p.queryOffset = a.queryOffset;
   p.qTiles = qTiles;
   p.scale = a.scale;
   p.causal = a.causal;

@@ -239,7 +239,7 @@ PALMRT_KERNEL void palmrt_layer_norm_f32(const float *x, const float *scale,
 
 PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
                                    int64_t s, int64_t h, int64_t d,
-                                   float base) {
+                                   float base, int64_t position_offset) {
   TraceScope trace("rope", "kernel");
   if (trace.active())
     trace.setArgs(
@@ -253,7 +253,7 @@ PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
     double freq =
         std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / d);
     for (int64_t p = 0; p < s; ++p) {
-      double angle = static_cast<double>(p) * freq;
+      double angle = static_cast<double>(position_offset + p) * freq;
       cosTable[p * half + i] = static_cast<float>(std::cos(angle));
       sinTable[p * half + i] = static_cast<float>(std::sin(angle));
     }
@@ -282,7 +282,7 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
                      int64_t b, int64_t s, int64_t t, int64_t h, int64_t g,
                      int64_t dk, int64_t dv, int32_t causal, float scale,
                      int64_t head_offset, int64_t heads_per_group,
-                     int64_t global_heads) {
+                     int64_t global_heads, int64_t query_offset) {
   TraceScope trace("attention", "kernel");
   if (trace.active())
     trace.setArgs(absl::StrCat("\"b\":", b, ",\"s\":", s, ",\"t\":", t,
@@ -315,7 +315,8 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
         attendRows(q + (bi * s + q0) * ldq, dk, k + bi * t * ldk + kvHead * dk,
                    ldk, v + bi * t * ldv + kvHead * dv, ldv,
                    out + (bi * s + q0) * ldo, dv,
-                   std::min(positions, s - q0) * h, h, q0, t, dk, dv, causal,
+                   std::min(positions, s - q0) * h, h, query_offset + q0, t,
+                   dk, dv, causal,
                    scale, scratch);
       for (int64_t p = 0; p < s; ++p)
         std::fill_n(out + (bi * s + p) * ldo + realHeads * dv,
@@ -336,7 +337,8 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
         attendRows(q + (bi * s + q0) * ldq + hi * dk, ldq,
                    k + bi * t * ldk + kvHead * dk, ldk,
                    v + bi * t * ldv + kvHead * dv, ldv, o + q0 * ldo, ldo,
-                   std::min(kAttentionRows, s - q0), 1, q0, t, dk, dv, causal,
+                   std::min(kAttentionRows, s - q0), 1, query_offset + q0, t,
+                   dk, dv, causal,
                    scale, scratch);
     }
 }

@@ -183,7 +183,9 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
         std::fill(acc.begin(), acc.end(), 0.0);
         if (head < p.globalHeads && p.t > 0) {
           int64_t kv = head / p.headsPerGroup;
-          int64_t keys = p.causal ? std::min(p.t, pos + 1) : p.t;
+          int64_t keys =
+              p.causal ? std::clamp<int64_t>(p.queryOffset + pos + 1, 0, p.t)
+                       : p.t;
           double max = -INFINITY, sum = 0;
           for (int64_t j = 0; j < keys; ++j) {
             double dot = 0;

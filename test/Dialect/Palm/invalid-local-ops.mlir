@@ -93,6 +93,57 @@ func.func @heads_shard_global(%q: tensor<2x8x2x4xf32>) {
 
 // -----
 
+palm.mesh @mesh(model = 4)
+func.func @kv_heads_shard_global(%q: tensor<2x8x2x4xf32>) {
+  // expected-error@+1 {{kv_heads_shard belongs to the local level, but the module is global}}
+  %0 = palm.attention %q, %q, %q {kv_heads_shard = #palm.dim_shard<@mesh, [model], 8>} : (tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>) -> tensor<2x8x2x4xf32>
+  return
+}
+
+// -----
+
+palm.mesh @mesh(model = 4)
+func.func @attention_seq_shard_global(%q: tensor<2x8x2x4xf32>) {
+  // expected-error@+1 {{seq_shard belongs to the local level, but the module is global}}
+  %0 = palm.attention %q, %q, %q {seq_shard = #palm.dim_shard<@mesh, [model], 32>} : (tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>) -> tensor<2x8x2x4xf32>
+  return
+}
+
+// -----
+
+palm.mesh @mesh(model = 4)
+func.func @rope_seq_shard_global(%x: tensor<2x8x2x4xf32>) {
+  // expected-error@+1 {{seq_shard belongs to the local level, but the module is global}}
+  %0 = palm.rope %x {seq_shard = #palm.dim_shard<@mesh, [model], 32>} : tensor<2x8x2x4xf32>
+  return
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(model = 2)
+  // The global counts decide: 6 query heads cannot share 4 key/value heads.
+  func.func @grouped_heads_global_counts(%q: tensor<2x8x3x4xf32>, %k: tensor<2x8x2x4xf32>) {
+    // expected-error@+1 {{query heads (6) must be a multiple of key/value heads (4)}}
+    %0 = palm.attention %q, %k, %k {heads_shard = #palm.dim_shard<@mesh, [model], 6>, kv_heads_shard = #palm.dim_shard<@mesh, [model], 4>} : (tensor<2x8x3x4xf32>, tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>) -> tensor<2x8x3x4xf32>
+    return
+  }
+}
+
+// -----
+
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(model = 2)
+  // A causal query shard is a shard of a sequence as long as the keys.
+  func.func @causal_query_shard_length(%q: tensor<2x8x2x4xf32>, %k: tensor<2x8x2x4xf32>) {
+    // expected-error@+1 {{causal attention needs equal query and key sequence lengths}}
+    %0 = palm.attention %q, %k, %k {causal, seq_shard = #palm.dim_shard<@mesh, [model], 16>} : (tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>, tensor<2x8x2x4xf32>) -> tensor<2x8x2x4xf32>
+    return
+  }
+}
+
+// -----
+
 func.func @token_count_global(%l: tensor<2x8x32xf32>, %t: tensor<2x8xi32>) {
   // expected-error@+1 {{token_count and token_shards belongs to the local level, but the module is global}}
   %0 = palm.cross_entropy %l, %t {token_count = 16 : i64} : (tensor<2x8x32xf32>, tensor<2x8xi32>) -> tensor<f32>

@@ -20,6 +20,22 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<2x8x2x4xf32>
   }
 
+  // CHECK-LABEL: func.func @grouped_heads_and_query_shard
+  // Two of 8 query heads with their one of 4 key/value heads, and queries
+  // 8..15 of 16 attending causally over all 16 keys.
+  func.func @grouped_heads_and_query_shard(%q: tensor<2x8x2x4xf32>, %k: tensor<2x16x1x4xf32>) -> tensor<2x8x2x4xf32> {
+    // CHECK: palm.attention {{.*}} {causal, heads_shard = #palm.dim_shard<@mesh, [model], 8>, kv_heads_shard = #palm.dim_shard<@mesh, [model], 4>, seq_shard = #palm.dim_shard<@mesh, [data], 16>}
+    %0 = palm.attention %q, %k, %k {causal, heads_shard = #palm.dim_shard<@mesh, [model], 8>, kv_heads_shard = #palm.dim_shard<@mesh, [model], 4>, seq_shard = #palm.dim_shard<@mesh, [data], 16>} : (tensor<2x8x2x4xf32>, tensor<2x16x1x4xf32>, tensor<2x16x1x4xf32>) -> tensor<2x8x2x4xf32>
+    return %0 : tensor<2x8x2x4xf32>
+  }
+
+  // CHECK-LABEL: func.func @rope_sequence_shard
+  func.func @rope_sequence_shard(%x: tensor<2x8x2x4xf32>) -> tensor<2x8x2x4xf32> {
+    // CHECK: palm.rope %{{.*}} {seq_shard = #palm.dim_shard<@mesh, [data], 16>}
+    %0 = palm.rope %x {seq_shard = #palm.dim_shard<@mesh, [data], 16>} : tensor<2x8x2x4xf32>
+    return %0 : tensor<2x8x2x4xf32>
+  }
+
   // CHECK-LABEL: func.func @local_cross_entropy
   func.func @local_cross_entropy(%l: tensor<3x8x32xf32>, %t: tensor<3x8xi32>) -> tensor<f32> {
     // CHECK: palm.cross_entropy {{.*}} {token_count = 40 : i64, token_shards = [#palm.dim_shard<@mesh, [data], 5>, unit]}

@@ -13,9 +13,9 @@ func.func @rules(%table: tensor<32x16xf32>, %ids: tensor<2x8xi32>, %s: tensor<16
   // Batch dimensions come first in the result.
   // CHECK: remark: sharding rule: ([i, j, k, l], [i, m, k, l]) -> ([i, k, j, m]) {i=2, j=8, k=4, l=4, m=8} reduction={l}
   %sc = palm.dot_general %q, %q, contracting_dims = [3] x [3], batch_dims = [0, 2] x [0, 2] : (tensor<2x8x4x4xf32>, tensor<2x8x4x4xf32>) -> tensor<2x4x8x8xf32>
-  // CHECK: remark: sharding rule: ([i, j, k, l]) -> ([i, j, k, l]) {i=2, j=8, k=4, l=4} replicated={j, l}
+  // CHECK: remark: sharding rule: ([i, j, k, l]) -> ([i, j, k, l]) {i=2, j=8, k=4, l=4} replicated={l} positional={j}
   %r = palm.rope %q : tensor<2x8x4x4xf32>
-  // CHECK: remark: sharding rule: ([i, j, k, l], [i, m, n, l], [i, m, n, o]) -> ([i, j, k, o]) {i=2, j=8, k=4, l=4, m=8, n=1, o=6} replicated={j, l, m, n}
+  // CHECK: remark: sharding rule: ([i, j, k, l], [i, m, n, l], [i, m, n, o]) -> ([i, j, k, o]) {i=2, j=8, k=4, l=4, m=8, n=1, o=6} replicated={l, m} positional={j} grouped={n by k}
   %a = palm.attention %r, %k, %v {causal} : (tensor<2x8x4x4xf32>, tensor<2x8x1x4xf32>, tensor<2x8x1x6xf32>) -> tensor<2x8x4x6xf32>
   // CHECK: remark: sharding rule: ([i, j, k, l], [k, l, m]) -> ([i, j, m]) {i=2, j=8, k=4, l=4, m=16} reduction={k, l}
   %o = palm.dot_general %q, %wo, contracting_dims = [2, 3] x [0, 1] : (tensor<2x8x4x4xf32>, tensor<4x4x16xf32>) -> tensor<2x8x16xf32>

@@ -203,3 +203,90 @@ func.func @size_one_axis(%x: tensor<4x8xf32> {palm.sharding = #palm.sharding<@me
   %y = palm.silu %x : tensor<4x8xf32>
   return %y : tensor<4x8xf32>
 }
+
+// -----
+
+// A LayerNorm feeding a contraction whose weight is split on the contracting
+// dimension (issue 11, case 1): the normalized dimension is replicated in
+// the LayerNorm's rule, so the LayerNorm computes whole rows and its result
+// is sliced afterwards for the contraction, never normalized per shard.
+palm.mesh @mesh(x = 2)
+// CHECK-LABEL: func.func @layer_norm_into_split_contraction
+func.func @layer_norm_into_split_contraction(
+    %x: tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], []]>},
+    %g: tensor<8xf32>,
+    %w: tensor<8x6xf32> {palm.sharding = #palm.sharding<@mesh, [[x], []]>})
+    -> (tensor<4x8xf32>, tensor<4x6xf32>) {
+  // CHECK-NEXT: %[[N:.*]] = palm.layer_norm %arg0, %arg1 : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  // CHECK-NEXT: %[[S:.*]] = palm.all_slice %[[N]] on @mesh [x] dim 1 : tensor<4x8xf32> -> tensor<4x4xf32>
+  // CHECK-NEXT: %[[P:.*]] = palm.dot_general %[[S]], %arg2
+  // CHECK-NEXT: %[[Y:.*]] = palm.all_reduce %[[P]] on @mesh [x] sum
+  // CHECK-NEXT: return %[[S]], %[[Y]]
+  %n = palm.layer_norm %x, %g : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  %y = palm.dot_general %n, %w, contracting_dims = [1] x [0] : (tensor<4x8xf32>, tensor<8x6xf32>) -> tensor<4x6xf32>
+  return %n, %y : tensor<4x8xf32>, tensor<4x6xf32>
+}
+
+// -----
+
+// RoPE whose result a constraint splits along the sequence (issue 11,
+// case 1): the sequence is a positional factor, so each device rotates its
+// slice at its global positions (seq_shard), not from position 0.
+palm.mesh @mesh(x = 2)
+// CHECK-LABEL: func.func @rope_sequence_split
+func.func @rope_sequence_split(%q: tensor<1x6x2x4xf32>) -> tensor<1x6x2x4xf32> {
+  // CHECK-NEXT: %[[S:.*]] = palm.all_slice %arg0 on @mesh [x] dim 1 : tensor<1x6x2x4xf32> -> tensor<1x3x2x4xf32>
+  // CHECK-NEXT: %[[R:.*]] = palm.rope %[[S]] {seq_shard = #palm.dim_shard<@mesh, [x], 6>} : tensor<1x3x2x4xf32>
+  // CHECK-NEXT: return %[[R]]
+  %r = palm.rope %q : tensor<1x6x2x4xf32>
+  %c = palm.sharding_constraint %r to <@mesh, [[], [x], [], []]> : tensor<1x6x2x4xf32>
+  return %c : tensor<1x6x2x4xf32>
+}
+
+// -----
+
+// Queries split along the sequence: keys and values are gathered whole and
+// the causal mask is taken at the queries' global positions (seq_shard).
+palm.mesh @mesh(x = 2)
+// CHECK-LABEL: func.func @attention_query_split
+func.func @attention_query_split(
+    %q: tensor<1x6x2x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [x], [], []]>},
+    %k: tensor<1x6x1x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [x], [], []]>})
+    -> (tensor<1x6x2x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [x], [], []]>}) {
+  // CHECK-NEXT: %[[K:.*]] = palm.all_gather %arg1 on @mesh [x] dim 1 : tensor<1x3x1x4xf32> -> tensor<1x6x1x4xf32>
+  // CHECK:      palm.attention %arg0, %[[K]], %{{.*}} {causal, seq_shard = #palm.dim_shard<@mesh, [x], 6>} : (tensor<1x3x2x4xf32>, tensor<1x6x1x4xf32>, tensor<1x6x1x4xf32>) -> tensor<1x3x2x4xf32>
+  %a = palm.attention %q, %k, %k {causal} : (tensor<1x6x2x4xf32>, tensor<1x6x1x4xf32>, tensor<1x6x1x4xf32>) -> tensor<1x6x2x4xf32>
+  return %a : tensor<1x6x2x4xf32>
+}
+
+// -----
+
+// Grouped key/value heads follow the query heads when both counts divide
+// over the axes (8 and 2 heads over model = 2): each device holds the one
+// key/value head its four query heads use.
+palm.mesh @mesh(model = 2)
+// CHECK-LABEL: func.func @grouped_heads_split
+// CHECK-SAME: %arg1: tensor<1x4x1x4xf32> {palm.global_type = tensor<1x4x2x4xf32>, palm.sharding = #palm.sharding<@mesh, {{\[}}[], [], [model], []]>}
+func.func @grouped_heads_split(
+    %q: tensor<1x4x8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [], [model], []]>},
+    %k: tensor<1x4x2x4xf32>, %v: tensor<1x4x2x4xf32>) -> tensor<1x4x8x4xf32> {
+  // CHECK-NEXT: palm.attention %arg0, %arg1, %arg2 {causal, heads_shard = #palm.dim_shard<@mesh, [model], 8>, kv_heads_shard = #palm.dim_shard<@mesh, [model], 2>} : (tensor<1x4x4x4xf32>, tensor<1x4x1x4xf32>, tensor<1x4x1x4xf32>) -> tensor<1x4x4x4xf32>
+  %a = palm.attention %q, %k, %v {causal} : (tensor<1x4x8x4xf32>, tensor<1x4x2x4xf32>, tensor<1x4x2x4xf32>) -> tensor<1x4x8x4xf32>
+  return %a : tensor<1x4x8x4xf32>
+}
+
+// -----
+
+// Query heads split finer than heads / kv_heads (issue 11, case 3: 8 heads,
+// 2 key/value heads, model = 8): the key/value heads cannot follow, so they
+// stay whole and each device's one query head finds its key/value head
+// from its global head index.
+palm.mesh @mesh(model = 8)
+// CHECK-LABEL: func.func @grouped_heads_finer_split
+func.func @grouped_heads_finer_split(
+    %q: tensor<1x4x8x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [], [model], []]>},
+    %k: tensor<1x4x2x4xf32>, %v: tensor<1x4x2x4xf32>) -> tensor<1x4x8x4xf32> {
+  // CHECK-NEXT: palm.attention %arg0, %arg1, %arg2 {causal, heads_shard = #palm.dim_shard<@mesh, [model], 8>} : (tensor<1x4x1x4xf32>, tensor<1x4x2x4xf32>, tensor<1x4x2x4xf32>) -> tensor<1x4x1x4xf32>
+  %a = palm.attention %q, %k, %v {causal} : (tensor<1x4x8x4xf32>, tensor<1x4x2x4xf32>, tensor<1x4x2x4xf32>) -> tensor<1x4x8x4xf32>
+  return %a : tensor<1x4x8x4xf32>
+}

@@ -95,7 +95,7 @@ ShardingRule RopeOp::getShardingRule() {
   ArrayRef<int64_t> shape = shapeOf(getInput());
   SmallVector<int64_t> dims = {
       rule.addFactor(shape[0], FactorKind::Parallel),
-      rule.addFactor(shape[1], FactorKind::Replicated),
+      rule.addFactor(shape[1], FactorKind::Positional),
       rule.addFactor(shape[2], FactorKind::Parallel),
       rule.addFactor(shape[3], FactorKind::Replicated)};
   rule.addOperand(dims);
@@ -108,11 +108,11 @@ ShardingRule AttentionOp::getShardingRule() {
   ArrayRef<int64_t> q = shapeOf(getQuery()), v = shapeOf(getValue());
   ArrayRef<int64_t> k = shapeOf(getKey());
   int64_t batch = rule.addFactor(q[0], FactorKind::Parallel);
-  int64_t qSeq = rule.addFactor(q[1], FactorKind::Replicated);
+  int64_t qSeq = rule.addFactor(q[1], FactorKind::Positional);
   int64_t heads = rule.addFactor(q[2], FactorKind::Parallel);
   int64_t qkDim = rule.addFactor(q[3], FactorKind::Replicated);
   int64_t kvSeq = rule.addFactor(k[1], FactorKind::Replicated);
-  int64_t kvHeads = rule.addFactor(k[2], FactorKind::Replicated);
+  int64_t kvHeads = rule.addGroupedFactor(k[2], heads);
   int64_t vDim = rule.addFactor(v[3], FactorKind::Parallel);
   rule.addOperand({batch, qSeq, heads, qkDim});
   rule.addOperand({batch, kvSeq, kvHeads, qkDim});

@@ -11,6 +11,8 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::palm;
@@ -416,12 +418,24 @@ LogicalResult RopeOp::verify() {
                             "head_dim/2)";
   if (!(getBase().convertToFloat() > 0.0f))
     return emitOpError() << "base must be positive";
+  if (auto shard = getSeqShardAttr())
+    if (failed(verifyLocalOnly(*this, "seq_shard")) ||
+        failed(shard.verifyMesh(*this)))
+      return failure();
   return success();
 }
 
+/// Global sizes of a local attention's sharded dimensions (the local sizes
+/// where there is no shard).
+struct AttentionGlobals {
+  int64_t heads, kvHeads, querySeq;
+};
+
 static RankedTensorType inferAttention(RankedTensorType q, RankedTensorType k,
                                        RankedTensorType v, bool causal,
-                                       FloatAttr scale, ErrorFn emitError) {
+                                       FloatAttr scale, ErrorFn emitError,
+                                       std::optional<AttentionGlobals> globals =
+                                           std::nullopt) {
   if (q.getRank() != 4 || k.getRank() != 4 || v.getRank() != 4) {
     emitError()
         << "query, key and value must be rank 4 [batch, seq, heads, dim]";
@@ -442,7 +456,9 @@ static RankedTensorType inferAttention(RankedTensorType q, RankedTensorType k,
     emitError() << "key and value must agree on seq and heads";
     return {};
   }
-  int64_t heads = q.getDimSize(2), kvHeads = k.getDimSize(2);
+  int64_t heads = globals ? globals->heads : q.getDimSize(2);
+  int64_t kvHeads = globals ? globals->kvHeads : k.getDimSize(2);
+  int64_t querySeq = globals ? globals->querySeq : q.getDimSize(1);
   if (kvHeads < 1 || heads % kvHeads != 0) {
     emitError() << "query heads (" << heads
                 << ") must be a multiple of key/value heads (" << kvHeads
@@ -453,7 +469,7 @@ static RankedTensorType inferAttention(RankedTensorType q, RankedTensorType k,
     emitError() << "query and key head_dim differ";
     return {};
   }
-  if (causal && q.getDimSize(1) != k.getDimSize(1)) {
+  if (causal && querySeq != k.getDimSize(1)) {
     emitError()
         << "causal attention needs equal query and key sequence lengths";
     return {};
@@ -463,7 +479,7 @@ static RankedTensorType inferAttention(RankedTensorType q, RankedTensorType k,
     return {};
   }
   return RankedTensorType::get(
-      {q.getDimSize(0), q.getDimSize(1), heads, v.getDimSize(3)},
+      {q.getDimSize(0), q.getDimSize(1), q.getDimSize(2), v.getDimSize(3)},
       q.getElementType());
 }
 
@@ -475,19 +491,30 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query,
       cast<RankedTensorType>(value.getType()), causal, scale,
       builderErrors(state));
   build(b, state, type ? Type(type) : invalidType(b), query, key, value,
-        causal ? b.getUnitAttr() : UnitAttr(), scale, DimShardAttr());
+        causal ? b.getUnitAttr() : UnitAttr(), scale, DimShardAttr(),
+        DimShardAttr(), DimShardAttr());
 }
 
 LogicalResult AttentionOp::verify() {
-  if (auto shard = getHeadsShardAttr())
-    if (failed(verifyLocalOnly(*this, "heads_shard")) ||
+  AttentionGlobals globals = {getQuery().getType().getDimSize(2),
+                              getKey().getType().getDimSize(2),
+                              getQuery().getType().getDimSize(1)};
+  for (auto [shard, name, size] :
+       {std::tuple(getHeadsShardAttr(), "heads_shard", &globals.heads),
+        std::tuple(getKvHeadsShardAttr(), "kv_heads_shard", &globals.kvHeads),
+        std::tuple(getSeqShardAttr(), "seq_shard", &globals.querySeq)}) {
+    if (!shard)
+      continue;
+    if (failed(verifyLocalOnly(*this, name)) ||
         failed(shard.verifyMesh(*this)))
       return failure();
+    *size = shard.getSize();
+  }
   return checkInferred(*this, getType(),
                        inferAttention(getQuery().getType(), getKey().getType(),
                                       getValue().getType(), getCausal(),
                                       getScaleAttr(),
-                                      [&] { return emitOpError(); }));
+                                      [&] { return emitOpError(); }, globals));
 }
 
 float AttentionOp::getEffectiveScale() {

@@ -20,6 +20,10 @@ llvm::StringRef mlir::palm::stringifyFactorKind(FactorKind kind) {
     return "masked_gather";
   case FactorKind::LogSumExp:
     return "logsumexp";
+  case FactorKind::Positional:
+    return "positional";
+  case FactorKind::Grouped:
+    return "grouped";
   }
   llvm_unreachable("unknown factor kind");
 }
@@ -27,6 +31,20 @@ llvm::StringRef mlir::palm::stringifyFactorKind(FactorKind kind) {
 int64_t ShardingRule::addFactor(int64_t size, FactorKind kind) {
   factors.push_back({size, kind});
   return factors.size() - 1;
+}
+
+int64_t ShardingRule::addGroupedFactor(int64_t size, int64_t leader) {
+  factors.push_back({size, FactorKind::Grouped, leader});
+  return factors.size() - 1;
+}
+
+int64_t ShardingRule::groupedShards(int64_t f, int64_t leaderShards) const {
+  const Factor &factor = factors[f];
+  const Factor &leader = factors[factor.leader];
+  if (leaderShards > 1 && factor.size % leaderShards == 0 &&
+      leader.size % leaderShards == 0)
+    return leaderShards;
+  return 1;
 }
 
 void ShardingRule::addOperand(llvm::ArrayRef<int64_t> dims) {
@@ -82,7 +100,8 @@ void ShardingRule::print(llvm::raw_ostream &os) const {
   os << '}';
   for (FactorKind kind :
        {FactorKind::Reduction, FactorKind::Replicated,
-        FactorKind::MaskedGather, FactorKind::LogSumExp}) {
+        FactorKind::MaskedGather, FactorKind::LogSumExp,
+        FactorKind::Positional}) {
     llvm::SmallVector<int64_t> ofKind;
     for (int64_t f : byLetter)
       if (factors[f].kind == kind)
@@ -93,4 +112,15 @@ void ShardingRule::print(llvm::raw_ostream &os) const {
     llvm::interleaveComma(ofKind, os, [&](int64_t f) { os << name(f); });
     os << '}';
   }
+  llvm::SmallVector<int64_t> grouped;
+  for (int64_t f : byLetter)
+    if (factors[f].kind == FactorKind::Grouped)
+      grouped.push_back(f);
+  if (grouped.empty())
+    return;
+  os << " grouped={";
+  llvm::interleaveComma(grouped, os, [&](int64_t f) {
+    os << name(f) << " by " << name(factors[f].leader);
+  });
+  os << '}';
 }

@@ -210,8 +210,14 @@ bool FunctionPropagation::propagate(Operation *op) {
   // Folds tensor t's shardings into `axes` where they do not conflict.
   auto merge = [&](FactorAxes &axes, unsigned t) {
     const TensorSharding &s = state.find(tensors[t])->second;
+    bool annotated = fixed.contains(tensors[t]) || soft.contains(tensors[t]);
     for (auto [d, f] : llvm::enumerate(factorsOf(t))) {
-      if (rule.getFactor(f).kind == FactorKind::Replicated)
+      // A positional split is the user's to make: it is taken from an
+      // annotation, never from another op's choice. Grouped factors follow
+      // their leaders (below).
+      FactorKind kind = rule.getFactor(f).kind;
+      if (kind == FactorKind::Replicated || kind == FactorKind::Grouped ||
+          (kind == FactorKind::Positional && !annotated))
         continue;
       const AxisList &proposed = s.dims[d];
       if (proposed.empty())
@@ -240,6 +246,13 @@ bool FunctionPropagation::propagate(Operation *op) {
     for (unsigned t : known)
       if (t != leader)
         merge(axes, t);
+    for (auto [f, factor] : llvm::enumerate(rule.getFactors())) {
+      if (factor.kind != FactorKind::Grouped || !axes[factor.leader])
+        continue;
+      const AxisList &lead = *axes[factor.leader];
+      if (rule.groupedShards(f, mesh.size(lead)) > 1)
+        axes[f] = lead;
+    }
     int64_t bytes = 0;
     for (unsigned t : known)
       bytes += gatherBytes(tensors[t], state.find(tensors[t])->second,

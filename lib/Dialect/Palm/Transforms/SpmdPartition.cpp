@@ -65,12 +65,20 @@ private:
   TensorSharding shardingOfResult(Operation *op, unsigned i);
   SmallVector<AxisList> deriveFactorAxes(Operation *op,
                                          const ShardingRule &rule);
+  /// Reshards `v` to `to` before `user`, which needs it for `why`.
   FailureOr<Value> reshardTo(Operation *user, Value v,
                              const TensorSharding &to, const Twine &why);
+  /// Reshards result `result` of `op`, computed sharded as it is, to the
+  /// sharding propagation recorded, `to`, and gives its users the result.
+  LogicalResult reshardResult(Operation *op, Value result,
+                              const TensorSharding &to);
+  FailureOr<Value> reshardAt(Location loc, Operation *user, Value v,
+                             const TensorSharding &to, const Twine &why);
   LogicalResult partitionOp(Operation *op, const ShardingRule &rule);
-  LogicalResult expandShardedSoftmax(CrossEntropyOp op,
-                                     const ShardingRule &rule,
-                                     ArrayRef<AxisList> axes);
+  LogicalResult
+  expandShardedSoftmax(CrossEntropyOp op, const ShardingRule &rule,
+                       ArrayRef<AxisList> axes,
+                       function_ref<LogicalResult(Operation *)> finish);
   DimShardAttr dimShard(ArrayRef<StringAttr> axes, int64_t size) {
     return DimShardAttr::get(fn.getContext(), mesh.getSymbol(), axes, size);
   }
@@ -102,14 +110,23 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
       return llvm::is_contained(l, a);
     });
   };
-  // Result dimensions fix the parallel factors.
+  // Result dimensions fix the parallel and positional factors. A result
+  // split along a factor the rule does not let the op split is computed
+  // whole and resharded afterwards (partitionOp).
   for (unsigned r = 0; r < op->getNumResults(); ++r) {
     TensorSharding s = shardingOfResult(op, r);
-    for (auto [d, f] : llvm::enumerate(rule.getResultFactors(r)))
-      if (!set[f]) {
-        axes[f] = s.dims[d];
-        set[f] = true;
+    for (auto [d, f] : llvm::enumerate(rule.getResultFactors(r))) {
+      FactorKind kind = rule.getFactor(f).kind;
+      if (set[f] ||
+          (kind != FactorKind::Parallel && kind != FactorKind::Positional))
+        continue;
+      set[f] = true;
+      for (StringAttr a : s.dims[d]) {
+        if (used(a))
+          break;
+        axes[f].push_back(a);
       }
+    }
   }
   // The results' unreduced axes are the splits of the reduction and
   // masked-gather factors; attribute them as the operands are split.
@@ -117,7 +134,8 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
   bool linear = keepsPartialState(op);
   if (op->getNumResults() > 0 && !linear)
     for (auto [axis, kind] : shardingOfResult(op, 0).unreduced)
-      pending.push_back(axis);
+      if (kind == ReductionKind::Sum)
+        pending.push_back(axis);
   auto isSummed = [&](int64_t f) {
     FactorKind k = rule.getFactor(f).kind;
     return k == FactorKind::Reduction || k == FactorKind::MaskedGather;
@@ -135,8 +153,10 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
     }
   }
   for (auto [f, factor] : llvm::enumerate(rule.getFactors()))
-    if (!pending.empty() && isSummed(f)) {
-      axes[f].append(pending.begin(), pending.end());
+    if (isSummed(f)) {
+      for (StringAttr a : pending)
+        if (!used(a))
+          axes[f].push_back(a);
       pending.clear();
     }
   // A log-sum-exp factor is split as its operand is, where axes are free.
@@ -144,16 +164,73 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
     const TensorSharding &s = shardings.find(op->getOperand(i))->second;
     for (auto [d, f] : llvm::enumerate(rule.getOperandFactors(i)))
       if (rule.getFactor(f).kind == FactorKind::LogSumExp && !set[f]) {
-        for (StringAttr a : s.dims[d])
-          if (!used(a))
-            axes[f].push_back(a);
+        for (StringAttr a : s.dims[d]) {
+          if (used(a))
+            break;
+          axes[f].push_back(a);
+        }
         set[f] = true;
       }
   }
+  // A grouped factor follows its leader where the split divides both.
+  for (auto [f, factor] : llvm::enumerate(rule.getFactors()))
+    if (factor.kind == FactorKind::Grouped &&
+        rule.groupedShards(f, mesh.size(axes[factor.leader])) > 1)
+      axes[f] = axes[factor.leader];
   return axes;
 }
 
+/// The sharding result `r` has when `op` computes with the factor split
+/// `axes`: dimensions as the factors say, partial over the axes of split
+/// reduction and masked-gather factors (a linear op keeps its operands'
+/// partial state, `linearUnreduced`).
+static TensorSharding computedSharding(
+    const ShardingRule &rule, unsigned r, ArrayRef<AxisList> axes,
+    bool linear, ArrayRef<std::pair<StringAttr, ReductionKind>> linearUnreduced,
+    const MeshInfo &mesh) {
+  TensorSharding s;
+  for (int64_t f : rule.getResultFactors(r))
+    s.dims.push_back(axes[f]);
+  if (linear) {
+    s.unreduced.assign(linearUnreduced.begin(), linearUnreduced.end());
+    return s;
+  }
+  for (auto [f, factor] : llvm::enumerate(rule.getFactors()))
+    if (factor.kind == FactorKind::Reduction ||
+        factor.kind == FactorKind::MaskedGather)
+      for (StringAttr a : axes[f])
+        s.unreduced.push_back({a, ReductionKind::Sum});
+  s.canonicalize(mesh);
+  return s;
+}
+
 FailureOr<Value> FunctionPartitioner::reshardTo(Operation *user, Value v,
+                                                const TensorSharding &to,
+                                                const Twine &why) {
+  builder.setInsertionPoint(user);
+  return reshardAt(user->getLoc(), user, v, to, why);
+}
+
+LogicalResult FunctionPartitioner::reshardResult(Operation *op, Value result,
+                                                 const TensorSharding &to) {
+  if (shardings.find(result)->second == to)
+    return success();
+  SmallVector<OpOperand *> uses;
+  for (OpOperand &use : result.getUses())
+    uses.push_back(&use);
+  builder.setInsertionPointAfter(op);
+  FailureOr<Value> moved =
+      reshardAt(op->getLoc(), op, result, to,
+                "the sharding recorded for a result");
+  if (failed(moved))
+    return failure();
+  for (OpOperand *use : uses)
+    use->set(*moved);
+  return success();
+}
+
+FailureOr<Value> FunctionPartitioner::reshardAt(Location loc, Operation *user,
+                                                Value v,
                                                 const TensorSharding &to,
                                                 const Twine &why) {
   const TensorSharding &from = shardings.find(v)->second;
@@ -164,18 +241,17 @@ FailureOr<Value> FunctionPartitioner::reshardTo(Operation *user, Value v,
   if (explain) {
     llvm::raw_string_ostream os(reason);
     os << "inserted for " << why << " of '" << user->getName() << "'"
-       << where(user->getLoc()) << ", which needs " << to.toAttr(ctx, mesh) << ", but "
-       << describe(v) << " produces " << from.toAttr(ctx, mesh);
+       << where(user->getLoc()) << ", which needs " << to.toAttr(ctx, mesh)
+       << ", but " << describe(v) << " produces " << from.toAttr(ctx, mesh);
   }
   std::function<void(Operation *)> note;
   if (explain)
     note = [&](Operation *op) {
       op->emitRemark() << "'" << op->getName() << "' " << reason;
     };
-  builder.setInsertionPoint(user);
   Resharder resharder(builder, mesh, note);
   FailureOr<Value> result =
-      resharder.reshard(user->getLoc(), v, globalTypes[v].getShape(), from, to);
+      resharder.reshard(loc, v, globalTypes[v].getShape(), from, to);
   if (failed(result))
     return failure();
   shardings[*result] = to;
@@ -193,7 +269,8 @@ static TensorSharding projectDims(ArrayRef<int64_t> factors,
 }
 
 LogicalResult FunctionPartitioner::expandShardedSoftmax(
-    CrossEntropyOp op, const ShardingRule &rule, ArrayRef<AxisList> axes) {
+    CrossEntropyOp op, const ShardingRule &rule, ArrayRef<AxisList> axes,
+    function_ref<LogicalResult(Operation *)> finish) {
   int64_t vocabFactor = rule.getOperandFactors(0).back();
   RankedTensorType global = globalTypes[op.getLogits()];
   DimShardAttr vocab = dimShard(axes[vocabFactor], global.getShape().back());
@@ -236,7 +313,7 @@ LogicalResult FunctionPartitioner::expandShardedSoftmax(
   shardings[loss.getResult()] = shardings[op.getResult()];
   globalTypes[loss.getResult()] = globalTypes[op.getResult()];
   op.erase();
-  return success();
+  return finish(loss);
 }
 
 LogicalResult FunctionPartitioner::partitionOp(Operation *op,
@@ -279,31 +356,47 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     }
   }
 
-  // Local result types and results' shardings.
+  // Local result types, as the op computes them; where that is not the
+  // sharding propagation recorded, the result is resharded after the op.
+  SmallVector<TensorSharding> recorded;
   for (unsigned r = 0; r < op->getNumResults(); ++r) {
     Value result = op->getResult(r);
     auto global = cast<RankedTensorType>(result.getType());
-    TensorSharding s = shardingOfResult(op, r);
+    recorded.push_back(shardingOfResult(op, r));
+    TensorSharding s =
+        computedSharding(rule, r, axes, linear, recorded.back().unreduced, mesh);
     globalTypes[result] = global;
-    shardings[result] = s;
     result.setType(RankedTensorType::get(localShape(global.getShape(), s, mesh),
                                          global.getElementType()));
+    shardings[result] = std::move(s);
   }
   op->removeAttr(PalmDialect::kShardingsAttrName);
+  auto reshardResults = [&](Operation *computed) -> LogicalResult {
+    for (auto [result, to] : llvm::zip(computed->getResults(), recorded))
+      if (failed(reshardResult(computed, result, to)))
+        return failure();
+    return success();
+  };
 
   // Local attributes of ops that see shard offsets.
   auto splitOf = [&](unsigned operand, unsigned dim) -> ArrayRef<StringAttr> {
     return axes[rule.getOperandFactors(operand)[dim]];
   };
+  // The shard of operand dimension (operand, dim), or null when whole.
+  auto shardOf = [&](unsigned operand, unsigned dim) -> DimShardAttr {
+    int64_t f = rule.getOperandFactors(operand)[dim];
+    if (axes[f].empty())
+      return {};
+    return dimShard(axes[f], rule.getFactor(f).size);
+  };
   if (auto emb = dyn_cast<EmbeddingOp>(op)) {
-    if (!splitOf(0, 0).empty())
-      emb.setVocabShardAttr(
-          dimShard(splitOf(0, 0), rule.getFactor(
-                                      rule.getOperandFactors(0)[0]).size));
+    emb.setVocabShardAttr(shardOf(0, 0));
+  } else if (auto rope = dyn_cast<RopeOp>(op)) {
+    rope.setSeqShardAttr(shardOf(0, 1));
   } else if (auto attn = dyn_cast<AttentionOp>(op)) {
-    if (!splitOf(0, 2).empty())
-      attn.setHeadsShardAttr(dimShard(
-          splitOf(0, 2), rule.getFactor(rule.getOperandFactors(0)[2]).size));
+    attn.setHeadsShardAttr(shardOf(0, 2));
+    attn.setKvHeadsShardAttr(shardOf(1, 2));
+    attn.setSeqShardAttr(shardOf(0, 1));
   } else if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
     ArrayRef<int64_t> global = globalTypes.count(ce.getTargets())
                                    ? globalTypes[ce.getTargets()].getShape()
@@ -319,9 +412,9 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     ce.setTokenCountAttr(builder.getI64IntegerAttr(count));
     ce.setTokenShardsAttr(builder.getArrayAttr(tokenShards));
     if (!splitOf(0, global.size()).empty())
-      return expandShardedSoftmax(ce, rule, axes);
+      return expandShardedSoftmax(ce, rule, axes, reshardResults);
   }
-  return success();
+  return reshardResults(op);
 }
 
 LogicalResult FunctionPartitioner::run() {

@@ -9,7 +9,8 @@
 // scaled by scale * log2(e)) so the exponentials are exp2f.
 //
 // Key/value head of local head i: (headOffset + i) / headsPerGroup; heads
-// at or past globalHeads are padding and produce zeros (palmrt.h).
+// at or past globalHeads are padding and produce zeros (palmrt.h). Query row
+// r is at global position queryOffset + r for the causal mask.
 //
 //===----------------------------------------------------------------------===//
 
@@ -96,8 +97,9 @@ __device__ void attend(const AttentionParams &p) {
   for (int i = 0; i < kColumns; ++i)
     acc[i] = 0.0f;
   float runMax = -INFINITY, runSum = 0.0f;
-  // The last row of the tile sees keys up to q0 + rows - 1.
-  int64_t keyEnd = p.causal ? min(p.t, q0 + kAttentionRows) : p.t;
+  // The last row of the tile sees keys up to its global position.
+  int64_t keyEnd =
+      p.causal ? min(p.t, p.queryOffset + q0 + kAttentionRows) : p.t;
   for (int64_t k0 = 0; k0 < keyEnd; k0 += kAttentionKeys) {
     __syncthreads(); // the previous step is done with the tiles
     for (int64_t i = threadIdx.x; i < kAttentionKeys * dk;
@@ -131,7 +133,7 @@ __device__ void attend(const AttentionParams &p) {
 #pragma unroll
     for (int j = 0; j < kKeysPerLane; ++j) {
       int64_t key = k0 + lane + kLanesPerRow * j;
-      if (key >= p.t || (p.causal && key > position))
+      if (key >= p.t || (p.causal && key > p.queryOffset + position))
         score[j] = -INFINITY;
       tileMax = fmaxf(tileMax, score[j]);
     }
@@ -336,8 +338,9 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
     rowMaxes[m][0] = rowMaxes[m][1] = -INFINITY;
     rowSums[m][0] = rowSums[m][1] = 0.0f;
   }
-  int64_t keyEnd = p.causal ? min(p.t, q0 + kRows) : p.t;
-  int64_t warpLastRow = q0 + warpRow + 16 * kTiles - 1;
+  int64_t keyEnd = p.causal ? min(p.t, p.queryOffset + q0 + kRows) : p.t;
+  // The global position of the warp's last row, for causal skipping.
+  int64_t warpLastRow = p.queryOffset + q0 + warpRow + 16 * kTiles - 1;
   // Lane i addresses row i % 8 of tile i / 8 of each ldmatrix.x4.
   const int tileRow = lane % 8, tile2 = lane / 8;
   int64_t keyTiles = (keyEnd + kKeys - 1) / kKeys;
@@ -399,7 +402,8 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
           for (int e = 0; e < 4; ++e) {
             int64_t key = k0 + j * 8 + c2 + (e & 1);
             float value = s[m][j][e] * qScale;
-            if (key >= p.t || (p.causal && key > rowOf(m, e >> 1)))
+            if (key >= p.t ||
+                (p.causal && key > p.queryOffset + rowOf(m, e >> 1)))
               value = -INFINITY;
             s[m][j][e] = value;
             tileMax[e >> 1] = fmaxf(tileMax[e >> 1], value);

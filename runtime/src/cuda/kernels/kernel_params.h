@@ -67,6 +67,8 @@ struct AttentionParams {
   void *out;
   int64_t b, s, t, h, g, dk, dv;
   int64_t headOffset, headsPerGroup, globalHeads;
+  /// Global position of query row 0 (causal masking of a query shard).
+  int64_t queryOffset;
   int64_t qTiles;
   float scale;
   int32_t causal;

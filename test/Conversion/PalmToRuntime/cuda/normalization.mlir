@@ -16,7 +16,7 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK-COUNT-5: gpu.shuffle xor
   // CHECK-COUNT-5: gpu.shuffle xor
   // CHECK: math.sqrt
-  // CHECK: gpu.func @palm_k1_rope(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: f32) kernel
+  // CHECK: gpu.func @palm_k1_rope(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: f32, %arg3: i64) kernel
   // CHECK: math.exp2
   // CHECK: math.floor
   // CHECK: math.cos
@@ -50,5 +50,25 @@ module attributes {palm.level = #palm.level<local>} {
     %2 = palm.layer_norm %1, %s : (tensor<32x32xf32>, tensor<32xf32>) -> tensor<32x32xf32>
     %3 = palm.layer_norm %2, %s : (tensor<32x32xf32>, tensor<32xf32>) -> tensor<32x32xf32>
     return %3 : tensor<32x32xf32>
+  }
+}
+
+// -----
+
+// RoPE on a shard of the sequence: the kernel adds the shard's first global
+// position to each row's local position.
+module attributes {palm.level = #palm.level<local>} {
+  palm.mesh @mesh(x = 2)
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[G:.*]] = call @palmrt_group_index(%arg2, %c{{[0-9]+}}_i32{{[_0-9]*}})
+  // CHECK: %[[OFF:.*]] = arith.muli %[[G]], %c3_i64
+  // CHECK: llvm.store %[[OFF]]
+  // CHECK: call @palmrt_launch
+  // CHECK: gpu.func @palm_k0_rope(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: f32, %arg3: i64) kernel
+  // CHECK: arith.addi %{{.*}}, %arg3 : i64
+  // CHECK: math.cos
+  func.func @rope_shard(%q: tensor<1x3x2x4xf32>) -> tensor<1x3x2x4xf32> {
+    %0 = palm.rope %q {seq_shard = #palm.dim_shard<@mesh, [x], 6>} : tensor<1x3x2x4xf32>
+    return %0 : tensor<1x3x2x4xf32>
   }
 }

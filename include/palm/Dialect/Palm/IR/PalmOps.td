@@ -220,17 +220,24 @@ def Palm_RopeOp : Palm_TensorOp<"rope", [SameOperandsAndResultType]> {
     `a = p * base^(-2i/head_dim)` at position `p` (positions `0 .. seq-1`):
     `y[i] = x[i] cos(a) - x[j] sin(a)` and `y[j] = x[j] cos(a) + x[i] sin(a)`.
 
-    Sharding rule: batch and heads parallel; seq (the angle depends on the
-    global position) and head_dim (pairs span both halves) replicated.
+    Sharding rule: batch and heads parallel; seq positional (a shard
+    rotates by its global positions); head_dim (pairs span both halves)
+    replicated.
+
+    At the local level, `seq_shard` says the sequence is one shard of the
+    global sequence, so that local position `p` is global position
+    `offset + p`.
 
     ```mlir
     %qr = palm.rope %q {base = 1.0e+04 : f32} : tensor<4x256x8x64xf32>
     ```
 
-    Constraints: rank 4; even head_dim; `base > 0`.
+    Constraints: rank 4; even head_dim; `base > 0`; `seq_shard` only at the
+    local level.
   }];
   let arguments = (ins Palm_FloatTensor:$input,
-                       DefaultValuedAttr<F32Attr, "10000.0">:$base);
+                       DefaultValuedAttr<F32Attr, "10000.0">:$base,
+                       OptionalAttr<Palm_DimShardAttr>:$seq_shard);
   let results = (outs Palm_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
   let hasVerifier = 1;
@@ -247,11 +254,17 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
     softmax is computed in f32.
 
     Sharding rule: batch and query heads parallel, value head_dim parallel;
-    query seq, key seq, key/value heads and the q/k head_dim replicated.
+    query seq positional (a shard masks causally at its global positions);
+    key/value heads grouped by the query heads (split with them when both
+    head counts divide evenly over the same axes); key seq and the q/k
+    head_dim replicated.
 
     At the local level, `heads_shard` says the query heads are one shard of
     the global heads, so that head `i` of the shard uses the key/value head
-    of global head `offset + i`.
+    of global head `offset + i`; `kv_heads_shard` says the key/value heads
+    are one shard of the global ones (local head `j` is global head
+    `offset + j`); `seq_shard` says the queries are one shard of the global
+    sequence (local query `p` is at global position `offset + p`).
 
     ```mlir
     %o = palm.attention %q, %k, %v {causal}
@@ -260,14 +273,17 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
     ```
 
     Constraints: all rank 4 with one element type; equal batch; key and
-    value agree on seq and heads; `h` divisible by `g`; q and key head_dim
-    equal; causal attention needs `s == t`; `scale > 0` when given;
-    `heads_shard` only at the local level.
+    value agree on seq and heads; `h` divisible by `g` (the global counts
+    where shards say them); q and key head_dim equal; causal attention
+    needs `s == t` (the global query length where `seq_shard` gives it);
+    `scale > 0` when given; the shard attributes only at the local level.
   }];
   let arguments = (ins Palm_FloatTensor:$query, Palm_FloatTensor:$key,
                        Palm_FloatTensor:$value, UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
-                       OptionalAttr<Palm_DimShardAttr>:$heads_shard);
+                       OptionalAttr<Palm_DimShardAttr>:$heads_shard,
+                       OptionalAttr<Palm_DimShardAttr>:$kv_heads_shard,
+                       OptionalAttr<Palm_DimShardAttr>:$seq_shard);
   let results = (outs Palm_FloatTensor:$result);
   let builders = [
     // Infers the result type from the operands.

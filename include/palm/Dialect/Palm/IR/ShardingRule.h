@@ -34,15 +34,27 @@ enum class FactorKind {
   /// A softmax class dimension: a split needs a max and a sum of
   /// exponentials across devices, each the size of the other dimensions.
   LogSumExp,
+  /// A position (RoPE's sequence, attention's queries): splits like a
+  /// parallel factor, and each shard computes at its global offset.
+  /// Propagation takes such a split only from a user's annotation of the
+  /// tensor, so sequence parallelism stays the user's choice.
+  Positional,
+  /// Follows another factor, its leader (grouped key/value heads follow the
+  /// query heads): split over the leader's axes when both sizes divide
+  /// evenly among them, so each shard holds exactly the members its share
+  /// of the leader uses; never split otherwise.
+  Grouped,
 };
 
 /// Returns the keyword used when printing `kind`.
 llvm::StringRef stringifyFactorKind(FactorKind kind);
 
-/// One factor: its size and its kind.
+/// One factor: its size and its kind (and, for a grouped factor, the index
+/// of the factor it follows).
 struct Factor {
   int64_t size;
   FactorKind kind;
+  int64_t leader = -1;
 };
 
 /// Factors of an op and the factor each operand and result dimension maps to.
@@ -50,6 +62,8 @@ class ShardingRule {
 public:
   /// Adds a factor and returns its index.
   int64_t addFactor(int64_t size, FactorKind kind);
+  /// Adds a grouped factor that follows factor `leader`.
+  int64_t addGroupedFactor(int64_t size, int64_t leader);
   /// Appends the mapping for the next operand (one factor per dimension).
   void addOperand(llvm::ArrayRef<int64_t> factors);
   /// Appends the mapping for the next result.
@@ -65,6 +79,12 @@ public:
   llvm::ArrayRef<int64_t> getResultFactors(int64_t i) const {
     return resultDims[i];
   }
+
+  /// The number of devices factor `f` may be split over when the factors
+  /// it depends on are split over `leaderShards` devices (its leader's):
+  /// for a grouped factor, `leaderShards` when that divides both its size
+  /// and the leader's, else 1.
+  int64_t groupedShards(int64_t f, int64_t leaderShards) const;
 
   /// Prints in einsum style with one letter per factor, e.g.
   /// `([i, j, k], [k, l]) -> ([i, j, l]) {i=4, j=256, k=512, l=2048}

@@ -124,7 +124,10 @@ def PalmSpmdPartition : Pass<"palm-spmd-partition", "::mlir::ModuleOp"> {
     Option<"explain", "explain", "bool", /*default=*/"false",
            "Attach a remark to every inserted collective saying why">
   ];
-  let dependentDialects = ["::mlir::tensor::TensorDialect",
+  // palm itself: an input without palm ops has not loaded the dialect
+  // whose attributes the pass writes.
+  let dependentDialects = ["::mlir::palm::PalmDialect",
+                           "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];
 }
 
@@ -153,7 +156,8 @@ def PalmOptimizeCollectives
            "Largest all-reduce, in bytes per device, that may be combined "
            "with others (0 disables combining)">
   ];
-  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+  let dependentDialects = ["::mlir::palm::PalmDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def PalmCollectiveReport
