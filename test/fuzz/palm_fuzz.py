@@ -2,8 +2,9 @@
 """Differential fuzzer of the palm partitioner (issue 11).
 
     palm_fuzz.py [--bin DIR] [--cases N] [--seed S] [--jobs J] [--batch B]
-                 [--keep DIR] [--case K] [--replay FILE] [--shrink N]
-                 [--interp-every E] [--regressions DIR]
+                 [--keep DIR] [--case K[,K...]] [--print-case K]
+                 [--replay FILE] [--shrink N] [--shrink-budget M]
+                 [--interp-every E] [--regressions DIR [--xfail]]
 
 Generates random well-typed global palm programs (fuzz_program.py), compiles
 each on its random mesh and on the same mesh with every axis of size 1,
@@ -13,13 +14,17 @@ output: f32 outputs must agree within 1e-5 of the largest |value| of the
 E-th case is also checked against an f64 numpy interpreter
 (fuzz_interp.py) with the parameters and tokens the 1-process run saved.
 A case is exact, refused (the compiler exits with an `error:` diagnostic),
-wrong, or crashed (signal, assertion, LLVM ERROR, a runtime abort).
-Wrong and crashed cases are shrunk (fuzz_shrink.py) and written as lit
-regression tests. Exits 1 if any case is wrong or crashed.
+wrong, or crashed (signal, assertion, LLVM ERROR, a runtime abort, a link
+failure, a palm verifier error during compiling: invalid IR from a pass).
+A wrong case is localized (the first op whose value is wrong); wrong and
+crashed cases are shrunk (fuzz_shrink.py) and written as lit regression
+tests. Exits 1 if any case is wrong or crashed, or a generated program does
+not verify (a generator bug).
 
-Cases are checked B at a time: the members of a batch share a mesh and are
-merged into one function, so one compile and one mpirun serve B cases; a
-batch that is refused or crashes is split into its members.
+Cases are checked B at a time: each is first compiled alone to an object
+(cheap: refusals and compiler failures show there), then the rest of the
+batch, which shares a mesh, is merged into one function, so one link and
+one mpirun serve up to B cases. See README.md.
 """
 
 import argparse
