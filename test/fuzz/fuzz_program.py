@@ -27,9 +27,9 @@ OP_KINDS = ["embedding", "layer_norm", "dot_general", "rope", "attention",
             "add", "mul", "silu", "scale", "convert", "cross_entropy",
             "transpose", "reshape", "sharding_constraint"]
 MESHES_AXES = ["x", "y", "z"]
-# The CPU backend computes bf16 only in elementwise ops and data movement,
-# and takes i32 ids only: other uses are refused (a limit, kept visible at
-# a low rate so that it does not hide the rest).
+# bf16 in the heavy ops (matmul, attention, LayerNorm, RoPE, lookup, loss)
+# and i64 ids: rates chosen when the CPU backend refused both (it computes
+# bf16 heavy ops on f32 copies since 234c7b8; i64 ids are still refused).
 P_BF16 = 0.04
 P_I64 = 0.04
 P_BF16_ELEMENTWISE = 0.2
