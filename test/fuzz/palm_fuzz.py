@@ -587,7 +587,7 @@ def write_regression(args, case, orig, prog, v, detail, spent):
         "// XFAIL: *",
     ] if args.xfail else []) + [
         "// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin "
-        "--work %t --replay %s",
+        "--work %t --replay %s --expect exact",
         "// FUZZ-PROGRAM: " + fp.to_json(prog),
         "",
     ]
@@ -606,7 +606,8 @@ def write_regression(args, case, orig, prog, v, detail, spent):
 
 
 def replay(args, runner):
-    """Checks a regression file: exact or refused passes."""
+    """Checks a regression file: exact or refused passes (with --expect,
+    only that verdict)."""
     with open(args.replay) as f:
         for line in f:
             if line.startswith("// FUZZ-PROGRAM: "):
@@ -624,6 +625,9 @@ def replay(args, runner):
     print("%s %s" % (v, detail))
     if res["status"] != "ran" and res.get("text"):
         print(res["text"][-3000:])
+    if args.expect and v != args.expect:
+        print("expected %s, got %s" % (args.expect, v))
+        return 1
     return 1 if v in ("wrong", "crashed") else 0
 
 
@@ -645,6 +649,10 @@ def main():
     p.add_argument("--work", help="work directory of --replay")
     p.add_argument("--replay", metavar="FILE",
                    help="check a regression file written by the fuzzer")
+    p.add_argument("--expect", choices=["exact", "refused"],
+                   help="with --replay: fail unless the case gives this "
+                        "verdict (a fixed bug's case must stay exact, not "
+                        "become a refusal)")
     p.add_argument("--shrink", type=int, default=10, metavar="N",
                    help="shrink at most N failing cases (default 10)")
     p.add_argument("--shrink-budget", type=int, default=60,

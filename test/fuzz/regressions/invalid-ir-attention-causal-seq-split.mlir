@@ -4,7 +4,7 @@
 // REQUIRES: mpi, numpy
 // Fixed on main by e2c5f52 (a factor the rule does not let an op split is
 // never split; positional and grouped factors); exact since.
-// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s
+// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s --expect exact
 // FUZZ-PROGRAM: {"args":[{"dtype":"f32","init":"normal(1.0)","kind":"param","name":"c71.p5","shape":[4,5,2,2],"sharding":null}],"members":[71],"mesh":[["x",2]],"ops":[{"attrs":{"causal":true,"scale":1.0},"dtype":"f32","kind":"attention","name":"c71.v6","operands":["c71.p5","c71.p5","c71.p5"],"shape":[4,5,2,2]},{"attrs":{"sharding":{"dims":[[],["x"],[],[]],"unreduced":[]}},"dtype":"f32","kind":"sharding_constraint","name":"c71.v7","operands":["c71.v6"],"shape":[4,5,2,2]}],"results":[{"sharding":null,"value":"c71.v7"}]}
 palm.mesh @mesh(x = 2)
 func.func @forward(

@@ -4,7 +4,7 @@
 // REQUIRES: mpi, numpy
 // Fixed on main by e2c5f52 (a factor the rule does not let an op split is
 // never split; positional and grouped factors); exact since.
-// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s
+// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s --expect exact
 // FUZZ-PROGRAM: {"args":[{"dtype":"f32","init":"normal(1.0)","kind":"param","name":"c12.p1","shape":[6,3,4,6],"sharding":null},{"dtype":"f32","init":"normal(1.0)","kind":"param","name":"c12.p2","shape":[6,3,4,6],"sharding":null},{"dtype":"f32","init":"normal(0.5)","kind":"param","name":"c12.p3","shape":[6,3,4,6],"sharding":null}],"members":[12],"mesh":[["x",2]],"ops":[{"attrs":{"causal":true,"scale":0.125},"dtype":"f32","kind":"attention","name":"c12.v4","operands":["c12.p1","c12.p2","c12.p3"],"shape":[6,3,4,6]},{"attrs":{"sharding":{"dims":[[],[],["x"],[]],"unreduced":[]}},"dtype":"f32","kind":"sharding_constraint","name":"c12.v5","operands":["c12.v4"],"shape":[6,3,4,6]}],"results":[{"sharding":null,"value":"c12.v5"}]}
 palm.mesh @mesh(x = 2)
 func.func @forward(

@@ -4,7 +4,7 @@
 // their all-gather, the parallel-variance merge) against 1 device and the
 // f64 interpreter; then the same feeding a contraction over the features.
 // REQUIRES: mpi, numpy
-// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s
+// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s --expect exact
 // FUZZ-PROGRAM: {"args":[{"dtype":"f32","init":"normal(0.5)","kind":"param","name":"ln.x","shape":[6,13],"sharding":{"dims":[[],["y"]],"unreduced":[]}},{"dtype":"f32","init":"normal(1.0)","kind":"param","name":"ln.g","shape":[13],"sharding":null},{"dtype":"f32","init":"normal(0.5)","kind":"param","name":"ln.w","shape":[13,4],"sharding":{"dims":[["y"],[]],"unreduced":[]}}],"members":[0],"mesh":[["y",3]],"ops":[{"attrs":{},"dtype":"f32","kind":"layer_norm","name":"ln.n","operands":["ln.x","ln.g"],"shape":[6,13]},{"attrs":{"sharding":{"dims":[[],["y"]],"unreduced":[]}},"dtype":"f32","kind":"sharding_constraint","name":"ln.c","operands":["ln.n"],"shape":[6,13]},{"attrs":{"lhs_contracting":[1],"rhs_contracting":[0],"lhs_batch":[],"rhs_batch":[]},"dtype":"f32","kind":"dot_general","name":"ln.y","operands":["ln.c","ln.w"],"shape":[6,4]}],"results":[{"sharding":{"dims":[[],["y"]],"unreduced":[]},"value":"ln.c"},{"sharding":null,"value":"ln.y"}]}
 palm.mesh @mesh(y = 3)
 func.func @forward(

@@ -4,7 +4,7 @@
 // REQUIRES: mpi, numpy
 // The CPU lowering of an f32 -> bf16 convert called __truncsfbf2, which the
 // link does not provide; fixed on main by 50fcce1 (arith-expand with bf16).
-// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s
+// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s --expect exact
 // FUZZ-PROGRAM: {"args":[{"dtype":"f32","init":"normal(0.25)","kind":"param","name":"c1.p1","shape":[4,11,3],"sharding":null}],"members":[1],"mesh":[["y",2]],"ops":[{"attrs":{},"dtype":"bf16","kind":"convert","name":"c1.v4","operands":["c1.p1"],"shape":[4,11,3]}],"results":[{"sharding":null,"value":"c1.v4"}]}
 palm.mesh @mesh(y = 2)
 func.func @forward(

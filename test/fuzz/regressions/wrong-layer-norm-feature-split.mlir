@@ -4,7 +4,7 @@
 // REQUIRES: mpi, numpy
 // Fixed on main by e2c5f52 (a factor the rule does not let an op split is
 // never split; positional and grouped factors); exact since.
-// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s
+// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s --expect exact
 // FUZZ-PROGRAM: {"args":[{"dtype":"f32","init":"normal(0.5)","kind":"param","name":"c117.p5","shape":[8,4],"sharding":null},{"dtype":"f32","init":"normal(1.0)","kind":"param","name":"c117.p6","shape":[4],"sharding":null}],"members":[117],"mesh":[["y",2]],"ops":[{"attrs":{},"dtype":"f32","kind":"layer_norm","name":"c117.v7","operands":["c117.p5","c117.p6"],"shape":[8,4]},{"attrs":{"sharding":{"dims":[[],["y"]],"unreduced":[]}},"dtype":"f32","kind":"sharding_constraint","name":"c117.v8","operands":["c117.v7"],"shape":[8,4]}],"results":[{"sharding":null,"value":"c117.v8"}]}
 palm.mesh @mesh(y = 2)
 func.func @forward(

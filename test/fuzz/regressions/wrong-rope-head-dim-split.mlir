@@ -4,7 +4,7 @@
 // REQUIRES: mpi, numpy
 // Fixed on main by e2c5f52 (a factor the rule does not let an op split is
 // never split; positional and grouped factors); exact since.
-// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s
+// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s --expect exact
 // FUZZ-PROGRAM: {"args":[{"dtype":"f32","init":"normal(1.0)","kind":"param","name":"c129.p4","shape":[3,2,9,4],"sharding":null}],"members":[129],"mesh":[["y",2]],"ops":[{"attrs":{},"dtype":"f32","kind":"rope","name":"c129.v5","operands":["c129.p4"],"shape":[3,2,9,4]},{"attrs":{"sharding":{"dims":[[],[],[],["y"]],"unreduced":[]}},"dtype":"f32","kind":"sharding_constraint","name":"c129.v6","operands":["c129.v5"],"shape":[3,2,9,4]}],"results":[{"sharding":null,"value":"c129.v6"}]}
 palm.mesh @mesh(y = 2)
 func.func @forward(

@@ -4,7 +4,7 @@
 // REQUIRES: mpi, numpy
 // Fixed on main by e2c5f52 (a factor the rule does not let an op split is
 // never split; positional and grouped factors); exact since.
-// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s
+// RUN: %python %S/../palm_fuzz.py --bin %palm_obj_root/bin --work %t --replay %s --expect exact
 // FUZZ-PROGRAM: {"args":[{"dtype":"f32","init":"normal(1.0)","kind":"param","name":"c120.p1","shape":[6,2,13,2],"sharding":null}],"members":[120],"mesh":[["x",2]],"ops":[{"attrs":{},"dtype":"f32","kind":"rope","name":"c120.v2","operands":["c120.p1"],"shape":[6,2,13,2]},{"attrs":{"sharding":{"dims":[[],["x"],[],[]],"unreduced":[]}},"dtype":"f32","kind":"sharding_constraint","name":"c120.v3","operands":["c120.v2"],"shape":[6,2,13,2]}],"results":[{"sharding":null,"value":"c120.v3"}]}
 palm.mesh @mesh(x = 2)
 func.func @forward(
