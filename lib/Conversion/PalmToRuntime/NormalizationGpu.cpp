@@ -87,6 +87,22 @@ static Value reciprocalStd(OpBuilder &b, Location l, Value m2, Value n,
       math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, var, eps)));
 }
 
+/// body(width) where every pointer is 16-byte aligned and `count` a multiple
+/// of the type's vector width, body(1) otherwise (checked at run time).
+static void byVectorWidth(OpBuilder &b, Location l, Type t,
+                          ArrayRef<Value> pointers, Value count,
+                          const std::function<void(int64_t)> &body) {
+  int64_t width = K::vectorWidth(t);
+  auto branch = scf::IfOp::create(
+      b, l, K::vectorizable(b, l, pointers, count, width),
+      /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(branch.thenBlock()->getTerminator());
+  body(width);
+  b.setInsertionPoint(branch.elseBlock()->getTerminator());
+  body(1);
+}
+
 /// The rows of a layer-norm kernel, each lane taking `width` consecutive
 /// elements per step. a = (x, scale, y, rows, cols, eps); `colsF` is cols
 /// as f32.
@@ -167,15 +183,9 @@ struct LayerNormToKernel : RuntimePattern<LayerNormOp> {
         "layer_norm:" + typeName(t), {ptr, ptr, ptr, i64, i64, e.builder().getF32Type()},
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value colsF = arith::SIToFPOp::create(b, l, b.getF32Type(), a[4]);
-          int64_t width = K::vectorWidth(t);
-          auto branch = scf::IfOp::create(
-              b, l, K::vectorizable(b, l, a.take_front(3), a[4], width),
-              /*withElseRegion=*/true);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(branch.thenBlock()->getTerminator());
-          layerNormRows(b, l, a, t, colsF, width);
-          b.setInsertionPoint(branch.elseBlock()->getTerminator());
-          layerNormRows(b, l, a, t, colsF, 1);
+          byVectorWidth(b, l, t, a.take_front(3), a[4], [&](int64_t width) {
+            layerNormRows(b, l, a, t, colsF, width);
+          });
         });
     int64_t rows = product(x.drop_back());
     e.launch(kernel, rows, true,
@@ -285,8 +295,7 @@ struct LayerNormMergedToKernel : RuntimePattern<LayerNormMergedOp> {
         "layer_norm_merged:" + typeName(t),
         {ptr, ptr, ptr, ptr, i64, i64, i64, e.builder().getF32Type()},
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
-          int64_t width = K::vectorWidth(t);
-          auto rows = [&](int64_t w) {
+          byVectorWidth(b, l, t, {a[0], a[1], a[3]}, a[5], [&](int64_t w) {
             K::warpRows(b, l, a[4], [&](Value row, Value lane) {
               SmallVector<Value> merged = mergeMoments(b, l, a, row);
               Value rstd = reciprocalStd(b, l, merged[2], merged[0], a[7]);
@@ -294,15 +303,7 @@ struct LayerNormMergedToKernel : RuntimePattern<LayerNormMergedOp> {
               normalizeRow(b, l, t, a[0], a[1], a[3], base, lane, a[5], w,
                            merged[1], rstd);
             });
-          };
-          auto branch = scf::IfOp::create(
-              b, l, K::vectorizable(b, l, {a[0], a[1], a[3]}, a[5], width),
-              /*withElseRegion=*/true);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(branch.thenBlock()->getTerminator());
-          rows(width);
-          b.setInsertionPoint(branch.elseBlock()->getTerminator());
-          rows(1);
+          });
         });
     int64_t rows = product(x.drop_back());
     e.launch(kernel, rows, true,

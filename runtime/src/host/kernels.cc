@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #if defined(__x86_64__) && defined(PALMRT_MULTIVERSION)
@@ -200,6 +201,31 @@ int64_t product(int32_t rank, const int64_t *shape) {
   return n;
 }
 
+/// The mean of xr[0, n) and the sum of squared deviations from it (two
+/// passes, no cancellation).
+PALMRT_INLINE std::pair<float, float> rowMoments(const float *xr, int64_t n) {
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t c = 0; c < n; ++c)
+    sum += xr[c];
+  float mean = n > 0 ? sum * (1.0f / static_cast<float>(n)) : 0.0f;
+  float sq = 0;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t c = 0; c < n; ++c) {
+    float d = xr[c] - mean;
+    sq += d * d;
+  }
+  return {mean, sq};
+}
+
+/// yr = (xr - mean) * rstd * scale over n elements.
+PALMRT_INLINE void normalizeRow(const float *xr, const float *scale,
+                                float *yr, int64_t n, float mean, float rstd) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c)
+    yr[c] = (xr[c] - mean) * rstd * scale[c];
+}
+
 } // namespace
 } // namespace palmrt
 
@@ -217,23 +243,9 @@ PALMRT_KERNEL void palmrt_layer_norm_f32(const float *x, const float *scale,
     return;
   float inv = 1.0f / static_cast<float>(cols);
   for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    float *yr = y + r * cols;
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < cols; ++c)
-      sum += xr[c];
-    float mean = sum * inv;
-    float sq = 0;
-#pragma omp simd reduction(+ : sq)
-    for (int64_t c = 0; c < cols; ++c) {
-      float d = xr[c] - mean;
-      sq += d * d;
-    }
-    float rstd = 1.0f / std::sqrt(sq * inv + eps);
-#pragma omp simd
-    for (int64_t c = 0; c < cols; ++c)
-      yr[c] = (xr[c] - mean) * rstd * scale[c];
+    auto [mean, sq] = rowMoments(x + r * cols, cols);
+    normalizeRow(x + r * cols, scale, y + r * cols, cols, mean,
+                 1.0f / std::sqrt(sq * inv + eps));
   }
 }
 
@@ -244,20 +256,8 @@ PALMRT_KERNEL void palmrt_row_moments_f32(const float *x, float *moments,
   if (trace.active())
     trace.setArgs(absl::StrCat("\"rows\":", rows, ",\"cols\":", cols));
   valid = std::clamp<int64_t>(valid, 0, cols);
-  float inv = valid > 0 ? 1.0f / static_cast<float>(valid) : 0.0f;
   for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t c = 0; c < valid; ++c)
-      sum += xr[c];
-    float mean = sum * inv;
-    float sq = 0;
-#pragma omp simd reduction(+ : sq)
-    for (int64_t c = 0; c < valid; ++c) {
-      float d = xr[c] - mean;
-      sq += d * d;
-    }
+    auto [mean, sq] = rowMoments(x + r * cols, valid);
     moments[r] = static_cast<float>(valid);
     moments[rows + r] = mean;
     moments[2 * rows + r] = sq;
@@ -287,11 +287,7 @@ PALMRT_KERNEL void palmrt_layer_norm_merged_f32(const float *x,
       n = total;
     }
     float rstd = 1.0f / std::sqrt((n > 0 ? m2 / n : 0.0f) + eps);
-    const float *xr = x + r * cols;
-    float *yr = y + r * cols;
-#pragma omp simd
-    for (int64_t c = 0; c < cols; ++c)
-      yr[c] = (xr[c] - mean) * rstd * scale[c];
+    normalizeRow(x + r * cols, scale, y + r * cols, cols, mean, rstd);
   }
 }
 
