@@ -15,6 +15,6 @@ func.func @mlp(
   %n = palm.layer_norm %y, %s : (tensor<8x512xf32>, tensor<512xf32>) -> tensor<8x512xf32> loc("layers.0.norm")
   // The result is wanted split on its features, but the layer norm's input
   // is not split so: the rows are normalized whole, then sliced.
-  // CHECK: remark: 'palm.all_slice' inserted for the sharding recorded for a result of 'palm.layer_norm' (layers.0.norm), which needs #palm.sharding<@mesh, {{\[}}[data], [model]]>, but 'palm.layer_norm' (layers.0.norm) produces #palm.sharding<@mesh, {{\[}}[data], []]>
+  // CHECK: remark: 'palm.all_slice' inserted after 'palm.layer_norm' (layers.0.norm), whose sharding rule does not let it compute #palm.sharding<@mesh, {{\[}}[data], [model]]> directly: it computes #palm.sharding<@mesh, {{\[}}[data], []]>, resharded here for its users
   return %n : tensor<8x512xf32>
 }

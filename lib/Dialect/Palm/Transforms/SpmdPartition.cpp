@@ -244,8 +244,7 @@ LogicalResult FunctionPartitioner::reshardResult(Operation *op, Value result,
     uses.push_back(&use);
   builder.setInsertionPointAfter(op);
   FailureOr<Value> moved =
-      reshardAt(op->getLoc(), op, result, to,
-                "the sharding recorded for a result");
+      reshardAt(op->getLoc(), op, result, to, "its result");
   if (failed(moved))
     return failure();
   for (OpOperand *use : uses)
@@ -264,9 +263,16 @@ FailureOr<Value> FunctionPartitioner::reshardAt(Location loc, Operation *user,
   std::string reason;
   if (explain) {
     llvm::raw_string_ostream os(reason);
-    os << "inserted for " << why << " of '" << user->getName() << "'"
-       << where(user->getLoc()) << ", which needs " << to.toAttr(ctx, mesh)
-       << ", but " << describe(v) << " produces " << from.toAttr(ctx, mesh);
+    if (v.getDefiningOp() == user)
+      // A result the op computes otherwise than it was recorded.
+      os << "inserted after '" << user->getName() << "'"
+         << where(user->getLoc()) << ", whose sharding rule does not let it "
+         << "compute " << to.toAttr(ctx, mesh) << " directly: it computes "
+         << from.toAttr(ctx, mesh) << ", resharded here for its users";
+    else
+      os << "inserted for " << why << " of '" << user->getName() << "'"
+         << where(user->getLoc()) << ", which needs " << to.toAttr(ctx, mesh)
+         << ", but " << describe(v) << " produces " << from.toAttr(ctx, mesh);
   }
   std::function<void(Operation *)> note;
   if (explain)
