@@ -8,14 +8,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "api/context.h"
+#include "host/attention_heads.h"
 #include "host/host_device.h"
 #include "job/process.h"
 
 #include "palmrt/palmrt.h"
 
 #include "absl/strings/str_cat.h"
-
-#include <algorithm>
 
 using namespace palmrt;
 
@@ -48,17 +47,10 @@ void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
   if (dtype != PALMRT_F32 && dtype != PALMRT_BF16)
     fatal(absl::StrCat("palmrt_attention: element type ", dtype,
                        " is not supported (f32 and bf16 are)"));
-  if (heads_per_group <= 0)
-    fatal(absl::StrCat("palmrt_attention: heads_per_group ", heads_per_group,
-                       " must be positive"));
   if (b < 0 || s < 0 || t < 0 || h < 0 || g < 0 || dk < 0 || dv < 0)
     fatal("palmrt_attention: negative sizes");
-  int64_t realHeads = std::clamp<int64_t>(global_heads - head_offset, 0, h);
-  if (realHeads > 0 && (head_offset + realHeads - 1) / heads_per_group >= g)
-    fatal(absl::StrCat("palmrt_attention: global head ",
-                       head_offset + realHeads - 1, " needs key/value head ",
-                       (head_offset + realHeads - 1) / heads_per_group,
-                       " but only ", g, " are given"));
+  attentionRealHeads("palmrt_attention", h, g, head_offset, heads_per_group,
+                     global_heads);
   deviceOf(ctx).attention({dtype, q, k, v, out, b, s, t, h, g, dk, dv, causal,
                            scale, head_offset, heads_per_group,
                            global_heads, query_offset});

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "base/trace.h"
+#include "host/attention_heads.h"
 #include "host/blas_library.h"
 #include "job/process.h"
 
@@ -227,6 +228,22 @@ PALMRT_INLINE void normalizeRow(const float *xr, const float *scale,
 }
 
 } // namespace
+
+int64_t attentionRealHeads(const char *who, int64_t h, int64_t g,
+                           int64_t head_offset, int64_t heads_per_group,
+                           int64_t global_heads) {
+  if (heads_per_group <= 0)
+    fatal(absl::StrCat(who, ": heads_per_group ", heads_per_group,
+                       " must be positive"));
+  int64_t realHeads = std::clamp<int64_t>(global_heads - head_offset, 0, h);
+  if (realHeads > 0 && (head_offset + realHeads - 1) / heads_per_group >= g)
+    fatal(absl::StrCat(who, ": global head ", head_offset + realHeads - 1,
+                       " needs key/value head ",
+                       (head_offset + realHeads - 1) / heads_per_group,
+                       " but only ", g, " are given"));
+  return realHeads;
+}
+
 } // namespace palmrt
 
 using namespace palmrt;
@@ -342,15 +359,9 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
     trace.setArgs(absl::StrCat("\"b\":", b, ",\"s\":", s, ",\"t\":", t,
                                ",\"h\":", h, ",\"g\":", g, ",\"dk\":", dk,
                                ",\"dv\":", dv));
-  if (heads_per_group <= 0)
-    fatal(absl::StrCat("palmrt_attention_f32: heads_per_group ",
-                       heads_per_group, " must be positive"));
-  int64_t realHeads = std::clamp<int64_t>(global_heads - head_offset, 0, h);
-  if (realHeads > 0 && (head_offset + realHeads - 1) / heads_per_group >= g)
-    fatal(absl::StrCat("palmrt_attention_f32: global head ",
-                       head_offset + realHeads - 1, " needs key/value head ",
-                       (head_offset + realHeads - 1) / heads_per_group,
-                       " but only ", g, " are given"));
+  int64_t realHeads = attentionRealHeads("palmrt_attention_f32", h, g,
+                                         head_offset, heads_per_group,
+                                         global_heads);
   if (b <= 0 || s <= 0 || h <= 0 || dv <= 0)
     return;
   AttentionScratch scratch;
