@@ -17,18 +17,13 @@ static RankedTensorType withDim(Value v, int64_t dim, int64_t size) {
   return RankedTensorType::get(shape, type.getElementType());
 }
 
-ArrayAttr Resharder::axesAttr(ArrayRef<StringAttr> axes) {
-  SmallVector<Attribute> attrs(axes.begin(), axes.end());
-  return builder.getArrayAttr(attrs);
-}
-
 Value Resharder::allGather(Location loc, Value v, ArrayRef<StringAttr> axes,
                            int64_t dim) {
   int64_t n = mesh.size(axes);
   auto type = cast<RankedTensorType>(v.getType());
   auto op = AllGatherOp::create(builder, 
       loc, withDim(v, dim, type.getDimSize(dim) * n), mesh.getSymbol(),
-      axesAttr(axes), v, builder.getI64IntegerAttr(dim));
+      axesAttr(builder, axes), v, builder.getI64IntegerAttr(dim));
   created(op);
   return op;
 }
@@ -39,7 +34,8 @@ Value Resharder::allSlice(Location loc, Value v, ArrayRef<StringAttr> axes,
   auto type = cast<RankedTensorType>(v.getType());
   auto op = AllSliceOp::create(builder, 
       loc, withDim(v, dim, ceilDiv(type.getDimSize(dim), n)),
-      mesh.getSymbol(), axesAttr(axes), v, builder.getI64IntegerAttr(dim));
+      mesh.getSymbol(), axesAttr(builder, axes), v,
+      builder.getI64IntegerAttr(dim));
   created(op);
   return op;
 }
@@ -137,7 +133,8 @@ Value Resharder::reducePending(Location loc, Value v, ArrayRef<int64_t> global,
       auto type = cast<RankedTensorType>(v.getType());
       auto op = ReduceScatterOp::create(builder, 
           loc, withDim(v, d, type.getDimSize(d) / n), mesh.getSymbol(),
-          axesAttr(next), v, ReductionKindAttr::get(builder.getContext(), kind),
+          axesAttr(builder, next), v,
+          ReductionKindAttr::get(builder.getContext(), kind),
           builder.getI64IntegerAttr(d));
       created(op);
       v = op;
@@ -149,7 +146,7 @@ Value Resharder::reducePending(Location loc, Value v, ArrayRef<int64_t> global,
         return mesh.index(a) < mesh.index(b);
       });
       auto op = AllReduceOp::create(builder, 
-          loc, v.getType(), mesh.getSymbol(), axesAttr(pending), v,
+          loc, v.getType(), mesh.getSymbol(), axesAttr(builder, pending), v,
           ReductionKindAttr::get(builder.getContext(), kind));
       created(op);
       v = op;
@@ -186,7 +183,7 @@ Value Resharder::moveAxes(Location loc, Value v, ArrayRef<int64_t> global,
       shape[src] *= n;
       auto op = AllToAllOp::create(builder, 
           loc, RankedTensorType::get(shape, type.getElementType()),
-          mesh.getSymbol(), axesAttr({axis}), v,
+          mesh.getSymbol(), axesAttr(builder, {axis}), v,
           builder.getI64IntegerAttr(dst), builder.getI64IntegerAttr(src));
       created(op);
       v = op;

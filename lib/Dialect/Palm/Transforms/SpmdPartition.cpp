@@ -72,16 +72,22 @@ private:
   /// sharding propagation recorded, `to`, and gives its users the result.
   LogicalResult reshardResult(Operation *op, Value result,
                               const TensorSharding &to);
-  FailureOr<Value> reshardAt(Location loc, Operation *user, Value v,
-                             const TensorSharding &to, const Twine &why);
+  /// Reshards `v`, which is not sharded `to`, to `to` at the builder's
+  /// insertion point; `reason` is the remark each collective gets when
+  /// explaining.
+  FailureOr<Value> reshardAt(Location loc, Value v, const TensorSharding &to,
+                             StringRef reason);
   LogicalResult partitionOp(Operation *op, const ShardingRule &rule);
   LogicalResult
-  expandShardedSoftmax(CrossEntropyOp op, const ShardingRule &rule,
-                       ArrayRef<AxisList> axes,
+  expandShardedSoftmax(CrossEntropyOp op, DimShardAttr vocab,
                        function_ref<LogicalResult(Operation *)> finish);
   LogicalResult
   expandSplitLayerNorm(LayerNormOp op, DimShardAttr features,
                        function_ref<LogicalResult(Operation *)> finish);
+  /// Replaces the one-result `op` by `by`, whose result takes over its
+  /// sharding and global type, then runs `finish` on `by`.
+  LogicalResult replaceExpanded(Operation *op, Operation *by,
+                                function_ref<LogicalResult(Operation *)> finish);
   DimShardAttr dimShard(ArrayRef<StringAttr> axes, int64_t size) {
     return DimShardAttr::get(fn.getContext(), mesh.getSymbol(), axes, size);
   }
@@ -231,20 +237,40 @@ static TensorSharding computedSharding(
 FailureOr<Value> FunctionPartitioner::reshardTo(Operation *user, Value v,
                                                 const TensorSharding &to,
                                                 const Twine &why) {
+  if (shardings.find(v)->second == to)
+    return v;
+  std::string reason;
+  if (explain) {
+    MLIRContext *ctx = fn.getContext();
+    llvm::raw_string_ostream os(reason);
+    os << "inserted for " << why << " of '" << user->getName() << "'"
+       << where(user->getLoc()) << ", which needs " << to.toAttr(ctx, mesh)
+       << ", but " << describe(v) << " produces "
+       << shardings.find(v)->second.toAttr(ctx, mesh);
+  }
   builder.setInsertionPoint(user);
-  return reshardAt(user->getLoc(), user, v, to, why);
+  return reshardAt(user->getLoc(), v, to, reason);
 }
 
 LogicalResult FunctionPartitioner::reshardResult(Operation *op, Value result,
                                                  const TensorSharding &to) {
-  if (shardings.find(result)->second == to)
+  const TensorSharding &from = shardings.find(result)->second;
+  if (from == to)
     return success();
+  std::string reason;
+  if (explain) {
+    MLIRContext *ctx = fn.getContext();
+    llvm::raw_string_ostream os(reason);
+    os << "inserted after '" << op->getName() << "'" << where(op->getLoc())
+       << ", whose sharding rule does not let it compute "
+       << to.toAttr(ctx, mesh) << " directly: it computes "
+       << from.toAttr(ctx, mesh) << ", resharded here for its users";
+  }
   SmallVector<OpOperand *> uses;
   for (OpOperand &use : result.getUses())
     uses.push_back(&use);
   builder.setInsertionPointAfter(op);
-  FailureOr<Value> moved =
-      reshardAt(op->getLoc(), op, result, to, "its result");
+  FailureOr<Value> moved = reshardAt(op->getLoc(), result, to, reason);
   if (failed(moved))
     return failure();
   for (OpOperand *use : uses)
@@ -252,28 +278,10 @@ LogicalResult FunctionPartitioner::reshardResult(Operation *op, Value result,
   return success();
 }
 
-FailureOr<Value> FunctionPartitioner::reshardAt(Location loc, Operation *user,
-                                                Value v,
+FailureOr<Value> FunctionPartitioner::reshardAt(Location loc, Value v,
                                                 const TensorSharding &to,
-                                                const Twine &why) {
+                                                StringRef reason) {
   const TensorSharding &from = shardings.find(v)->second;
-  if (from == to)
-    return v;
-  MLIRContext *ctx = fn.getContext();
-  std::string reason;
-  if (explain) {
-    llvm::raw_string_ostream os(reason);
-    if (v.getDefiningOp() == user)
-      // A result the op computes otherwise than it was recorded.
-      os << "inserted after '" << user->getName() << "'"
-         << where(user->getLoc()) << ", whose sharding rule does not let it "
-         << "compute " << to.toAttr(ctx, mesh) << " directly: it computes "
-         << from.toAttr(ctx, mesh) << ", resharded here for its users";
-    else
-      os << "inserted for " << why << " of '" << user->getName() << "'"
-         << where(user->getLoc()) << ", which needs " << to.toAttr(ctx, mesh)
-         << ", but " << describe(v) << " produces " << from.toAttr(ctx, mesh);
-  }
   std::function<void(Operation *)> note;
   if (explain)
     note = [&](Operation *op) {
@@ -298,23 +306,30 @@ static TensorSharding projectDims(ArrayRef<int64_t> factors,
   return s;
 }
 
-LogicalResult FunctionPartitioner::expandShardedSoftmax(
-    CrossEntropyOp op, const ShardingRule &rule, ArrayRef<AxisList> axes,
+LogicalResult FunctionPartitioner::replaceExpanded(
+    Operation *op, Operation *by,
     function_ref<LogicalResult(Operation *)> finish) {
-  int64_t vocabFactor = rule.getOperandFactors(0).back();
-  RankedTensorType global = globalTypes[op.getLogits()];
-  DimShardAttr vocab = dimShard(axes[vocabFactor], global.getShape().back());
+  Value old = op->getResult(0), now = by->getResult(0);
+  old.replaceAllUsesWith(now);
+  shardings[now] = shardings[old];
+  globalTypes[now] = globalTypes[old];
+  op->erase();
+  return finish(by);
+}
+
+LogicalResult FunctionPartitioner::expandShardedSoftmax(
+    CrossEntropyOp op, DimShardAttr vocab,
+    function_ref<LogicalResult(Operation *)> finish) {
   auto logits = cast<RankedTensorType>(op.getLogits().getType());
   auto tokenType = RankedTensorType::get(logits.getShape().drop_back(),
                                          builder.getF32Type());
   SmallVector<int64_t> sumsShape = {2};
   llvm::append_range(sumsShape, tokenType.getShape());
   auto sumsType = RankedTensorType::get(sumsShape, builder.getF32Type());
-  ArrayAttr vocabAxes = builder.getArrayAttr(SmallVector<Attribute>(
-      axes[vocabFactor].begin(), axes[vocabFactor].end()));
+  ArrayAttr vocabAxes = axesAttr(builder, vocab.getAxes());
   std::string axesText;
   llvm::raw_string_ostream axesOS(axesText);
-  llvm::interleaveComma(axes[vocabFactor], axesOS,
+  llvm::interleaveComma(vocab.getAxes(), axesOS,
                         [&](StringAttr a) { axesOS << a.getValue(); });
   Location loc = op.getLoc();
   builder.setInsertionPoint(op);
@@ -339,11 +354,7 @@ LogicalResult FunctionPartitioner::expandShardedSoftmax(
   auto loss = CrossEntropyLossOp::create(builder, 
       loc, op.getType(), max, sums, op.getZLossAttr(), op.getTokenCountAttr(),
       op.getTokenShardsAttr());
-  op.getResult().replaceAllUsesWith(loss.getResult());
-  shardings[loss.getResult()] = shardings[op.getResult()];
-  globalTypes[loss.getResult()] = globalTypes[op.getResult()];
-  op.erase();
-  return finish(loss);
+  return replaceExpanded(op, loss, finish);
 }
 
 LogicalResult FunctionPartitioner::expandSplitLayerNorm(
@@ -360,10 +371,8 @@ LogicalResult FunctionPartitioner::expandSplitLayerNorm(
   shape[0] = mesh.size(features.getAxes());
   auto gathered = AllGatherOp::create(
       builder, loc, RankedTensorType::get(shape, builder.getF32Type()),
-      mesh.getSymbol(),
-      builder.getArrayAttr(SmallVector<Attribute>(features.getAxes().begin(),
-                                                  features.getAxes().end())),
-      moments, builder.getI64IntegerAttr(0));
+      mesh.getSymbol(), axesAttr(builder, features.getAxes()), moments,
+      builder.getI64IntegerAttr(0));
   if (explain)
     gathered->emitRemark()
         << "'" << gathered->getName()
@@ -372,11 +381,7 @@ LogicalResult FunctionPartitioner::expandSplitLayerNorm(
   auto merged = LayerNormMergedOp::create(builder, loc, op.getType(),
                                           op.getInput(), op.getScale(),
                                           gathered, op.getEpsilonAttr());
-  op.getResult().replaceAllUsesWith(merged.getResult());
-  shardings[merged.getResult()] = shardings[op.getResult()];
-  globalTypes[merged.getResult()] = globalTypes[op.getResult()];
-  op.erase();
-  return finish(merged);
+  return replaceExpanded(op, merged, finish);
 }
 
 LogicalResult FunctionPartitioner::partitionOp(Operation *op,
@@ -441,11 +446,8 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     return success();
   };
 
-  // Local attributes of ops that see shard offsets.
-  auto splitOf = [&](unsigned operand, unsigned dim) -> ArrayRef<StringAttr> {
-    return axes[rule.getOperandFactors(operand)[dim]];
-  };
-  // The shard of operand dimension (operand, dim), or null when whole.
+  // Local attributes of ops that see shard offsets: the shard of operand
+  // dimension (operand, dim), or null when it is whole.
   auto shardOf = [&](unsigned operand, unsigned dim) -> DimShardAttr {
     int64_t f = rule.getOperandFactors(operand)[dim];
     if (axes[f].empty())
@@ -464,21 +466,17 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     attn.setKvHeadsShardAttr(shardOf(1, 2));
     attn.setSeqShardAttr(shardOf(0, 1));
   } else if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
-    ArrayRef<int64_t> global = globalTypes.count(ce.getTargets())
-                                   ? globalTypes[ce.getTargets()].getShape()
-                                   : ArrayRef<int64_t>();
-    int64_t count = 1;
+    RankedTensorType targets = globalTypes[ce.getTargets()];
     SmallVector<Attribute> tokenShards;
-    for (auto [d, size] : llvm::enumerate(global)) {
-      count *= size;
-      ArrayRef<StringAttr> split = splitOf(1, d);
-      tokenShards.push_back(split.empty() ? Attribute(builder.getUnitAttr())
-                                          : Attribute(dimShard(split, size)));
+    for (int64_t d = 0; d < targets.getRank(); ++d) {
+      DimShardAttr shard = shardOf(1, d);
+      tokenShards.push_back(shard ? Attribute(shard)
+                                  : Attribute(builder.getUnitAttr()));
     }
-    ce.setTokenCountAttr(builder.getI64IntegerAttr(count));
+    ce.setTokenCountAttr(builder.getI64IntegerAttr(targets.getNumElements()));
     ce.setTokenShardsAttr(builder.getArrayAttr(tokenShards));
-    if (!splitOf(0, global.size()).empty())
-      return expandShardedSoftmax(ce, rule, axes, reshardResults);
+    if (DimShardAttr vocab = shardOf(0, targets.getRank()))
+      return expandShardedSoftmax(ce, vocab, reshardResults);
   }
   return reshardResults(op);
 }

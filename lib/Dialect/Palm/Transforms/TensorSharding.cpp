@@ -83,6 +83,10 @@ SmallVector<int64_t> mlir::palm::localShape(ArrayRef<int64_t> global,
   return shape;
 }
 
+ArrayAttr mlir::palm::axesAttr(Builder &builder, ArrayRef<StringAttr> axes) {
+  return builder.getArrayAttr(SmallVector<Attribute>(axes.begin(), axes.end()));
+}
+
 bool mlir::palm::nestsEvenly(int64_t size, int64_t outer, int64_t inner) {
   return ceilDiv(size, outer) == inner * ceilDiv(size, outer * inner);
 }

@@ -62,7 +62,6 @@ private:
   Value dropPadding(Location loc, Value v, int64_t dim, int64_t size);
   /// Pads dimension `dim` with zeros up to `size`.
   Value padTo(Location loc, Value v, int64_t dim, int64_t size);
-  ArrayAttr axesAttr(ArrayRef<StringAttr> axes);
   void created(Operation *op) {
     if (explain)
       explain(op);

@@ -74,6 +74,9 @@ SmallVector<int64_t> localShape(ArrayRef<int64_t> global,
 /// exactly `inner` shards of the fine one, padding included.
 bool nestsEvenly(int64_t size, int64_t outer, int64_t inner);
 
+/// `axes` as the array attribute collectives take.
+ArrayAttr axesAttr(Builder &builder, ArrayRef<StringAttr> axes);
+
 /// True for ops through which a partial sum stays a partial sum (linear in
 /// each operand, and every operand shares the partial state).
 inline bool keepsPartialState(Operation *op) {
