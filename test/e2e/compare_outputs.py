@@ -4,9 +4,11 @@
     compare_outputs.py DIR_A DIR_B [--tol 1e-5]
 
 Each output of DIR_A must exist in DIR_B with the same shape and lie within
-tol * max|A| of it (integers: equal). Prints one line per output; exits
-non-zero on any difference. For runs of the same program on two backends or
-meshes (e.g. the CPU and emulated CUDA).
+tol * max|A| of it over A's finite values, non-finite values in the same
+places (integers: equal). Prints one line per output; exits non-zero on any
+difference. For runs of the same program on two backends or meshes (e.g.
+the CPU and emulated CUDA). `compare` is also the fuzzer's comparison
+(test/fuzz/palm_fuzz.py).
 """
 
 import argparse
@@ -19,6 +21,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import palm_shards  # noqa: E402
 
 
+def compare(got, ref, tol):
+    """(ok, detail): `got` within tol * max|ref| of `ref` over ref's finite
+    values, with non-finite values in the same places; integers equal."""
+    got = np.asarray(got)
+    ref = np.asarray(ref)
+    if got.shape != ref.shape:
+        return False, "shape %s vs %s" % (got.shape, ref.shape)
+    if ref.dtype.kind in "iu":
+        bad = int(np.sum(got != ref))
+        return bad == 0, "%d integers differ" % bad
+    got = got.astype(np.float64)
+    ref = ref.astype(np.float64)
+    fin = np.isfinite(ref)
+    if not np.array_equal(fin, np.isfinite(got)):
+        return False, "non-finite values differ"
+    if not fin.any():
+        return True, "no finite values"
+    diff = float(np.max(np.abs(got[fin] - ref[fin])))
+    scale = float(np.max(np.abs(ref[fin])))
+    ok = diff <= tol * scale
+    return ok, "max|diff| %.3g, max|ref| %.3g (%.2g of it, tolerance %.0e)" % (
+        diff, scale, diff / scale if scale else 0.0, tol)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("a")
@@ -29,23 +55,11 @@ def main():
     b, _ = palm_shards.load_shards(args.b)
     failed = False
     for name in sorted(a):
-        x = np.asarray(a[name])
-        y = np.asarray(b.get(name)) if name in b else None
-        if y is None or y.shape != x.shape:
-            print("FAIL %s: missing or of another shape in %s" % (name, args.b))
-            failed = True
-            continue
-        if not np.issubdtype(x.dtype, np.floating):
-            ok = np.array_equal(x, y)
-            print("%s %s: integers %s" % ("ok  " if ok else "FAIL", name,
-                                          "equal" if ok else "differ"))
-            failed |= not ok
-            continue
-        diff = float(np.max(np.abs(x.astype(np.float64) - y), initial=0.0))
-        scale = float(np.max(np.abs(x.astype(np.float64)), initial=0.0))
-        ok = diff <= args.tol * scale
-        print("%s %s: max|diff| %.3g, max|a| %.3g (tolerance %g of it)" %
-              ("ok  " if ok else "FAIL", name, diff, scale, args.tol))
+        if name in b:
+            ok, detail = compare(b[name], a[name], args.tol)
+        else:
+            ok, detail = False, "missing in %s" % args.b
+        print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail))
         failed |= not ok
     return 1 if failed else 0
 

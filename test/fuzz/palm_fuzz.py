@@ -50,6 +50,7 @@ import fuzz_interp  # noqa: E402
 import fuzz_program as fp  # noqa: E402
 import fuzz_shrink  # noqa: E402
 import palm_shards  # noqa: E402
+from compare_outputs import compare  # noqa: E402
 
 F32_TOL = 1e-5      # the "exact": max|diff| <= 1e-5 max|ref|
 BF16_TOL = 5e-2     # outputs computed from bf16 values
@@ -252,28 +253,6 @@ def evaluate(runner, prog, work, interp=False):
         result["interp"] = check_interp(prog, work, ref_out, tainted)
     result["status"] = "ran"
     return result
-
-
-def compare(got, ref, tol):
-    got = np.asarray(got)
-    ref = np.asarray(ref)
-    if got.shape != ref.shape:
-        return False, "shape %s vs %s" % (got.shape, ref.shape)
-    if ref.dtype.kind in "iu":
-        bad = int(np.sum(got != ref))
-        return bad == 0, "%d integers differ" % bad
-    got = got.astype(np.float64)
-    ref = ref.astype(np.float64)
-    fin = np.isfinite(ref)
-    if not np.array_equal(fin, np.isfinite(got)):
-        return False, "non-finite values differ"
-    if not fin.any():
-        return True, "no finite values"
-    diff = float(np.max(np.abs(got[fin] - ref[fin]))) if fin.any() else 0.0
-    scale = float(np.max(np.abs(ref[fin])))
-    ok = diff <= tol * scale
-    return ok, "max|diff| %.3g, max|ref| %.3g (%.2g of it, tolerance %.0e)" % (
-        diff, scale, diff / scale if scale else 0.0, tol)
 
 
 def check_interp(prog, work, ref_out, tainted):
