@@ -133,10 +133,12 @@ void palmrt_layer_norm_merged_f32(const float *x, const float *scale,
 
 /* Rotary embedding of x [b, s, h, d], d even, rotate-half pairing (i with
  * i + d/2), angle p * base^(-2i/d) at position p = position_offset + (the
- * row's index in [0, s)): a shard of a longer sequence passes its offset. */
+ * row's index in [0, s)): a shard of a longer sequence passes its offset.
+ * With `inverse` the rotation is by the negated angle: the transpose of the
+ * forward rotation, which maps dy to dx. */
 void palmrt_rope_f32(const float *x, float *y, int64_t b, int64_t s,
                      int64_t h, int64_t d, float base,
-                     int64_t position_offset);
+                     int64_t position_offset, int32_t inverse);
 
 /* Attention: q [b, s, h, dk], k [b, t, g, dk], v [b, t, g, dv] give
  * out [b, s, h, dv]. Local head i is global head head_offset + i; it uses
@@ -144,13 +146,59 @@ void palmrt_rope_f32(const float *x, float *y, int64_t b, int64_t s,
  * its global index is global_heads or more (padding). Scores are scaled by
  * `scale`, masked causally when `causal` (query p, at global position
  * query_offset + p, sees keys 0..query_offset + p: a shard of the queries
- * passes its offset), and the softmax is computed in f32. */
+ * passes its offset), and the softmax is computed in f32. When `lse` is not
+ * NULL it receives each query row's log-sum-exp of its scaled, masked
+ * scores, lse [b, s, h] (-inf for padding heads), for the backward. */
 void palmrt_attention_f32(const float *q, const float *k, const float *v,
                           float *out, int64_t b, int64_t s, int64_t t,
                           int64_t h, int64_t g, int64_t dk, int64_t dv,
                           int32_t causal, float scale, int64_t head_offset,
                           int64_t heads_per_group, int64_t global_heads,
-                          int64_t query_offset);
+                          int64_t query_offset, float *lse);
+
+/* The backward of palmrt_attention_f32 (same shapes and head and position
+ * mapping), flash style: the probabilities are recomputed from the forward's
+ * lse [b, s, h], never stored. From dout [b, s, h, dv] and the forward's
+ * out, writes dq [b, s, h, dk] and overwrites dk [b, t, g, dk] and
+ * dv [b, t, g, dv] with the sums over this call's query rows and real
+ * heads (a shard of the queries or of the heads sharing a key/value head
+ * gives a partial sum). Padding heads get dq = 0 and contribute nothing. */
+void palmrt_attention_grad_f32(
+    const float *q, const float *k, const float *v, const float *out,
+    const float *lse, const float *dout, float *dq, float *dk, float *dv,
+    int64_t b, int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk_size,
+    int64_t dv_size, int32_t causal, float scale, int64_t head_offset,
+    int64_t heads_per_group, int64_t global_heads, int64_t query_offset);
+
+/* The backward of palmrt_layer_norm_f32: dx [rows, cols] and
+ * dscale [cols] = the sum over rows of dy * (x - mean) / sqrt(var + eps)
+ * (overwritten). */
+void palmrt_layer_norm_grad_f32(const float *x, const float *scale,
+                                const float *dy, float *dx, float *dscale,
+                                int64_t rows, int64_t cols, float eps);
+
+/* The backward of palmrt_embedding_f32: dtable [rows, d] is overwritten
+ * with, for each held row r, the sum of dy[i, :] over the ids with
+ * ids[i] - row_offset == r (ids of other rows add nothing here). The sum
+ * runs in id order, so the result does not depend on threads. */
+void palmrt_embedding_grad_f32(const int32_t *ids, const float *dy,
+                               float *dtable, int64_t num_ids, int64_t rows,
+                               int64_t d, int64_t row_offset);
+
+/* The backward of the mean cross-entropy with z-loss (as
+ * palmrt_cross_entropy_f32) scaled by dloss[0]: for each valid token,
+ * dlogits[i, c] = (softmax_c * (1 + 2 z_loss logZ) - [c == target]) *
+ * dloss[0] / token_count over its `vocab` local classes, of which the first
+ * `valid` are real (the rest, padding, get 0) and class c is global class
+ * offset + c; padded tokens get 0. With the vocabulary whole pass
+ * max = sums = NULL and logZ is computed here; with it split, logZ =
+ * max[i] + log(sums[0, i]) from the combined statistics of
+ * palmrt_softmax_max_f32 / palmrt_softmax_sums_f32. */
+void palmrt_cross_entropy_grad_f32(
+    const float *logits, const int32_t *targets, const float *dloss,
+    const float *max, const float *sums, float *dlogits, int32_t token_rank,
+    const int64_t *token_shape, const int64_t *valid_extent, int64_t vocab,
+    int64_t valid, int64_t offset, float z_loss, int64_t token_count);
 
 /* out[i, :] = table[ids[i] - row_offset, :] when that row is one of the
  * `rows` held here, zeros otherwise. */
