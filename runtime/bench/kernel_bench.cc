@@ -62,8 +62,9 @@ int main() {
   {
     auto x = randomVector(tokens * h * hd, 3);
     std::vector<float> y(x.size());
-    bench("rope (q)", 6.0 * x.size(), 8.0 * x.size(),
-          [&] { palmrt_rope_f32(x.data(), y.data(), b, s, h, hd, 10000.0f, 0); });
+    bench("rope (q)", 6.0 * x.size(), 8.0 * x.size(), [&] {
+      palmrt_rope_f32(x.data(), y.data(), b, s, h, hd, 10000.0f, 0, 0);
+    });
   }
   {
     auto q = randomVector(tokens * h * hd, 4), k = randomVector(tokens * hd, 5),
@@ -73,7 +74,7 @@ int main() {
     double flops = 2.0 * 2 * b * h * s * s * hd / 2;
     bench("attention causal", flops, 0, [&] {
       palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), b, s, s, h,
-                           1, hd, hd, 1, 0.125f, 0, h, h, 0);
+                           1, hd, hd, 1, 0.125f, 0, h, h, 0, nullptr);
     });
   }
   {

@@ -69,7 +69,7 @@ TEST(HostDeviceCalls, AttentionIsTheF32KernelInEitherType) {
   // Heads 1..4 of 5 global heads, two per key/value head: local head 3 is
   // padding.
   palmrt_attention_f32(q.data(), k.data(), v.data(), want.data(), b, s, t, h, g,
-                       dk, dv, 1, 0.5f, 1, 2, 4, 0);
+                       dk, dv, 1, 0.5f, 1, 2, 4, 0, nullptr);
   palmrt_attention(ctx.get(), PALMRT_F32, q.data(), k.data(), v.data(),
                    got.data(), b, s, t, h, g, dk, dv, 1, 0.5f, 1, 2, 4, 0);
   EXPECT_EQ(got, want);

@@ -109,11 +109,11 @@ std::vector<double> ropeReference(const std::vector<float> &x, int64_t b,
 TEST(Rope, MatchesRotateHalfDefinition) {
   int64_t b = 2, s = 37, h = 3, d = 16;
   std::vector<float> x = randomVector(b * s * h * d, 3), y(x.size());
-  palmrt_rope_f32(x.data(), y.data(), b, s, h, d, 10000.0f, 0);
+  palmrt_rope_f32(x.data(), y.data(), b, s, h, d, 10000.0f, 0, 0);
   expectNear(y, ropeReference(x, b, s, h, d, 10000.0), 1e-5);
   // In place gives the same.
   std::vector<float> z = x;
-  palmrt_rope_f32(z.data(), z.data(), b, s, h, d, 10000.0f, 0);
+  palmrt_rope_f32(z.data(), z.data(), b, s, h, d, 10000.0f, 0, 0);
   EXPECT_EQ(z, y);
 }
 
@@ -122,14 +122,49 @@ TEST(Rope, ShardOfASequenceRotatesAtItsGlobalPositions) {
   // the sequence is split.
   int64_t b = 2, s = 13, h = 2, d = 8, offset = 40;
   std::vector<float> x = randomVector(b * s * h * d, 11), y(x.size());
-  palmrt_rope_f32(x.data(), y.data(), b, s, h, d, 10000.0f, offset);
+  palmrt_rope_f32(x.data(), y.data(), b, s, h, d, 10000.0f, offset, 0);
   expectNear(y, ropeReference(x, b, s, h, d, 10000.0, offset), 1e-5);
 }
 
 TEST(Rope, PositionZeroIsIdentity) {
   std::vector<float> x = randomVector(4 * 8, 4), y(x.size());
-  palmrt_rope_f32(x.data(), y.data(), 1, 1, 4, 8, 10000.0f, 0);
+  palmrt_rope_f32(x.data(), y.data(), 1, 1, 4, 8, 10000.0f, 0, 0);
   EXPECT_EQ(x, y);
+}
+
+TEST(Rope, InverseUndoesAndIsTheTranspose) {
+  // A rotation's inverse is its transpose: rope_inverse(rope(x)) = x and
+  // <rope(x), y> = <x, rope_inverse(y)>, which is what makes it the
+  // backward.
+  int64_t b = 2, s = 11, h = 3, d = 8, offset = 17;
+  std::vector<float> x = randomVector(b * s * h * d, 21),
+                     y = randomVector(x.size(), 22), rx(x.size()),
+                     back(x.size()), ry(x.size());
+  palmrt_rope_f32(x.data(), rx.data(), b, s, h, d, 10000.0f, offset, 0);
+  palmrt_rope_f32(rx.data(), back.data(), b, s, h, d, 10000.0f, offset, 1);
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_NEAR(back[i], x[i], 1e-5 * (1 + std::abs(x[i]))) << "at " << i;
+  palmrt_rope_f32(y.data(), ry.data(), b, s, h, d, 10000.0f, offset, 1);
+  double forward = 0, transposed = 0, norm = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    forward += static_cast<double>(rx[i]) * y[i];
+    transposed += static_cast<double>(x[i]) * ry[i];
+    norm += std::abs(static_cast<double>(x[i]) * y[i]);
+  }
+  EXPECT_NEAR(forward, transposed, 1e-6 * norm);
+  // And the inverse is the rotation by the negated angle.
+  std::vector<double> want = ropeReference(y, b, s, h, d, 10000.0, offset);
+  for (int64_t bi = 0; bi < b; ++bi)
+    for (int64_t p = 0; p < s; ++p)
+      for (int64_t hi = 0; hi < h; ++hi)
+        for (int64_t i = 0; i < d / 2; ++i) {
+          double angle = -(offset + p) * std::pow(10000.0, -2.0 * i / d);
+          int64_t row = ((bi * s + p) * h + hi) * d;
+          double lo = y[row + i], hi2 = y[row + i + d / 2];
+          want[row + i] = lo * std::cos(angle) - hi2 * std::sin(angle);
+          want[row + i + d / 2] = hi2 * std::cos(angle) + lo * std::sin(angle);
+        }
+  expectNear(ry, want, 1e-5);
 }
 
 struct AttentionCase {
@@ -187,8 +222,40 @@ TEST_P(Attention, MatchesSoftmaxDefinition) {
   float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
   palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), c.b, c.s, c.t,
                        c.h, c.g, c.dk, c.dv, c.causal, scale, c.headOffset,
-                       c.headsPerGroup, c.globalHeads, c.queryOffset);
+                       c.headsPerGroup, c.globalHeads, c.queryOffset, nullptr);
   expectNear(out, attentionReference(q, k, v, c, scale), 2e-5);
+  // The log-sum-exp output changes nothing else.
+  std::vector<float> again(out.size(), -5.0f), lse(c.b * c.s * c.h, 77.0f);
+  palmrt_attention_f32(q.data(), k.data(), v.data(), again.data(), c.b, c.s,
+                       c.t, c.h, c.g, c.dk, c.dv, c.causal, scale, c.headOffset,
+                       c.headsPerGroup, c.globalHeads, c.queryOffset,
+                       lse.data());
+  EXPECT_EQ(again, out);
+  for (int64_t bi = 0; bi < c.b; ++bi)
+    for (int64_t p = 0; p < c.s; ++p)
+      for (int64_t hi = 0; hi < c.h; ++hi) {
+        float got = lse[(bi * c.s + p) * c.h + hi];
+        int64_t global = c.headOffset + hi;
+        int64_t keys =
+            c.causal ? std::clamp<int64_t>(c.queryOffset + p + 1, 0, c.t) : c.t;
+        if (global >= c.globalHeads || keys == 0) {
+          EXPECT_TRUE(std::isinf(got) && got < 0)
+              << "padding head " << hi << " at " << p << ": " << got;
+          continue;
+        }
+        int64_t kv = global / c.headsPerGroup;
+        double sum = 0;
+        for (int64_t j = 0; j < keys; ++j) {
+          double dot = 0;
+          for (int64_t e = 0; e < c.dk; ++e)
+            dot +=
+                static_cast<double>(q[((bi * c.s + p) * c.h + hi) * c.dk + e]) *
+                k[((bi * c.t + j) * c.g + kv) * c.dk + e];
+          sum += std::exp(dot * scale);
+        }
+        ASSERT_NEAR(got, std::log(sum), 1e-5 * (1 + std::abs(std::log(sum))))
+            << "batch " << bi << " position " << p << " head " << hi;
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -221,7 +288,7 @@ TEST(Attention, LargeScoresStayFinite) {
   std::vector<float> v = randomVector(40 * 4, 10);
   std::vector<float> out(40 * 4);
   palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), 1, 40, 40, 1,
-                       1, 4, 4, 1, 1.0f, 0, 1, 1, 0);
+                       1, 4, 4, 1, 1.0f, 0, 1, 1, 0, nullptr);
   expectNear(out, attentionReference(q, k, v, c, 1.0f), 1e-4);
 }
 

@@ -75,7 +75,7 @@ void HostDevice::attention(const AttentionArgs &a) {
         static_cast<const float *>(a.q), static_cast<const float *>(a.k),
         static_cast<const float *>(a.v), static_cast<float *>(a.out), a.b, a.s,
         a.t, a.h, a.g, a.dk, a.dv, a.causal, a.scale, a.headOffset,
-        a.headsPerGroup, a.globalHeads, a.queryOffset);
+        a.headsPerGroup, a.globalHeads, a.queryOffset, nullptr);
   // bf16: widened to f32, the result rounded once.
   std::vector<float> q = widenBf16(a.q, a.b * a.s * a.h * a.dk),
                      k = widenBf16(a.k, a.b * a.t * a.g * a.dk),
@@ -83,7 +83,7 @@ void HostDevice::attention(const AttentionArgs &a) {
                      out(std::max<int64_t>(a.b * a.s * a.h * a.dv, 0));
   palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), a.b, a.s, a.t,
                        a.h, a.g, a.dk, a.dv, a.causal, a.scale, a.headOffset,
-                       a.headsPerGroup, a.globalHeads, a.queryOffset);
+                       a.headsPerGroup, a.globalHeads, a.queryOffset, nullptr);
   narrowToBf16(out.data(), a.out, static_cast<int64_t>(out.size()));
 }
 

@@ -14,6 +14,7 @@
 #include "base/trace.h"
 #include "host/attention_heads.h"
 #include "host/blas_library.h"
+#include "host/kernel_util.h"
 #include "job/process.h"
 
 #include "palmrt/palmrt.h"
@@ -23,68 +24,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
-#include <utility>
 #include <vector>
-
-#if defined(__x86_64__) && defined(PALMRT_MULTIVERSION)
-#define PALMRT_KERNEL                                                          \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define PALMRT_KERNEL
-#endif
-// Helpers are inlined into every version of their caller.
-#define PALMRT_INLINE [[gnu::always_inline]] inline
 
 namespace palmrt {
 namespace {
-
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-/// exp(x) for x <= 0 (arguments of a softmax after subtracting the maximum),
-/// within 2 ulp; 0 below -87 (and for -inf). Branch-free so it vectorizes.
-PALMRT_INLINE float expNonPositive(float x) {
-  constexpr float kLog2e = 1.44269504088896341f;
-  constexpr float kLn2Hi = 0.693145751953125f;
-  constexpr float kLn2Lo = 1.42860682030941723212e-6f;
-  // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without
-  // a rounding instruction (which baseline x86-64 lacks).
-  constexpr float kRound = 12582912.0f;
-  float clamped = std::max(x, -87.0f);
-  float n = (clamped * kLog2e + kRound) - kRound;
-  float r = clamped - n * kLn2Hi - n * kLn2Lo;
-  // exp(r) on [-ln2/2, ln2/2]: Taylor to degree 7, truncation < 1e-8.
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return x < -87.0f ? 0.0f : p * scale;
-}
-
-PALMRT_INLINE float rowMax(const float *x, int64_t n) {
-  float m = kNegInf;
-  // fmax, unlike a comparison, is a reduction the vectorizer recognizes.
-#pragma omp simd reduction(max : m)
-  for (int64_t i = 0; i < n; ++i)
-    m = std::fmax(m, x[i]);
-  return m;
-}
-
-/// sum exp(x[i] - m), i < n.
-PALMRT_INLINE float sumExp(const float *x, int64_t n, float m) {
-  float s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i)
-    s += expNonPositive(x[i] - m);
-  return s;
-}
 
 /// x[i] = exp(x[i] - m) for i < valid, 0 for valid <= i < n; returns the sum.
 PALMRT_INLINE float expInPlace(float *x, int64_t valid, int64_t n, float m) {
@@ -113,12 +56,14 @@ struct AttentionScratch {
 /// writing out + r * ldo) is at position q0 + r / rowsPerPosition. Keys and
 /// values are rows of k and v. Streams over key blocks keeping each row's
 /// running maximum and sum (the online softmax), rescaling the partial
-/// output when the maximum grows.
+/// output when the maximum grows. When lse is not null, row r's log-sum-exp
+/// (running maximum plus the log of the running sum, free at the end) goes
+/// to lse[r * ldl].
 PALMRT_INLINE void attendRows(const float *q, int64_t ldq, const float *k,
                               int64_t ldk, const float *v, int64_t ldv,
-                              float *out, int64_t ldo, int64_t rows,
-                              int64_t rowsPerPosition, int64_t q0, int64_t t,
-                              int64_t dk, int64_t dv, int32_t causal,
+                              float *out, int64_t ldo, float *lse, int64_t ldl,
+                              int64_t rows, int64_t rowsPerPosition, int64_t q0,
+                              int64_t t, int64_t dk, int64_t dv, int32_t causal,
                               float scale, AttentionScratch &scratch) {
   const BlasLibrary &lib = blas();
   float *scores = scratch.scores.data();
@@ -163,9 +108,21 @@ PALMRT_INLINE void attendRows(const float *q, int64_t ldq, const float *k,
     for (int64_t c = 0; c < dv; ++c)
       orow[c] *= inv;
   }
+  if (lse)
+    for (int64_t r = 0; r < rows; ++r)
+      lse[r * ldl] = runSum[r] > 0 ? runMax[r] + std::log(runSum[r]) : kNegInf;
 }
 
-/// The flat indices of the valid tokens of a [rank] grid, in order.
+/// yr = (xr - mean) * rstd * scale over n elements.
+PALMRT_INLINE void normalizeRow(const float *xr, const float *scale,
+                                float *yr, int64_t n, float mean, float rstd) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; ++c)
+    yr[c] = (xr[c] - mean) * rstd * scale[c];
+}
+
+} // namespace
+
 std::vector<int64_t> validTokens(int32_t rank, const int64_t *shape,
                                  const int64_t *validExtent) {
   std::vector<int64_t> out;
@@ -201,33 +158,6 @@ int64_t product(int32_t rank, const int64_t *shape) {
     n *= shape[d];
   return n;
 }
-
-/// The mean of xr[0, n) and the sum of squared deviations from it (two
-/// passes, no cancellation).
-PALMRT_INLINE std::pair<float, float> rowMoments(const float *xr, int64_t n) {
-  float sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t c = 0; c < n; ++c)
-    sum += xr[c];
-  float mean = n > 0 ? sum * (1.0f / static_cast<float>(n)) : 0.0f;
-  float sq = 0;
-#pragma omp simd reduction(+ : sq)
-  for (int64_t c = 0; c < n; ++c) {
-    float d = xr[c] - mean;
-    sq += d * d;
-  }
-  return {mean, sq};
-}
-
-/// yr = (xr - mean) * rstd * scale over n elements.
-PALMRT_INLINE void normalizeRow(const float *xr, const float *scale,
-                                float *yr, int64_t n, float mean, float rstd) {
-#pragma omp simd
-  for (int64_t c = 0; c < n; ++c)
-    yr[c] = (xr[c] - mean) * rstd * scale[c];
-}
-
-} // namespace
 
 int64_t attentionRealHeads(const char *who, int64_t h, int64_t g,
                            int64_t head_offset, int64_t heads_per_group,
@@ -309,8 +239,8 @@ PALMRT_KERNEL void palmrt_layer_norm_merged_f32(const float *x,
 }
 
 PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
-                                   int64_t s, int64_t h, int64_t d,
-                                   float base, int64_t position_offset) {
+                                   int64_t s, int64_t h, int64_t d, float base,
+                                   int64_t position_offset, int32_t inverse) {
   TraceScope trace("rope", "kernel");
   if (trace.active())
     trace.setArgs(
@@ -318,7 +248,9 @@ PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
   if (d % 2 != 0)
     fatal(absl::StrCat("palmrt_rope_f32: head size ", d, " is odd"));
   int64_t half = d / 2;
-  // Angles in double: p * base^(-2i/d) loses digits in f32 at large p.
+  // Angles in double: p * base^(-2i/d) loses digits in f32 at large p. The
+  // inverse rotates by -angle: cos is even, so only sin changes sign.
+  double sign = inverse ? -1.0 : 1.0;
   std::vector<float> cosTable(s * half), sinTable(s * half);
   for (int64_t i = 0; i < half; ++i) {
     double freq =
@@ -326,7 +258,7 @@ PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
     for (int64_t p = 0; p < s; ++p) {
       double angle = static_cast<double>(position_offset + p) * freq;
       cosTable[p * half + i] = static_cast<float>(std::cos(angle));
-      sinTable[p * half + i] = static_cast<float>(std::sin(angle));
+      sinTable[p * half + i] = static_cast<float>(sign * std::sin(angle));
     }
   }
   for (int64_t bi = 0; bi < b; ++bi)
@@ -353,7 +285,7 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
                      int64_t b, int64_t s, int64_t t, int64_t h, int64_t g,
                      int64_t dk, int64_t dv, int32_t causal, float scale,
                      int64_t head_offset, int64_t heads_per_group,
-                     int64_t global_heads, int64_t query_offset) {
+                     int64_t global_heads, int64_t query_offset, float *lse) {
   TraceScope trace("attention", "kernel");
   if (trace.active())
     trace.setArgs(absl::StrCat("\"b\":", b, ",\"s\":", s, ",\"t\":", t,
@@ -380,21 +312,32 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
         attendRows(q + (bi * s + q0) * ldq, dk, k + bi * t * ldk + kvHead * dk,
                    ldk, v + bi * t * ldv + kvHead * dv, ldv,
                    out + (bi * s + q0) * ldo, dv,
-                   std::min(positions, s - q0) * h, h, query_offset + q0, t,
-                   dk, dv, causal,
-                   scale, scratch);
-      for (int64_t p = 0; p < s; ++p)
+                   lse ? lse + (bi * s + q0) * h : nullptr, 1,
+                   std::min(positions, s - q0) * h, h, query_offset + q0, t, dk,
+                   dv, causal, scale, scratch);
+      // Padding heads' rows were computed along (they share the products)
+      // but their results are defined as zero and -inf.
+      for (int64_t p = 0; p < s; ++p) {
         std::fill_n(out + (bi * s + p) * ldo + realHeads * dv,
                     (h - realHeads) * dv, 0.0f);
+        if (lse)
+          std::fill_n(lse + (bi * s + p) * h + realHeads, h - realHeads,
+                      kNegInf);
+      }
     }
     return;
   }
   for (int64_t bi = 0; bi < b; ++bi)
     for (int64_t hi = 0; hi < h; ++hi) {
       float *o = out + bi * s * ldo + hi * dv;
+      float *l = lse ? lse + bi * s * h + hi : nullptr;
       if (hi >= realHeads || t <= 0) {
-        for (int64_t p = 0; p < s; ++p)
+        // No keys: an empty sum, so lse is -inf for real heads too.
+        for (int64_t p = 0; p < s; ++p) {
           std::fill_n(o + p * ldo, dv, 0.0f);
+          if (l)
+            l[p * h] = kNegInf;
+        }
         continue;
       }
       int64_t kvHead = (head_offset + hi) / heads_per_group;
@@ -402,9 +345,9 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
         attendRows(q + (bi * s + q0) * ldq + hi * dk, ldq,
                    k + bi * t * ldk + kvHead * dk, ldk,
                    v + bi * t * ldv + kvHead * dv, ldv, o + q0 * ldo, ldo,
+                   l ? l + q0 * h : nullptr, h,
                    std::min(kAttentionRows, s - q0), 1, query_offset + q0, t,
-                   dk, dv, causal,
-                   scale, scratch);
+                   dk, dv, causal, scale, scratch);
     }
 }
 
