@@ -58,6 +58,12 @@ int main() {
     bench("layer_norm", 7.0 * tokens * d, 8.0 * tokens * d, [&] {
       palmrt_layer_norm_f32(x.data(), scale.data(), y.data(), tokens, d, 1e-6f);
     });
+    auto dy = randomVector(tokens * d, 12);
+    std::vector<float> dx(tokens * d), dscale(d);
+    bench("layer_norm grad", 12.0 * tokens * d, 16.0 * tokens * d, [&] {
+      palmrt_layer_norm_grad_f32(x.data(), scale.data(), dy.data(), dx.data(),
+                                 dscale.data(), tokens, d, 1e-6f);
+    });
   }
   {
     auto x = randomVector(tokens * h * hd, 3);
@@ -75,6 +81,19 @@ int main() {
     bench("attention causal", flops, 0, [&] {
       palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), b, s, s, h,
                            1, hd, hd, 1, 0.125f, 0, h, h, 0, nullptr);
+    });
+    std::vector<float> lse(tokens * h), dq(q.size()), dk(k.size()),
+        dv(v.size());
+    auto dout = randomVector(out.size(), 13);
+    palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), b, s, s, h,
+                         1, hd, hd, 1, 0.125f, 0, h, h, 0, lse.data());
+    // The backward recomputes the scores: five products where the forward
+    // has two.
+    bench("attention grad causal", flops * 5 / 2, 0, [&] {
+      palmrt_attention_grad_f32(q.data(), k.data(), v.data(), out.data(),
+                                lse.data(), dout.data(), dq.data(), dk.data(),
+                                dv.data(), b, s, s, h, 1, hd, hd, 1, 0.125f, 0,
+                                h, h, 0);
     });
   }
   {
@@ -107,6 +126,15 @@ int main() {
       palmrt_softmax_sums_f32(logits.data(), max.data(), targets.data(),
                               sums.data(), tokens, vocab, vocab, 0);
     });
+    std::vector<float> dlogits(tokens * vocab);
+    float dloss = 1.0f;
+    bench("cross_entropy grad", 6.0 * tokens * vocab, 12.0 * tokens * vocab,
+          [&] {
+            palmrt_cross_entropy_grad_f32(logits.data(), targets.data(), &dloss,
+                                          nullptr, nullptr, dlogits.data(), 2,
+                                          shape, shape, vocab, vocab, 0, 1e-4f,
+                                          tokens);
+          });
   }
   {
     auto a = randomVector(tokens * d, 9), w = randomVector(d * 4 * d, 10);
