@@ -257,10 +257,18 @@ def check_inputs(params, tokens, targets, config):
             raise ValueError("%s outside [0, %d)" % (what, c["vocab"]))
 
 
+_COMPILED = {}
+
+
 def value_and_grad_fn(config, dtype=None):
-    """A jitted (params, tokens, targets) -> (loss, {name: grad})."""
-    return jax.jit(jax.value_and_grad(
-        lambda p, x, y: loss_fn(p, x, y, config, dtype)))
+    """A jitted (params, tokens, targets) -> (loss, {name: grad}), one per
+    model and dtype (compiled once)."""
+    c = model_config(config)
+    key = (json.dumps(c, sort_keys=True), dtype)
+    if key not in _COMPILED:
+        _COMPILED[key] = jax.jit(jax.value_and_grad(
+            lambda p, x, y: loss_fn(p, x, y, c, dtype)))
+    return _COMPILED[key]
 
 
 def grads(params, tokens, targets, config, dtype=None):
