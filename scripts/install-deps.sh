@@ -15,6 +15,8 @@ PACKAGES=(
   nlohmann-json3-dev
   # Test tools: numpy for the independent reference implementation.
   python3-numpy
+  # Test tools: venv for scripts/jax-venv.sh (JAX/optax oracle of training).
+  python3-venv
 )
 # Not from Debian: the CUDA 13 toolkit under /usr/local/cuda (nvcc, ptxas,
 # headers). With it the runtime also builds its cuda backend and the ptxas

@@ -34,6 +34,14 @@ if shutil.which("mpirun"):
 if subprocess.run([sys.executable, "-c", "import numpy"],
                   capture_output=True).returncode == 0:
     config.available_features.add("numpy")
+# The JAX/optax oracle of training: the venv scripts/jax-venv.sh makes in
+# the build directory (target palm-jax-venv), complete once its stamp exists.
+jax_venv = os.path.join(config.palm_obj_root, "jax-venv")
+jax_python = os.path.join(jax_venv, "bin", "python")
+if os.access(jax_python, os.X_OK) and os.path.exists(
+        os.path.join(jax_venv, "palm-requirements.txt")):
+    config.available_features.add("jax")
+    config.substitutions.append(("%jax_python", jax_python))
 if shutil.which("nvidia-smi") and subprocess.run(
         ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("gpu")
