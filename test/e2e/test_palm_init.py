@@ -10,6 +10,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testing import run_tests  # noqa: E402
 import palm_init as pi  # noqa: E402
+import palm_tokens as pt  # noqa: E402
 import palm_reference as ref  # noqa: E402
 
 TESTS = []
@@ -69,6 +70,39 @@ def token_stream():
     other, _ = pi.synthetic_tokens(seed=5, step=3, batch=3, seq=7, vocab=50)
     assert not np.array_equal(tok, other)
     assert tok.min() >= 0 and tok.max() < 50
+
+
+@test
+def token_files_round_trip_in_both_widths():
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        for width, vocab in ((None, 300), (4, 300), (None, 70000)):
+            path = d + "/t.tok"
+            pt.write_tokens(path, [0, 5, vocab - 1], vocab, width)
+            blob = open(path, "rb").read()
+            w = width or (2 if vocab <= 65536 else 4)
+            assert blob[:8] == b"PALMTOK\0" and len(blob) == 32 + 3 * w
+            tokens, v = pt.read_tokens(path)
+            assert v == vocab and tokens.tolist() == [0, 5, vocab - 1]
+        open(d + "/bad", "wb").write(blob[:-1])
+        try:
+            pt.read_tokens(d + "/bad")
+            assert False, "a truncated file was read"
+        except ValueError:
+            pass
+
+
+@test
+def batch_offsets_follow_the_definition():
+    offsets = pt.batch_offsets(seed=5, k=2, rows=4, count=1000, seq=7)
+    for r in range(4):
+        w = pi.philox4x32_10((r, 2, 0, 1), (5, 0x64617461))
+        assert int(offsets[r]) == ((int(w[1]) << 32) | int(w[0])) % 993
+    tokens = np.arange(1000)
+    tok, tgt = pt.batch(tokens, seed=5, k=2, rows=4, seq=7)
+    assert np.array_equal(tok[:, 0], offsets.astype(np.int64))
+    assert np.array_equal(tok[:, 1:], tgt[:, :-1])
+    assert not np.array_equal(offsets, pt.batch_offsets(5, 3, 4, 1000, 7))
 
 
 @test

@@ -137,19 +137,35 @@ int64_t syntheticToken(uint64_t seed, uint64_t step, int64_t sequence,
   return static_cast<int64_t>(r[0] % static_cast<uint64_t>(vocab));
 }
 
-void fillTokens(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
-                uint64_t seed, uint64_t step, int64_t vocab, int64_t shift,
-                void *out) {
+uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row,
+                    uint64_t windows) {
+  PhiloxBlock r = philox4x32(
+      {static_cast<uint32_t>(row), static_cast<uint32_t>(step), 0, 1},
+      {static_cast<uint32_t>(seed), 0x64617461u});
+  return ((static_cast<uint64_t>(r[1]) << 32) | r[0]) % windows;
+}
+
+absl::Status fillTokens(const ProgramInfo &info, const TensorSpec &t,
+                        int64_t rank, const TokenSource &source, int64_t step,
+                        int64_t shift, void *out) {
   std::fill_n(static_cast<char *>(out), t.localBytes(), 0);
   int64_t seq = t.globalShape.size() == 2 ? t.globalShape[1] : 1;
+  absl::Status status;
   forEachShardElement(info, t, rank, [&](int64_t local, int64_t global) {
-    int64_t token =
-        syntheticToken(seed, step, global / seq, global % seq + shift, vocab);
+    if (!status.ok())
+      return;
+    absl::StatusOr<int64_t> token =
+        source.token(step, global / seq, global % seq + shift);
+    if (!token.ok()) {
+      status = token.status();
+      return;
+    }
     if (t.dtype == PALMRT_I64)
-      static_cast<int64_t *>(out)[local] = token;
+      static_cast<int64_t *>(out)[local] = *token;
     else
-      static_cast<int32_t *>(out)[local] = static_cast<int32_t>(token);
+      static_cast<int32_t *>(out)[local] = static_cast<int32_t>(*token);
   });
+  return status;
 }
 
 } // namespace palmrt

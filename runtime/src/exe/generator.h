@@ -14,6 +14,7 @@
 
 #include "io/program_info.h"
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 #include <array>
@@ -49,11 +50,45 @@ void fillParameter(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
 int64_t syntheticToken(uint64_t seed, uint64_t step, int64_t sequence,
                        int64_t position, int64_t vocab);
 
+/// The global token stream a program reads: token(step, row, position) for
+/// the printed step k (1, 2, ...), a row of the global batch and a position in
+/// [0, seq]. A source depends on neither the mesh nor the rank, so every
+/// device fills its shard of the same global tensor.
+class TokenSource {
+public:
+  virtual ~TokenSource() = default;
+  virtual absl::StatusOr<int64_t> token(int64_t step, int64_t row,
+                                        int64_t position) const = 0;
+};
+
+/// The synthetic stream: step k reads syntheticToken(seed, k - 1, ...).
+class SyntheticTokens : public TokenSource {
+public:
+  SyntheticTokens(uint64_t seed, int64_t vocab) : seed(seed), vocab(vocab) {}
+  absl::StatusOr<int64_t> token(int64_t step, int64_t row,
+                                int64_t position) const override {
+    return syntheticToken(seed, static_cast<uint64_t>(step - 1), row, position,
+                          vocab);
+  }
+
+private:
+  uint64_t seed;
+  int64_t vocab;
+};
+
+/// Where row `row` of step `step` starts in a token file with `windows`
+/// (count - seq) possible starts: with (w0, w1) = Philox(key = (seed,
+/// 0x64617461), counter = (row, step, 0, 1)), (w0 + 2^32 w1) mod windows. The
+/// last counter word keeps it apart from the parameter and token streams.
+uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row,
+                    uint64_t windows);
+
 /// Fills device `rank`'s local shard of the tokens ([batch, seq]; `shift` 0)
-/// or targets (`shift` 1) input `t` for `step` (i32 or i64; padding zero).
-void fillTokens(const ProgramInfo &info, const TensorSpec &t, int64_t rank,
-                uint64_t seed, uint64_t step, int64_t vocab, int64_t shift,
-                void *out);
+/// or targets (`shift` 1) input `t` (i32 or i64; padding zero) from
+/// `source` at `step`; the source's first error, if any.
+absl::Status fillTokens(const ProgramInfo &info, const TensorSpec &t,
+                        int64_t rank, const TokenSource &source, int64_t step,
+                        int64_t shift, void *out);
 
 } // namespace palmrt
 

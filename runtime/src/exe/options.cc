@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace palmrt {
@@ -23,17 +24,22 @@ Runs a program compiled by palm-compile: N must equal the devices of its mesh.
   --inputs DIR         read the inputs (tokens, targets) from DIR, a directory
                        written by --save-outputs, for every step, instead of
                        the synthetic token stream
+  --data FILE          read tokens and targets from the token file FILE
+                       (docs/data.md) instead of the synthetic stream
   --save-weights DIR   write the parameters used to DIR before the first step
   --save-outputs DIR   after the last step, write every result and that step's
                        tokens and targets to DIR
   --trace FILE         write a Chrome trace-event JSON per rank to FILE with
                        .rank<R> before its extension (open it in Perfetto)
+  --metrics FILE       append one JSON object per step to FILE (rank 0)
+  --peak-flops X       peak FLOP/s of one device, for the mfu on any device
   --help               print this text
 
 Rank 0 prints one line per step:
-  step <k> loss <l> tokens/s <t> [mfu <m>%%] step_time <s> s collectives <c> s (<c/s>%%)
-(mfu: the program's model FLOPs per step over the time and the GPUs' peak,
-where both are known.)
+  step <k> loss <l> [grad_norm <g> lr <r>] tokens/s <t> [mfu <m>%%] step_time <s> s collectives <c> s (<c/s>%%)
+(grad_norm, lr: the program's results of those names, where it has them;
+mfu: the program's model FLOPs per step over the time and the devices' peak,
+where both are known: --peak-flops, or the GPU's.)
 )";
 
 } // namespace
@@ -74,6 +80,10 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
       text = &o.saveOutputs;
     else if (name == "--trace")
       text = &o.trace;
+    else if (name == "--data")
+      text = &o.data;
+    else if (name == "--metrics")
+      text = &o.metrics;
     if (text) {
       if (absl::Status s = takeValue(); !s.ok())
         return s;
@@ -92,11 +102,22 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
       if (!absl::SimpleAtoi(value, &o.seed) || o.seed > 0xFFFFFFFFu)
         return absl::InvalidArgumentError(absl::StrCat(
             "--seed wants an integer in [0, 4294967295], not '", value, "'"));
+    } else if (name == "--peak-flops") {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      if (!absl::SimpleAtod(value, &o.peakFlops) || !(o.peakFlops > 0) ||
+          !std::isfinite(o.peakFlops))
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--peak-flops wants a positive number (FLOP/s), not '", value,
+            "'"));
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown flag '", arg, "' (see --help)"));
     }
   }
+  if (!o.data.empty() && !o.inputs.empty())
+    return absl::InvalidArgumentError(
+        "--data and --inputs both replace the synthetic tokens; give one");
   return o;
 }
 

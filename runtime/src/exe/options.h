@@ -18,6 +18,12 @@ struct Options {
   int64_t steps = 1;
   uint64_t seed = 0;
   std::string weights, inputs, saveWeights, saveOutputs, trace;
+  /// --data: a token file replacing the synthetic stream.
+  std::string data;
+  /// --metrics: the JSON-lines file rank 0 appends a line to per step.
+  std::string metrics;
+  /// --peak-flops: FLOP/s of one device, for the MFU; 0 when not given.
+  double peakFlops = 0;
   bool help = false;
 };
 

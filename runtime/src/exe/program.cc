@@ -7,9 +7,13 @@
 
 #include "exe/program.h"
 
+#include "exe/data_tokens.h"
 #include "exe/generator.h"
 #include "io/shards.h"
 #include "job/process.h"
+
+#include <cerrno>
+#include <cstring>
 
 namespace palmrt {
 
@@ -42,11 +46,16 @@ absl::Status Program::checkProgram() {
           "[vocab, d_model]");
   }
   for (const TensorSpec &t : info.args)
-    if (t.kind == TensorKind::Param && t.init == InitKind::Normal &&
-        t.dtype != PALMRT_F32 && t.dtype != PALMRT_BF16)
+    if ((t.kind == TensorKind::Param || t.kind == TensorKind::State) &&
+        t.init == InitKind::Normal && t.dtype != PALMRT_F32 &&
+        t.dtype != PALMRT_BF16)
       return absl::InvalidArgumentError(
           absl::StrCat("parameter '", t.name, "' of type ", dtypeName(t.dtype),
                        " cannot be initialised from a normal distribution"));
+  if (!options.data.empty() && !tokens && !targets)
+    return absl::InvalidArgumentError(
+        "--data gives tokens, but the program has no 'tokens' or 'targets' "
+        "input");
   return absl::OkStatus();
 }
 
@@ -117,19 +126,60 @@ absl::Status Program::transferAll(const std::vector<TensorSpec> &tensors,
 }
 
 absl::Status Program::initParameters() {
-  std::vector<const TensorSpec *> params;
+  // Optimizer state starts from its init (zeros) even with --weights, which
+  // holds parameters only.
+  for (const TensorSpec *t : info.argsOfKind(TensorKind::State))
+    fillParameter(info, *t, rank(), options.seed, bufferOf(*t));
+  std::vector<const TensorSpec *> params = info.argsOfKind(TensorKind::Param);
   std::vector<void *> destinations;
-  for (const TensorSpec &t : info.args)
-    if (t.kind == TensorKind::Param) {
-      params.push_back(&t);
-      destinations.push_back(bufferOf(t));
-    }
+  for (const TensorSpec *t : params)
+    destinations.push_back(bufferOf(*t));
   if (!options.weights.empty())
     return readShards(options.weights, "weights", info, rank(), params,
                       destinations);
   for (const TensorSpec *t : params)
     fillParameter(info, *t, rank(), options.seed, bufferOf(*t));
   return absl::OkStatus();
+}
+
+absl::Status Program::openTokenSource() {
+  if (!tokens && !targets)
+    return absl::OkStatus();
+  if (options.data.empty()) {
+    tokenSource = std::make_unique<SyntheticTokens>(options.seed, vocab);
+    return absl::OkStatus();
+  }
+  int64_t seq = (tokens ? tokens : targets)->globalShape[1];
+  absl::StatusOr<std::unique_ptr<FileTokens>> file =
+      FileTokens::open(options.data, options.seed, seq, vocab);
+  if (!file.ok())
+    return file.status();
+  tokenSource = *std::move(file);
+  return absl::OkStatus();
+}
+
+absl::Status Program::openMetrics() {
+  if (options.metrics.empty() || rank() != 0)
+    return absl::OkStatus();
+  metrics.reset(std::fopen(options.metrics.c_str(), "a"));
+  if (!metrics)
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics ", options.metrics,
+                     ": cannot open for appending: ", std::strerror(errno)));
+  return absl::OkStatus();
+}
+
+void Program::commitAliases() {
+  if (!aliasesPending)
+    return;
+  aliasesPending = false;
+  for (const TensorSpec &r : info.results) {
+    if (r.aliases < 0)
+      continue;
+    size_t arg = static_cast<size_t>(r.aliases), result = slotOf(r);
+    std::swap(buffers[arg], buffers[result]);
+    std::swap(pointers[arg], pointers[result]);
+  }
 }
 
 absl::Status Program::saveTensors(const std::string &dir,
@@ -167,15 +217,21 @@ absl::Status Program::readInputs() {
 }
 
 void Program::fillInputs(int64_t step) {
+  for (const TensorSpec *t : info.argsOfKind(TensorKind::Step)) {
+    *static_cast<float *>(bufferOf(*t)) = static_cast<float>(step);
+    if (absl::Status s = upload(*t); !s.ok())
+      fatal(s.message());
+  }
   if (!options.inputs.empty())
     return;
-  // The stream is indexed from step 0; the report counts from 1.
-  uint64_t streamStep = static_cast<uint64_t>(step - 1);
   for (auto [t, shift] : {std::pair{tokens, 0}, {targets, 1}}) {
     if (!t)
       continue;
-    fillTokens(info, *t, rank(), options.seed, streamStep, vocab, shift,
-               bufferOf(*t));
+    // A bad token in --data is found here, by the rank whose shard holds it.
+    if (absl::Status s = fillTokens(info, *t, rank(), *tokenSource, step,
+                                    shift, bufferOf(*t));
+        !s.ok())
+      fatal(s.message());
     if (absl::Status s = upload(*t); !s.ok())
       fatal(s.message());
   }

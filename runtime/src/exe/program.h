@@ -15,7 +15,9 @@
 #include "api/context.h"
 #include "base/trace.h"
 #include "device.h"
+#include "exe/generator.h"
 #include "exe/options.h"
+#include "exe/step_report.h"
 #include "io/json.h"
 #include "io/program_info.h"
 
@@ -23,7 +25,9 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,6 +80,16 @@ private:
   std::unique_ptr<Tracer> tracer;
   const TensorSpec *tokens = nullptr, *targets = nullptr;
   int64_t vocab = 0;
+  /// Where tokens and targets come from (unless --inputs).
+  std::unique_ptr<TokenSource> tokenSource;
+  /// --metrics, open on rank 0 only.
+  struct CloseFile {
+    void operator()(std::FILE *f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, CloseFile> metrics;
+  /// Results that alias an argument hold its next value until the next step
+  /// begins; then they swap buffers (see commitAliases).
+  bool aliasesPending = false;
 
   int64_t rank() const { return ctx ? ctx->rank : process().rank; }
   /// The job has as many processes as the mesh devices (else says so).
@@ -85,8 +99,17 @@ private:
   bool prepare();
   /// The steps, with rank 0's line per step.
   void runSteps();
-  /// The line rank 0 prints after step `step` of `seconds`.
-  std::string stepLine(int64_t step, double seconds, double peak);
+  /// What rank 0 reports after step `step` of `seconds`.
+  StepReport report(int64_t step, double seconds, double peak);
+  /// Element 0 of the f32 result `name` (downloaded), if the program has one.
+  std::optional<double> scalarResult(absl::string_view name);
+  /// Makes every aliased argument hold its result's value: swaps the two
+  /// buffers (host copies and device memory alike), so results keep the last
+  /// step's values until the next step starts.
+  void commitAliases();
+  /// The token source of --data or the synthetic stream; --metrics.
+  absl::Status openTokenSource();
+  absl::Status openMetrics();
   /// The job's peak FLOP/s for the MFU, 0 when unknown.
   double peakFlops() const;
   /// What is written after the last step.
@@ -106,6 +129,7 @@ private:
   absl::Status initParameters();
   absl::Status saveTensors(const std::string &dir, const std::string &prefix,
                            bool outputs, const std::string &run);
+  /// Writes step `step`'s step scalars, tokens and targets.
   void fillInputs(int64_t step);
   /// Reads every input argument from --inputs.
   absl::Status readInputs();

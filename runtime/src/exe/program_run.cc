@@ -74,7 +74,9 @@ bool Program::prepare() {
   if (!agreeOnStatus(allocate()).ok())
     return false;
 
-  if (!agreeOnStatus(initParameters()).ok())
+  if (!agreeOnStatus(initParameters()).ok() ||
+      !agreeOnStatus(openTokenSource()).ok() ||
+      !agreeOnStatus(openMetrics()).ok())
     return false;
   if (!options.inputs.empty() && !agreeOnStatus(readInputs()).ok())
     return false;
@@ -88,43 +90,50 @@ bool Program::prepare() {
 
 double Program::peakFlops() const {
   // Every device of the job alike; known when the program knows its FLOPs
-  // and the device its peak.
-  if (info.flops <= 0 || !device)
+  // and either the user or the device its peak.
+  if (info.flops <= 0)
+    return 0;
+  double devices = static_cast<double>(info.numDevices());
+  if (options.peakFlops > 0)
+    return options.peakFlops * devices;
+  if (!device)
     return 0;
   bool bf16 =
       std::any_of(info.args.begin(), info.args.end(), [](const TensorSpec &t) {
         return t.kind == TensorKind::Param && t.dtype == PALMRT_BF16;
       });
-  return device->peakFlops(bf16) * static_cast<double>(process().size);
+  return device->peakFlops(bf16) * devices;
 }
 
-std::string Program::stepLine(int64_t step, double seconds, double peak) {
-  std::string line = absl::StrCat("step ", step);
-  const TensorSpec *loss = info.findResult("loss");
-  if (loss && loss->dtype == PALMRT_F32 && loss->localElements() >= 1) {
-    if (absl::Status s = download(*loss); !s.ok())
-      fatal(s.message());
-    absl::StrAppendFormat(&line, " loss %.6f",
-                          *static_cast<const float *>(bufferOf(*loss)));
-  }
+std::optional<double> Program::scalarResult(absl::string_view name) {
+  const TensorSpec *t = info.findResult(name);
+  if (!t || t->dtype != PALMRT_F32 || t->localElements() < 1)
+    return std::nullopt;
+  if (absl::Status s = download(*t); !s.ok())
+    fatal(s.message());
+  return *static_cast<const float *>(bufferOf(*t));
+}
+
+StepReport Program::report(int64_t step, double seconds, double peak) {
+  StepReport r;
+  r.step = step;
+  r.loss = scalarResult("loss");
+  r.gradNorm = scalarResult("grad_norm");
+  r.lr = scalarResult("lr");
   int64_t tokensPerStep = tokens ? tokens->globalElements() : 0;
   if (tokensPerStep > 0)
-    absl::StrAppendFormat(&line, " tokens/s %.1f",
-                          seconds > 0 ? tokensPerStep / seconds : 0.0);
+    r.tokensPerSecond = seconds > 0 ? tokensPerStep / seconds : 0.0;
   if (peak > 0 && seconds > 0)
-    absl::StrAppendFormat(&line, " mfu %.1f%%",
-                          100.0 * static_cast<double>(info.flops) /
-                              (seconds * peak));
-  absl::StrAppendFormat(&line, " step_time %.4f s collectives %.4f s (%.1f%%)",
-                        seconds, ctx->collectiveSeconds,
-                        seconds > 0 ? 100 * ctx->collectiveSeconds / seconds
-                                    : 0.0);
-  return line;
+    r.mfu = static_cast<double>(info.flops) / (seconds * peak);
+  r.seconds = seconds;
+  r.collectiveSeconds = ctx->collectiveSeconds;
+  return r;
 }
 
 void Program::runSteps() {
   double peak = peakFlops();
   for (int64_t step = 1; step <= options.steps; ++step) {
+    commitAliases();
     fillInputs(step);
     ctx->collectiveSeconds = 0;
     ctx->collectiveCalls = 0;
@@ -139,13 +148,21 @@ void Program::runSteps() {
       ctx->collectiveCalls = times.collectives;
     }
     double end = nowSeconds();
+    aliasesPending = true;
     if (tracer)
       tracer->complete(absl::StrCat("step ", step), "step", start, end,
                        absl::StrCat("\"collectives\":", ctx->collectiveCalls));
     if (process().rank != 0)
       continue;
-    std::printf("%s\n", stepLine(step, end - start, peak).c_str());
+    StepReport r = report(step, end - start, peak);
+    std::printf("%s\n", stepLine(r).c_str());
     std::fflush(stdout);
+    if (metrics) {
+      // One flushed line per step: a reader tailing the file, or a job that
+      // dies later, sees every finished step.
+      std::fprintf(metrics.get(), "%s\n", metricsLine(r).c_str());
+      std::fflush(metrics.get());
+    }
   }
 }
 

@@ -87,6 +87,14 @@ const TensorSpec *ProgramInfo::findResult(absl::string_view name) const {
   return nullptr;
 }
 
+std::vector<const TensorSpec *> ProgramInfo::argsOfKind(TensorKind kind) const {
+  std::vector<const TensorSpec *> out;
+  for (const TensorSpec &t : args)
+    if (t.kind == kind)
+      out.push_back(&t);
+  return out;
+}
+
 int64_t groupSize(const ProgramInfo &info, const std::vector<int32_t> &axes) {
   int64_t n = 1;
   for (int32_t a : axes)

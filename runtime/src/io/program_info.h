@@ -25,7 +25,10 @@ int64_t dtypeBytes(int32_t dtype);
 /// "f32", "bf16", "i32", "i64" (lower case, as the description spells them).
 const char *dtypeName(int32_t dtype);
 
-enum class TensorKind { Param, Input, Result };
+/// Param: a model parameter (generated or read, saved by --save-weights);
+/// State: optimizer state, zero-filled; Step: the 0-d f32 step number the
+/// runtime writes before each step.
+enum class TensorKind { Param, State, Step, Input, Result };
 /// Where the program's buffers live and which backend serves its calls.
 enum class Target { Cpu, Cuda };
 enum class InitKind { None, Normal, Ones, Zeros };
@@ -40,6 +43,9 @@ struct TensorSpec {
   std::vector<std::vector<int32_t>> sharding;
   InitKind init = InitKind::None;
   double stddev = 0;
+  /// For a result: the argument it is the next value of (its "aliases"),
+  /// else -1.
+  int aliases = -1;
 
   int64_t localElements() const;
   int64_t localBytes() const { return localElements() * dtypeBytes(dtype); }
@@ -55,8 +61,8 @@ struct ProgramInfo {
   std::vector<TensorSpec> args, results;
   /// The optional "vocab"; 0 when absent.
   int64_t vocab = 0;
-  /// The optional "flops": the model FLOPs of one forward step
-  /// of the whole job (for the MFU); 0 when absent.
+  /// The optional "flops": the model FLOPs of one step of the whole job
+  /// (for the MFU); 0 when absent.
   int64_t flops = 0;
   /// "target": where buffers live.
   Target target = Target::Cpu;
@@ -67,6 +73,8 @@ struct ProgramInfo {
   /// `name` of argument or result, or null.
   const TensorSpec *findArg(absl::string_view name) const;
   const TensorSpec *findResult(absl::string_view name) const;
+  /// The arguments of `kind`, in order.
+  std::vector<const TensorSpec *> argsOfKind(TensorKind kind) const;
 };
 
 /// The version of the description this runtime reads.

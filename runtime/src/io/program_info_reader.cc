@@ -12,6 +12,9 @@
 #include "io/json.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#include <algorithm>
 
 #include <limits>
 
@@ -136,13 +139,16 @@ absl::Status parseShapes(const JsonNode &tensor, const ProgramInfo &info,
 
 absl::Status parseInit(const JsonNode &tensor, TensorSpec &t) {
   PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> init, tensor.find("init"));
+  bool initialised = t.kind == TensorKind::Param || t.kind == TensorKind::State;
   if (!init) {
-    if (t.kind == TensorKind::Param)
-      return tensor.error(absl::StrCat("parameter '", t.name, "' has no init"));
+    if (initialised)
+      return tensor.error(absl::StrCat(
+          t.kind == TensorKind::Param ? "parameter '" : "state '", t.name,
+          "' has no init"));
     return absl::OkStatus();
   }
-  if (t.kind != TensorKind::Param)
-    return init->error("only parameters have an init");
+  if (!initialised)
+    return init->error("only parameters and state have an init");
   PALMRT_ASSIGN_OR_RETURN(std::string kind, init->getString("kind"));
   if (kind == "normal")
     t.init = InitKind::Normal;
@@ -171,10 +177,17 @@ absl::StatusOr<TensorSpec> parseTensor(const JsonNode &tensor,
   t.kind = TensorKind::Result;
   if (isArg) {
     PALMRT_ASSIGN_OR_RETURN(std::string kind, tensor.getString("kind"));
-    if (kind != "param" && kind != "input")
-      return tensor.error(absl::StrCat("argument kind '", kind,
-                                       "' is neither param nor input"));
-    t.kind = kind == "param" ? TensorKind::Param : TensorKind::Input;
+    if (kind == "param")
+      t.kind = TensorKind::Param;
+    else if (kind == "state")
+      t.kind = TensorKind::State;
+    else if (kind == "step")
+      t.kind = TensorKind::Step;
+    else if (kind == "input")
+      t.kind = TensorKind::Input;
+    else
+      return tensor.error(absl::StrCat(
+          "argument kind '", kind, "' is not param, state, step or input"));
   }
   PALMRT_ASSIGN_OR_RETURN(t.name, tensor.getString("name"));
   if (t.name.empty())
@@ -182,6 +195,19 @@ absl::StatusOr<TensorSpec> parseTensor(const JsonNode &tensor,
   PALMRT_ASSIGN_OR_RETURN(t.dtype, parseDtype(tensor));
   PALMRT_RETURN_IF_ERROR(parseShapes(tensor, info, t));
   PALMRT_RETURN_IF_ERROR(parseInit(tensor, t));
+  // The runtime writes the step as one float on every device.
+  if (t.kind == TensorKind::Step &&
+      (t.dtype != PALMRT_F32 || !t.globalShape.empty()))
+    return tensor.error(absl::StrCat("step argument '", t.name,
+                                     "' must be a 0-d f32 scalar"));
+  if (!isArg) {
+    PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> aliases,
+                            tensor.find("aliases"));
+    if (aliases) {
+      PALMRT_ASSIGN_OR_RETURN(int64_t arg, aliases->integer(0, kMaxDim));
+      t.aliases = static_cast<int>(std::min<int64_t>(arg, INT32_MAX));
+    }
+  }
   return t;
 }
 
@@ -236,6 +262,43 @@ absl::Status parseHeader(const JsonNode &root, ProgramInfo &info) {
   return absl::OkStatus();
 }
 
+/// A result that aliases argument i replaces it between steps, so both must
+/// be the same buffer shape: checked here once, not at every swap.
+absl::Status checkAliases(const JsonNode &root, const ProgramInfo &info) {
+  PALMRT_ASSIGN_OR_RETURN(JsonNode results, root.get("results"));
+  PALMRT_ASSIGN_OR_RETURN(std::vector<JsonNode> nodes, results.elements());
+  std::vector<int> aliasedBy(info.args.size(), -1);
+  for (const TensorSpec &r : info.results) {
+    if (r.aliases < 0)
+      continue;
+    absl::StatusOr<JsonNode> node = nodes[r.index].get("aliases");
+    if (!node.ok())
+      return node.status();
+    if (r.aliases >= static_cast<int>(info.args.size()))
+      return node->error(absl::StrCat("result '", r.name, "' aliases argument ",
+                                      r.aliases, " but there are ",
+                                      info.args.size(), " arguments"));
+    const TensorSpec &a = info.args[r.aliases];
+    if (a.kind != TensorKind::Param && a.kind != TensorKind::State)
+      return node->error(absl::StrCat("result '", r.name, "' aliases '", a.name,
+                                      "', which is neither a param nor state"));
+    if (aliasedBy[a.index] >= 0)
+      return node->error(absl::StrCat(
+          "argument '", a.name, "' is aliased by two results ('",
+          info.results[aliasedBy[a.index]].name, "' and '", r.name, "')"));
+    aliasedBy[a.index] = r.index;
+    if (r.dtype != a.dtype || r.localShape != a.localShape ||
+        r.globalShape != a.globalShape || r.sharding != a.sharding)
+      return node->error(absl::StrCat(
+          "result '", r.name, "' (", dtypeName(r.dtype), ", local shape [",
+          absl::StrJoin(r.localShape, ","), "]) aliases '", a.name, "' (",
+          dtypeName(a.dtype), ", local shape [",
+          absl::StrJoin(a.localShape, ","),
+          "]): an alias needs the same dtype, shapes and sharding"));
+  }
+  return absl::OkStatus();
+}
+
 } // namespace
 
 absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
@@ -250,6 +313,7 @@ absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
   PALMRT_RETURN_IF_ERROR(parseGroups(root, info));
   PALMRT_RETURN_IF_ERROR(parseTensors(root, info, /*isArg=*/true));
   PALMRT_RETURN_IF_ERROR(parseTensors(root, info, /*isArg=*/false));
+  PALMRT_RETURN_IF_ERROR(checkAliases(root, info));
   return info;
 }
 

@@ -1,0 +1,40 @@
+//===- data_tokens.h - the token stream of --data ---------------*- C++ -*-===//
+//
+// Real tokens for training: row r of step k is the window of seq + 1 tokens
+// of a token file starting at dataOffset(seed, k, r, count - seq); tokens are
+// its first seq, targets its last seq (docs/data.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALMRT_SRC_EXE_DATA_TOKENS_H
+#define PALMRT_SRC_EXE_DATA_TOKENS_H
+
+#include "exe/generator.h"
+#include "io/token_file.h"
+
+#include <memory>
+
+namespace palmrt {
+
+class FileTokens : public TokenSource {
+public:
+  /// Opens `path` to feed windows of `seq` + 1 tokens to a model whose
+  /// vocabulary is `modelVocab`; errors name the file.
+  static absl::StatusOr<std::unique_ptr<FileTokens>>
+  open(const std::string &path, uint64_t seed, int64_t seq,
+       int64_t modelVocab);
+
+  absl::StatusOr<int64_t> token(int64_t step, int64_t row,
+                                int64_t position) const override;
+
+private:
+  FileTokens(std::unique_ptr<TokenFile> file, uint64_t seed, int64_t seq)
+      : file(std::move(file)), seed(seed), seq(seq) {}
+  std::unique_ptr<TokenFile> file;
+  uint64_t seed;
+  int64_t seq;
+};
+
+} // namespace palmrt
+
+#endif // PALMRT_SRC_EXE_DATA_TOKENS_H
