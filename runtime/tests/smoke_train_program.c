@@ -45,6 +45,8 @@ enum { B = 3, S = 5, BL = (B + DATA - 1) / DATA };
   " \"dtype\": \"i32\", \"global_shape\": [3, 5], \"local_shape\": [" BL_TEXT  \
   ", 5], \"sharding\": [[\"data\"], []]}"
 
+/* The description reads as JSON; clang-format would split its pieces. */
+/* clang-format off */
 const char palm_program_info[] =
     "{\"format\": \"palm-program\", \"version\": 2, \"target\": \"cpu\",\n"
     " \"flops\": 1000000, \"vocab\": 50,\n"
@@ -60,6 +62,7 @@ const char palm_program_info[] =
     " \"results\": [\n" SCALAR(0, "loss") ",\n" SCALAR(1, "grad_norm") ",\n"
     SCALAR(2, "lr") ",\n" VECTOR4(3, "w_new", ", \"aliases\": 2") ",\n"
     VECTOR4(4, "m_new", ", \"aliases\": 4") ",\n" SCALAR(5, "seen_step") "]}\n";
+/* clang-format on */
 
 const int64_t palm_arena_bytes = 0;
 

@@ -77,8 +77,9 @@ TEST_F(TokenFiles, MalformedFilesAreNamedAndExplained) {
       {"empty", "", "it has 0 bytes, less than the 32-byte header"},
       {"short", good.substr(0, 20), "less than the 32-byte header"},
       {"magic", badMagic, "bad magic"},
-      {"version", tokenBytes({1}, 2, 10, 2), "version 2 (this runtime reads "
-                                             "version 1)"},
+      {"version", tokenBytes({1}, 2, 10, 2),
+       "version 2 (this runtime reads "
+       "version 1)"},
       {"width", tokenBytes({1}, 3, 10), "token width 3 bytes (2 or 4"},
       {"vocab", tokenBytes({}, 2, 0), "vocabulary size 0"},
       {"truncated", good.substr(0, good.size() - 1),

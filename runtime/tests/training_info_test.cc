@@ -29,8 +29,7 @@ const char kZeros[] = R"(, "init": {"kind": "zeros", "stddev": 0})";
 std::string training(const std::string &aliasW = "0",
                      const std::string &aliasM = "1") {
   std::string args = absl::StrCat(
-      "[",
-      tensor(0, "w", R"(, "kind": "param",
+      "[", tensor(0, "w", R"(, "kind": "param",
                        "init": {"kind": "normal", "stddev": 1})"),
       ",", tensor(1, "m", absl::StrCat(R"(, "kind": "state")", kZeros)), ",",
       R"({"index": 2, "kind": "step", "name": "step", "dtype": "f32",
@@ -38,8 +37,7 @@ std::string training(const std::string &aliasW = "0",
   std::string results = absl::StrCat(
       R"([{"index": 0, "name": "loss", "dtype": "f32", "global_shape": [],
            "local_shape": [], "sharding": []},)",
-      tensor(1, "w_new", aliasW.empty() ? "" : ", \"aliases\": " + aliasW),
-      ",",
+      tensor(1, "w_new", aliasW.empty() ? "" : ", \"aliases\": " + aliasW), ",",
       tensor(2, "m_new", aliasM.empty() ? "" : ", \"aliases\": " + aliasM),
       "]");
   return programJson({{"x", 2}}, {}, "cpu", args, results);
@@ -62,9 +60,9 @@ TEST(TrainingInfo, ParsesStateStepAndAliases) {
 }
 
 TEST(TrainingInfo, ErrorsNameTheMember) {
-  std::string stepI32 = programJson(
-      {{"x", 2}}, {}, "cpu",
-      R"([{"index": 0, "kind": "step", "name": "k", "dtype": "i32",
+  std::string stepI32 =
+      programJson({{"x", 2}}, {}, "cpu",
+                  R"([{"index": 0, "kind": "step", "name": "k", "dtype": "i32",
            "global_shape": [], "local_shape": [], "sharding": []}])");
   std::string stepVector = programJson(
       {{"x", 2}}, {}, "cpu",
@@ -74,8 +72,8 @@ TEST(TrainingInfo, ErrorsNameTheMember) {
       absl::StrCat("[", tensor(0, "m", R"(, "kind": "state")"), "]"));
   std::string inputInit = programJson(
       {{"x", 2}}, {}, "cpu",
-      absl::StrCat("[", tensor(0, "t", absl::StrCat(R"(, "kind": "input")",
-                                                    kZeros)),
+      absl::StrCat("[",
+                   tensor(0, "t", absl::StrCat(R"(, "kind": "input")", kZeros)),
                    "]"));
   std::string badKind = programJson(
       {{"x", 2}}, {}, "cpu",
@@ -86,8 +84,8 @@ TEST(TrainingInfo, ErrorsNameTheMember) {
   otherShape.replace(otherShape.rfind(R"("local_shape": [4])"), 18,
                      R"("local_shape": [2])");
   std::string otherDtype = training();
-  otherDtype.replace(otherDtype.find(R"("name": "m_new", "dtype": "f32")"),
-                     31, R"("name": "m_new", "dtype": "bf16")");
+  otherDtype.replace(otherDtype.find(R"("name": "m_new", "dtype": "f32")"), 31,
+                     R"("name": "m_new", "dtype": "bf16")");
   struct Case {
     std::string text, message;
   } cases[] = {

@@ -14,13 +14,13 @@ FileTokens::open(const std::string &path, uint64_t seed, int64_t seq,
     return file.status();
   // Tokens past the model's vocabulary would index past its embedding.
   if ((*file)->vocab() > static_cast<uint64_t>(modelVocab))
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": the data's vocabulary (", (*file)->vocab(),
-        ") is larger than the model's (", modelVocab, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the data's vocabulary (", (*file)->vocab(),
+                     ") is larger than the model's (", modelVocab, ")"));
   if ((*file)->count() < static_cast<uint64_t>(seq) + 1)
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", (*file)->count(), " tokens, fewer than one window of seq + 1 = ",
-        seq + 1));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", (*file)->count(),
+                     " tokens, fewer than one window of seq + 1 = ", seq + 1));
   return std::unique_ptr<FileTokens>(
       new FileTokens(*std::move(file), seed, seq));
 }

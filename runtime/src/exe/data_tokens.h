@@ -21,8 +21,7 @@ public:
   /// Opens `path` to feed windows of `seq` + 1 tokens to a model whose
   /// vocabulary is `modelVocab`; errors name the file.
   static absl::StatusOr<std::unique_ptr<FileTokens>>
-  open(const std::string &path, uint64_t seed, int64_t seq,
-       int64_t modelVocab);
+  open(const std::string &path, uint64_t seed, int64_t seq, int64_t modelVocab);
 
   absl::StatusOr<int64_t> token(int64_t step, int64_t row,
                                 int64_t position) const override;

@@ -107,9 +107,9 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
         return s;
       if (!absl::SimpleAtod(value, &o.peakFlops) || !(o.peakFlops > 0) ||
           !std::isfinite(o.peakFlops))
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--peak-flops wants a positive number (FLOP/s), not '", value,
-            "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--peak-flops wants a positive number (FLOP/s), not '",
+                         value, "'"));
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown flag '", arg, "' (see --help)"));

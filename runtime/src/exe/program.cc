@@ -228,8 +228,8 @@ void Program::fillInputs(int64_t step) {
     if (!t)
       continue;
     // A bad token in --data is found here, by the rank whose shard holds it.
-    if (absl::Status s = fillTokens(info, *t, rank(), *tokenSource, step,
-                                    shift, bufferOf(*t));
+    if (absl::Status s = fillTokens(info, *t, rank(), *tokenSource, step, shift,
+                                    bufferOf(*t));
         !s.ok())
       fatal(s.message());
     if (absl::Status s = upload(*t); !s.ok())

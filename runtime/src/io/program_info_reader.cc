@@ -142,9 +142,9 @@ absl::Status parseInit(const JsonNode &tensor, TensorSpec &t) {
   bool initialised = t.kind == TensorKind::Param || t.kind == TensorKind::State;
   if (!init) {
     if (initialised)
-      return tensor.error(absl::StrCat(
-          t.kind == TensorKind::Param ? "parameter '" : "state '", t.name,
-          "' has no init"));
+      return tensor.error(
+          absl::StrCat(t.kind == TensorKind::Param ? "parameter '" : "state '",
+                       t.name, "' has no init"));
     return absl::OkStatus();
   }
   if (!initialised)
@@ -186,8 +186,8 @@ absl::StatusOr<TensorSpec> parseTensor(const JsonNode &tensor,
     else if (kind == "input")
       t.kind = TensorKind::Input;
     else
-      return tensor.error(absl::StrCat(
-          "argument kind '", kind, "' is not param, state, step or input"));
+      return tensor.error(absl::StrCat("argument kind '", kind,
+                                       "' is not param, state, step or input"));
   }
   PALMRT_ASSIGN_OR_RETURN(t.name, tensor.getString("name"));
   if (t.name.empty())
@@ -198,8 +198,8 @@ absl::StatusOr<TensorSpec> parseTensor(const JsonNode &tensor,
   // The runtime writes the step as one float on every device.
   if (t.kind == TensorKind::Step &&
       (t.dtype != PALMRT_F32 || !t.globalShape.empty()))
-    return tensor.error(absl::StrCat("step argument '", t.name,
-                                     "' must be a 0-d f32 scalar"));
+    return tensor.error(
+        absl::StrCat("step argument '", t.name, "' must be a 0-d f32 scalar"));
   if (!isArg) {
     PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> aliases,
                             tensor.find("aliases"));

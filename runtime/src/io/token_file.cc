@@ -33,9 +33,8 @@ absl::StatusOr<std::unique_ptr<TokenFile>>
 TokenFile::open(const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot open the token file: ",
-                     std::strerror(errno)));
+    return absl::NotFoundError(absl::StrCat(
+        path, ": cannot open the token file: ", std::strerror(errno)));
   struct stat st;
   if (fstat(fd, &st) != 0) {
     int e = errno;
@@ -50,9 +49,8 @@ TokenFile::open(const std::string &path) {
     if (map == MAP_FAILED) {
       int e = errno;
       ::close(fd);
-      return absl::InternalError(
-          absl::StrCat(path, ": cannot map the token file: ",
-                       std::strerror(e)));
+      return absl::InternalError(absl::StrCat(
+          path, ": cannot map the token file: ", std::strerror(e)));
     }
     file->data_ = static_cast<const unsigned char *>(map);
   }
@@ -61,8 +59,9 @@ TokenFile::open(const std::string &path) {
 
   const unsigned char *h = file->data_;
   if (file->bytes_ < static_cast<size_t>(kTokenFileHeaderBytes))
-    return fileError(path, absl::StrCat("it has ", file->bytes_,
-                                        " bytes, less than the 32-byte header"));
+    return fileError(path,
+                     absl::StrCat("it has ", file->bytes_,
+                                  " bytes, less than the 32-byte header"));
   if (std::memcmp(h, kTokenFileMagic, sizeof(kTokenFileMagic)) != 0)
     return fileError(path, "bad magic (the file must start with PALMTOK\\0)");
   uint64_t version = readLe(h + 8, 4);
@@ -83,11 +82,10 @@ TokenFile::open(const std::string &path) {
       __builtin_add_overflow(expected, uint64_t{kTokenFileHeaderBytes},
                              &expected) ||
       expected != file->bytes_)
-    return fileError(path,
-                     absl::StrCat("the header declares ", file->count_,
-                                  " tokens of ", file->width_,
-                                  " bytes, but the file has ", file->bytes_,
-                                  " bytes (truncated or corrupt)"));
+    return fileError(
+        path, absl::StrCat("the header declares ", file->count_, " tokens of ",
+                           file->width_, " bytes, but the file has ",
+                           file->bytes_, " bytes (truncated or corrupt)"));
   return file;
 }
 
