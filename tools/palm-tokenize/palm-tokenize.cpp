@@ -166,6 +166,19 @@ static void loadModel(sentencepiece::SentencePieceProcessor &sp,
     throw UsageError{"model '" + path + "' has no end-of-sequence piece"};
 }
 
+/// Fails early, before minutes of training or encoding, when `path` cannot
+/// be created: its directory is missing or not writable.
+static void checkWritable(const std::string &path) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "."
+                    : slash == 0               ? "/"
+                                               : path.substr(0, slash);
+  if (access(dir.c_str(), W_OK) != 0)
+    throw UsageError{"cannot write '" + path + "': directory '" + dir + "' " +
+                     (access(dir.c_str(), F_OK) != 0 ? "does not exist"
+                                                      : "is not writable")};
+}
+
 namespace {
 
 /// Hands the trainer the corpus as pieces of at most kTrainingPieceBytes.
@@ -247,6 +260,7 @@ static int runTrain(int argc, char **argv) {
     throw UsageError{"--vocab " + std::to_string(vocab) +
                      " is too large for SentencePiece (at most " +
                      std::to_string(INT_MAX) + ")"};
+  checkWritable(prefix + ".model");
   std::vector<Document> docs = collect(opts);
   uint64_t bytes = 0;
   for (const Document &doc : docs)
@@ -329,6 +343,9 @@ static int runEncode(int argc, char **argv) {
                        text + "'"};
     every = uint64_t(std::llround(1.0 / f));
   }
+  checkWritable(output);
+  if (every != 0)
+    checkWritable(opts.get("heldout-output", ""));
   sentencepiece::SentencePieceProcessor sp;
   loadModel(sp, opts.require("model"));
   std::vector<Document> docs = collect(opts);
