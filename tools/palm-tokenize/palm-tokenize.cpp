@@ -351,7 +351,7 @@ static int runEncode(int argc, char **argv) {
   std::vector<Document> docs = collect(opts);
 
   std::vector<uint32_t> split[2];
-  uint64_t docCount[2] = {0, 0};
+  uint64_t docCount[2] = {0, 0}, byteCount[2] = {0, 0};
   std::vector<int> ids;
   for (size_t i = 0; i < docs.size(); ++i) {
     check(sp.Encode(docs[i].text, &ids), "cannot encode '" + docs[i].path +
@@ -360,6 +360,7 @@ static int runEncode(int argc, char **argv) {
     split[which].insert(split[which].end(), ids.begin(), ids.end());
     split[which].push_back(uint32_t(sp.eos_id()));
     ++docCount[which];
+    byteCount[which] += docs[i].text.size();
   }
   if (docCount[0] == 0)
     throw UsageError{"the training split is empty"};
@@ -376,12 +377,13 @@ static int runEncode(int argc, char **argv) {
     if (std::string err = writeTokenFile(held, vocab, split[1]); !err.empty())
       throw UsageError{err};
   }
-  std::cout << "train: " << docCount[0] << " documents, " << split[0].size()
-            << " tokens -> " << output << "\n";
+  std::cout << "train: " << docCount[0] << " documents, " << byteCount[0]
+            << " bytes, " << split[0].size() << " tokens -> " << output
+            << "\n";
   if (every != 0)
     std::cout << "held-out: " << docCount[1] << " documents (every " << every
-              << "th), " << split[1].size() << " tokens -> "
-              << opts.get("heldout-output", "") << "\n";
+              << "th), " << byteCount[1] << " bytes, " << split[1].size()
+              << " tokens -> " << opts.get("heldout-output", "") << "\n";
   std::cout << "vocabulary size: " << vocab << " (palm-gen --vocab " << vocab
             << ")\n"
             << "train unigram entropy: " << std::fixed << std::setprecision(4)
