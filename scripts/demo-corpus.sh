@@ -5,9 +5,9 @@
 #   scripts/demo-corpus.sh BUILD_DIR
 #
 # writes BUILD_DIR/demo-data/
-#   spm.model, spm.vocab   a SentencePiece vocabulary of PALM_DEMO_VOCAB
-#                          (2048) pieces trained on the first
-#                          PALM_DEMO_TRAIN_BYTES (4 MB) of the corpus
+#   spm.model, spm.vocab   a SentencePiece BPE vocabulary of
+#                          PALM_DEMO_VOCAB (2048) pieces trained on the
+#                          first PALM_DEMO_TRAIN_BYTES (16 MB: all) of it
 #   train.tokens           the whole corpus but every 20th file
 #   heldout.tokens         every 20th file (--heldout-fraction 0.05)
 #   settings               what they were made from; written last
@@ -34,7 +34,7 @@ BUILD_DIR=$1
 TOOL="$BUILD_DIR/bin/palm-tokenize"
 OUT="$BUILD_DIR/demo-data"
 VOCAB=${PALM_DEMO_VOCAB:-2048}
-TRAIN_BYTES=${PALM_DEMO_TRAIN_BYTES:-4000000}
+TRAIN_BYTES=${PALM_DEMO_TRAIN_BYTES:-16777216}
 
 if [ ! -x "$TOOL" ]; then
   echo "demo-corpus: $TOOL is missing: build the palm-tokenize target" \

@@ -59,7 +59,8 @@ struct Options {
 static const char *const kUsage =
     "usage:\n"
     "  palm-tokenize train --input FILE_OR_DIR... --vocab N --model PREFIX\n"
-    "                      [--max-bytes B] [--glob PATTERN] [--verbose]\n"
+    "                      [--max-bytes B] [--glob PATTERN]\n"
+    "                      [--model-type bpe|unigram] [--verbose]\n"
     "  palm-tokenize encode --model PREFIX.model --input FILE_OR_DIR...\n"
     "                      --output OUT.tokens [--max-bytes B] [--glob "
     "PATTERN]\n"
@@ -246,7 +247,8 @@ static std::string escapePiece(const std::string &piece) {
 
 static int runTrain(int argc, char **argv) {
   Options opts = parseOptions(argc, argv,
-                              {"input", "vocab", "model", "max-bytes", "glob"},
+                              {"input", "vocab", "model", "max-bytes", "glob",
+                               "model-type"},
                               {"input"}, {"verbose"});
   if (!opts.positional.empty())
     throw UsageError{"unexpected argument '" + opts.positional[0] + "'"};
@@ -260,19 +262,24 @@ static int runTrain(int argc, char **argv) {
     throw UsageError{"--vocab " + std::to_string(vocab) +
                      " is too large for SentencePiece (at most " +
                      std::to_string(INT_MAX) + ")"};
+  std::string modelType = opts.get("model-type", "bpe");
+  if (modelType != "bpe" && modelType != "unigram")
+    throw UsageError{"--model-type must be bpe or unigram, got '" + modelType +
+                     "'"};
   checkWritable(prefix + ".model");
   std::vector<Document> docs = collect(opts);
   uint64_t bytes = 0;
   for (const Document &doc : docs)
     bytes += doc.text.size();
 
-  // Lossless, as PaLM's vocabulary: identity normalization, whitespace kept
-  // (runs of spaces may be pieces of their own, which suits indented code),
-  // unknown characters as UTF-8 byte pieces, each digit its own piece. One
-  // thread, no sampling, a fixed seed: the same corpus gives the same model
-  // byte for byte.
+  // BPE by default: on Python sources it trains 3x faster than unigram
+  // and encodes in 5-7% fewer tokens (docs/data.md). Lossless, as PaLM's
+  // vocabulary: identity normalization, whitespace kept (runs of spaces may
+  // be pieces of their own, which suits indented code), unknown characters
+  // as UTF-8 byte pieces, each digit its own piece. One thread, no
+  // sampling, a fixed seed: the same corpus gives the same model bytes.
   std::unordered_map<std::string, std::string> spec = {
-      {"model_type", "unigram"},
+      {"model_type", modelType},
       {"vocab_size", std::to_string(vocab)},
       {"byte_fallback", "true"},
       {"split_digits", "true"},
