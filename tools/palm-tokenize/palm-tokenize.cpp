@@ -273,7 +273,7 @@ static int runTrain(int argc, char **argv) {
     bytes += doc.text.size();
 
   // BPE by default: on Python sources it trains 3x faster than unigram
-  // and encodes in 5-7% fewer tokens (docs/data.md). Lossless, as PaLM's
+  // and encodes in 3-6% fewer tokens (docs/data.md). Lossless, as PaLM's
   // vocabulary: identity normalization, whitespace kept (runs of spaces may
   // be pieces of their own, which suits indented code), unknown characters
   // as UTF-8 byte pieces, each digit its own piece. One thread, no
