@@ -25,6 +25,10 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.palm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["palm-opt", "palm-gen", "palm-compile"], [config.palm_tools_dir])
+# palm-tokenize is built only where SentencePiece is installed.
+if os.path.exists(os.path.join(config.palm_tools_dir, "palm-tokenize")):
+    config.available_features.add("palm-tokenize")
+    llvm_config.add_tool_substitutions(["palm-tokenize"], [config.palm_tools_dir])
 
 # End-to-end tests launch programs under mpirun and check them with numpy.
 import shutil
@@ -60,11 +64,12 @@ if config.palm_have_cuda:
 # libraries are built) must be here when CI is set; only tests that need a
 # real GPU ("gpu") may be unsupported.
 if os.environ.get("CI"):
-    required = ["mpi", "numpy", "cuda", "fake-cuda"]
+    required = ["mpi", "numpy", "cuda", "fake-cuda", "palm-tokenize"]
     missing = [f for f in required if f not in config.available_features]
     if missing:
         lit_config.fatal(
             "CI is set, but these prerequisites of the suite are missing: %s "
             "(mpi: openmpi-bin, numpy: python3-numpy for %s, cuda: the CUDA "
-            "toolkit at PALM_CUDA_ROOT); run scripts/install-deps.sh"
+            "toolkit at PALM_CUDA_ROOT, palm-tokenize: libsentencepiece-dev); "
+            "run scripts/install-deps.sh"
             % (", ".join(missing), sys.executable))
