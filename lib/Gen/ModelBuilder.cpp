@@ -15,6 +15,8 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/IR/Verifier.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "palm/Dialect/Palm/Transforms/Passes.h"
 #include "palm/Support/DiagnosticPrinter.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -241,13 +243,14 @@ Value ModelBuilder::buildAttention(Value h, const LayerWeights &w,
   FloatAttr base = builder.getF32FloatAttr(10000.0f);
   Value qRot =
       RopeOp::create(builder, named(prefix + "attention.q_rope"), q, base,
-                     /*seq_shard=*/DimShardAttr());
+                     /*inverse=*/UnitAttr(), /*seq_shard=*/DimShardAttr());
   Value kRot =
       RopeOp::create(builder, named(prefix + "attention.k_rope"), k, base,
-                     /*seq_shard=*/DimShardAttr());
+                     /*inverse=*/UnitAttr(), /*seq_shard=*/DimShardAttr());
   Value attended =
       AttentionOp::create(builder, named(prefix + "attention.attend"), qRot,
-                          kRot, v, /*causal=*/true, /*scale=*/FloatAttr());
+                          kRot, v, /*causal=*/true, /*scale=*/FloatAttr())
+          .getResult();
   return buildDot(attended, w.wo, {2, 3}, {0, 1}, prefix + "attention.o");
 }
 
@@ -337,11 +340,12 @@ void mlir::palm::gen::printModel(ModuleOp module, llvm::raw_ostream &os) {
   os << "\n";
 }
 
-llvm::Error mlir::palm::gen::emitModel(const ModelConfig &config, Layout layout,
-                                       MeshShape mesh, llvm::raw_ostream &os,
-                                       bool returnLogits) {
-  // One function and no pass pipeline: a thread pool would only add start-up
-  // time.
+llvm::Error mlir::palm::gen::emitModel(
+    const ModelConfig &config, Layout layout, MeshShape mesh,
+    llvm::raw_ostream &os, bool returnLogits,
+    const std::optional<TrainOptions> &train) {
+  // One function and a short pass pipeline: a thread pool would only add
+  // start-up time.
   MLIRContext context(MLIRContext::Threading::DISABLED);
   context.loadDialect<PalmDialect, func::FuncDialect>();
   // The IR has no source text: its locations are op names.
@@ -352,6 +356,23 @@ llvm::Error mlir::palm::gen::emitModel(const ModelConfig &config, Layout layout,
   if (!module)
     return makeGenError("internal error: the generated IR does not verify "
                         "(diagnostics above)");
+  if (train) {
+    PassManager pm(&context);
+    pm.addPass(createPalmAutodiff());
+    std::unique_ptr<Pass> optimizer = createPalmOptimizer();
+    std::string why;
+    if (failed(optimizer->initializeOptions(train->optimizerOptions,
+                                            [&](const Twine &message) {
+                                              why = message.str();
+                                              return failure();
+                                            })))
+      return makeGenError("invalid optimizer options '" +
+                          train->optimizerOptions + "': " + why);
+    pm.addPass(std::move(optimizer));
+    if (failed(pm.run(*module)))
+      return makeGenError("cannot build the training step (diagnostics "
+                          "above)");
+  }
   printModel(*module, os);
   return llvm::Error::success();
 }

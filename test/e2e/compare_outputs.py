@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Compares the --save-outputs of two runs of one program, output by output.
 
-    compare_outputs.py DIR_A DIR_B [--tol 1e-5]
+    compare_outputs.py DIR_A DIR_B [--tol 1e-5] [--prefix P]
 
 Each output of DIR_A must exist in DIR_B with the same shape and lie within
 tol * max|A| of it over A's finite values, non-finite values in the same
 places (integers: equal). Prints one line per output; exits non-zero on any
 difference. For runs of the same program on two backends or meshes (e.g.
-the CPU and emulated CUDA). `compare` is also the fuzzer's comparison
+the CPU and emulated CUDA). With --prefix, only the outputs whose names
+start with P (e.g. "grad." for the gradients). `compare` is also the fuzzer's comparison
 (test/fuzz/palm_fuzz.py).
 """
 
@@ -50,8 +51,12 @@ def main():
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--tol", type=float, default=1e-5)
+    p.add_argument("--prefix", default="")
     args = p.parse_args()
     a, _ = palm_shards.load_shards(args.a)
+    a = {k: v for k, v in a.items() if k.startswith(args.prefix)}
+    if not a:
+        sys.exit("no outputs named %s* in %s" % (args.prefix, args.a))
     b, _ = palm_shards.load_shards(args.b)
     failed = False
     for name in sorted(a):

@@ -6,6 +6,7 @@
                 [--dtype bf16] [--target cuda [--fake-cuda DIR]]
                 [--expect-loss-from DIR] [--steps K] [--seed S]
                 [--logit-tol X] [--rel-tol X]
+                [--grads --jax-python PY [--grad-tol X]]
 
 Generates the model with `palm-gen --return-logits`, compiles it with
 palm-compile, runs it on D*M processes (`mpirun --oversubscribe`, or
@@ -14,6 +15,13 @@ check_run.py: the logits against the numpy reference (1e-4 of the largest
 logit), the loss against the reference (1e-5 relative) and, with
 --expect-loss-from, against another run's loss (the 1-rank run: 1e-5
 relative). Prints what it runs; exits non-zero on any failure.
+
+With --grads the program is differentiated (palm-opt -palm-autodiff) and
+returns every parameter's gradient too; jax_palm.py, run by the JAX venv's
+python PY, recomputes them from the saved weights and tokens (float64) and
+checks each within --grad-tol (default 1e-4) of its largest magnitude, and
+--expect-loss-from also compares them with that run's gradients (the
+1-rank run: same tolerance).
 
 With --target cuda the program is compiled for GPUs and runs one process
 per GPU; with --fake-cuda DIR it runs on this machine against the fake
@@ -72,7 +80,12 @@ def main():
     p.add_argument("--logit-tol")
     p.add_argument("--rel-tol")
     p.add_argument("--expect-loss-from")
+    p.add_argument("--grads", action="store_true")
+    p.add_argument("--jax-python")
+    p.add_argument("--grad-tol", default="1e-4")
     args = p.parse_args()
+    if args.grads and not args.jax_python:
+        sys.exit("--grads needs --jax-python (the JAX venv's python)")
     if args.fake_cuda and args.target != "cuda":
         sys.exit("--fake-cuda needs --target cuda")
 
@@ -90,6 +103,11 @@ def main():
     if args.dtype:
         gen += ["--dtype", args.dtype]
     run(gen + ["--return-logits", "-o", model])
+    if args.grads:
+        forward = os.path.join(args.work, "forward.mlir")
+        os.rename(model, forward)
+        run([os.path.join(args.bin, "palm-opt"), forward, "-palm-autodiff",
+             "-o", model])
     with open(stats, "w") as f:
         run(gen + ["--stats", "--stats-format=json"], stdout=f)
     run([os.path.join(args.bin, "palm-compile"), model, "--target",
@@ -127,8 +145,19 @@ def main():
                   repr(read_loss(os.path.join(args.expect_loss_from,
                                               "outputs")))]
     run(check)
+    if args.grads:
+        jax_check = [args.jax_python, os.path.join(HERE, "jax_palm.py"),
+                     "grads", "--weights", weights, "--inputs", outputs,
+                     "--config", stats, "--compare-outputs", outputs,
+                     "--grad-tol", args.grad_tol]
+        run(jax_check)
+        if args.expect_loss_from:
+            run([sys.executable, os.path.join(HERE, "compare_outputs.py"),
+                 outputs, os.path.join(args.expect_loss_from, "outputs"),
+                 "--prefix", "grad.", "--tol", args.grad_tol])
     extra = "".join(" " + x for x in [
-        args.dtype, "cuda" if args.target == "cuda" else None,
+        args.dtype, "grads" if args.grads else None,
+        "cuda" if args.target == "cuda" else None,
         "(emulated)" if args.fake_cuda else None] if x)
     print("PASS %s %s %s%s" % (args.preset or os.path.basename(args.config),
                                args.layout, args.mesh, extra))

@@ -62,6 +62,47 @@ static cl::opt<bool> returnLogits(
     cl::desc("Also return the logits (a second result, named \"logits\"), "
              "to check a compiled program against a reference"),
     cl::init(false), cl::cat(genCategory));
+static cl::opt<bool>
+    train("train",
+          cl::desc("Write the whole training step (forward, loss, backward, "
+                   "global-norm clipping, optimizer update) instead of the "
+                   "forward; see docs/training.md"),
+          cl::init(false), cl::cat(genCategory));
+static cl::opt<std::string>
+    optimizerName("optimizer",
+                  cl::desc("With --train: adafactor (PaLM's, the default) or "
+                           "adamw"),
+                  cl::value_desc("name"), cl::init("adafactor"),
+                  cl::cat(genCategory));
+static cl::opt<std::string> lrSchedule(
+    "lr-schedule",
+    cl::desc("With --train: inverse-sqrt (PaLM's, the default) or "
+             "warmup-cosine"),
+    cl::value_desc("name"), cl::init("inverse-sqrt"), cl::cat(genCategory));
+static cl::opt<std::string>
+    peakLr("peak-lr",
+           cl::desc("With --train: the peak learning rate (default 1: "
+                    "inverse-sqrt gives 1/sqrt(max(k, warmup)))"),
+           cl::value_desc("x"), cl::cat(genCategory));
+static cl::opt<std::string>
+    warmupSteps("warmup-steps",
+                cl::desc("With --train: warmup steps (default 10000)"),
+                cl::value_desc("n"), cl::cat(genCategory));
+static cl::opt<std::string>
+    totalSteps("total-steps",
+               cl::desc("With --train and warmup-cosine: the step where the "
+                        "cosine decay ends"),
+               cl::value_desc("n"), cl::cat(genCategory));
+static cl::opt<std::string>
+    finalLr("final-lr",
+            cl::desc("With --train and warmup-cosine: the learning rate after "
+                     "the decay (default 0)"),
+            cl::value_desc("x"), cl::cat(genCategory));
+static cl::opt<std::string> weightDecay(
+    "weight-decay",
+    cl::desc("With --train: weight decay (adafactor: times lr^2, default 1; "
+             "adamw: default 0.1)"),
+    cl::value_desc("x"), cl::cat(genCategory));
 static cl::opt<std::string> statsFormat(
     "stats-format", cl::desc("Format of --stats: text (default) or json"),
     cl::value_desc("format"), cl::init("text"), cl::cat(genCategory));
@@ -206,12 +247,34 @@ int main(int argc, char **argv) {
       return 0;
   }
 
+  std::optional<TrainOptions> trainOptions;
+  if (train) {
+    TrainOptions t;
+    t.optimizerOptions = "optimizer=" + optimizerName.getValue() +
+                         " schedule=" + lrSchedule.getValue();
+    for (auto [flag, option] :
+         {std::pair(&peakLr, "peak-lr"), std::pair(&warmupSteps, "warmup-steps"),
+          std::pair(&totalSteps, "total-steps"), std::pair(&finalLr, "final-lr"),
+          std::pair(&weightDecay, "weight-decay")})
+      if (flag->getNumOccurrences())
+        t.optimizerOptions +=
+            std::string(" ") + option + "=" + flag->getValue();
+    trainOptions = t;
+  } else {
+    for (cl::opt<std::string> *flag :
+         {&optimizerName, &lrSchedule, &peakLr, &warmupSteps, &totalSteps,
+          &finalLr, &weightDecay})
+      if (flag->getNumOccurrences())
+        return fail("--" + flag->ArgStr + " needs --train");
+  }
+
   std::error_code ec;
   llvm::ToolOutputFile output(outputFile, ec, llvm::sys::fs::OF_Text);
   if (ec)
     return fail("-o: cannot open '" + outputFile + "': " + ec.message());
   if (llvm::Error error =
-          emitModel(*config, *layout, *mesh, output.os(), returnLogits))
+          emitModel(*config, *layout, *mesh, output.os(), returnLogits,
+                    trainOptions))
     return fail(std::move(error));
   output.keep();
   return 0;

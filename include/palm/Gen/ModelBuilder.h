@@ -42,9 +42,18 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context,
 /// location inline so the "layers.<i>." names survive a round trip.
 void printModel(ModuleOp module, llvm::raw_ostream &os);
 
-/// Builds the model in a fresh context and prints it to `os`.
+/// How palm-gen --train turns the forward into a training step: the
+/// options of -palm-optimizer, as text (`optimizer=adamw peak-lr=0.001`).
+struct TrainOptions {
+  std::string optimizerOptions;
+};
+
+/// Builds the model in a fresh context and prints it to `os`; with `train`,
+/// the whole training step (-palm-autodiff, -palm-optimizer) instead of the
+/// forward.
 llvm::Error emitModel(const ModelConfig &config, Layout layout, MeshShape mesh,
-                      llvm::raw_ostream &os, bool returnLogits = false);
+                      llvm::raw_ostream &os, bool returnLogits = false,
+                      const std::optional<TrainOptions> &train = std::nullopt);
 
 } // namespace mlir::palm::gen
 

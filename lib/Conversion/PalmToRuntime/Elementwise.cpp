@@ -26,17 +26,27 @@ static Value computeF32(OpBuilder &b, Location loc, Operation *def,
     return arith::AddFOp::create(b, loc, in[0], in[1]);
   if (isa<MulOp>(def))
     return arith::MulFOp::create(b, loc, in[0], in[1]);
+  if (isa<SqrtOp>(def))
+    return math::SqrtOp::create(b, loc, in[0]);
   if (auto scale = dyn_cast<ScaleOp>(def))
     return arith::MulFOp::create(b, loc, in[0],
                                  constant(scale.getFactor().convertToFloat()));
-  if (isa<SiluOp>(def)) {
-    // x / (1 + exp(-x)), with exp as exp2 so that it maps to one
-    // instruction on GPUs and vectorizes on CPUs.
+  if (isa<SiluOp, SiluGradOp>(def)) {
+    // sigmoid(x) = 1 / (1 + exp(-x)), with exp as exp2 so that it maps to
+    // one instruction on GPUs and vectorizes on CPUs.
     Value scaled = arith::MulFOp::create(b, loc, in[0],
                                          constant(-1.4426950408889634f));
     Value e = math::Exp2Op::create(b, loc, scaled);
     Value den = arith::AddFOp::create(b, loc, constant(1.0f), e);
-    return arith::DivFOp::create(b, loc, in[0], den);
+    if (isa<SiluOp>(def))
+      return arith::DivFOp::create(b, loc, in[0], den);
+    // silu'(x) dy = dy s (1 + x (1 - s)).
+    Value s = arith::DivFOp::create(b, loc, constant(1.0f), den);
+    Value oneMinus = arith::SubFOp::create(b, loc, constant(1.0f), s);
+    Value inner = arith::AddFOp::create(
+        b, loc, constant(1.0f), arith::MulFOp::create(b, loc, in[0], oneMinus));
+    return arith::MulFOp::create(
+        b, loc, in[1], arith::MulFOp::create(b, loc, s, inner));
   }
   assert(isa<ConvertOp>(def) && "a fusion holds elementwise ops only");
   return in[0]; // convert: widened by the caller, narrowed after

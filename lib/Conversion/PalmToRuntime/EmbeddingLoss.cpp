@@ -54,6 +54,50 @@ struct CrossEntropyToCall : RuntimePattern<CrossEntropyOp> {
   }
 };
 
+/// palm.cross_entropy_grad -> palmrt_cross_entropy_grad_f32.
+struct CrossEntropyGradToCall : RuntimePattern<CrossEntropyGradOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(CrossEntropyGradOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    if (failed(requireF32(op)) || failed(requireI32Ids(op)))
+      return failure();
+    ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
+    ArrayRef<int64_t> tokens = logits.drop_back();
+    int64_t count = op.getTokenCount() ? *op.getTokenCount() : product(tokens);
+    auto [offset, valid] =
+        op.getVocabShardAttr()
+            ? e.shardExtent(op.getVocabShardAttr(), logits.back())
+            : std::pair(e.i64(0), e.i64(logits.back()));
+    Value null = LLVM::ZeroOp::create(e.builder(), e.location(), e.ptrType());
+    auto orNull = [&](Value v) { return v ? v : null; };
+    e.call(RuntimeCall::palmrt_cross_entropy_grad_f32,
+           {adaptor.getLogits(), adaptor.getTargets(),
+            orNull(adaptor.getGrad()), orNull(adaptor.getMax()),
+            orNull(adaptor.getSums()), resultPtr(op.getResult()),
+            e.i32(tokens.size()), e.constArray(tokens),
+            e.stackArray(e.tokenExtents(tokens, op.getTokenShardsAttr())),
+            e.i64(logits.back()), valid, offset,
+            e.f32(op.getZLoss().convertToFloat()), e.i64(count)});
+    return success();
+  }
+};
+
+/// palm.embedding_grad -> palmrt_embedding_grad_f32.
+struct EmbeddingGradToCall : RuntimePattern<EmbeddingGradOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(EmbeddingGradOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    if (failed(requireF32(op)) || failed(requireI32Ids(op)))
+      return failure();
+    ArrayRef<int64_t> table = op.getResult().getType().getShape();
+    e.call(RuntimeCall::palmrt_embedding_grad_f32,
+           {adaptor.getIds(), adaptor.getGrad(), resultPtr(op.getResult()),
+            e.countOf(op.getIds()), e.i64(table[0]), e.i64(table[1]),
+            e.shardOffset(op.getVocabShardAttr(), table[0])});
+    return success();
+  }
+};
+
 /// palm.softmax_max -> palmrt_softmax_max_f32.
 struct SoftmaxMaxToCall : RuntimePattern<SoftmaxMaxOp> {
   using RuntimePattern::RuntimePattern;
@@ -109,5 +153,6 @@ void mlir::palm::lowering::populateCpuEmbeddingLossPatterns(
     RewritePatternSet &patterns, const TypeConverter &converter,
     LoweringState &state) {
   patterns.add<EmbeddingToCall, CrossEntropyToCall, SoftmaxMaxToCall,
-               SoftmaxSumsToCall, CrossEntropyLossToCall>(converter, state);
+               SoftmaxSumsToCall, CrossEntropyLossToCall,
+               CrossEntropyGradToCall, EmbeddingGradToCall>(converter, state);
 }

@@ -257,6 +257,7 @@ void mlir::palm::lowering::populateGpuEmbeddingLossPatterns(
     RewritePatternSet &patterns, const TypeConverter &converter,
     LoweringState &state) {
   patterns.add<EmbeddingToKernel, SoftmaxMaxToKernel, SoftmaxSumsToKernel,
-               CrossEntropyToKernels, CrossEntropyLossToKernels>(converter,
-                                                                 state);
+               CrossEntropyToKernels, CrossEntropyLossToKernels,
+               CpuOnlyPattern<EmbeddingGradOp>,
+               CpuOnlyPattern<CrossEntropyGradOp>>(converter, state);
 }

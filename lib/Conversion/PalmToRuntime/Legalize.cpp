@@ -81,7 +81,9 @@ static void toGemmLayout(DotGeneralOp op) {
 static bool computesInF32OnCpu(Operation *op) {
   return isa<DotGeneralOp, AttentionOp, LayerNormOp, RopeOp, EmbeddingOp,
              CrossEntropyOp, SoftmaxMaxOp, SoftmaxSumsOp, RowMomentsOp,
-             LayerNormMergedOp>(op);
+             LayerNormMergedOp, AttentionGradOp, LayerNormGradOp,
+             EmbeddingGradOp, CrossEntropyGradOp, SumSquaresOp,
+             AdafactorMomentsOp, AdafactorApplyOp, AdamWApplyOp>(op);
 }
 
 /// The f32 tensor type of `type`'s shape when `type` is a tensor of a

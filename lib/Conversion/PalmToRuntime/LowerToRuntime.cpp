@@ -90,11 +90,13 @@ void FunctionLowering::populatePatterns() {
     populateGpuNormalizationPatterns(patterns, converter, state);
     populateGpuEmbeddingLossPatterns(patterns, converter, state);
     populateGpuDataMovementPatterns(patterns, converter, state);
+    populateGpuOptimizerPatterns(patterns, converter, state);
   } else {
     populateCpuElementwisePatterns(patterns, converter, state);
     populateCpuNormalizationPatterns(patterns, converter, state);
     populateCpuEmbeddingLossPatterns(patterns, converter, state);
     populateCpuDataMovementPatterns(patterns, converter, state);
+    populateCpuOptimizerPatterns(patterns, converter, state);
   }
 }
 

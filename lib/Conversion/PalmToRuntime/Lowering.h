@@ -33,7 +33,7 @@ using AxisList = SmallVector<StringAttr, 2>;
 enum class Target { Cpu, Cuda };
 
 inline bool isElementwise(Operation *op) {
-  return isa<AddOp, MulOp, SiluOp, ScaleOp, ConvertOp>(op);
+  return isa<AddOp, MulOp, SiluOp, SiluGradOp, SqrtOp, ScaleOp, ConvertOp>(op);
 }
 
 inline RankedTensorType tensorType(Value v) {
@@ -219,6 +219,20 @@ protected:
   /// Emits, at `e`'s insertion point, what computes `op`'s results into
   /// resultPtr(result); or refuses the op.
   virtual LogicalResult lower(OpT op, OpAdaptor adaptor, Emitter &e) const = 0;
+};
+
+/// Refuses, with a clear error, an op the cuda target does not lower yet:
+/// the backward ops, whose kernels are CPU-only for now.
+template <typename OpT> class CpuOnlyPattern : public StatePattern<OpT> {
+public:
+  using StatePattern<OpT>::StatePattern;
+  LogicalResult
+  matchAndRewrite(OpT op, typename OpT::Adaptor,
+                  ConversionPatternRewriter &) const final {
+    return this->refuse(op.emitOpError()
+                        << "has no cuda lowering yet: compile training "
+                           "programs for the CPU");
+  }
 };
 
 template <typename OpT>

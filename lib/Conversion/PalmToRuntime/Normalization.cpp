@@ -64,6 +64,23 @@ struct LayerNormMergedToCall : RuntimePattern<LayerNormMergedOp> {
   }
 };
 
+/// palm.layer_norm_grad -> palmrt_layer_norm_grad_f32.
+struct LayerNormGradToCall : RuntimePattern<LayerNormGradOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(LayerNormGradOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    if (failed(requireF32(op)))
+      return failure();
+    ArrayRef<int64_t> x = op.getInput().getType().getShape();
+    e.call(RuntimeCall::palmrt_layer_norm_grad_f32,
+           {adaptor.getInput(), adaptor.getScale(), adaptor.getGrad(),
+            resultPtr(op.getInputGrad()), resultPtr(op.getScaleGrad()),
+            e.i64(product(x.drop_back())), e.i64(x.back()),
+            e.f32(op.getEpsilon().convertToFloat())});
+    return success();
+  }
+};
+
 /// palm.rope -> palmrt_rope_f32.
 struct RopeToCall : RuntimePattern<RopeOp> {
   using RuntimePattern::RuntimePattern;
@@ -75,7 +92,9 @@ struct RopeToCall : RuntimePattern<RopeOp> {
     e.call(RuntimeCall::palmrt_rope_f32,
            {adaptor.getInput(), resultPtr(op.getResult()), e.i64(x[0]),
             e.i64(x[1]), e.i64(x[2]), e.i64(x[3]),
-            e.f32(op.getBase().convertToFloat()), e.shardOffset(op.getSeqShardAttr(), x[1])});
+            e.f32(op.getBase().convertToFloat()),
+            e.shardOffset(op.getSeqShardAttr(), x[1]),
+            e.i32(op.getInverse() ? 1 : 0)});
     return success();
   }
 };
@@ -86,5 +105,5 @@ void mlir::palm::lowering::populateCpuNormalizationPatterns(
     RewritePatternSet &patterns, const TypeConverter &converter,
     LoweringState &state) {
   patterns.add<LayerNormToCall, RowMomentsToCall, LayerNormMergedToCall,
-               RopeToCall>(converter, state);
+               LayerNormGradToCall, RopeToCall>(converter, state);
 }

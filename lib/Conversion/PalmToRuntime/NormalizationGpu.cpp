@@ -320,6 +320,11 @@ struct RopeToKernel : RuntimePattern<RopeOp> {
   using RuntimePattern::RuntimePattern;
   LogicalResult lower(RopeOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
+    if (op.getInverse())
+      return refuse(op.emitOpError()
+                    << "rotates backwards (a backward pass), which the cuda "
+                       "target does not lower yet: compile training "
+                       "programs for the CPU");
     ArrayRef<int64_t> x = op.getInput().getType().getShape();
     Type t = op.getInput().getType().getElementType();
     Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
@@ -345,5 +350,6 @@ void mlir::palm::lowering::populateGpuNormalizationPatterns(
     RewritePatternSet &patterns, const TypeConverter &converter,
     LoweringState &state) {
   patterns.add<LayerNormToKernel, RowMomentsToKernel, LayerNormMergedToKernel,
-               RopeToKernel>(converter, state);
+               RopeToKernel, CpuOnlyPattern<LayerNormGradOp>>(converter,
+                                                              state);
 }

@@ -31,12 +31,14 @@ PALM_POPULATE(CpuElementwise)    // fusion (Elementwise.cpp)
 PALM_POPULATE(CpuNormalization)  // layer_norm, rope (Normalization.cpp)
 PALM_POPULATE(CpuEmbeddingLoss)  // embedding, losses (EmbeddingLoss.cpp)
 PALM_POPULATE(CpuDataMovement)   // transpose, slices, pad (DataMovement.cpp)
+PALM_POPULATE(CpuOptimizer)      // optimizer updates (Optimizer.cpp)
 
 // CUDA: generated kernels.
 PALM_POPULATE(GpuElementwise)    // ElementwiseGpu.cpp
 PALM_POPULATE(GpuNormalization)  // NormalizationGpu.cpp
 PALM_POPULATE(GpuEmbeddingLoss)  // EmbeddingLossGpu.cpp
 PALM_POPULATE(GpuDataMovement)   // DataMovementGpu.cpp
+PALM_POPULATE(GpuOptimizer)      // refusals for now (Optimizer.cpp)
 
 #undef PALM_POPULATE
 

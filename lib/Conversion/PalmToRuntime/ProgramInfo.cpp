@@ -46,6 +46,10 @@ struct DescribedValue {
   RankedTensorType local, global;
   ShardingAttr sharding;
   InitAttr init;
+  /// An argument's palm.role ("state", "step"), or empty.
+  std::string role;
+  /// A result's palm.aliases: the argument it is the new value of.
+  std::optional<int64_t> aliases;
 };
 } // namespace
 
@@ -80,8 +84,23 @@ static FailureOr<DescribedValue> describedValue(func::FuncOp fn, bool isArg,
     if (auto t = attrs.getAs<TypeAttr>(PalmDialect::kGlobalTypeAttrName))
       v.global = cast<RankedTensorType>(t.getValue());
   v.sharding = isArg ? getArgSharding(fn, index) : getResultSharding(fn, index);
-  if (isArg && attrs)
+  if (isArg && attrs) {
     v.init = attrs.getAs<InitAttr>(PalmDialect::kInitAttrName);
+    if (auto role = attrs.getAs<StringAttr>(PalmDialect::kRoleAttrName)) {
+      if (role.getValue() != "state" && role.getValue() != "step")
+        return fn.emitError() << "argument #" << index << " has palm.role \""
+                              << role.getValue()
+                              << "\"; the runtime knows \"state\" and \"step\"";
+      if (v.init)
+        return fn.emitError() << "argument #" << index
+                              << " is both a parameter (palm.init) and "
+                              << role.getValue();
+      v.role = role.getValue().str();
+    }
+  }
+  if (!isArg && attrs)
+    if (auto aliases = attrs.getAs<IntegerAttr>(PalmDialect::kAliasesAttrName))
+      v.aliases = aliases.getInt();
   return v;
 }
 
@@ -90,7 +109,7 @@ static void writeValue(llvm::json::OStream &j, unsigned index, bool isArg,
                        const DescribedValue &v) {
   j.attribute("index", index);
   if (isArg)
-    j.attribute("kind", v.init ? "param" : "input");
+    j.attribute("kind", v.init ? "param" : v.role.empty() ? "input" : v.role);
   j.attribute("name", v.name);
   j.attribute("dtype", v.dtype);
   j.attributeArray("global_shape", [&] {
@@ -114,6 +133,13 @@ static void writeValue(llvm::json::OStream &j, unsigned index, bool isArg,
       j.attribute("kind", stringifyInitKind(v.init.getKind()));
       j.attribute("stddev", v.init.getStddevValue());
     });
+  else if (v.role == "state")
+    j.attributeObject("init", [&] {
+      j.attribute("kind", "zeros");
+      j.attribute("stddev", 0);
+    });
+  if (v.aliases)
+    j.attribute("aliases", *v.aliases);
 }
 
 FailureOr<std::string>
@@ -134,6 +160,28 @@ mlir::palm::describeProgram(func::FuncOp fn, MeshOp mesh,
     if (failed(v))
       return failure();
     results.push_back(*v);
+  }
+  // A result updates its argument in place: same local tensor, and only
+  // parameters and optimizer state are updated.
+  for (auto [j, r] : llvm::enumerate(results)) {
+    if (!r.aliases)
+      continue;
+    int64_t i = *r.aliases;
+    if (i < 0 || i >= static_cast<int64_t>(args.size()))
+      return fn.emitError() << "result #" << j << " aliases argument #" << i
+                            << ", which does not exist";
+    if (args[i].local != r.local)
+      return fn.emitError() << "result #" << j << " (" << r.local
+                            << ") aliases argument #" << i << " ("
+                            << args[i].local << "): the types differ";
+    if (!args[i].init && args[i].role != "state")
+      return fn.emitError() << "result #" << j << " aliases argument #" << i
+                            << ", which is neither a parameter nor "
+                               "optimizer state";
+    for (unsigned k = 0; k < j; ++k)
+      if (results[k].aliases == i)
+        return fn.emitError() << "results #" << k << " and #" << j
+                              << " both alias argument #" << i;
   }
   int64_t flops = 0;
   if (auto module = fn->getParentOfType<ModuleOp>())

@@ -186,7 +186,8 @@ void palmrt_embedding_grad_f32(const int32_t *ids, const float *dy,
                                int64_t d, int64_t row_offset);
 
 /* The backward of the mean cross-entropy with z-loss (as
- * palmrt_cross_entropy_f32) scaled by dloss[0]: for each valid token,
+ * palmrt_cross_entropy_f32) scaled by dloss[0] (by 1 when dloss is NULL,
+ * the seed of a backward pass): for each valid token,
  * dlogits[i, c] = (softmax_c * (1 + 2 z_loss logZ) - [c == target]) *
  * dloss[0] / token_count over its `vocab` local classes, of which the first
  * `valid` are real (the rest, padding, get 0) and class c is global class
@@ -199,6 +200,62 @@ void palmrt_cross_entropy_grad_f32(
     const float *max, const float *sums, float *dlogits, int32_t token_rank,
     const int64_t *token_shape, const int64_t *valid_extent, int64_t vocab,
     int64_t valid, int64_t offset, float z_loss, int64_t token_count);
+
+/*===-- Optimizer kernels (f32) ------------------------------------------===*
+ *
+ * Scalars (the step, the learning rate, sums of squares) are 0-d tensors:
+ * pointers to one float each. The equations are optax's (docs/training.md).
+ *
+ *===----------------------------------------------------------------------===*/
+
+/* out[0] = the sum of x[i]^2 over n elements, accumulated in double. */
+void palmrt_sum_squares_f32(const float *x, float *out, int64_t n);
+
+/* out[0] = the learning rate of step k = step[0] (1-based). Schedule 0
+ * (inverse square root): peak / sqrt(max(k, warmup_steps)). Schedule 1
+ * (linear warmup, cosine decay): with t = k - 1, peak * t / warmup_steps
+ * while t < warmup_steps, else final + (peak - final) * (1 + cos(pi * p))
+ * / 2, p = min(1, (t - warmup_steps) / (total_steps - warmup_steps)). */
+void palmrt_learning_rate_f32(const float *step, float *out, int32_t schedule,
+                              float peak, int64_t warmup_steps,
+                              int64_t total_steps, float final_lr);
+
+/* The first half of an unfactored Adafactor step over n elements: the
+ * gradient clipped by the global norm (n_g = sqrt(grad_sum_squares[0]):
+ * g = grad when n_g < max_norm, else grad / n_g * max_norm), beta2 =
+ * 1 - k^-decay_rate in f32 (k = step[0]), new_v = beta2 v + (1 - beta2)
+ * (g^2 + epsilon), and update_sum_squares[0] = the sum of (g /
+ * sqrt(new_v))^2, accumulated in double. */
+void palmrt_adafactor_moments_f32(const float *grad, const float *v,
+                                  const float *grad_sum_squares,
+                                  const float *step, float *new_v,
+                                  float *update_sum_squares, int64_t n,
+                                  float decay_rate, float epsilon,
+                                  float max_norm);
+
+/* The second half: u = g / sqrt(new_v) / max(1, sqrt(update_sum_squares
+ * / count) / clipping_threshold) * lr * max(scale_floor,
+ * sqrt(param_sum_squares / count)); new_m = beta1 m + (1 - beta1) u;
+ * new_param = param - (new_m + weight_decay lr^2 param). `count` is the
+ * parameter's global element count; g is clipped as above. */
+void palmrt_adafactor_apply_f32(
+    const float *param, const float *grad, const float *new_v, const float *m,
+    const float *grad_sum_squares, const float *update_sum_squares,
+    const float *param_sum_squares, const float *lr, float *new_param,
+    float *new_m, int64_t n, int64_t count, float beta1,
+    float clipping_threshold, float scale_floor, float max_norm,
+    float weight_decay);
+
+/* One AdamW step over n elements with the gradient clipped as above and
+ * k = step[0]: new_m = beta1 m + (1 - beta1) g, new_v = beta2 v + (1 -
+ * beta2) g^2, new_param = param - lr (new_m / (1 - beta1^k) /
+ * (sqrt(new_v / (1 - beta2^k)) + epsilon) + weight_decay param). */
+void palmrt_adamw_apply_f32(const float *param, const float *grad,
+                            const float *m, const float *v,
+                            const float *grad_sum_squares, const float *lr,
+                            const float *step, float *new_param, float *new_m,
+                            float *new_v, int64_t n, float beta1, float beta2,
+                            float epsilon, float max_norm, float weight_decay);
 
 /* out[i, :] = table[ids[i] - row_offset, :] when that row is one of the
  * `rows` held here, zeros otherwise. */

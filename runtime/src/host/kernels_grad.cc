@@ -257,7 +257,7 @@ PALMRT_KERNEL void palmrt_cross_entropy_grad_f32(
   int64_t tokens = product(token_rank, token_shape);
   std::fill_n(dlogits, std::max<int64_t>(tokens * vocab, 0), 0.0f);
   valid = std::clamp<int64_t>(valid, 0, vocab);
-  float factor = static_cast<float>(static_cast<double>(dloss[0]) /
+  float factor = static_cast<float>(static_cast<double>(dloss ? dloss[0] : 1.0f) /
                                     static_cast<double>(token_count));
   for (int64_t i : validTokens(token_rank, token_shape, valid_extent)) {
     const float *row = logits + i * vocab;

@@ -285,3 +285,24 @@ func.func @unreduced_integer_op(%a: tensor<8xi32>) -> tensor<8xi32> {
   %0 = palm.sharding_constraint %a to <@mesh, [[]], unreduced = [data: max]> : tensor<8xi32>
   return %0 : tensor<8xi32>
 }
+
+// -----
+
+// expected-error@+1 {{'palm.role' on argument #0 must be "state" or "step"}}
+func.func @bad_role(%a: tensor<8xf32> {palm.role = "momentum"}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'palm.grad_of' on result #0 must be the number of an argument}}
+func.func @grad_of_missing(%a: tensor<8xf32>) -> (tensor<8xf32> {palm.grad_of = 3 : i64}) {
+  return %a : tensor<8xf32>
+}
+
+// -----
+
+// expected-error@+1 {{'palm.aliases' on result #0 names argument #0 of type 'tensor<4xf32>', not the result's 'tensor<8xf32>'}}
+func.func @aliases_type(%a: tensor<4xf32>, %b: tensor<8xf32>) -> (tensor<8xf32> {palm.aliases = 0 : i64}) {
+  return %b : tensor<8xf32>
+}

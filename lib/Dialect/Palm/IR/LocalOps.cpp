@@ -162,7 +162,8 @@ LogicalResult FusionOp::verify() {
     return emitOpError() << "yields " << yield.getValue().getType()
                          << " for a result of type " << getType();
   for (Operation &op : body.without_terminator())
-    if (!isa<AddOp, MulOp, SiluOp, ScaleOp, ConvertOp>(op))
+    if (!isa<AddOp, MulOp, SiluOp, SiluGradOp, SqrtOp, ScaleOp, ConvertOp>(
+            op))
       return op.emitOpError() << "is not elementwise; a fusion holds only "
                                  "add, mul, silu, scale and convert";
   return success();

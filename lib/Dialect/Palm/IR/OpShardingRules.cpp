@@ -28,6 +28,7 @@ static ShardingRule elementwiseRule(Operation *op) {
   return rule;
 }
 
+ShardingRule SiluGradOp::getShardingRule() { return elementwiseRule(*this); }
 ShardingRule ShardingConstraintOp::getShardingRule() {
   return elementwiseRule(*this);
 }
@@ -104,21 +105,109 @@ ShardingRule RopeOp::getShardingRule() {
   return rule;
 }
 
+/// The factors of attention and its backward: [b, s, h, k] queries,
+/// [b, t, g, k] keys, [b, t, g, v] values.
+struct AttentionFactors {
+  int64_t batch, qSeq, heads, qkDim, kvSeq, kvHeads, vDim;
+
+  AttentionFactors(ShardingRule &rule, Value query, Value key, Value value) {
+    ArrayRef<int64_t> q = shapeOf(query), k = shapeOf(key),
+                      v = shapeOf(value);
+    batch = rule.addFactor(q[0], FactorKind::Parallel);
+    qSeq = rule.addFactor(q[1], FactorKind::Positional);
+    heads = rule.addFactor(q[2], FactorKind::Parallel);
+    qkDim = rule.addFactor(q[3], FactorKind::Replicated);
+    kvSeq = rule.addFactor(k[1], FactorKind::Replicated);
+    kvHeads = rule.addGroupedFactor(k[2], heads);
+    vDim = rule.addFactor(v[3], FactorKind::Parallel);
+  }
+  SmallVector<int64_t> query() const { return {batch, qSeq, heads, qkDim}; }
+  SmallVector<int64_t> key() const { return {batch, kvSeq, kvHeads, qkDim}; }
+  SmallVector<int64_t> value() const { return {batch, kvSeq, kvHeads, vDim}; }
+  SmallVector<int64_t> out() const { return {batch, qSeq, heads, vDim}; }
+  SmallVector<int64_t> rows() const { return {batch, qSeq, heads}; }
+};
+
 ShardingRule AttentionOp::getShardingRule() {
   ShardingRule rule;
-  ArrayRef<int64_t> q = shapeOf(getQuery()), v = shapeOf(getValue());
-  ArrayRef<int64_t> k = shapeOf(getKey());
-  int64_t batch = rule.addFactor(q[0], FactorKind::Parallel);
-  int64_t qSeq = rule.addFactor(q[1], FactorKind::Positional);
-  int64_t heads = rule.addFactor(q[2], FactorKind::Parallel);
-  int64_t qkDim = rule.addFactor(q[3], FactorKind::Replicated);
-  int64_t kvSeq = rule.addFactor(k[1], FactorKind::Replicated);
-  int64_t kvHeads = rule.addGroupedFactor(k[2], heads);
-  int64_t vDim = rule.addFactor(v[3], FactorKind::Parallel);
-  rule.addOperand({batch, qSeq, heads, qkDim});
-  rule.addOperand({batch, kvSeq, kvHeads, qkDim});
-  rule.addOperand({batch, kvSeq, kvHeads, vDim});
-  rule.addResult({batch, qSeq, heads, vDim});
+  AttentionFactors f(rule, getQuery(), getKey(), getValue());
+  rule.addOperand(f.query());
+  rule.addOperand(f.key());
+  rule.addOperand(f.value());
+  rule.addResult(f.out());
+  if (getLse())
+    rule.addResult(f.rows());
+  return rule;
+}
+
+ShardingRule AttentionGradOp::getShardingRule() {
+  // Read as an einsum: a factor a result lacks is summed over.
+  ShardingRule rule;
+  AttentionFactors f(rule, getQuery(), getKey(), getValue());
+  rule.addOperand(f.query());
+  rule.addOperand(f.key());
+  rule.addOperand(f.value());
+  rule.addOperand(f.out());
+  rule.addOperand(f.rows());
+  rule.addOperand(f.out());
+  rule.addResult(f.query());
+  rule.addResult(f.key());
+  rule.addResult(f.value());
+  return rule;
+}
+
+ShardingRule LayerNormGradOp::getShardingRule() {
+  ShardingRule rule;
+  ArrayRef<int64_t> shape = shapeOf(getInput());
+  SmallVector<int64_t> dims;
+  for (int64_t size : shape.drop_back())
+    dims.push_back(rule.addFactor(size, FactorKind::Parallel));
+  int64_t normalized = rule.addFactor(shape.back(), FactorKind::Replicated);
+  dims.push_back(normalized);
+  rule.addOperand(dims);
+  rule.addOperand({normalized});
+  rule.addOperand(dims);
+  rule.addResult(dims);
+  rule.addResult({normalized});
+  return rule;
+}
+
+ShardingRule EmbeddingGradOp::getShardingRule() {
+  ShardingRule rule;
+  ArrayRef<int64_t> table = shapeOf(getResult());
+  int64_t vocab = rule.addFactor(table[0], FactorKind::Parallel);
+  SmallVector<int64_t> idDims;
+  for (int64_t size : shapeOf(getIds()))
+    idDims.push_back(rule.addFactor(size, FactorKind::Parallel));
+  int64_t model = rule.addFactor(table[1], FactorKind::Parallel);
+  rule.addOperand(idDims);
+  SmallVector<int64_t> gradDims(idDims);
+  gradDims.push_back(model);
+  rule.addOperand(gradDims);
+  rule.addResult({vocab, model});
+  return rule;
+}
+
+ShardingRule CrossEntropyGradOp::getShardingRule() {
+  ShardingRule rule;
+  ArrayRef<int64_t> logits = shapeOf(getLogits());
+  SmallVector<int64_t> tokens;
+  for (int64_t size : logits.drop_back())
+    tokens.push_back(rule.addFactor(size, FactorKind::Parallel));
+  int64_t vocab = rule.addFactor(logits.back(), FactorKind::LogSumExp);
+  SmallVector<int64_t> logitDims(tokens);
+  logitDims.push_back(vocab);
+  rule.addOperand(logitDims);
+  rule.addOperand(tokens);
+  if (getGrad())
+    rule.addOperand({});
+  if (getMax()) {
+    rule.addOperand(tokens);
+    SmallVector<int64_t> sums = {rule.addFactor(2, FactorKind::Replicated)};
+    llvm::append_range(sums, tokens);
+    rule.addOperand(sums);
+  }
+  rule.addResult(logitDims);
   return rule;
 }
 

@@ -101,6 +101,28 @@ static LogicalResult verifyValueAttr(Operation *op, Location loc,
                              << " must be a #palm.init";
     return success();
   }
+  if (isArgument && name == PalmDialect::kRoleAttrName) {
+    auto role = dyn_cast<StringAttr>(attr.getValue());
+    if (!role || (role.getValue() != "state" && role.getValue() != "step"))
+      return emitError(loc) << "'" << name << "' on " << what
+                            << " must be \"state\" or \"step\"";
+    return success();
+  }
+  if (!isArgument && (name == PalmDialect::kGradOfAttrName ||
+                      name == PalmDialect::kAliasesAttrName)) {
+    auto index = dyn_cast<IntegerAttr>(attr.getValue());
+    auto fn = dyn_cast<FunctionOpInterface>(op);
+    if (!index || !fn || index.getInt() < 0 ||
+        index.getInt() >= static_cast<int64_t>(fn.getNumArguments()))
+      return emitError(loc) << "'" << name << "' on " << what
+                            << " must be the number of an argument";
+    if (fn.getArgumentTypes()[index.getInt()] != type)
+      return emitError(loc) << "'" << name << "' on " << what << " names "
+                            << "argument #" << index.getInt() << " of type "
+                            << fn.getArgumentTypes()[index.getInt()]
+                            << ", not the result's " << type;
+    return success();
+  }
   return emitError(loc) << "unknown palm attribute '" << name << "' on "
                          << what;
 }

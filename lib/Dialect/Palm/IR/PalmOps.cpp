@@ -301,21 +301,58 @@ LogicalResult EmbeddingOp::verify() {
                                       [&] { return emitOpError(); }));
 }
 
-LogicalResult LayerNormOp::verify() {
-  RankedTensorType input = getInput().getType();
-  RankedTensorType scale = getScale().getType();
+LogicalResult EmbeddingGradOp::verify() {
+  if (auto shard = getVocabShardAttr())
+    if (failed(verifyLocalOnly(*this, "vocab_shard")) ||
+        failed(shard.verifyMesh(*this)))
+      return failure();
+  RankedTensorType result = getResult().getType();
+  if (result.getRank() != 2)
+    return emitOpError() << "result must be [vocab, d_model], got " << result;
+  RankedTensorType expected = inferEmbedding(
+      result, getIds().getType(), [&] { return emitOpError(); });
+  if (getGrad().getType() != expected)
+    return emitOpError() << "grad should be " << expected << ", not "
+                         << getGrad().getType();
+  return success();
+}
+
+/// The rules `palm.layer_norm` and its backward share.
+static LogicalResult verifyLayerNormOperands(Operation *op,
+                                             RankedTensorType input,
+                                             RankedTensorType scale,
+                                             FloatAttr epsilon) {
   if (input.getRank() < 1)
-    return emitOpError() << "needs an input of rank at least 1";
+    return op->emitOpError() << "needs an input of rank at least 1";
   if (scale.getRank() != 1 ||
       scale.getDimSize(0) != input.getDimSize(input.getRank() - 1))
-    return emitOpError() << "scale " << scale
-                         << " must be rank 1 with the size of the input's "
-                            "last dimension ("
-                         << input.getDimSize(input.getRank() - 1) << ")";
+    return op->emitOpError() << "scale " << scale
+                             << " must be rank 1 with the size of the input's "
+                                "last dimension ("
+                             << input.getDimSize(input.getRank() - 1) << ")";
   if (scale.getElementType() != input.getElementType())
-    return emitOpError() << "scale and input element types differ";
-  if (!(getEpsilon().convertToFloat() > 0.0f))
-    return emitOpError() << "epsilon must be positive";
+    return op->emitOpError() << "scale and input element types differ";
+  if (!(epsilon.getValue().convertToFloat() > 0.0f))
+    return op->emitOpError() << "epsilon must be positive";
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  return verifyLayerNormOperands(*this, getInput().getType(),
+                                 getScale().getType(), getEpsilonAttr());
+}
+
+LogicalResult LayerNormGradOp::verify() {
+  if (failed(verifyLayerNormOperands(*this, getInput().getType(),
+                                     getScale().getType(), getEpsilonAttr())))
+    return failure();
+  if (getGrad().getType() != getInput().getType() ||
+      getInputGrad().getType() != getInput().getType())
+    return emitOpError() << "grad and input_grad must have the input's type "
+                         << getInput().getType();
+  if (getScaleGrad().getType() != getScale().getType())
+    return emitOpError() << "scale_grad must have the scale's type "
+                         << getScale().getType();
   return success();
 }
 
@@ -490,34 +527,77 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Value query,
       cast<RankedTensorType>(key.getType()),
       cast<RankedTensorType>(value.getType()), causal, scale,
       builderErrors(state));
-  build(b, state, type ? Type(type) : invalidType(b), query, key, value,
-        causal ? b.getUnitAttr() : UnitAttr(), scale, DimShardAttr(),
-        DimShardAttr(), DimShardAttr());
+  build(b, state, type ? Type(type) : invalidType(b), /*lse=*/Type(), query,
+        key, value, causal ? b.getUnitAttr() : UnitAttr(), scale,
+        DimShardAttr(), DimShardAttr(), DimShardAttr());
 }
 
-LogicalResult AttentionOp::verify() {
-  AttentionGlobals globals = {getQuery().getType().getDimSize(2),
-                              getKey().getType().getDimSize(2),
-                              getQuery().getType().getDimSize(1)};
+/// Verifies the shard attributes and the operands of an attention or its
+/// backward, whose `out`-shaped tensors must have type `outType`; `lse`,
+/// when given, must be f32 [b, s, h].
+template <typename Op>
+static LogicalResult verifyAttentionLike(Op op, Type outType, Value lse) {
+  AttentionGlobals globals = {op.getQuery().getType().getDimSize(2),
+                              op.getKey().getType().getDimSize(2),
+                              op.getQuery().getType().getDimSize(1)};
   for (auto [shard, name, size] :
-       {std::tuple(getHeadsShardAttr(), "heads_shard", &globals.heads),
-        std::tuple(getKvHeadsShardAttr(), "kv_heads_shard", &globals.kvHeads),
-        std::tuple(getSeqShardAttr(), "seq_shard", &globals.querySeq)}) {
+       {std::tuple(op.getHeadsShardAttr(), "heads_shard", &globals.heads),
+        std::tuple(op.getKvHeadsShardAttr(), "kv_heads_shard",
+                   &globals.kvHeads),
+        std::tuple(op.getSeqShardAttr(), "seq_shard", &globals.querySeq)}) {
     if (!shard)
       continue;
-    if (failed(verifyLocalOnly(*this, name)) ||
-        failed(shard.verifyMesh(*this)))
+    if (failed(verifyLocalOnly(op, name)) || failed(shard.verifyMesh(op)))
       return failure();
     *size = shard.getSize();
   }
-  return checkInferred(*this, getType(),
-                       inferAttention(getQuery().getType(), getKey().getType(),
-                                      getValue().getType(), getCausal(),
-                                      getScaleAttr(),
-                                      [&] { return emitOpError(); }, globals));
+  RankedTensorType inferred =
+      inferAttention(op.getQuery().getType(), op.getKey().getType(),
+                     op.getValue().getType(), op.getCausal(),
+                     op.getScaleAttr(), [&] { return op.emitOpError(); },
+                     globals);
+  if (failed(checkInferred(op, outType, inferred)))
+    return failure();
+  if (!lse)
+    return success();
+  ArrayRef<int64_t> q = op.getQuery().getType().getShape();
+  auto expected =
+      RankedTensorType::get({q[0], q[1], q[2]}, Float32Type::get(op.getContext()));
+  if (lse.getType() != expected)
+    return op.emitOpError() << "lse must be " << expected << ", not "
+                            << lse.getType();
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  return verifyAttentionLike(*this, getResult().getType(), getLse());
 }
 
 float AttentionOp::getEffectiveScale() {
+  if (auto scale = getScaleAttr())
+    return scale.getValue().convertToFloat();
+  return 1.0f / std::sqrt(static_cast<float>(getQuery().getType().getDimSize(3)));
+}
+
+LogicalResult AttentionGradOp::verify() {
+  if (failed(verifyAttentionLike(*this, getOut().getType(), getLse())))
+    return failure();
+  if (getGrad().getType() != getOut().getType())
+    return emitOpError() << "grad " << getGrad().getType()
+                         << " must have the attention result's type "
+                         << getOut().getType();
+  for (auto [result, operand, name] :
+       {std::tuple(getQueryGrad(), getQuery(), "query"),
+        std::tuple(getKeyGrad(), getKey(), "key"),
+        std::tuple(getValueGrad(), getValue(), "value")})
+    if (result.getType() != operand.getType())
+      return emitOpError() << name << "_grad must have the " << name
+                           << "'s type " << operand.getType() << ", not "
+                           << result.getType();
+  return success();
+}
+
+float AttentionGradOp::getEffectiveScale() {
   if (auto scale = getScaleAttr())
     return scale.getValue().convertToFloat();
   return 1.0f / std::sqrt(static_cast<float>(getQuery().getType().getDimSize(3)));
@@ -530,21 +610,61 @@ LogicalResult ConvertOp::verify() {
   return success();
 }
 
+/// The rules `palm.cross_entropy` and its backward share.
+static LogicalResult verifyCrossEntropyOperands(Operation *op,
+                                                RankedTensorType logits,
+                                                RankedTensorType targets,
+                                                FloatAttr zLoss) {
+  if (logits.getRank() < 2)
+    return op->emitOpError() << "logits must have rank at least 2, got "
+                             << logits;
+  if (targets.getShape() != logits.getShape().drop_back())
+    return op->emitOpError() << "targets " << targets
+                             << " must have the logits' shape without the "
+                                "last dimension";
+  if (!(zLoss.getValue().convertToFloat() >= 0.0f))
+    return op->emitOpError() << "z_loss must be non-negative";
+  return success();
+}
+
 LogicalResult CrossEntropyOp::verify() {
   RankedTensorType logits = getLogits().getType();
-  RankedTensorType targets = getTargets().getType();
-  if (logits.getRank() < 2)
-    return emitOpError() << "logits must have rank at least 2, got "
-                         << logits;
-  if (targets.getShape() != logits.getShape().drop_back())
-    return emitOpError() << "targets " << targets
-                         << " must have the logits' shape without the last "
-                            "dimension";
-  if (!(getZLoss().convertToFloat() >= 0.0f))
-    return emitOpError() << "z_loss must be non-negative";
+  if (failed(verifyCrossEntropyOperands(*this, logits, getTargets().getType(),
+                                        getZLossAttr())))
+    return failure();
   if ((getTokenCount() || getTokenShards()) &&
       failed(verifyLocalOnly(*this, "token_count and token_shards")))
     return failure();
+  return verifyTokenShards(*this, getTokenCount(), getTokenShardsAttr(),
+                           logits.getRank() - 1);
+}
+
+LogicalResult CrossEntropyGradOp::verify() {
+  RankedTensorType logits = getLogits().getType();
+  if (failed(verifyCrossEntropyOperands(*this, logits, getTargets().getType(),
+                                        getZLossAttr())))
+    return failure();
+  if (getResult().getType() != logits)
+    return emitOpError() << "result must have the logits' type " << logits;
+  if ((getTokenCount() || getTokenShards() || getVocabShard()) &&
+      failed(verifyLocalOnly(*this,
+                             "token_count, token_shards and vocab_shard")))
+    return failure();
+  if (auto shard = getVocabShardAttr())
+    if (failed(shard.verifyMesh(*this)))
+      return failure();
+  if (static_cast<bool>(getMax()) != static_cast<bool>(getVocabShardAttr()))
+    return emitOpError() << "max and sums come with vocab_shard: a split "
+                            "vocabulary needs the combined statistics";
+  if (getMax()) {
+    auto tokens = logits.getShape().drop_back();
+    if (getMax().getType().getShape() != tokens)
+      return emitOpError() << "max must have the token shape";
+    SmallVector<int64_t> sums = {2};
+    llvm::append_range(sums, tokens);
+    if (getSums().getType().getShape() != ArrayRef<int64_t>(sums))
+      return emitOpError() << "sums must be [2] followed by the token shape";
+  }
   return verifyTokenShards(*this, getTokenCount(), getTokenShardsAttr(),
                            logits.getRank() - 1);
 }

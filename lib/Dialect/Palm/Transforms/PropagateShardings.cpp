@@ -165,12 +165,13 @@ TensorSharding FunctionPropagation::project(Operation *op,
     s.dims.push_back(axes[f] ? *axes[f] : AxisList());
   if (!isResult)
     return s;
-  // Results hold partial sums over the axes of split reduction factors.
-  for (auto [f, factor] : llvm::enumerate(rule.getFactors()))
-    if (axes[f] && (factor.kind == FactorKind::Reduction ||
-                    factor.kind == FactorKind::MaskedGather))
-      for (StringAttr a : *axes[f])
-        s.unreduced.push_back({a, ReductionKind::Sum});
+  // Results hold partial sums over the axes of the split factors they lack.
+  for (StringAttr a :
+       summedAxes(rule, tensor - numOperands, [&](int64_t f) {
+         return axes[f] ? ArrayRef<StringAttr>(*axes[f])
+                        : ArrayRef<StringAttr>();
+       }))
+    s.unreduced.push_back({a, ReductionKind::Sum});
   // A linear op keeps the partial state its operands share.
   if (keepsPartialState(op) && op->getNumOperands() > 0) {
     auto first = state.find(op->getOperand(0));

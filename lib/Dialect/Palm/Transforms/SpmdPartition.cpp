@@ -78,9 +78,16 @@ private:
   FailureOr<Value> reshardAt(Location loc, Value v, const TensorSharding &to,
                              StringRef reason);
   LogicalResult partitionOp(Operation *op, const ShardingRule &rule);
+  /// The combined max [tokens] and sums [2, tokens] of a softmax whose
+  /// classes are split over `vocab`'s axes: one all-reduce each.
+  std::pair<Value, Value> softmaxStatistics(Location loc, Value logits,
+                                            Value targets, DimShardAttr vocab);
   LogicalResult
   expandShardedSoftmax(CrossEntropyOp op, DimShardAttr vocab,
                        function_ref<LogicalResult(Operation *)> finish);
+  LogicalResult
+  expandShardedSoftmaxGrad(CrossEntropyGradOp op, DimShardAttr vocab,
+                           function_ref<LogicalResult(Operation *)> finish);
   LogicalResult
   expandSplitLayerNorm(LayerNormOp op, DimShardAttr features,
                        function_ref<LogicalResult(Operation *)> finish);
@@ -158,8 +165,10 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
     if (split != ArrayRef<StringAttr>(axes[f]))
       axes[f].clear();
   }
-  // The results' unreduced axes are the splits of the reduction and
-  // masked-gather factors; attribute them as the operands are split.
+  // The results' unreduced axes are the splits of the factors they lack
+  // (reductions, masked gathers, and parallel factors of the operands only,
+  // as an embedding cotangent's ids); attribute them as the operands are
+  // split.
   AxisList pending;
   bool linear = keepsPartialState(op);
   if (op->getNumResults() > 0 && !linear)
@@ -168,7 +177,9 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
         pending.push_back(axis);
   auto isSummed = [&](int64_t f) {
     FactorKind k = rule.getFactor(f).kind;
-    return k == FactorKind::Reduction || k == FactorKind::MaskedGather;
+    return k == FactorKind::Reduction || k == FactorKind::MaskedGather ||
+           ((k == FactorKind::Parallel || k == FactorKind::Positional) &&
+            !set[f]);
   };
   for (unsigned i = 0; i < op->getNumOperands(); ++i) {
     const TensorSharding &s = shardings.find(op->getOperand(i))->second;
@@ -211,8 +222,8 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
 }
 
 /// The sharding result `r` has when `op` computes with the factor split
-/// `axes`: dimensions as the factors say, partial over the axes of split
-/// reduction and masked-gather factors (a linear op keeps its operands'
+/// `axes`: dimensions as the factors say, partial over the axes of the
+/// split factors it lacks (summedAxes; a linear op keeps its operands'
 /// partial state, `linearUnreduced`).
 static TensorSharding computedSharding(
     const ShardingRule &rule, unsigned r, ArrayRef<AxisList> axes,
@@ -225,11 +236,10 @@ static TensorSharding computedSharding(
     s.unreduced.assign(linearUnreduced.begin(), linearUnreduced.end());
     return s;
   }
-  for (auto [f, factor] : llvm::enumerate(rule.getFactors()))
-    if (factor.kind == FactorKind::Reduction ||
-        factor.kind == FactorKind::MaskedGather)
-      for (StringAttr a : axes[f])
-        s.unreduced.push_back({a, ReductionKind::Sum});
+  for (StringAttr a : summedAxes(rule, r, [&](int64_t f) {
+         return ArrayRef<StringAttr>(axes[f]);
+       }))
+    s.unreduced.push_back({a, ReductionKind::Sum});
   s.canonicalize(mesh);
   return s;
 }
@@ -317,11 +327,11 @@ LogicalResult FunctionPartitioner::replaceExpanded(
   return finish(by);
 }
 
-LogicalResult FunctionPartitioner::expandShardedSoftmax(
-    CrossEntropyOp op, DimShardAttr vocab,
-    function_ref<LogicalResult(Operation *)> finish) {
-  auto logits = cast<RankedTensorType>(op.getLogits().getType());
-  auto tokenType = RankedTensorType::get(logits.getShape().drop_back(),
+std::pair<Value, Value>
+FunctionPartitioner::softmaxStatistics(Location loc, Value logits,
+                                       Value targets, DimShardAttr vocab) {
+  auto logitsType = cast<RankedTensorType>(logits.getType());
+  auto tokenType = RankedTensorType::get(logitsType.getShape().drop_back(),
                                          builder.getF32Type());
   SmallVector<int64_t> sumsShape = {2};
   llvm::append_range(sumsShape, tokenType.getShape());
@@ -331,8 +341,6 @@ LogicalResult FunctionPartitioner::expandShardedSoftmax(
   llvm::raw_string_ostream axesOS(axesText);
   llvm::interleaveComma(vocab.getAxes(), axesOS,
                         [&](StringAttr a) { axesOS << a.getValue(); });
-  Location loc = op.getLoc();
-  builder.setInsertionPoint(op);
   auto note = [&](Operation *c, StringRef what) {
     if (explain)
       c->emitRemark() << "'" << c->getName() << "' inserted for the " << what
@@ -340,21 +348,43 @@ LogicalResult FunctionPartitioner::expandShardedSoftmax(
                       << axesText << "]; only token-sized values move";
   };
   Value localMax =
-      SoftmaxMaxOp::create(builder, loc, tokenType, op.getLogits(), vocab);
-  auto max = AllReduceOp::create(builder, 
-      loc, tokenType, mesh.getSymbol(), vocabAxes, localMax,
+      SoftmaxMaxOp::create(builder, loc, tokenType, logits, vocab);
+  auto max = AllReduceOp::create(
+      builder, loc, tokenType, mesh.getSymbol(), vocabAxes, localMax,
       ReductionKindAttr::get(builder.getContext(), ReductionKind::Max));
   note(max, "maximum");
-  Value localSums = SoftmaxSumsOp::create(builder, 
-      loc, sumsType, op.getLogits(), max, op.getTargets(), vocab);
-  auto sums = AllReduceOp::create(builder, 
-      loc, sumsType, mesh.getSymbol(), vocabAxes, localSums,
+  Value localSums = SoftmaxSumsOp::create(builder, loc, sumsType, logits, max,
+                                          targets, vocab);
+  auto sums = AllReduceOp::create(
+      builder, loc, sumsType, mesh.getSymbol(), vocabAxes, localSums,
       ReductionKindAttr::get(builder.getContext(), ReductionKind::Sum));
   note(sums, "sum of exponentials and target logit");
-  auto loss = CrossEntropyLossOp::create(builder, 
-      loc, op.getType(), max, sums, op.getZLossAttr(), op.getTokenCountAttr(),
-      op.getTokenShardsAttr());
+  return {max, sums};
+}
+
+LogicalResult FunctionPartitioner::expandShardedSoftmax(
+    CrossEntropyOp op, DimShardAttr vocab,
+    function_ref<LogicalResult(Operation *)> finish) {
+  builder.setInsertionPoint(op);
+  auto [max, sums] =
+      softmaxStatistics(op.getLoc(), op.getLogits(), op.getTargets(), vocab);
+  auto loss = CrossEntropyLossOp::create(
+      builder, op.getLoc(), op.getType(), max, sums, op.getZLossAttr(),
+      op.getTokenCountAttr(), op.getTokenShardsAttr());
   return replaceExpanded(op, loss, finish);
+}
+
+LogicalResult FunctionPartitioner::expandShardedSoftmaxGrad(
+    CrossEntropyGradOp op, DimShardAttr vocab,
+    function_ref<LogicalResult(Operation *)> finish) {
+  builder.setInsertionPoint(op);
+  auto [max, sums] =
+      softmaxStatistics(op.getLoc(), op.getLogits(), op.getTargets(), vocab);
+  auto grad = CrossEntropyGradOp::create(
+      builder, op.getLoc(), op.getType(), op.getLogits(), op.getTargets(),
+      op.getGrad(), max, sums, op.getZLossAttr(), op.getTokenCountAttr(),
+      op.getTokenShardsAttr(), vocab);
+  return replaceExpanded(op, grad, finish);
 }
 
 LogicalResult FunctionPartitioner::expandSplitLayerNorm(
@@ -382,6 +412,20 @@ LogicalResult FunctionPartitioner::expandSplitLayerNorm(
                                           op.getInput(), op.getScale(),
                                           gathered, op.getEpsilonAttr());
   return replaceExpanded(op, merged, finish);
+}
+
+/// The operand of a backward or optimizer op that it sums over the
+/// dimensions its results lack (a cotangent, a gradient), or std::nullopt.
+static std::optional<unsigned> summedCotangent(Operation *op) {
+  if (isa<AttentionGradOp>(op))
+    return 5;
+  if (isa<LayerNormGradOp>(op))
+    return 2;
+  if (isa<EmbeddingGradOp>(op))
+    return 1;
+  if (isa<SumSquaresOp, AdafactorMomentsOp>(op))
+    return 0;
+  return std::nullopt;
 }
 
 LogicalResult FunctionPartitioner::partitionOp(Operation *op,
@@ -421,6 +465,28 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
           op->getLoc(), dot.getLhs(), builder.getI64IntegerAttr(l),
           dimShard(axes[f], size));
       op->setOperand(0, masked);
+    }
+  }
+
+  // A backward op that sums its cotangent over a dimension (the rows of a
+  // layer norm's scale cotangent, the ids of an embedding's, the queries of
+  // an attention's key and value cotangents), or an optimizer op summing a
+  // gradient's squares, adds the padding of an uneven split unless it is
+  // zero: mask it.
+  if (std::optional<unsigned> g = summedCotangent(op)) {
+    ArrayRef<int64_t> gradFactors = rule.getOperandFactors(*g);
+    for (auto [d, f] : llvm::enumerate(gradFactors)) {
+      int64_t size = rule.getFactor(f).size;
+      bool summed = false;
+      for (unsigned r = 0; r < op->getNumResults(); ++r)
+        summed |= !llvm::is_contained(rule.getResultFactors(r), f);
+      if (!summed || axes[f].empty() || size % mesh.size(axes[f]) == 0)
+        continue;
+      builder.setInsertionPoint(op);
+      Value masked = MaskPaddingOp::create(
+          builder, op->getLoc(), op->getOperand(*g),
+          builder.getI64IntegerAttr(d), dimShard(axes[f], size));
+      op->setOperand(*g, masked);
     }
   }
 
@@ -465,18 +531,39 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     attn.setHeadsShardAttr(shardOf(0, 2));
     attn.setKvHeadsShardAttr(shardOf(1, 2));
     attn.setSeqShardAttr(shardOf(0, 1));
-  } else if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
-    RankedTensorType targets = globalTypes[ce.getTargets()];
+  } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
+    grad.setHeadsShardAttr(shardOf(0, 2));
+    grad.setKvHeadsShardAttr(shardOf(1, 2));
+    grad.setSeqShardAttr(shardOf(0, 1));
+  } else if (auto grad = dyn_cast<EmbeddingGradOp>(op)) {
+    int64_t vocab = rule.getResultFactors(0)[0];
+    if (!axes[vocab].empty())
+      grad.setVocabShardAttr(
+          dimShard(axes[vocab], rule.getFactor(vocab).size));
+  } else if (isa<CrossEntropyOp, CrossEntropyGradOp>(op)) {
+    Value targetsValue = op->getOperand(1);
+    RankedTensorType targets = globalTypes[targetsValue];
     SmallVector<Attribute> tokenShards;
     for (int64_t d = 0; d < targets.getRank(); ++d) {
       DimShardAttr shard = shardOf(1, d);
       tokenShards.push_back(shard ? Attribute(shard)
                                   : Attribute(builder.getUnitAttr()));
     }
-    ce.setTokenCountAttr(builder.getI64IntegerAttr(targets.getNumElements()));
-    ce.setTokenShardsAttr(builder.getArrayAttr(tokenShards));
-    if (DimShardAttr vocab = shardOf(0, targets.getRank()))
-      return expandShardedSoftmax(ce, vocab, reshardResults);
+    auto setTokens = [&](auto ce) {
+      ce.setTokenCountAttr(builder.getI64IntegerAttr(targets.getNumElements()));
+      ce.setTokenShardsAttr(builder.getArrayAttr(tokenShards));
+    };
+    DimShardAttr vocab = shardOf(0, targets.getRank());
+    if (auto ce = dyn_cast<CrossEntropyOp>(op)) {
+      setTokens(ce);
+      if (vocab)
+        return expandShardedSoftmax(ce, vocab, reshardResults);
+    } else {
+      auto grad = cast<CrossEntropyGradOp>(op);
+      setTokens(grad);
+      if (vocab)
+        return expandShardedSoftmaxGrad(grad, vocab, reshardResults);
+    }
   }
   return reshardResults(op);
 }

@@ -18,9 +18,10 @@ namespace mlir::palm {
 using namespace mlir;
 using namespace mlir::palm;
 
-/// 2 M N K per matrix product and 4 b h s t d per attention: the PaLM
-/// paper's 2N + 4LHQT per token (docs/model.md) times the tokens, without
-/// the LayerNorm scales.
+/// 2 M N K per matrix product, 4 b h s t d per attention and 8 per
+/// attention backward: the PaLM paper's 2N + 4LHQT per token of a forward
+/// (docs/model.md), or 6N + 12LHQT of a training step, times the tokens,
+/// without the LayerNorm scales.
 static int64_t countForwardFlops(ModuleOp module) {
   int64_t flops = 0;
   module.walk([&](Operation *op) {
@@ -35,6 +36,12 @@ static int64_t countForwardFlops(ModuleOp module) {
       ArrayRef<int64_t> q = att.getQuery().getType().getShape();
       ArrayRef<int64_t> v = att.getValue().getType().getShape();
       flops += 2 * q[0] * q[1] * q[2] * v[1] * (q[3] + v[3]);
+    } else if (auto grad = dyn_cast<AttentionGradOp>(op)) {
+      // dO V^T, dS K, dS^T Q and P^T dO: twice the forward (its recomputed
+      // QK^T is not model work), so a training step counts 12LHQT.
+      ArrayRef<int64_t> q = grad.getQuery().getType().getShape();
+      ArrayRef<int64_t> v = grad.getValue().getType().getShape();
+      flops += 4 * q[0] * q[1] * q[2] * v[1] * (q[3] + v[3]);
     }
   });
   return flops;

@@ -90,3 +90,24 @@ ArrayAttr mlir::palm::axesAttr(Builder &builder, ArrayRef<StringAttr> axes) {
 bool mlir::palm::nestsEvenly(int64_t size, int64_t outer, int64_t inner) {
   return ceilDiv(size, outer) == inner * ceilDiv(size, outer * inner);
 }
+
+SmallVector<StringAttr>
+mlir::palm::summedAxes(const ShardingRule &rule, unsigned r,
+                       function_ref<ArrayRef<StringAttr>(int64_t)> axesOf) {
+  ArrayRef<int64_t> present = rule.getResultFactors(r);
+  auto inResult = [&](StringAttr a) {
+    return llvm::any_of(present, [&](int64_t f) {
+      return llvm::is_contained(axesOf(f), a);
+    });
+  };
+  SmallVector<StringAttr> summed;
+  for (auto [f, factor] : llvm::enumerate(rule.getFactors())) {
+    if (factor.kind == FactorKind::LogSumExp ||
+        llvm::is_contained(present, static_cast<int64_t>(f)))
+      continue;
+    for (StringAttr a : axesOf(f))
+      if (!inResult(a) && !llvm::is_contained(summed, a))
+        summed.push_back(a);
+  }
+  return summed;
+}

@@ -56,6 +56,16 @@ def Palm_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kNameAttrName = "palm.name";
     /// Name of the argument attribute marking a parameter and its initializer.
     static constexpr ::llvm::StringLiteral kInitAttrName = "palm.init";
+    /// Function result attribute: the argument number of the parameter
+    /// whose gradient the result is (-palm-autodiff).
+    static constexpr ::llvm::StringLiteral kGradOfAttrName = "palm.grad_of";
+    /// Function argument attribute of a training step's other arguments:
+    /// "state" (optimizer state, zero at the start) or "step" (the 1-based
+    /// step number as a 0-d f32, filled by the runtime).
+    static constexpr ::llvm::StringLiteral kRoleAttrName = "palm.role";
+    /// Function result attribute: the number of the argument whose new
+    /// value the result is (the runtime updates that argument in place).
+    static constexpr ::llvm::StringLiteral kAliasesAttrName = "palm.aliases";
     /// Name of the local-level argument/result attribute holding the global
     /// type of the value a local argument or result is one shard of.
     static constexpr ::llvm::StringLiteral kGlobalTypeAttrName =

@@ -23,6 +23,12 @@ class Palm_TensorOp<string mnemonic, list<Trait> traits = []>
     : Palm_Op<mnemonic, !listconcat(traits, [Pure,
         DeclareOpInterfaceMethods<Palm_ShardingRuleOpInterface>])>;
 
+/// A tensor op with a reverse-mode rule (lib/Dialect/Palm/IR/OpVjps.cpp).
+class Palm_DiffTensorOp<string mnemonic, list<Trait> traits = []>
+    : Palm_TensorOp<mnemonic, !listconcat(traits, [
+        DeclareOpInterfaceMethods<Palm_DifferentiableOpInterface,
+                                  ["buildVjp"]>])>;
+
 //===----------------------------------------------------------------------===//
 // Mesh and annotations
 //===----------------------------------------------------------------------===//
@@ -63,7 +69,7 @@ def Palm_MeshOp : Palm_Op<"mesh", [Symbol, HasParent<"::mlir::ModuleOp">]> {
   }];
 }
 
-def Palm_ShardingConstraintOp : Palm_TensorOp<"sharding_constraint", [
+def Palm_ShardingConstraintOp : Palm_DiffTensorOp<"sharding_constraint", [
     SameOperandsAndResultType,
     DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "pins the sharding of a value";
@@ -93,7 +99,7 @@ def Palm_ShardingConstraintOp : Palm_TensorOp<"sharding_constraint", [
 // partitioning)
 //===----------------------------------------------------------------------===//
 
-def Palm_EmbeddingOp : Palm_TensorOp<"embedding"> {
+def Palm_EmbeddingOp : Palm_DiffTensorOp<"embedding"> {
   let summary = "rows of an embedding table selected by token ids";
   let description = [{
     `result[i..., :] = table[ids[i...], :]` for a table `[vocab, d_model]`
@@ -129,7 +135,7 @@ def Palm_EmbeddingOp : Palm_TensorOp<"embedding"> {
   }];
 }
 
-def Palm_LayerNormOp : Palm_TensorOp<"layer_norm", [AllTypesMatch<["input", "result"]>]> {
+def Palm_LayerNormOp : Palm_DiffTensorOp<"layer_norm", [AllTypesMatch<["input", "result"]>]> {
   let summary = "layer normalization over the last dimension, scale only";
   let description = [{
     `y = (x - mean(x)) / sqrt(var(x) + epsilon) * scale`, with the mean and
@@ -165,7 +171,7 @@ def Palm_LayerNormOp : Palm_TensorOp<"layer_norm", [AllTypesMatch<["input", "res
   let hasVerifier = 1;
 }
 
-def Palm_DotGeneralOp : Palm_TensorOp<"dot_general"> {
+def Palm_DotGeneralOp : Palm_DiffTensorOp<"dot_general"> {
   let summary = "tensor contraction with batch and contracting dimensions";
   let description = [{
     Contracts `lhs` and `rhs` over the paired contracting dimensions, with
@@ -214,7 +220,7 @@ def Palm_DotGeneralOp : Palm_TensorOp<"dot_general"> {
   }];
 }
 
-def Palm_RopeOp : Palm_TensorOp<"rope", [SameOperandsAndResultType]> {
+def Palm_RopeOp : Palm_DiffTensorOp<"rope", [SameOperandsAndResultType]> {
   let summary = "rotary position embedding (rotate-half pairing)";
   let description = [{
     Rotates `x : [batch, seq, heads, head_dim]` by position: dimension `i`
@@ -225,6 +231,9 @@ def Palm_RopeOp : Palm_TensorOp<"rope", [SameOperandsAndResultType]> {
     Sharding rule: batch and heads parallel; seq positional (a shard
     rotates by its global positions); head_dim (pairs span both halves)
     replicated.
+
+    With `inverse` the rotation is by `-a`: the inverse of the rotation,
+    which is also its transpose, so it maps a cotangent `dy` to `dx`.
 
     At the local level, `seq_shard` says the sequence is one shard of the
     global sequence, so that local position `p` is global position
@@ -239,13 +248,16 @@ def Palm_RopeOp : Palm_TensorOp<"rope", [SameOperandsAndResultType]> {
   }];
   let arguments = (ins Palm_FloatTensor:$input,
                        DefaultValuedAttr<F32Attr, "10000.0">:$base,
+                       UnitAttr:$inverse,
                        OptionalAttr<Palm_DimShardAttr>:$seq_shard);
   let results = (outs Palm_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
-def Palm_AttentionOp : Palm_TensorOp<"attention"> {
+def Palm_AttentionOp : Palm_TensorOp<"attention", [
+    DeclareOpInterfaceMethods<Palm_DifferentiableOpInterface,
+                              ["prepareForVjp", "buildVjp"]>]> {
   let summary = "scaled dot-product attention with grouped key/value heads";
   let description = [{
     `q : [b, s, h, k]`, `key : [b, t, g, k]`, `value : [b, t, g, kv]` give
@@ -260,6 +272,11 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
     key/value heads grouped by the query heads (split with them when both
     head counts divide evenly over the same axes); key seq and the q/k
     head_dim replicated.
+
+    A second result `lse : [b, s, h]` (f32), when present, holds each query
+    row's log-sum-exp of its scaled, masked scores: a training program's
+    forward keeps it for `palm.attention_grad`, which recomputes the
+    probabilities from it instead of storing them.
 
     At the local level, `heads_shard` says the query heads are one shard of
     the global heads, so that head `i` of the shard uses the key/value head
@@ -278,7 +295,8 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
     value agree on seq and heads; `h` divisible by `g` (the global counts
     where shards say them); q and key head_dim equal; causal attention
     needs `s == t` (the global query length where `seq_shard` gives it);
-    `scale > 0` when given; the shard attributes only at the local level.
+    `scale > 0` when given; `lse` is f32 `[b, s, h]`; the shard attributes
+    only at the local level.
   }];
   let arguments = (ins Palm_FloatTensor:$query, Palm_FloatTensor:$key,
                        Palm_FloatTensor:$value, UnitAttr:$causal,
@@ -286,7 +304,8 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
                        OptionalAttr<Palm_DimShardAttr>:$heads_shard,
                        OptionalAttr<Palm_DimShardAttr>:$kv_heads_shard,
                        OptionalAttr<Palm_DimShardAttr>:$seq_shard);
-  let results = (outs Palm_FloatTensor:$result);
+  let results = (outs Palm_FloatTensor:$result,
+                      Optional<StaticShapeTensorOf<[F32]>>:$lse);
   let builders = [
     // Infers the result type from the operands.
     OpBuilder<(ins "::mlir::Value":$query, "::mlir::Value":$key,
@@ -304,7 +323,7 @@ def Palm_AttentionOp : Palm_TensorOp<"attention"> {
 }
 
 class Palm_BinaryOp<string mnemonic, string what>
-    : Palm_TensorOp<mnemonic, [SameOperandsAndResultType]> {
+    : Palm_DiffTensorOp<mnemonic, [SameOperandsAndResultType]> {
   let summary = "elementwise " # what;
   let arguments = (ins Palm_FloatTensor:$lhs, Palm_FloatTensor:$rhs);
   let results = (outs Palm_FloatTensor:$result);
@@ -334,7 +353,7 @@ def Palm_MulOp : Palm_BinaryOp<"mul", "multiplication"> {
   }];
 }
 
-def Palm_SiluOp : Palm_TensorOp<"silu", [SameOperandsAndResultType]> {
+def Palm_SiluOp : Palm_DiffTensorOp<"silu", [SameOperandsAndResultType]> {
   let summary = "Swish / SiLU activation, x * sigmoid(x)";
   let description = [{
     `x * sigmoid(x)`, elementwise; with `palm.mul` it forms SwiGLU:
@@ -349,7 +368,7 @@ def Palm_SiluOp : Palm_TensorOp<"silu", [SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Palm_ScaleOp : Palm_TensorOp<"scale", [SameOperandsAndResultType]> {
+def Palm_ScaleOp : Palm_DiffTensorOp<"scale", [SameOperandsAndResultType]> {
   let summary = "multiplication by a constant";
   let description = [{
     `x * factor`, elementwise (for example the logits' `1/sqrt(d_model)`).
@@ -364,7 +383,7 @@ def Palm_ScaleOp : Palm_TensorOp<"scale", [SameOperandsAndResultType]> {
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Palm_ConvertOp : Palm_TensorOp<"convert", []> {
+def Palm_ConvertOp : Palm_DiffTensorOp<"convert", []> {
   let summary = "element type conversion";
   let description = [{
     Converts every element to the result's float type (round to nearest
@@ -382,7 +401,7 @@ def Palm_ConvertOp : Palm_TensorOp<"convert", []> {
   let hasVerifier = 1;
 }
 
-def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy"> {
+def Palm_CrossEntropyOp : Palm_DiffTensorOp<"cross_entropy"> {
   let summary = "mean softmax cross-entropy with z-loss";
   let description = [{
     For logits `[..., vocab]` and integer targets `[...]`:
@@ -431,7 +450,7 @@ def Palm_CrossEntropyOp : Palm_TensorOp<"cross_entropy"> {
   let hasVerifier = 1;
 }
 
-def Palm_TransposeOp : Palm_TensorOp<"transpose"> {
+def Palm_TransposeOp : Palm_DiffTensorOp<"transpose"> {
   let summary = "dimension permutation";
   let description = [{
     `result.shape[i] = input.shape[permutation[i]]`. Every dimension is
@@ -458,7 +477,7 @@ def Palm_TransposeOp : Palm_TensorOp<"transpose"> {
   }];
 }
 
-def Palm_ReshapeOp : Palm_TensorOp<"reshape", []> {
+def Palm_ReshapeOp : Palm_DiffTensorOp<"reshape", []> {
   let summary = "shape change preserving element order";
   let description = [{
     Reinterprets the row-major elements with a new static shape. A dimension
@@ -476,6 +495,399 @@ def Palm_ReshapeOp : Palm_TensorOp<"reshape", []> {
   let arguments = (ins Palm_Tensor:$input);
   let results = (outs Palm_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops (built by -palm-autodiff; global level, and local after
+// partitioning)
+//===----------------------------------------------------------------------===//
+
+def Palm_SiluGradOp : Palm_TensorOp<"silu_grad", [SameOperandsAndResultType]> {
+  let summary = "the cotangent of silu's input";
+  let description = [{
+    `dy * s * (1 + x * (1 - s))` with `s = sigmoid(x)`, elementwise: the
+    derivative of `x * sigmoid(x)` times the cotangent. Every dimension is
+    parallel.
+
+    ```mlir
+    %dx = palm.silu_grad %x, %dy : tensor<4x256x2048xf32>
+    ```
+  }];
+  let arguments = (ins Palm_FloatTensor:$input, Palm_FloatTensor:$grad);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` type($result)";
+}
+
+def Palm_LayerNormGradOp : Palm_TensorOp<"layer_norm_grad"> {
+  let summary = "the cotangents of a layer norm's input and scale";
+  let description = [{
+    For `y = palm.layer_norm(x, scale)` and the cotangent `dy`, with
+    `xhat = (x - mean) * rstd` and `g = dy * scale` (per row):
+    `dx = rstd * (g - mean(g) - xhat * mean(g * xhat))` and
+    `dscale = sum over rows of dy * xhat`, computed in f32.
+
+    Sharding rule: leading dimensions parallel (`dscale`, which has none of
+    them, is then a partial sum over their axes: a data-parallel program
+    reduces it once); the normalized dimension replicated (rows are
+    normalized whole).
+
+    ```mlir
+    %dx, %ds = palm.layer_norm_grad %x, %scale, %dy {epsilon = 1.0e-06 : f32}
+        : (tensor<4x256x512xf32>, tensor<512xf32>, tensor<4x256x512xf32>)
+        -> (tensor<4x256x512xf32>, tensor<512xf32>)
+    ```
+
+    Constraints: as `palm.layer_norm` for `input` and `scale`; `grad` and
+    `input_grad` have the input's type, `scale_grad` the scale's.
+  }];
+  let arguments = (ins Palm_FloatTensor:$input, Palm_FloatTensor:$scale,
+                       Palm_FloatTensor:$grad,
+                       DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
+  let results = (outs Palm_FloatTensor:$input_grad,
+                      Palm_FloatTensor:$scale_grad);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $grad attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Palm_AttentionGradOp : Palm_TensorOp<"attention_grad"> {
+  let summary = "the cotangents of attention's query, key and value";
+  let description = [{
+    The backward of `palm.attention` (same attributes and shapes), flash
+    style: with `P = exp(scale * q k^T - lse)` recomputed from the forward's
+    row log-sum-exp (never stored), `D = rowsum(dout * out)` and
+    `dS = P * (dout v^T - D)`: `dq = scale * dS k`,
+    `dk = scale * dS^T q` and `dv = P^T dout`, the key/value cotangents
+    summed over the query heads that share each key/value head.
+
+    Sharding rule: as `palm.attention`'s, read as an einsum: a factor a
+    result lacks is summed over, so with the queries split (positional) or
+    the query heads split finer than the key/value heads, `key_grad` and
+    `value_grad` are partial sums over those axes; with the value head_dim
+    split, `query_grad` and `key_grad` are.
+
+    ```mlir
+    %dq, %dk, %dv = palm.attention_grad %q, %k, %v, %o, %lse, %do {causal}
+        : (tensor<4x256x8x64xf32>, tensor<4x256x1x64xf32>,
+           tensor<4x256x1x64xf32>, tensor<4x256x8x64xf32>,
+           tensor<4x256x8xf32>, tensor<4x256x8x64xf32>)
+        -> (tensor<4x256x8x64xf32>, tensor<4x256x1x64xf32>,
+            tensor<4x256x1x64xf32>)
+    ```
+
+    Constraints: `query`, `key`, `value` as for `palm.attention`; `out` and
+    `grad` have the attention result's type, `lse` is f32 `[b, s, h]`; the
+    results have the types of query, key and value; the shard attributes
+    only at the local level.
+  }];
+  let arguments = (ins Palm_FloatTensor:$query, Palm_FloatTensor:$key,
+                       Palm_FloatTensor:$value, Palm_FloatTensor:$out,
+                       StaticShapeTensorOf<[F32]>:$lse,
+                       Palm_FloatTensor:$grad, UnitAttr:$causal,
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<Palm_DimShardAttr>:$heads_shard,
+                       OptionalAttr<Palm_DimShardAttr>:$kv_heads_shard,
+                       OptionalAttr<Palm_DimShardAttr>:$seq_shard);
+  let results = (outs Palm_FloatTensor:$query_grad,
+                      Palm_FloatTensor:$key_grad,
+                      Palm_FloatTensor:$value_grad);
+  let hasVerifier = 1;
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $out `,` $lse `,` $grad attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// The score scale: `scale` if given, else 1/sqrt(head_dim).
+    float getEffectiveScale();
+  }];
+}
+
+def Palm_EmbeddingGradOp : Palm_TensorOp<"embedding_grad"> {
+  let summary = "the cotangent of an embedding table (scatter-add)";
+  let description = [{
+    `result[r, :] = sum over the ids i with ids[i] == r of grad[i, :]`, for
+    a table `[vocab, d_model]` (the result type gives the vocabulary);
+    summed in id order.
+
+    Sharding rule: `vocab` and `d_model` parallel; the ids' dimensions are
+    summed over (absent from the result), so with them split the result is
+    a partial sum. With `vocab` split, each device adds only the ids that
+    fall in its rows (at the local level `vocab_shard` says which).
+
+    ```mlir
+    %dt = palm.embedding_grad %ids, %dx
+        : (tensor<4x256xi32>, tensor<4x256x512xf32>) -> tensor<8192x512xf32>
+    ```
+
+    Constraints: the grad is `ids.shape + [d_model]`; the result is rank 2
+    `[vocab, d_model]` with the grad's element type; `vocab_shard` only at
+    the local level.
+  }];
+  let arguments = (ins Palm_IndexTensor:$ids, Palm_FloatTensor:$grad,
+                       OptionalAttr<Palm_DimShardAttr>:$vocab_shard);
+  let results = (outs Palm_FloatTensor:$result);
+  let hasVerifier = 1;
+  let assemblyFormat = [{
+    $ids `,` $grad attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Palm_CrossEntropyGradOp : Palm_TensorOp<"cross_entropy_grad",
+    [AttrSizedOperandSegments]> {
+  let summary = "the cotangent of the logits of a mean cross-entropy";
+  let description = [{
+    The backward of `palm.cross_entropy` (same `z_loss`): with
+    `logZ = logsumexp(logits)` per token and `N` the number of tokens,
+    `dlogits = (softmax(logits) * (1 + 2 z_loss logZ) - onehot(target)) *
+    grad / N`, where `grad` (0-d f32) is the loss's cotangent (1 when
+    absent, as for the loss a function returns), computed in f32.
+
+    Sharding rule: token dimensions parallel; `vocab` log-sum-exp: with it
+    split, the devices combine the per-token max and sum of exponentials
+    (`palm.softmax_max`, `palm.softmax_sums`, one all-reduce each), which
+    `max` and `sums` then carry at the local level.
+
+    At the local level `token_count` and `token_shards` are as on
+    `palm.cross_entropy` (padded tokens get zeros) and `vocab_shard` says
+    the logits hold one shard of the classes.
+
+    ```mlir
+    %dl = palm.cross_entropy_grad %logits, %targets grad %g {z_loss = 1.0e-04 : f32}
+        : (tensor<4x256x8192xf32>, tensor<4x256xi32>, tensor<f32>)
+        -> tensor<4x256x8192xf32>
+    ```
+
+    Constraints: as `palm.cross_entropy` for logits and targets; `grad`,
+    when given, is 0-d f32; the result has the logits' type; `max` and `sums` (both or
+    neither, with `vocab_shard`) are f32 of the token shape and `[2]` +
+    the token shape.
+  }];
+  let arguments = (ins Palm_FloatTensor:$logits, Palm_IndexTensor:$targets,
+                       Optional<0DTensorOf<[F32]>>:$grad,
+                       Optional<StaticShapeTensorOf<[F32]>>:$max,
+                       Optional<StaticShapeTensorOf<[F32]>>:$sums,
+                       DefaultValuedAttr<F32Attr, "1.0e-4">:$z_loss,
+                       OptionalAttr<I64Attr>:$token_count,
+                       OptionalAttr<ArrayAttr>:$token_shards,
+                       OptionalAttr<Palm_DimShardAttr>:$vocab_shard);
+  let results = (outs Palm_FloatTensor:$result);
+  let hasVerifier = 1;
+  let assemblyFormat = [{
+    $logits `,` $targets (`grad` $grad^)? (`stats` `(` $max^ `,` $sums `)`)? attr-dict
+    `:` functional-type(operands, results)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer ops (built by -palm-optimizer; global level, and local after
+// partitioning)
+//===----------------------------------------------------------------------===//
+
+def Palm_SumSquaresOp : Palm_TensorOp<"sum_squares"> {
+  let summary = "the sum of a tensor's squared elements";
+  let description = [{
+    `sum(x^2)` over every element, accumulated in f64 and returned as a 0-d
+    f32 tensor: the pieces of the global gradient norm and of a tensor's
+    RMS.
+
+    Sharding rule: every dimension is a reduction, so a split tensor gives a
+    partial sum over its axes, and a replicated one is counted once (no
+    device adds another's copy).
+
+    ```mlir
+    %n = palm.sum_squares %g : tensor<512x2048xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Palm_FloatTensor:$input);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Palm_SqrtOp : Palm_TensorOp<"sqrt", [SameOperandsAndResultType]> {
+  let summary = "elementwise square root";
+  let description = [{
+    `sqrt(x)`, elementwise (the gradient norm from its square). Every
+    dimension is parallel.
+
+    ```mlir
+    %n = palm.sqrt %sq : tensor<f32>
+    ```
+  }];
+  let arguments = (ins Palm_FloatTensor:$input);
+  let results = (outs Palm_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Palm_LearningRateOp : Palm_TensorOp<"learning_rate",
+    [AllTypesMatch<["step", "result"]>]> {
+  let summary = "the learning rate of step k";
+  let description = [{
+    From the 1-based step number `k` (a 0-d f32 tensor), in f32:
+    * `inverse_sqrt` (PaLM): `peak * 1 / sqrt(max(k, warmup_steps))`, with
+      PaLM's `peak = 1`, `warmup_steps = 10000` (a constant 1e-2 for the
+      first 10k steps, then inverse square-root decay);
+    * `warmup_cosine`: linear warmup from 0 to `peak` over `warmup_steps`,
+      then cosine decay to `final` at `total_steps` (constant after):
+      with `t = k - 1`, `peak * t / warmup_steps` while `t < warmup_steps`,
+      else `final + (peak - final) * (1 + cos(pi * p)) / 2` with
+      `p = min(1, (t - warmup_steps) / (total_steps - warmup_steps))`.
+
+    ```mlir
+    %lr = palm.learning_rate %k {schedule = "inverse_sqrt", peak = 1.0 : f32,
+        warmup_steps = 10000 : i64} : tensor<f32>
+    ```
+
+    Constraints: `schedule` is one of the two; `peak > 0`;
+    `warmup_steps >= 0` (`>= 1` for inverse_sqrt); for warmup_cosine
+    `total_steps > warmup_steps` and `0 <= final <= peak`.
+  }];
+  let arguments = (ins 0DTensorOf<[F32]>:$step, StrAttr:$schedule,
+                       F32Attr:$peak, I64Attr:$warmup_steps,
+                       DefaultValuedAttr<I64Attr, "0">:$total_steps,
+                       DefaultValuedAttr<F32Attr, "0.0">:$final);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$step attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Palm_AdafactorMomentsOp : Palm_TensorOp<"adafactor_moments"> {
+  let summary = "Adafactor's second moment, and the update's sum of squares";
+  let description = [{
+    First half of an unfactored Adafactor step for one tensor, as optax
+    computes it. With `n = sqrt(grad_sum_squares)` (the global gradient
+    norm), the clipped gradient is `g = grad` when `n < max_norm`, else
+    `grad / n * max_norm`; with `beta2 = 1 - k^-decay_rate` (`k` the
+    1-based step):
+    `new_v = beta2 * v + (1 - beta2) * (g^2 + epsilon)`, and
+    `update_sum_squares = sum(u^2)` of the normalized update
+    `u = g / sqrt(new_v)`, which `palm.adafactor_apply` needs for update
+    clipping.
+
+    Sharding rule: the tensor's dimensions are parallel in `grad`, `v` and
+    `new_v`; `update_sum_squares` lacks them, so it is a partial sum over
+    the axes splitting them.
+
+    ```mlir
+    %v1, %usq = palm.adafactor_moments %g, %v, %gsq, %k
+        : (tensor<512xf32>, tensor<512xf32>, tensor<f32>, tensor<f32>)
+        -> (tensor<512xf32>, tensor<f32>)
+    ```
+
+    Constraints: `grad`, `v` and `new_v` have one type; the scalars are 0-d
+    f32; `decay_rate > 0`, `epsilon >= 0`, `max_norm > 0`.
+  }];
+  let arguments = (ins Palm_FloatTensor:$grad, Palm_FloatTensor:$v,
+                       0DTensorOf<[F32]>:$grad_sum_squares,
+                       0DTensorOf<[F32]>:$step,
+                       DefaultValuedAttr<F32Attr, "0.8">:$decay_rate,
+                       DefaultValuedAttr<F32Attr, "1.0e-30">:$epsilon,
+                       DefaultValuedAttr<F32Attr, "1.0">:$max_norm);
+  let results = (outs Palm_FloatTensor:$new_v,
+                      0DTensorOf<[F32]>:$update_sum_squares);
+  let assemblyFormat = [{
+    $grad `,` $v `,` $grad_sum_squares `,` $step attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Palm_AdafactorApplyOp : Palm_TensorOp<"adafactor_apply"> {
+  let summary = "Adafactor's update of one parameter and its momentum";
+  let description = [{
+    Second half of an unfactored Adafactor step, as optax's
+    `adafactor(factored=False, multiply_by_parameter_scale=True,
+    clipping_threshold, momentum, weight_decay_rate=lr^2 * weight_decay)`
+    computes it after `clip_by_global_norm(max_norm)`. With `g` the clipped
+    gradient (as in `palm.adafactor_moments`), `N = count` (the parameter's
+    global element count):
+    * `u = g / sqrt(new_v)`, then `u = u / max(1, sqrt(update_sum_squares /
+      N) / clipping_threshold)` (update clipping at RMS 1);
+    * `u = u * lr * max(scale_floor, sqrt(param_sum_squares / N))`
+      (parameter scaling by the parameter's RMS before the step);
+    * `new_m = beta1 * m + (1 - beta1) * u`;
+    * `new_param = param - (new_m + weight_decay * lr^2 * param)`.
+
+    Sharding rule: the parameter's dimensions are parallel in every tensor
+    operand and result; the scalars are 0-d (each must be whole: the
+    partitioner reduces partial sums before the op).
+
+    ```mlir
+    %w1, %m1 = palm.adafactor_apply %w, %g, %v1, %m, %gsq, %usq, %wsq, %lr
+        {count = 512 : i64}
+        : (tensor<512xf32>, tensor<512xf32>, tensor<512xf32>, tensor<512xf32>,
+           tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>)
+        -> (tensor<512xf32>, tensor<512xf32>)
+    ```
+
+    Constraints: the four tensors and both results have one type; the
+    scalars are 0-d f32; `count >= 1`; `0 <= beta1 < 1`;
+    `clipping_threshold > 0`, `scale_floor >= 0`, `max_norm > 0`,
+    `weight_decay >= 0`.
+  }];
+  let arguments = (ins Palm_FloatTensor:$param, Palm_FloatTensor:$grad,
+                       Palm_FloatTensor:$new_v, Palm_FloatTensor:$m,
+                       0DTensorOf<[F32]>:$grad_sum_squares,
+                       0DTensorOf<[F32]>:$update_sum_squares,
+                       0DTensorOf<[F32]>:$param_sum_squares,
+                       0DTensorOf<[F32]>:$lr,
+                       I64Attr:$count,
+                       DefaultValuedAttr<F32Attr, "0.9">:$beta1,
+                       DefaultValuedAttr<F32Attr, "1.0">:$clipping_threshold,
+                       DefaultValuedAttr<F32Attr, "1.0e-3">:$scale_floor,
+                       DefaultValuedAttr<F32Attr, "1.0">:$max_norm,
+                       DefaultValuedAttr<F32Attr, "1.0">:$weight_decay);
+  let results = (outs Palm_FloatTensor:$new_param, Palm_FloatTensor:$new_m);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $new_v `,` $m `,` $grad_sum_squares `,`
+    $update_sum_squares `,` $param_sum_squares `,` $lr attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Palm_AdamWApplyOp : Palm_TensorOp<"adamw_apply"> {
+  let summary = "AdamW's update of one parameter and its two moments";
+  let description = [{
+    One AdamW step, as optax's `chain(clip_by_global_norm(max_norm),
+    adamw(lr, b1=beta1, b2=beta2, eps=epsilon, weight_decay))` computes it,
+    with `g` the clipped gradient (as in `palm.adafactor_moments`) and `k`
+    the 1-based step:
+    `new_m = beta1 m + (1 - beta1) g`, `new_v = beta2 v + (1 - beta2) g^2`,
+    `mhat = new_m / (1 - beta1^k)`, `vhat = new_v / (1 - beta2^k)`,
+    `new_param = param - lr * (mhat / (sqrt(vhat) + epsilon) +
+    weight_decay * param)`.
+
+    Sharding rule: the parameter's dimensions are parallel in every tensor
+    operand and result; the scalars are 0-d.
+
+    ```mlir
+    %w1, %m1, %v1 = palm.adamw_apply %w, %g, %m, %v, %gsq, %lr, %k
+        : (tensor<512xf32>, tensor<512xf32>, tensor<512xf32>, tensor<512xf32>,
+           tensor<f32>, tensor<f32>, tensor<f32>)
+        -> (tensor<512xf32>, tensor<512xf32>, tensor<512xf32>)
+    ```
+
+    Constraints: the four tensors and the three results have one type; the
+    scalars are 0-d f32; `0 <= beta1, beta2 < 1`; `epsilon >= 0`;
+    `max_norm > 0`; `weight_decay >= 0`.
+  }];
+  let arguments = (ins Palm_FloatTensor:$param, Palm_FloatTensor:$grad,
+                       Palm_FloatTensor:$m, Palm_FloatTensor:$v,
+                       0DTensorOf<[F32]>:$grad_sum_squares,
+                       0DTensorOf<[F32]>:$lr, 0DTensorOf<[F32]>:$step,
+                       DefaultValuedAttr<F32Attr, "0.9">:$beta1,
+                       DefaultValuedAttr<F32Attr, "0.999">:$beta2,
+                       DefaultValuedAttr<F32Attr, "1.0e-8">:$epsilon,
+                       DefaultValuedAttr<F32Attr, "1.0">:$max_norm,
+                       DefaultValuedAttr<F32Attr, "0.0">:$weight_decay);
+  let results = (outs Palm_FloatTensor:$new_param, Palm_FloatTensor:$new_m,
+                      Palm_FloatTensor:$new_v);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $m `,` $v `,` $grad_sum_squares `,` $lr `,` $step
+    attr-dict `:` functional-type(operands, results)
+  }];
   let hasVerifier = 1;
 }
 
@@ -659,8 +1071,8 @@ def Palm_CrossEntropyLossOp : Palm_LocalOp<"cross_entropy_loss"> {
 def Palm_FusionOp : Palm_LocalOp<"fusion", [IsolatedFromAbove]> {
   let summary = "elementwise ops computed together, one loop or kernel";
   let description = [{
-    A tree of elementwise ops (`add`, `mul`, `silu`, `scale`, `convert`)
-    whose intermediate values are never stored: the lowering computes the
+    A tree of elementwise ops (`add`, `mul`, `silu`, `silu_grad`, `sqrt`,
+    `scale`, `convert`) whose intermediate values are never stored: the lowering computes the
     yielded value element by element in one loop (CPU) or one kernel (CUDA),
     reading each input once per element. `-palm-fuse-elementwise` forms
     them from elementwise chains.

@@ -28,10 +28,12 @@ def PalmStampForwardFlops
   let description = [{
     Counts the model FLOPs of one forward step of a global-level module and
     stores them in the module attribute `palm.forward_flops` (an `i64`):
-    `2 M N K` for every `palm.dot_general` and `4 b h s t d` for every
-    `palm.attention` (all query/key pairs, causal or not). That is the
-    `2N + 4LHQT` per token of the PaLM paper's MFU (docs/model.md), without
-    the LayerNorm scales.
+    `2 M N K` for every `palm.dot_general`, `4 b h s t d` for every
+    `palm.attention` (all query/key pairs, causal or not) and `8 b h s t d`
+    for every `palm.attention_grad`. That is the `2N + 4LHQT` per token of
+    the PaLM paper's MFU (docs/model.md) for a forward, and `6N + 12LHQT`
+    for a training step (its backward contractions are twice the
+    forward's), without the LayerNorm scales.
 
     The count is taken on the global program, before partitioning, so every
     layout of a model gets the same number; the lowering copies it into the
@@ -85,6 +87,93 @@ def PalmPropagateShardings
     function's annotations must all name one mesh; otherwise the pass fails
     with a diagnostic at the op.
   }];
+}
+
+def PalmAutodiff : Pass<"palm-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Appends the loss's gradients to every function (reverse mode)";
+  let description = [{
+    Differentiates each function of a global-level module that has a loss:
+    the result named `loss` (`palm.name`), or else its only 0-d f32 result.
+    The parameters are the arguments that carry `palm.init`. The pass walks
+    the function backwards from the loss and asks every op on the way for its
+    reverse-mode rule (`DifferentiableOpInterface`), accumulating the
+    cotangents of a value used several times with `palm.add` (a tied
+    embedding's two uses sum). It then appends one result per parameter,
+    its gradient, named `grad.<parameter name>` with `palm.grad_of` set to
+    the parameter's argument number and the parameter's `palm.sharding`,
+    so that a gradient is laid out like its parameter.
+
+    The backward pass is ordinary palm IR: new values carry no sharding, so
+    run `-palm-propagate-shardings` afterwards (shardings already recorded
+    on the forward are kept). A training program's attentions return their
+    row log-sum-exp as a second result, which the backward uses.
+
+    ```mlir
+    func.func @step(%x: tensor<8xf32>, %w: tensor<8xf32> {palm.init = ...})
+        -> (tensor<f32> {palm.name = "loss"}, tensor<8xf32> {palm.name = "grad.w", palm.grad_of = 1 : i64})
+    ```
+
+    Errors: a function without a loss; an op on the path to the loss
+    without a reverse-mode rule (named); a parameter the loss does not
+    depend on (its gradient would be zero, which is almost always a
+    mistake in the program); a loss not computed by `palm.cross_entropy`
+    (the seed of the backward pass is that op's cotangent 1).
+  }];
+}
+
+def PalmOptimizer : Pass<"palm-optimizer", "::mlir::ModuleOp"> {
+  let summary = "Turns loss and gradients into the whole training step";
+  let description = [{
+    Runs after `-palm-autodiff` on a global-level module. For each function
+    with gradient results (`palm.grad_of`), it adds the optimizer: the
+    gradients' global norm (one `palm.sum_squares` per gradient, summed,
+    its square root returned as `grad_norm`), the learning rate of the step
+    (`palm.learning_rate`, returned as `lr`), and one update per parameter
+    with the gradient clipped by the global norm:
+
+    * `adafactor` (the default, PaLM's): unfactored Adafactor with momentum,
+      update clipping at RMS `clipping-threshold`, parameter scaling by
+      `max(1e-3, RMS(W))`, `beta2 = 1 - k^-0.8` and weight decay `lr^2`
+      (`palm.adafactor_moments`, `palm.adafactor_apply`), as optax's
+      `adafactor(factored=False, multiply_by_parameter_scale=True,
+      clipping_threshold=1, momentum=0.9, weight_decay_rate=lr^2,
+      decay_rate=0.8, eps=1e-30)`;
+    * `adamw`: optax's `adamw` (`palm.adamw_apply`).
+
+    The function gains, after its arguments, two optimizer-state arguments
+    per parameter (`opt.v.<name>` and `opt.m.<name>`, `palm.role =
+    "state"`, sharded like the parameter, zero at the start) and the step
+    number `step` (0-d f32, `palm.role = "step"`, 1-based). Its gradient
+    results are replaced by the updated parameters and state, each marked
+    `palm.aliases` with the argument it replaces, so the runtime updates
+    them in place, followed by `grad_norm` and `lr`.
+
+    Schedules: `inverse-sqrt` (PaLM's `lr = peak / sqrt(max(k, warmup))`,
+    peak 1, warmup 10000) and `warmup-cosine` (linear warmup to `peak-lr`,
+    cosine decay to `final-lr` at `total-steps`).
+  }];
+  let options = [
+    Option<"optimizer", "optimizer", "std::string", "\"adafactor\"",
+           "adafactor (PaLM's) or adamw">,
+    Option<"schedule", "schedule", "std::string", "\"inverse-sqrt\"",
+           "Learning-rate schedule: inverse-sqrt or warmup-cosine">,
+    Option<"peakLr", "peak-lr", "double", "1.0",
+           "Peak learning rate (inverse-sqrt: lr = peak / sqrt(max(k, warmup)))">,
+    Option<"warmupSteps", "warmup-steps", "int64_t", "10000",
+           "Warmup steps of the schedule">,
+    Option<"totalSteps", "total-steps", "int64_t", "0",
+           "warmup-cosine: the step where the decay ends">,
+    Option<"finalLr", "final-lr", "double", "0.0",
+           "warmup-cosine: the learning rate after the decay">,
+    Option<"maxNorm", "max-norm", "double", "1.0",
+           "Global-norm gradient clipping threshold">,
+    Option<"weightDecay", "weight-decay", "double", "-1.0",
+           "Weight decay (adafactor: times lr^2, default 1; adamw: default 0.1)">,
+    Option<"beta1", "beta1", "double", "0.9", "Momentum / first-moment decay">,
+    Option<"beta2", "beta2", "double", "0.95", "adamw: second-moment decay">,
+    Option<"epsilon", "epsilon", "double", "-1.0",
+           "adafactor: 1e-30 (added to g^2); adamw: 1e-8 (default)">
+  ];
 }
 
 def PalmSpmdPartition : Pass<"palm-spmd-partition", "::mlir::ModuleOp"> {

@@ -77,6 +77,18 @@ bool nestsEvenly(int64_t size, int64_t outer, int64_t inner);
 /// `axes` as the array attribute collectives take.
 ArrayAttr axesAttr(Builder &builder, ArrayRef<StringAttr> axes);
 
+/// The axes over which result `r` of an op is a partial sum when the op
+/// computes with factor `f` split over `axesOf(f)` (empty when whole). A
+/// rule reads as an einsum: a factor a result lacks is summed over, so its
+/// split leaves the result partial (a contraction's reduction factor, a
+/// masked lookup's table rows, the queries of an attention's key cotangent)
+/// except over axes the result's own dimensions are split over (a grouped
+/// factor split with its leader) and for log-sum-exp factors, whose split
+/// the partitioner expands into a softmax's statistics. In factor order.
+SmallVector<StringAttr>
+summedAxes(const ShardingRule &rule, unsigned r,
+           function_ref<ArrayRef<StringAttr>(int64_t)> axesOf);
+
 /// True for ops through which a partial sum stays a partial sum (linear in
 /// each operand, and every operand shares the partial state).
 inline bool keepsPartialState(Operation *op) {

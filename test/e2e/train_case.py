@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Trains a palm model for a few steps and checks it against JAX + optax.
+
+    train_case.py --bin DIR --work DIR (--preset P | --config FILE)
+                  --jax-python PY [--layout L] [--mesh data=D,model=M]
+                  [--steps K] [--seed S] [--optimizer adafactor|adamw]
+                  [--lr-schedule S --peak-lr X --warmup-steps N
+                   --total-steps N --final-lr X --weight-decay X]
+                  [--first-tol 1e-5] [--curve-tol 1e-3] [--param-tol X]
+                  [--expect-from DIR]
+
+Generates the training step with `palm-gen --train` (the optimizer flags
+are palm-gen's, passed to the JAX side too), compiles it, runs K
+steps on D*M processes with --save-weights (the initial parameters),
+--save-outputs (the updated parameters after step K) and --metrics (every
+step's loss), then runs jax_train_check.py under the JAX venv's python PY:
+JAX + optax (test/e2e/jax_optimizer.py) train the same model from the same
+weights on the runtime's synthetic batches. Checked:
+  * step 1's loss within --first-tol relative (identical inputs),
+  * every step's loss within --curve-tol relative,
+  * with K = 1, every updated parameter within --param-tol (default
+    --first-tol) of its largest magnitude: one full optimizer step from
+    identical inputs,
+  * --expect-from DIR: every step's loss within --curve-tol (step 1:
+    --first-tol) of another run's (the 1-process run).
+Prints what it runs; exits non-zero on any failure.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run_case import devices, run  # noqa: E402
+
+
+def read_losses(metrics):
+    with open(metrics) as f:
+        return [json.loads(line)["loss"] for line in f if line.strip()]
+
+
+def compare_curves(name, got, want, first_tol, curve_tol):
+    if len(got) != len(want):
+        print("FAIL %s: %d steps vs %d" % (name, len(got), len(want)))
+        return False
+    ok = True
+    for k, (g, w) in enumerate(zip(got, want), start=1):
+        tol = first_tol if k == 1 else curve_tol
+        rel = abs(g - w) / max(abs(w), 1e-30)
+        good = rel <= tol
+        ok &= good
+        if not good or k in (1, len(got)):
+            print("%s %s step %d: loss %.7g vs %.7g (relative %.2g, "
+                  "tolerance %.0e)" % ("ok  " if good else "FAIL", name, k, g,
+                                       w, rel, tol))
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bin", required=True)
+    p.add_argument("--work", required=True)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset")
+    source.add_argument("--config")
+    p.add_argument("--jax-python", required=True)
+    p.add_argument("--layout", default="replicated")
+    p.add_argument("--mesh", default="data=1,model=1")
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--seed", default="0")
+    p.add_argument("--optimizer", default="adafactor")
+    hyper = ["lr-schedule", "peak-lr", "warmup-steps", "total-steps",
+             "final-lr", "weight-decay"]
+    for flag in hyper:
+        p.add_argument("--" + flag)
+    p.add_argument("--first-tol", default="1e-5")
+    p.add_argument("--curve-tol", default="1e-3")
+    p.add_argument("--param-tol")
+    p.add_argument("--expect-from")
+    args = p.parse_args()
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    model = os.path.join(args.work, "step.mlir")
+    exe = os.path.join(args.work, "step")
+    stats = os.path.join(args.work, "stats.json")
+    gen = [os.path.join(args.bin, "palm-gen"), "--layout", args.layout,
+           "--mesh", args.mesh]
+    gen += ["--preset", args.preset] if args.preset else ["--config",
+                                                           args.config]
+    hyper_flags = []
+    for flag in hyper:
+        value = getattr(args, flag.replace("-", "_"))
+        if value is not None:
+            hyper_flags += ["--" + flag, value]
+    run(gen + ["--train", "--optimizer", args.optimizer] + hyper_flags +
+        ["-o", model])
+    with open(stats, "w") as f:
+        run(gen + ["--stats", "--stats-format=json"], stdout=f)
+    run([os.path.join(args.bin, "palm-compile"), model, "-o", exe])
+
+    weights = os.path.join(args.work, "weights")
+    outputs = os.path.join(args.work, "outputs")
+    metrics = os.path.join(args.work, "metrics.jsonl")
+    flags = ["--steps", str(args.steps), "--seed", args.seed,
+             "--save-weights", weights, "--save-outputs", outputs,
+             "--metrics", metrics]
+    n = devices(args.mesh)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    if n == 1:
+        run([exe] + flags, env=env)
+    else:
+        mpirun = shutil.which("mpirun")
+        if not mpirun:
+            sys.exit("mpirun not found: install openmpi-bin")
+        launcher = [mpirun, "--oversubscribe", "-np", str(n)]
+        if os.geteuid() == 0:
+            launcher.insert(1, "--allow-run-as-root")
+        run(launcher + [exe] + flags, env=env)
+
+    check = [args.jax_python, os.path.join(HERE, "jax_train_check.py"),
+             "--weights", weights, "--outputs", outputs, "--metrics", metrics,
+             "--config", stats, "--seed", args.seed, "--steps",
+             str(args.steps), "--optimizer", args.optimizer,
+             "--first-tol", args.first_tol, "--curve-tol", args.curve_tol,
+             "--param-tol", args.param_tol or args.first_tol]
+    check += hyper_flags
+    run(check)
+    ok = True
+    if args.expect_from:
+        ok = compare_curves("vs --expect-from", read_losses(metrics),
+                            read_losses(os.path.join(args.expect_from,
+                                                     "metrics.jsonl")),
+                            float(args.first_tol), float(args.curve_tol))
+    if not ok:
+        sys.exit(1)
+    print("PASS train %s %s %s %s %d steps" % (
+        args.preset or os.path.basename(args.config), args.optimizer,
+        args.layout, args.mesh, args.steps))
+
+
+if __name__ == "__main__":
+    main()
