@@ -9,8 +9,8 @@
 
 W holds the run's initial parameters (--save-weights), O its outputs after
 step K (--save-outputs: "updated.<name>"), M its --metrics lines. The
-batches are the runtime's synthetic stream for seed S, steps 1..K
-(palm_init.synthetic_tokens). JAX trains from W on them with the optimizer
+batches are the runtime's synthetic stream for seed S: step k reads its
+batch k - 1 (palm_init.synthetic_tokens). JAX trains from W on them with the optimizer
 of jax_optimizer.py (float32, as the program computes), and the losses and,
 for K = 1, the updated parameters are compared. Runs under the JAX venv.
 Exit status: 0 pass, 1 a comparison fails, 2 unusable input.
@@ -85,7 +85,8 @@ def main():
               if v is not None}
         optimizer = jo.AdamW(**kw)
 
-    batches = [palm_init.synthetic_tokens(args.seed, k, cfg["batch"],
+    # Step k reads batch k - 1 of the stream (palm_init.synthetic_tokens).
+    batches = [palm_init.synthetic_tokens(args.seed, k - 1, cfg["batch"],
                                           cfg["seq"], cfg["vocab"])
                for k in range(1, args.steps + 1)]
     want, params = jo.train(weights, batches, config, k0=1,
