@@ -24,7 +24,7 @@ func.func @step(%ids: tensor<2x4xi32> {palm.name = "tokens"}, %t: tensor<2x4xi32
 // The loss stays first; one gradient per parameter follows, named, with the
 // parameter's argument number and sharding.
 // CHECK-LABEL: func.func @step
-// CHECK-SAME: -> (tensor<f32> {palm.name = "loss"}, tensor<16x8xf32> {palm.grad_of = 2 : i64, palm.name = "grad.embedding", palm.sharding = #palm.sharding<@mesh, [[model], []]>}, tensor<8xf32> {palm.grad_of = 3 : i64, palm.name = "grad.ln"}, tensor<8x2x4xf32> {palm.grad_of = 4 : i64, palm.name = "grad.w"})
+// CHECK-SAME: -> (tensor<f32> {palm.name = "loss"}, tensor<16x8xf32> {palm.grad_of = 2 : i64, palm.name = "grad.embedding", palm.sharding = #palm.sharding<@mesh, {{\[\[}}model], []]>}, tensor<8xf32> {palm.grad_of = 3 : i64, palm.name = "grad.ln"}, tensor<8x2x4xf32> {palm.grad_of = 4 : i64, palm.name = "grad.w"})
 // CHECK: %[[X:.*]] = palm.embedding %arg2[%arg0]
 // CHECK: %[[N:.*]] = palm.layer_norm %[[X]], %arg3
 // CHECK: %[[Q:.*]] = palm.dot_general %[[N]], %arg4

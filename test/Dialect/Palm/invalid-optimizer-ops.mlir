@@ -191,3 +191,11 @@ func.func @adamw_decay(%w: tensor<8xf32>, %s: tensor<f32>) {
   %w1, %m1, %v1 = palm.adamw_apply %w, %w, %w, %w, %s, %s, %s {weight_decay = -0.1 : f32} : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<f32>, tensor<f32>, tensor<f32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
   return
 }
+
+// -----
+
+func.func @apply_negative_count(%w: tensor<8xf32>, %s: tensor<f32>) {
+  // expected-error@+1 {{count must be at least 1}}
+  %w1, %m1 = palm.adafactor_apply %w, %w, %w, %w, %s, %s, %s, %s {count = -8 : i64} : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>) -> (tensor<8xf32>, tensor<8xf32>)
+  return
+}

@@ -90,13 +90,16 @@ LogicalResult LearningRateOp::verify() {
   float peak = getPeak().convertToFloat();
   if (failed(checkAttr(*this, peak > 0.0f, "peak must be positive")))
     return failure();
+  // I64Attr reads back unsigned: compare as the signed values written.
+  auto warmup = static_cast<int64_t>(getWarmupSteps());
+  auto total = static_cast<int64_t>(getTotalSteps());
   if (schedule == "inverse_sqrt")
-    return checkAttr(*this, getWarmupSteps() >= 1,
+    return checkAttr(*this, warmup >= 1,
                      "inverse_sqrt needs warmup_steps >= 1");
   float final = getFinal().convertToFloat();
-  if (failed(checkAttr(*this, getWarmupSteps() >= 0,
+  if (failed(checkAttr(*this, warmup >= 0,
                        "warmup_steps must be non-negative")) ||
-      failed(checkAttr(*this, getTotalSteps() > getWarmupSteps(),
+      failed(checkAttr(*this, total > warmup,
                        "warmup_cosine needs total_steps > warmup_steps")))
     return failure();
   return checkAttr(*this, final >= 0.0f && final <= peak,
@@ -120,7 +123,8 @@ LogicalResult AdafactorApplyOp::verify() {
                                getNewParam(), getNewM()})))
     return failure();
   float beta1 = getBeta1().convertToFloat();
-  if (failed(checkAttr(*this, getCount() >= 1, "count must be at least 1")) ||
+  if (failed(checkAttr(*this, static_cast<int64_t>(getCount()) >= 1,
+                       "count must be at least 1")) ||
       failed(checkAttr(*this, beta1 >= 0.0f && beta1 < 1.0f,
                        "beta1 must lie in [0, 1)")) ||
       failed(checkAttr(*this, getClippingThreshold().convertToFloat() > 0.0f,

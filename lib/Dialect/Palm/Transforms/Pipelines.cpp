@@ -3,6 +3,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
 
 using namespace mlir;
@@ -28,6 +29,10 @@ void mlir::palm::buildSpmdPipeline(OpPassManager &pm, bool explain,
                                    int64_t combineThreshold) {
   pm.addPass(createPalmPropagateShardings());
   pm.addPass(createPalmSpmdPartition(PalmSpmdPartitionOptions{explain}));
+  // A training step recomputes what its forward already computed (the
+  // backward of a split-vocabulary cross-entropy needs the forward's softmax
+  // statistics): one copy of each, and of the collectives they feed.
+  pm.addPass(createCSEPass());
   pm.addPass(createPalmOptimizeCollectives(
       PalmOptimizeCollectivesOptions{combineThreshold}));
 }

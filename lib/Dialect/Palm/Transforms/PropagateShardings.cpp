@@ -172,6 +172,16 @@ TensorSharding FunctionPropagation::project(Operation *op,
                         : ArrayRef<StringAttr>();
        }))
     s.unreduced.push_back({a, ReductionKind::Sum});
+  // A bilinear op passes on the partial sums of one operand.
+  for (unsigned i : passesOnePartial(op)) {
+    auto it = state.find(op->getOperand(i));
+    if (it == state.end())
+      continue;
+    for (auto u : it->second.unreduced)
+      if (u.second == ReductionKind::Sum && !s.uses(u.first) &&
+          !llvm::is_contained(s.unreduced, u))
+        s.unreduced.push_back(u);
+  }
   // A linear op keeps the partial state its operands share.
   if (keepsPartialState(op) && op->getNumOperands() > 0) {
     auto first = state.find(op->getOperand(0));

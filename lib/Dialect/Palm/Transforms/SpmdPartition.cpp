@@ -64,7 +64,11 @@ public:
 private:
   TensorSharding shardingOfResult(Operation *op, unsigned i);
   SmallVector<AxisList> deriveFactorAxes(Operation *op,
-                                         const ShardingRule &rule);
+                                         const ShardingRule &rule,
+                                         ArrayRef<StringAttr> passedOn);
+  /// For each operand of a bilinear op, the axes of the result's recorded
+  /// partial sums that it carries through the op (passesOnePartial).
+  SmallVector<AxisList> partialPassedOn(Operation *op);
   /// Reshards `v` to `to` before `user`, which needs it for `why`.
   FailureOr<Value> reshardTo(Operation *user, Value v,
                              const TensorSharding &to, const Twine &why);
@@ -118,7 +122,8 @@ TensorSharding FunctionPartitioner::shardingOfResult(Operation *op,
 
 SmallVector<AxisList>
 FunctionPartitioner::deriveFactorAxes(Operation *op,
-                                      const ShardingRule &rule) {
+                                      const ShardingRule &rule,
+                                      ArrayRef<StringAttr> passedOn) {
   SmallVector<AxisList> axes(rule.getFactors().size());
   SmallVector<bool> set(rule.getFactors().size(), false);
   auto used = [&](StringAttr a) {
@@ -173,7 +178,7 @@ FunctionPartitioner::deriveFactorAxes(Operation *op,
   bool linear = keepsPartialState(op);
   if (op->getNumResults() > 0 && !linear)
     for (auto [axis, kind] : shardingOfResult(op, 0).unreduced)
-      if (kind == ReductionKind::Sum)
+      if (kind == ReductionKind::Sum && !llvm::is_contained(passedOn, axis))
         pending.push_back(axis);
   auto isSummed = [&](int64_t f) {
     FactorKind k = rule.getFactor(f).kind;
@@ -307,6 +312,27 @@ FailureOr<Value> FunctionPartitioner::reshardAt(Location loc, Value v,
   return result;
 }
 
+SmallVector<AxisList> FunctionPartitioner::partialPassedOn(Operation *op) {
+  SmallVector<unsigned, 2> candidates = passesOnePartial(op);
+  if (candidates.empty() || op->getNumResults() != 1)
+    return {};
+  SmallVector<AxisList> passed(op->getNumOperands());
+  AxisList taken;
+  for (auto [axis, kind] : shardingOfResult(op, 0).unreduced) {
+    if (kind != ReductionKind::Sum)
+      continue;
+    for (unsigned i : candidates) {
+      const TensorSharding &s = shardings.find(op->getOperand(i))->second;
+      if (llvm::is_contained(s.unreduced, std::pair(axis, kind)) &&
+          !llvm::is_contained(taken, axis)) {
+        passed[i].push_back(axis);
+        taken.push_back(axis);
+      }
+    }
+  }
+  return passed;
+}
+
 /// Projects per-factor axes onto one tensor's dimensions.
 static TensorSharding projectDims(ArrayRef<int64_t> factors,
                                   ArrayRef<AxisList> axes) {
@@ -433,7 +459,11 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
   if (getResultShardings(op).size() != op->getNumResults())
     return op->emitOpError()
            << "has no sharding; run -palm-propagate-shardings first";
-  SmallVector<AxisList> axes = deriveFactorAxes(op, rule);
+  SmallVector<AxisList> passed = partialPassedOn(op);
+  AxisList passedOn;
+  for (const AxisList &p : passed)
+    llvm::append_range(passedOn, p);
+  SmallVector<AxisList> axes = deriveFactorAxes(op, rule, passedOn);
   bool linear = keepsPartialState(op);
 
   // Reshard each operand to the split the op computes with.
@@ -441,6 +471,10 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     TensorSharding want = projectDims(rule.getOperandFactors(i), axes);
     if (linear)
       want.unreduced = shardingOfResult(op, 0).unreduced;
+    else if (!passed.empty())
+      for (StringAttr a : passed[i])
+        want.unreduced.push_back({a, ReductionKind::Sum});
+    want.canonicalize(mesh);
     FailureOr<Value> v = reshardTo(op, op->getOperand(i), want,
                                    "operand #" + Twine(i));
     if (failed(v))
@@ -499,6 +533,10 @@ LogicalResult FunctionPartitioner::partitionOp(Operation *op,
     recorded.push_back(shardingOfResult(op, r));
     TensorSharding s =
         computedSharding(rule, r, axes, linear, recorded.back().unreduced, mesh);
+    for (StringAttr a : passedOn)
+      if (!s.uses(a))
+        s.unreduced.push_back({a, ReductionKind::Sum});
+    s.canonicalize(mesh);
     globalTypes[result] = global;
     result.setType(RankedTensorType::get(localShape(global.getShape(), s, mesh),
                                          global.getElementType()));

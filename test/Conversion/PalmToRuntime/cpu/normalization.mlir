@@ -6,7 +6,7 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK: %cst = arith.constant 9.99999974E-6 : f32
   // CHECK: call @palmrt_layer_norm_f32(%{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %c16_i64{{[_0-9]*}}, %c16_i64{{[_0-9]*}}, %cst)
   // CHECK: %[[BASE:.*]] = arith.constant 5.000000e+05 : f32
-  // CHECK: call @palmrt_rope_f32(%{{[0-9]+}}, %{{[0-9]+}}, %c2_i64{{[_0-9]*}}, %c8_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %[[BASE]], %c0_i64{{[_0-9]*}})
+  // CHECK: call @palmrt_rope_f32(%{{[0-9]+}}, %{{[0-9]+}}, %c2_i64{{[_0-9]*}}, %c8_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %[[BASE]], %c0_i64{{[_0-9]*}}, %c0_i32{{[_0-9]*}})
   func.func @norm_rope(%x: tensor<2x8x16xf32>, %s: tensor<16xf32>, %q: tensor<2x8x4x4xf32>) -> (tensor<2x8x16xf32>, tensor<2x8x4x4xf32>) {
     %0 = palm.layer_norm %x, %s {epsilon = 1.0e-05 : f32} : (tensor<2x8x16xf32>, tensor<16xf32>) -> tensor<2x8x16xf32>
     %1 = palm.rope %q {base = 5.0e+05 : f32} : tensor<2x8x4x4xf32>
@@ -49,7 +49,7 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK-LABEL: func.func @palm_forward
   // CHECK: %[[G:.*]] = call @palmrt_group_index(%arg2, %c{{[0-9]+}}_i32{{[_0-9]*}})
   // CHECK: %[[OFF:.*]] = arith.muli %[[G]], %c3_i64
-  // CHECK: call @palmrt_rope_f32(%{{[0-9]+}}, %{{[0-9]+}}, %c1_i64{{[_0-9]*}}, %c3_i64{{[_0-9]*}}, %c2_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %{{.*}}, %[[OFF]])
+  // CHECK: call @palmrt_rope_f32(%{{[0-9]+}}, %{{[0-9]+}}, %c1_i64{{[_0-9]*}}, %c3_i64{{[_0-9]*}}, %c2_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %{{.*}}, %[[OFF]], %c0_i32{{[_0-9]*}})
   func.func @rope_shard(%q: tensor<1x3x2x4xf32>) -> tensor<1x3x2x4xf32> {
     %0 = palm.rope %q {seq_shard = #palm.dim_shard<@mesh, [x], 6>} : tensor<1x3x2x4xf32>
     return %0 : tensor<1x3x2x4xf32>

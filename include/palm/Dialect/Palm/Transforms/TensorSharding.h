@@ -92,7 +92,21 @@ summedAxes(const ShardingRule &rule, unsigned r,
 /// True for ops through which a partial sum stays a partial sum (linear in
 /// each operand, and every operand shares the partial state).
 inline bool keepsPartialState(Operation *op) {
-  return isa<AddOp, ScaleOp, TransposeOp, ReshapeOp>(op);
+  return isa<AddOp, ScaleOp, TransposeOp, ReshapeOp, RopeOp>(op);
+}
+
+/// The operands of a bilinear op that may carry a partial sum through it
+/// (its results are linear in each of them separately: a contraction, a
+/// product, silu's cotangent in the cotangent), one operand per axis:
+/// (sum_i a_i) b = sum_i (a_i b). Empty for every other op. A backward
+/// pass's partial cotangents so reach the parameter gradients and the
+/// layer's input cotangent, where they are reduced once.
+inline SmallVector<unsigned, 2> passesOnePartial(Operation *op) {
+  if (isa<DotGeneralOp, MulOp>(op))
+    return {0, 1};
+  if (isa<SiluGradOp>(op))
+    return {1};
+  return {};
 }
 
 } // namespace mlir::palm
