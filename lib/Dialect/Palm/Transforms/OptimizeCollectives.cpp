@@ -110,47 +110,84 @@ static bool mergeIdentical(Block &block) {
   return changed;
 }
 
-/// Combines small all-reduces of a block that can run together. The
-/// combined op goes where the last member was, so a group closes as soon as
-/// an op uses one of its members' results.
+/// Combines small all-reduces of a block that can run together: each may
+/// run anywhere after its operand is computed and before its result is
+/// first used, so a group is a set whose ranges overlap (a data-parallel
+/// backward pass's gradient reductions, ready layer by layer and used by the
+/// optimizer at the end, become buckets). The combined op goes right after
+/// the last member's operand is computed.
 static bool combineSmallAllReduces(Block &block, int64_t maxBytes) {
   using Key = std::tuple<Attribute, Attribute, Attribute, Type>;
-  llvm::MapVector<Key, SmallVector<AllReduceOp>> open;
-  SmallVector<SmallVector<AllReduceOp>> groups;
-  auto close = [&](Key key) {
-    auto it = open.find(key);
-    if (it == open.end())
-      return;
-    if (it->second.size() > 1)
-      groups.push_back(it->second);
-    open.erase(it);
+  DenseMap<Operation *, int64_t> position;
+  int64_t index = 0;
+  for (Operation &op : block)
+    position[&op] = index++;
+  // Where a value is ready: after its defining op (block arguments and
+  // values from outside are ready at the start).
+  auto ready = [&](Value v) -> int64_t {
+    Operation *def = v.getDefiningOp();
+    return def && def->getBlock() == &block ? position[def] : -1;
   };
+  auto firstUse = [&](Operation *op) {
+    int64_t first = index;
+    for (Operation *user : op->getUsers()) {
+      Operation *inBlock = block.findAncestorOpInBlock(*user);
+      if (inBlock)
+        first = std::min(first, position[inBlock]);
+    }
+    return first;
+  };
+  struct Group {
+    SmallVector<AllReduceOp> members;
+    int64_t latestReady = -1, earliestUse = 0;
+  };
+  llvm::MapVector<Key, SmallVector<Group>> open;
   for (Operation &op : block) {
-    // A use of an open group's result ends that group before this op.
-    for (Value operand : op.getOperands())
-      if (auto reduce = operand.getDefiningOp<AllReduceOp>())
-        for (auto &[key, members] : llvm::make_early_inc_range(open))
-          if (llvm::is_contained(members, reduce)) {
-            close(key);
-            break;
-          }
     auto reduce = dyn_cast<AllReduceOp>(op);
     if (!reduce)
       continue;
     auto type = cast<RankedTensorType>(reduce.getType());
     if (tensorBytes(type.getShape(), type.getElementType()) > maxBytes)
       continue;
+    // An all-reduce of another's result stays where it is: that one may be
+    // combined (and erased) itself.
+    if (reduce.getInput().getDefiningOp<AllReduceOp>())
+      continue;
     Key key = {reduce.getMeshAttr(), reduce.getMeshAxes(),
                reduce.getReductionAttr(), type.getElementType()};
-    open[key].push_back(reduce);
+    int64_t r = ready(reduce.getInput()), u = firstUse(reduce);
+    SmallVector<Group> &groups = open[key];
+    Group *fit = nullptr;
+    for (Group &g : groups)
+      if (r < g.earliestUse && g.latestReady < u) {
+        fit = &g;
+        break;
+      }
+    if (!fit) {
+      groups.push_back(Group{{}, r, u});
+      fit = &groups.back();
+    }
+    fit->members.push_back(reduce);
+    fit->latestReady = std::max(fit->latestReady, r);
+    fit->earliestUse = std::min(fit->earliestUse, u);
   }
+  SmallVector<std::pair<SmallVector<AllReduceOp>, int64_t>> groups;
   for (auto &entry : open)
-    if (entry.second.size() > 1)
-      groups.push_back(entry.second);
+    for (Group &g : entry.second)
+      if (g.members.size() > 1)
+        groups.push_back({g.members, g.latestReady});
 
-  for (ArrayRef<AllReduceOp> group : groups) {
+  SmallVector<Operation *> byPosition(block.getOperations().size());
+  for (auto [op, at] : position)
+    byPosition[at] = op;
+  for (auto &[group, latestReady] : groups) {
     AllReduceOp last = group.back();
-    OpBuilder b(last);
+    // Right after the last operand is computed (at the start without one).
+    OpBuilder b(last.getContext());
+    if (latestReady >= 0)
+      b.setInsertionPointAfter(byPosition[latestReady]);
+    else
+      b.setInsertionPointToStart(&block);
     Location loc = last.getLoc();
     Type element = cast<RankedTensorType>(last.getType()).getElementType();
     SmallVector<Value> flat;

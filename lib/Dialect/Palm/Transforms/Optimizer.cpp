@@ -181,16 +181,27 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn, const Settings &s) {
   if (!step)
     return fn.emitError() << "cannot add the step argument";
 
-  // The global norm's square, in parameter order; the learning rate.
+  // Each gradient is laid out like its parameter before anything reads it:
+  // its reduction is then a reduce-scatter where the parameter is split
+  // (fsdp, palm-2d), and the norm's sums of squares run on the shards.
   b.setInsertionPoint(ret);
+  for (Param &p : params)
+    if (auto sharding = fn.getArgAttrOfType<ShardingAttr>(
+            p.arg.getArgNumber(), PalmDialect::kShardingAttrName))
+      p.grad = ShardingConstraintOp::create(
+          b, named("optimizer.grad." + p.name), p.grad.getType(), p.grad,
+          sharding);
+
+  // The global norm's square, in parameter order; the learning rate.
+  SmallVector<Value> squares;
+  for (Param &p : params)
+    squares.push_back(SumSquaresOp::create(
+        b, named("optimizer.grad_norm." + p.name), f32Scalar, p.grad));
   Value total;
-  for (Param &p : params) {
-    Value sq = SumSquaresOp::create(b, named("optimizer.grad_norm." + p.name),
-                                    f32Scalar, p.grad);
+  for (Value sq : squares)
     total = total ? AddOp::create(b, named("optimizer.grad_norm"), f32Scalar,
                                   total, sq)
                   : sq;
-  }
   Value gradNorm =
       SqrtOp::create(b, named("optimizer.grad_norm"), f32Scalar, total);
   Value lr = LearningRateOp::create(
@@ -221,7 +232,25 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn, const Settings &s) {
     }
     attrs.push_back(a.getDictionary(ctx));
   };
-  for (Param &p : params) {
+  // Every tensor's sums of squares come before any update reads them, so
+  // that their reductions (one per tensor) can run as one collective.
+  struct Moments {
+    AdafactorMomentsOp moments;
+    Value paramSq;
+  };
+  SmallVector<Moments> firstHalves;
+  if (!s.adamw)
+    for (Param &p : params) {
+      Location at = named("optimizer." + p.name);
+      Type type = p.arg.getType();
+      auto moments = AdafactorMomentsOp::create(
+          b, at, TypeRange{type, f32Scalar}, p.grad, p.first, total, step,
+          /*decay_rate=*/b.getF32FloatAttr(0.8f),
+          b.getF32FloatAttr(s.epsilon), b.getF32FloatAttr(s.maxNorm));
+      Value paramSq = SumSquaresOp::create(b, at, f32Scalar, p.arg);
+      firstHalves.push_back({moments, paramSq});
+    }
+  for (auto [i, p] : llvm::enumerate(params)) {
     Location at = named("optimizer." + p.name);
     Type type = p.arg.getType();
     if (s.adamw) {
@@ -235,11 +264,7 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn, const Settings &s) {
       addResult(update.getNewV(), "updated.opt.v." + p.name, p.second);
       continue;
     }
-    auto moments = AdafactorMomentsOp::create(
-        b, at, TypeRange{type, f32Scalar}, p.grad, p.first, total, step,
-        /*decay_rate=*/b.getF32FloatAttr(0.8f), b.getF32FloatAttr(s.epsilon),
-        b.getF32FloatAttr(s.maxNorm));
-    Value paramSq = SumSquaresOp::create(b, at, f32Scalar, p.arg);
+    auto [moments, paramSq] = firstHalves[i];
     auto apply = AdafactorApplyOp::create(
         b, at, TypeRange{type, type}, p.arg, p.grad, moments.getNewV(),
         p.second, total, moments.getUpdateSumSquares(), paramSq, lr,
