@@ -173,10 +173,10 @@ TEST_F(TokenFiles, EvaluationBatchesReadTheirStream) {
   ASSERT_TRUE(source.ok()) << source.status();
   for (int64_t row = 0; row < 3; ++row)
     for (int64_t p = 0; p <= 4; ++p)
-      EXPECT_EQ(*(*source)->token(2, row, p),
-                static_cast<int64_t>(
-                    dataOffset(11, 2, row, 36, DataStream::Eval)) +
-                    p);
+      EXPECT_EQ(
+          *(*source)->token(2, row, p),
+          static_cast<int64_t>(dataOffset(11, 2, row, 36, DataStream::Eval)) +
+              p);
 }
 
 TEST_F(TokenFiles, ShardsOfEveryMeshAssembleOneBatch) {

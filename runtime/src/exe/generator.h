@@ -85,8 +85,8 @@ enum class DataStream : uint32_t { Train = 1, Eval = 2 };
 /// 0x64617461), counter = (row, step, 0, stream)), (w0 + 2^32 w1) mod
 /// windows. The last counter word keeps it apart from the parameter and token
 /// streams, and the evaluation batches apart from the training ones.
-uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row,
-                    uint64_t windows, DataStream stream = DataStream::Train);
+uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row, uint64_t windows,
+                    DataStream stream = DataStream::Train);
 
 /// Fills device `rank`'s local shard of the tokens ([batch, seq]; `shift` 0)
 /// or targets (`shift` 1) input `t` (i32 or i64; padding zero) from

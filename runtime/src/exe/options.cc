@@ -112,8 +112,8 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
         return s;
       int64_t *field = name == "--eval-every" ? &o.evalEvery : &o.evalBatches;
       if (!absl::SimpleAtoi(value, field) || *field <= 0)
-        return absl::InvalidArgumentError(absl::StrCat(
-            name, " wants a positive integer, not '", value, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, " wants a positive integer, not '", value, "'"));
       (name == "--eval-every" ? evalEveryGiven : evalBatchesGiven) = true;
     } else if (name == "--seed") {
       if (absl::Status s = takeValue(); !s.ok())

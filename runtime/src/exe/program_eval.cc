@@ -26,9 +26,9 @@ absl::Status Program::prepareEvaluation() {
         "result of that name");
   bool updatesParameters = false;
   for (const TensorSpec &r : info.results)
-    updatesParameters |= r.aliases >= 0 &&
-                         info.args[static_cast<size_t>(r.aliases)].kind ==
-                             TensorKind::Param;
+    updatesParameters |=
+        r.aliases >= 0 &&
+        info.args[static_cast<size_t>(r.aliases)].kind == TensorKind::Param;
   if (!updatesParameters)
     return absl::InvalidArgumentError(
         "--eval-data needs a training step, but no result of the program "
@@ -90,8 +90,7 @@ void Program::evaluate(int64_t step) {
   if (process().rank != 0)
     return;
   double heldoutLoss = sum / static_cast<double>(options.evalBatches);
-  std::printf("%s\n",
-              evalLine(step, heldoutLoss, options.evalBatches).c_str());
+  std::printf("%s\n", evalLine(step, heldoutLoss, options.evalBatches).c_str());
   std::fflush(stdout);
   if (metrics) {
     std::fprintf(metrics.get(), "%s\n",
