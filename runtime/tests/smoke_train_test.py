@@ -12,7 +12,12 @@ of data=D. This script checks:
   * --metrics appends one JSON object per step;
   * --data: the tokens and targets of a token file are those palm_tokens.py
     predicts, on 1 and 2 processes; malformed files and a vocabulary larger
-    than the model's are refused with the file named.
+    than the model's are refused with the file named;
+  * --eval-data/--eval-every/--eval-batches: an eval line (and a --metrics
+    object) after every N-th and the last step, whose loss is that of the
+    step's updated parameters; training with evaluation prints the same step
+    lines and saves the same outputs as without, on 1 and 2 processes; flag
+    misuse and a program that updates no parameter are refused.
 
 Usage: smoke_train_test.py --bin-dir DIR --work-dir DIR [--mpirun PATH]
 Exit status 0 on success, 1 on a failed check, 77 when nothing could run.
@@ -176,6 +181,103 @@ def check_data(runner, work, mpirun):
           "--data with --inputs is refused")
 
 
+EVAL_LINE = re.compile(
+    r"^eval step (\d+) heldout_loss (-?[0-9.]+) \((\d+) batch(?:es)?\)$")
+
+
+def numbers(line):
+    """A step line's loss, grad_norm and lr, as printed."""
+    return line.split(" tokens/s ")[0]
+
+
+def check_eval(runner, work, mpirun):
+    rng = np.random.default_rng(1)
+    path = f"{work}/heldout.tok"
+    pt.write_tokens(path, rng.integers(0, 50, size=100), 50)
+    meshes = [("1", None)] + ([("2", 2)] if mpirun else [])
+    for mesh, np_ in meshes:
+        common = ["--steps", "5", "--seed", "3"]
+        rc, plain, err, _ = runner.run(mesh, np_, common + [
+            "--save-outputs", f"{work}/plain{mesh}"])
+        if not check(rc == 0, "5 steps run (rc %d: %s)" % (rc, err)):
+            return
+        metrics = f"{work}/eval{mesh}.jsonl"
+        rc, out, err, _ = runner.run(mesh, np_, common + [
+            "--save-outputs", f"{work}/eval{mesh}", "--metrics", metrics,
+            "--eval-data", path, "--eval-every", "2", "--eval-batches", "3"])
+        if not check(rc == 0, "5 steps with --eval-every 2 run on %s "
+                     "process(es) (rc %d: %s)" % (mesh, rc, err)):
+            return
+        lines = [l for l in out.splitlines()
+                 if l.startswith("step ") or l.startswith("eval ")]
+        kinds = [re.sub(r"^eval step (\d+) .*", r"eval \1",
+                        re.sub(r"^step (\d+) .*", r"step \1", l))
+                 for l in lines]
+        check(kinds == ["step 1", "step 2", "eval 2", "step 3", "step 4",
+                        "eval 4", "step 5", "eval 5"],
+              "eval lines follow steps 2, 4 and the last: %r" % kinds)
+        check([numbers(l) for l in plain.splitlines()
+               if l.startswith("step ")] ==
+              [numbers(l) for l in lines if l.startswith("step ")],
+              "the step lines are those of training without evaluation")
+        for line in lines:
+            m = EVAL_LINE.match(line)
+            if not line.startswith("eval "):
+                continue
+            if not check(m, "an eval line: %r" % line):
+                continue
+            k = int(m.group(1))
+            # The loss of the parameters after step k: w = 1 - 0.1 k(k+1)/2.
+            want = 4 * (1 - 0.1 * k * (k + 1) / 2)
+            check(close(float(m.group(2)), want, 1e-5) and m.group(3) == "3",
+                  "eval at step %d: loss %s of the updated parameters is %g "
+                  "(3 batches)" % (k, m.group(2), want))
+        a = load_global(f"{work}/plain{mesh}", "outputs")
+        b = load_global(f"{work}/eval{mesh}", "outputs")
+        check(sorted(a) == sorted(b) and
+              all(np.array_equal(a[n], b[n]) for n in a),
+              "--save-outputs is bit for bit the same with evaluation")
+        records = [json.loads(l) for l in open(metrics)]
+        held = [(r["step"], r["heldout_loss"]) for r in records
+                if "heldout_loss" in r]
+        check([k for k, _ in held] == [2, 4, 5] and
+              all(set(r) == {"step", "heldout_loss"} for r in records
+                  if "heldout_loss" in r) and len(records) == 8 and
+              all(close(l, 4 * (1 - 0.1 * k * (k + 1) / 2), 1e-6)
+                  for k, l in held),
+              "--metrics has {step, heldout_loss} after steps 2, 4, 5: %s"
+              % held)
+
+    rc, out, err, _ = runner.run("1", None, ["--steps", "2", "--eval-data",
+                                             path, "--eval-batches", "1"])
+    kinds = [l for l in out.splitlines() if l.startswith("eval ")]
+    check(rc == 0 and len(kinds) == 1 and
+          kinds[0].startswith("eval step 2 ") and
+          kinds[0].endswith("(1 batch)"),
+          "without --eval-every, one evaluation after the last step: %r"
+          % kinds)
+    for args, message in [
+            (["--eval-every", "2"],
+             "--eval-every needs --eval-data FILE"),
+            (["--eval-data", path, "--eval-every", "0"],
+             "--eval-every wants a positive integer, not '0'"),
+            (["--eval-data", path, "--eval-batches", "x"],
+             "--eval-batches wants a positive integer, not 'x'"),
+            (["--eval-data", path, "--inputs", work],
+             "--eval-data cannot be combined with --inputs")]:
+        rc, out, err, _ = runner.run("1", None, args)
+        check(rc == 2 and message in err, "%s is refused: %r"
+              % (" ".join(args), err.strip()))
+    rc, out, err, _ = runner.run("1", None, ["--eval-data", f"{work}/none"])
+    check(rc == 1 and f"{work}/none" in err,
+          "a missing --eval-data file is named: %r" % err.strip())
+    forward = Runner(runner.bin_dir, mpirun)
+    rc, out, err, _ = forward.run("1x1", None, ["--eval-data", path,
+                                                "--eval-every", "1"])
+    check(rc == 1 and "no result of the program updates a parameter" in err,
+          "a forward program cannot be evaluated: %r" % err.strip())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin-dir", required=True)
@@ -190,6 +292,7 @@ def main():
     runner = TrainRunner(args.bin_dir, mpirun)
     check_loop(runner, work)
     check_data(runner, work, mpirun)
+    check_eval(runner, work, mpirun)
     print("%d check(s) failed" % len(FAILURES) if FAILURES else "all passed")
     return 1 if FAILURES else 0
 

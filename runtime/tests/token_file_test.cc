@@ -154,6 +154,31 @@ TEST(DataOffsets, DeterministicSpreadAndKeyed) {
   EXPECT_EQ(dataOffset(5, 2, 3, 999), draw % 999);
 }
 
+TEST(DataOffsets, EvaluationHasItsOwnStream) {
+  // --eval-data's batch e reads counter (row, e, 0, 2): not a training step's
+  // windows, and the same whatever step training has reached.
+  PhiloxBlock r = philox4x32({3, 2, 0, 2}, {5, 0x64617461});
+  uint64_t draw = (static_cast<uint64_t>(r[1]) << 32) | r[0];
+  EXPECT_EQ(dataOffset(5, 2, 3, 999, DataStream::Eval), draw % 999);
+  EXPECT_NE(dataOffset(5, 1, 0, 1u << 30, DataStream::Eval),
+            dataOffset(5, 1, 0, 1u << 30, DataStream::Train));
+}
+
+TEST_F(TokenFiles, EvaluationBatchesReadTheirStream) {
+  std::vector<uint32_t> tokens(40);
+  for (uint32_t i = 0; i < 40; ++i)
+    tokens[i] = i;
+  std::string file = write("e", tokenBytes(tokens, 2, 40));
+  auto source = FileTokens::open(file, 11, 4, 40, DataStream::Eval);
+  ASSERT_TRUE(source.ok()) << source.status();
+  for (int64_t row = 0; row < 3; ++row)
+    for (int64_t p = 0; p <= 4; ++p)
+      EXPECT_EQ(
+          *(*source)->token(2, row, p),
+          static_cast<int64_t>(dataOffset(11, 2, row, 36, DataStream::Eval)) +
+              p);
+}
+
 TEST_F(TokenFiles, ShardsOfEveryMeshAssembleOneBatch) {
   // 40 tokens, vocab 40, token i = i: a window's tokens are its offsets.
   std::vector<uint32_t> tokens(40);

@@ -59,17 +59,20 @@ def read_tokens(path):
     return tokens.astype(np.int64), vocab
 
 
-def batch_offsets(seed, k, rows, count, seq):
-    """The window start of each of `rows` rows at step k (uint64 [rows])."""
+def batch_offsets(seed, k, rows, count, seq, stream=1):
+    """The window start of each of `rows` rows at step k (uint64 [rows]);
+    stream 2 gives --eval-data's batch k."""
     r = np.arange(rows, dtype=np.uint64)
-    w = philox4x32_10((r, k, 0, 1), (seed, DATA_KEY_WORD))
+    w = philox4x32_10((r, k, 0, stream), (seed, DATA_KEY_WORD))
     draw = (w[1].astype(np.uint64) << np.uint64(32)) | w[0].astype(np.uint64)
     return draw % np.uint64(count - seq)
 
 
-def batch(tokens, seed, k, rows, seq):
-    """(tokens, targets), int64 [rows, seq], of step k from a token array."""
+def batch(tokens, seed, k, rows, seq, stream=1):
+    """(tokens, targets), int64 [rows, seq], of step k from a token array
+    (stream 2: of --eval-data's batch k)."""
     tokens = np.asarray(tokens, dtype=np.int64)
-    starts = batch_offsets(seed, k, rows, tokens.size, seq).astype(np.int64)
+    starts = batch_offsets(seed, k, rows, tokens.size, seq,
+                           stream).astype(np.int64)
     windows = tokens[starts[:, None] + np.arange(seq + 1)[None, :]]
     return windows[:, :-1].copy(), windows[:, 1:].copy()

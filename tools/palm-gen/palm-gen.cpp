@@ -54,6 +54,11 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     seqOverride("seq", cl::desc("Override the sequence length"),
                 cl::value_desc("n"), cl::cat(genCategory));
+static cl::opt<std::string> vocabOverride(
+    "vocab",
+    cl::desc("Override the vocabulary size (a tokenizer's, e.g. the demo's "
+             "2048)"),
+    cl::value_desc("n"), cl::cat(genCategory));
 static cl::opt<std::string> outputFile("o", cl::desc("Output file"),
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(genCategory));
@@ -128,7 +133,7 @@ static std::string listNames(llvm::ArrayRef<llvm::StringRef> names) {
   return text;
 }
 
-/// Parses a positive --batch/--seq value.
+/// Parses a positive --batch/--seq/--vocab value.
 static llvm::Expected<int64_t> parsePositive(llvm::StringRef flag,
                                              llvm::StringRef text) {
   int64_t value;
@@ -183,7 +188,8 @@ static llvm::Expected<ModelConfig> loadConfig() {
   }
   for (auto [flag, text, field] :
        {std::make_tuple("batch", &batchOverride, &config.batch),
-        std::make_tuple("seq", &seqOverride, &config.seq)}) {
+        std::make_tuple("seq", &seqOverride, &config.seq),
+        std::make_tuple("vocab", &vocabOverride, &config.vocab)}) {
     if (!text->getNumOccurrences())
       continue;
     llvm::Expected<int64_t> value = parsePositive(flag, *text);

@@ -137,11 +137,12 @@ int64_t syntheticToken(uint64_t seed, uint64_t step, int64_t sequence,
   return static_cast<int64_t>(r[0] % static_cast<uint64_t>(vocab));
 }
 
-uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row,
-                    uint64_t windows) {
-  PhiloxBlock r = philox4x32(
-      {static_cast<uint32_t>(row), static_cast<uint32_t>(step), 0, 1},
-      {static_cast<uint32_t>(seed), 0x64617461u});
+uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row, uint64_t windows,
+                    DataStream stream) {
+  PhiloxBlock r =
+      philox4x32({static_cast<uint32_t>(row), static_cast<uint32_t>(step), 0,
+                  static_cast<uint32_t>(stream)},
+                 {static_cast<uint32_t>(seed), 0x64617461u});
   return ((static_cast<uint64_t>(r[1]) << 32) | r[0]) % windows;
 }
 

@@ -76,12 +76,17 @@ private:
   int64_t vocab;
 };
 
+/// The streams of windows a token file gives: the training batches of
+/// --data and the held-out batches of --eval-data.
+enum class DataStream : uint32_t { Train = 1, Eval = 2 };
+
 /// Where row `row` of step `step` starts in a token file with `windows`
 /// (count - seq) possible starts: with (w0, w1) = Philox(key = (seed,
-/// 0x64617461), counter = (row, step, 0, 1)), (w0 + 2^32 w1) mod windows. The
-/// last counter word keeps it apart from the parameter and token streams.
-uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row,
-                    uint64_t windows);
+/// 0x64617461), counter = (row, step, 0, stream)), (w0 + 2^32 w1) mod
+/// windows. The last counter word keeps it apart from the parameter and token
+/// streams, and the evaluation batches apart from the training ones.
+uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row, uint64_t windows,
+                    DataStream stream = DataStream::Train);
 
 /// Fills device `rank`'s local shard of the tokens ([batch, seq]; `shift` 0)
 /// or targets (`shift` 1) input `t` (i32 or i64; padding zero) from

@@ -26,6 +26,13 @@ Runs a program compiled by palm-compile: N must equal the devices of its mesh.
                        the synthetic token stream
   --data FILE          read tokens and targets from the token file FILE
                        (docs/data.md) instead of the synthetic stream
+  --eval-data FILE     evaluate the held-out loss on the token file FILE:
+                       the loss of --eval-batches fixed batches of it, with
+                       the parameters of that step, which then go on
+                       training unchanged (docs/runtime.md)
+  --eval-every N       ... every N steps and after the last (without it: only
+                       after the last step)
+  --eval-batches B     batches per evaluation (default 4)
   --save-weights DIR   write the parameters used to DIR before the first step
   --save-outputs DIR   after the last step, write every result and that step's
                        tokens and targets to DIR
@@ -39,13 +46,15 @@ Rank 0 prints one line per step:
   step <k> loss <l> [grad_norm <g> lr <r>] tokens/s <t> [mfu <m>%%] step_time <s> s collectives <c> s (<c/s>%%)
 (grad_norm, lr: the program's results of those names, where it has them;
 mfu: the program's model FLOPs per step over the time and the devices' peak,
-where both are known: --peak-flops, or the GPU's.)
+where both are known: --peak-flops, or the GPU's.) With --eval-data, also:
+  eval step <k> heldout_loss <l> (<B> batches)
 )";
 
 } // namespace
 
 absl::StatusOr<Options> parseFlags(int argc, char **argv) {
   Options o;
+  bool evalEveryGiven = false, evalBatchesGiven = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -82,6 +91,8 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
       text = &o.trace;
     else if (name == "--data")
       text = &o.data;
+    else if (name == "--eval-data")
+      text = &o.evalData;
     else if (name == "--metrics")
       text = &o.metrics;
     if (text) {
@@ -96,6 +107,14 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
       if (!absl::SimpleAtoi(value, &o.steps) || o.steps < 0)
         return absl::InvalidArgumentError(absl::StrCat(
             "--steps wants a non-negative integer, not '", value, "'"));
+    } else if (name == "--eval-every" || name == "--eval-batches") {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      int64_t *field = name == "--eval-every" ? &o.evalEvery : &o.evalBatches;
+      if (!absl::SimpleAtoi(value, field) || *field <= 0)
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, " wants a positive integer, not '", value, "'"));
+      (name == "--eval-every" ? evalEveryGiven : evalBatchesGiven) = true;
     } else if (name == "--seed") {
       if (absl::Status s = takeValue(); !s.ok())
         return s;
@@ -118,6 +137,14 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
   if (!o.data.empty() && !o.inputs.empty())
     return absl::InvalidArgumentError(
         "--data and --inputs both replace the synthetic tokens; give one");
+  if (o.evalData.empty() && (evalEveryGiven || evalBatchesGiven))
+    return absl::InvalidArgumentError(
+        absl::StrCat(evalEveryGiven ? "--eval-every" : "--eval-batches",
+                     " needs --eval-data FILE, the held-out tokens"));
+  // Evaluating overwrites the inputs, which --inputs reads only once.
+  if (!o.evalData.empty() && !o.inputs.empty())
+    return absl::InvalidArgumentError(
+        "--eval-data cannot be combined with --inputs");
   return o;
 }
 

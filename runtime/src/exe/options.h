@@ -20,6 +20,11 @@ struct Options {
   std::string weights, inputs, saveWeights, saveOutputs, trace;
   /// --data: a token file replacing the synthetic stream.
   std::string data;
+  /// --eval-data: the held-out token file; evaluated every `evalEvery` steps
+  /// (0: only after the last step) on `evalBatches` batches.
+  std::string evalData;
+  int64_t evalEvery = 0;
+  int64_t evalBatches = 4;
   /// --metrics: the JSON-lines file rank 0 appends a line to per step.
   std::string metrics;
   /// --peak-flops: FLOP/s of one device, for the MFU; 0 when not given.

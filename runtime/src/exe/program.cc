@@ -173,6 +173,10 @@ void Program::commitAliases() {
   if (!aliasesPending)
     return;
   aliasesPending = false;
+  swapAliases();
+}
+
+void Program::swapAliases() {
   for (const TensorSpec &r : info.results) {
     if (r.aliases < 0)
       continue;
@@ -217,18 +221,24 @@ absl::Status Program::readInputs() {
 }
 
 void Program::fillInputs(int64_t step) {
+  fillInputsFrom(step, options.inputs.empty() ? tokenSource.get() : nullptr,
+                 step);
+}
+
+void Program::fillInputsFrom(int64_t step, const TokenSource *source,
+                             int64_t tokenStep) {
   for (const TensorSpec *t : info.argsOfKind(TensorKind::Step)) {
     *static_cast<float *>(bufferOf(*t)) = static_cast<float>(step);
     if (absl::Status s = upload(*t); !s.ok())
       fatal(s.message());
   }
-  if (!options.inputs.empty())
+  if (!source)
     return;
   for (auto [t, shift] : {std::pair{tokens, 0}, {targets, 1}}) {
     if (!t)
       continue;
     // A bad token in --data is found here, by the rank whose shard holds it.
-    if (absl::Status s = fillTokens(info, *t, rank(), *tokenSource, step, shift,
+    if (absl::Status s = fillTokens(info, *t, rank(), *source, tokenStep, shift,
                                     bufferOf(*t));
         !s.ok())
       fatal(s.message());

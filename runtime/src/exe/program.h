@@ -82,6 +82,12 @@ private:
   int64_t vocab = 0;
   /// Where tokens and targets come from (unless --inputs).
   std::unique_ptr<TokenSource> tokenSource;
+  /// --eval-data's held-out batches, batch e = 1..B as the "step".
+  std::unique_ptr<TokenSource> evalSource;
+  /// The parameter and state arguments, and memory of the same device (host
+  /// or GPU) that holds their values while an evaluation runs.
+  std::vector<const TensorSpec *> trained;
+  std::vector<void *> snapshot;
   /// --metrics, open on rank 0 only.
   struct CloseFile {
     void operator()(std::FILE *f) const { std::fclose(f); }
@@ -107,6 +113,22 @@ private:
   /// buffers (host copies and device memory alike), so results keep the last
   /// step's values until the next step starts.
   void commitAliases();
+  /// Swaps every aliased argument's buffers with its result's; its own
+  /// inverse.
+  void swapAliases();
+  /// --eval-data: checks the program, opens the file, allocates the snapshot.
+  absl::Status prepareEvaluation();
+  /// The held-out loss of the parameters after step `step`, printed and
+  /// written to --metrics by rank 0. Every parameter, state and aliased
+  /// result is as it was before, so training goes on bit for bit as
+  /// without it; the other results hold the last held-out batch's.
+  void evaluate(int64_t step);
+  /// Whether --eval-data evaluates after step `step`.
+  bool evaluatesAfter(int64_t step) const {
+    return evalSource && step > 0 &&
+           (step == options.steps ||
+            (options.evalEvery > 0 && step % options.evalEvery == 0));
+  }
   /// The token source of --data or the synthetic stream; --metrics.
   absl::Status openTokenSource();
   absl::Status openMetrics();
@@ -131,6 +153,12 @@ private:
                            bool outputs, const std::string &run);
   /// Writes step `step`'s step scalars, tokens and targets.
   void fillInputs(int64_t step);
+  /// Writes `step` into the step scalars and the tokens and targets of
+  /// `tokenStep` of `source` (null: only the step scalars).
+  void fillInputsFrom(int64_t step, const TokenSource *source,
+                      int64_t tokenStep);
+  /// One call of the compiled entry, bracketed for the device; its seconds.
+  double callEntry();
   /// Reads every input argument from --inputs.
   absl::Status readInputs();
   /// The "run" member of the index files.

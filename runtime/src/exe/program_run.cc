@@ -76,6 +76,7 @@ bool Program::prepare() {
 
   if (!agreeOnStatus(initParameters()).ok() ||
       !agreeOnStatus(openTokenSource()).ok() ||
+      !agreeOnStatus(prepareEvaluation()).ok() ||
       !agreeOnStatus(openMetrics()).ok())
     return false;
   if (!options.inputs.empty() && !agreeOnStatus(readInputs()).ok())
@@ -130,39 +131,48 @@ StepReport Program::report(int64_t step, double seconds, double peak) {
   return r;
 }
 
+double Program::callEntry() {
+  ctx->collectiveSeconds = 0;
+  ctx->collectiveCalls = 0;
+  double start = nowSeconds();
+  if (device)
+    device->beginStep();
+  entry(pointers.data(), arenaPointer, ctx.get());
+  if (device) {
+    // The step ends when the device is done with it.
+    StepTimes times = device->finishStep();
+    ctx->collectiveSeconds = times.collectiveSeconds;
+    ctx->collectiveCalls = times.collectives;
+  }
+  return nowSeconds() - start;
+}
+
 void Program::runSteps() {
   double peak = peakFlops();
   for (int64_t step = 1; step <= options.steps; ++step) {
     commitAliases();
     fillInputs(step);
-    ctx->collectiveSeconds = 0;
-    ctx->collectiveCalls = 0;
     double start = nowSeconds();
-    if (device)
-      device->beginStep();
-    entry(pointers.data(), arenaPointer, ctx.get());
-    if (device) {
-      // The step ends when the device is done with it.
-      StepTimes times = device->finishStep();
-      ctx->collectiveSeconds = times.collectiveSeconds;
-      ctx->collectiveCalls = times.collectives;
-    }
-    double end = nowSeconds();
+    double end = start + callEntry();
     aliasesPending = true;
     if (tracer)
       tracer->complete(absl::StrCat("step ", step), "step", start, end,
                        absl::StrCat("\"collectives\":", ctx->collectiveCalls));
-    if (process().rank != 0)
-      continue;
-    StepReport r = report(step, end - start, peak);
-    std::printf("%s\n", stepLine(r).c_str());
-    std::fflush(stdout);
-    if (metrics) {
-      // One flushed line per step: a reader tailing the file, or a job that
-      // dies later, sees every finished step.
-      std::fprintf(metrics.get(), "%s\n", metricsLine(r).c_str());
-      std::fflush(metrics.get());
+    if (process().rank == 0) {
+      StepReport r = report(step, end - start, peak);
+      std::printf("%s\n", stepLine(r).c_str());
+      std::fflush(stdout);
+      if (metrics) {
+        // One flushed line per step: a reader tailing the file, or a job that
+        // dies later, sees every finished step.
+        std::fprintf(metrics.get(), "%s\n", metricsLine(r).c_str());
+        std::fflush(metrics.get());
+      }
     }
+    // The last step's evaluation waits until --save-outputs has the step's
+    // results (finish).
+    if (step < options.steps && evaluatesAfter(step))
+      evaluate(step);
   }
 }
 
@@ -175,6 +185,8 @@ bool Program::finish() {
              .ok())
       return false;
   }
+  if (evaluatesAfter(options.steps))
+    evaluate(options.steps);
   return !tracer ||
          agreeOnStatus(tracer->write(rankTracePath(options.trace, rank())))
              .ok();

@@ -29,16 +29,26 @@ std::string stepLine(const StepReport &r) {
   return line;
 }
 
+namespace {
+
+/// Appends `, "name": v` to a metrics line; nothing when v is absent.
+void appendMember(std::string &line, const char *name,
+                  std::optional<double> v) {
+  if (!v)
+    return;
+  if (std::isfinite(*v))
+    // 9 digits: an f32 result reads back as itself.
+    absl::StrAppendFormat(&line, ", \"%s\": %.9g", name, *v);
+  else
+    absl::StrAppendFormat(&line, ", \"%s\": null", name);
+}
+
+} // namespace
+
 std::string metricsLine(const StepReport &r) {
   std::string line = absl::StrCat("{\"step\": ", r.step);
   auto add = [&](const char *name, std::optional<double> v) {
-    if (!v)
-      return;
-    if (std::isfinite(*v))
-      // 9 digits: an f32 result reads back as itself.
-      absl::StrAppendFormat(&line, ", \"%s\": %.9g", name, *v);
-    else
-      absl::StrAppendFormat(&line, ", \"%s\": null", name);
+    appendMember(line, name, v);
   };
   add("loss", r.loss);
   add("grad_norm", r.gradNorm);
@@ -46,6 +56,19 @@ std::string metricsLine(const StepReport &r) {
   add("tokens_per_s", r.tokensPerSecond);
   add("step_s", r.seconds);
   add("mfu", r.mfu);
+  line += "}";
+  return line;
+}
+
+std::string evalLine(int64_t step, double heldoutLoss, int64_t batches) {
+  return absl::StrFormat("eval step %d heldout_loss %.6f (%d %s)", step,
+                         heldoutLoss, batches,
+                         batches == 1 ? "batch" : "batches");
+}
+
+std::string evalMetricsLine(int64_t step, double heldoutLoss) {
+  std::string line = absl::StrCat("{\"step\": ", step);
+  appendMember(line, "heldout_loss", heldoutLoss);
   line += "}";
   return line;
 }

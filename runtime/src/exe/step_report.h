@@ -28,6 +28,12 @@ std::string stepLine(const StepReport &report);
 /// that is not finite is written as null (JSON has no NaN).
 std::string metricsLine(const StepReport &report);
 
+/// "eval step 100 heldout_loss 4.123456 (4 batches)".
+std::string evalLine(int64_t step, double heldoutLoss, int64_t batches);
+
+/// {"step": 100, "heldout_loss": ...}, as metricsLine writes numbers.
+std::string evalMetricsLine(int64_t step, double heldoutLoss);
+
 } // namespace palmrt
 
 #endif // PALMRT_SRC_EXE_STEP_REPORT_H
