@@ -210,22 +210,33 @@ def check_train_step(torch, exe, c, opt, threads, steps=3):
         print("check: step %d palm vs pytorch: %s" % (k, ", ".join(errs)))
     updated, _ = palm_shards.load_shards(
         last, names=["updated." + n for n in trainer.weights])
-    worst, worst_name = 0.0, ""
+    # AdamW moves an element by about lr * sign(g) wherever |g| >> eps, so
+    # an element whose gradient nearly cancels (rounding noise in f32) can
+    # move differently in the two systems: a few per million do (measured
+    # up to 2% of the tensor's largest move on small). The check is
+    # therefore on the whole tensor: |palm - pytorch| over |move| (2-norms)
+    # within 1e-3 (measured <= 4e-4 on small); the largest single element
+    # is reported for information.
+    worst, worst_name, worst_elem, elem_name = 0.0, "", 0.0, ""
     for name, w in trainer.weights.items():
         mine = w.detach().numpy()
-        moved = float(np.max(np.abs(mine - weights[name])))
-        err = float(np.max(np.abs(updated["updated." + name] - mine)))
-        frac = err / moved if moved else (0.0 if err == 0 else math.inf)
+        move = mine - weights[name]
+        diff = updated["updated." + name] - mine
+        norm = float(np.linalg.norm(move))
+        frac = (float(np.linalg.norm(diff)) / norm if norm else
+                (0.0 if not diff.any() else math.inf))
+        elem = (float(np.max(np.abs(diff))) / float(np.max(np.abs(move)))
+                if norm else frac)
         if frac >= worst:
             worst, worst_name = frac, name
-    # AdamW's update is about lr * sign(g) where |g| >> eps, so elements
-    # whose gradient is rounding noise may move differently; 1% of the
-    # largest move is far below that and far above f32 noise elsewhere.
-    good = worst <= 1e-2
+        if elem >= worst_elem:
+            worst_elem, elem_name = elem, name
+    good = worst <= 1e-3
     ok = ok and good
-    print("check: parameters after step %d: max |palm - pytorch| is %.2e of "
-          "the largest move of that tensor (%s): %s" % (
-              steps, worst, worst_name, "ok" if good else "MISMATCH"))
+    print("check: parameters after step %d: |palm - pytorch| is %.2e of "
+          "|move| (2-norms, worst tensor %s; largest element %.2e of the "
+          "largest move, %s): %s" % (steps, worst, worst_name, worst_elem,
+                                    elem_name, "ok" if good else "MISMATCH"))
     return ok
 
 
