@@ -307,6 +307,12 @@ def summarize_trace(path, skip, top):
 
 # ---------------------------------------------------------------- main
 
+def progress(text):
+    """A progress line on stderr (the table goes to stdout)."""
+    sys.stdout.flush()
+    print("%s: %s" % (PROG, text), file=sys.stderr, flush=True)
+
+
 def import_torch_or_reexec(venv):
     """torch, or None; when it is not importable here and venv holds a
     python, re-runs this script under it (once)."""
@@ -444,6 +450,8 @@ def main():
     for threads in args.threads:
         torch_rate = palm_rate = None
         if torch:
+            progress("timing PyTorch, %d thread(s), load %s" % (
+                threads, load_average_text()))
             steps, fwd_bwd, loss = time_torch(torch, cfg, opt, threads,
                                               args.warmup, args.runs)
             load = load_average_text().split()[0]
@@ -464,6 +472,8 @@ def main():
                 trace = os.path.join(tempfile.mkdtemp(prefix="palm-trace-"),
                                      "t%d.json" % threads)
                 extra += ["--trace", trace]
+            progress("timing palm, %d thread(s), load %s" % (
+                threads, load_average_text()))
             cmd, rates, steady = time_palm(args.palm_exe, args.palm_steps,
                                            args.palm_skip, threads, extra,
                                            PROG)
