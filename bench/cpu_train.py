@@ -340,13 +340,22 @@ def versions_text(torch, build):
         parts.append("numpy %s" % numpy.__version__)
     except ImportError:
         pass
+    try:   # palm's runtime dlopens this OpenBLAS for its GEMMs
+        import ctypes
+        blas = ctypes.CDLL("libopenblas.so.0")
+        blas.openblas_get_config.restype = ctypes.c_char_p
+        parts.append("palm's BLAS: %s" % blas.openblas_get_config().decode(
+            "ascii", "replace").strip())
+    except (OSError, AttributeError):
+        pass
     try:
         head = subprocess.run(
             ["git", "-C", os.path.dirname(os.path.abspath(build)),
              "log", "-1", "--format=%h %cs"], stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, universal_newlines=True).stdout.strip()
         if head:
-            parts.append("palm %s (source of %s)" % (head, build))
+            parts.append("palm: HEAD %s of the tree holding %s (the build "
+                         "itself is not stamped)" % (head, build))
     except OSError:
         pass
     return ", ".join(parts)
