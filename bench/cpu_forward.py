@@ -30,217 +30,19 @@ when --palm-exe is given) and exits 0. This is a benchmark, not a test.
 """
 
 import argparse
-import json
-import math
 import os
-import platform
-import re
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 
-PRESETS = {
-    "tiny": {"layers": 2, "d_model": 16, "heads": 4, "kv_heads": 1,
-             "head_dim": 4, "d_ff": 64, "vocab": 32, "seq": 8, "batch": 2},
-    "small": {"layers": 4, "d_model": 512, "heads": 8, "kv_heads": 1,
-              "head_dim": 64, "d_ff": 2048, "vocab": 8192, "seq": 256,
-              "batch": 4},
-}
-DEFAULTS = {"block": "parallel", "layer_norm_epsilon": 1e-6, "z_loss": 1e-4}
-
-STEP_LINE = re.compile(r"^\s*step\s+(\d+)\b.*?\btokens/s\s+([0-9.eE+-]+)")
-
-
-def load_config(args):
-    if args.config:
-        with open(args.config) as f:
-            raw = json.load(f)
-        if isinstance(raw.get("model"), dict):   # palm-gen --stats JSON
-            raw = raw["model"]
-        name = raw.get("name", os.path.basename(args.config))
-    else:
-        raw = PRESETS[args.preset]
-        name = args.preset
-    cfg = dict(DEFAULTS)
-    cfg.update({k: v for k, v in raw.items() if k in
-                set(PRESETS["small"]) | set(DEFAULTS)})
-    if raw.get("dtype", "f32") != "f32":
-        sys.exit("cpu_forward: only f32 models are benchmarked")
-    return name, cfg
-
-
-def forward_flops_per_token(c):
-    """2N + 4 L H Q T (docs/model.md; N counts the tied embedding once)."""
-    d, H, G, Q, F = (c["d_model"], c["heads"], c["kv_heads"], c["head_dim"],
-                     c["d_ff"])
-    lns = 1 if c["block"] == "parallel" else 2
-    per_layer = d * H * Q * 2 + d * G * Q * 2 + 3 * d * F + lns * d
-    n = c["vocab"] * d + c["layers"] * per_layer + d
-    return 2 * n + 4 * c["layers"] * H * Q * c["seq"]
-
-
-def machine_text():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return "%s, %s (%s), %d logical CPUs" % (platform.node(), cpu,
-                                             platform.machine(),
-                                             os.cpu_count() or 0)
+from torch_palm import (DEFAULTS, PRESETS, build_torch_model,
+                        check_against_reference, compile_palm,
+                        forward_flops_per_token, load_config, machine_text,
+                        time_palm)
 
 
 # ---------------------------------------------------------------- PyTorch
-
-def build_torch_model(torch, c, seed=0):
-    """The forward pass as a torch.nn.Module; returns (module, weights dict
-    keyed by palm.name, with palm-gen's shapes)."""
-    nn = torch.nn
-    F = torch.nn.functional
-    d, H, G, Q, Fd, V = (c["d_model"], c["heads"], c["kv_heads"],
-                         c["head_dim"], c["d_ff"], c["vocab"])
-    eps, z_loss, serial = (c["layer_norm_epsilon"], c["z_loss"],
-                           c["block"] == "serial")
-    sdpa = getattr(F, "scaled_dot_product_attention", None)
-
-    gen = torch.Generator().manual_seed(seed)
-
-    def normal(shape, std):
-        return nn.Parameter(torch.randn(*shape, generator=gen) * std,
-                            requires_grad=False)
-
-    class Layer(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1 = nn.Parameter(torch.ones(d), requires_grad=False)
-            self.ln2 = (nn.Parameter(torch.ones(d), requires_grad=False)
-                        if serial else None)
-            self.wq = normal((d, H, Q), d ** -0.5)
-            self.wk = normal((d, G, Q), d ** -0.5)
-            self.wv = normal((d, G, Q), d ** -0.5)
-            self.wo = normal((H, Q, d), (H * Q) ** -0.5)
-            self.wgate = normal((d, Fd), d ** -0.5)
-            self.wup = normal((d, Fd), d ** -0.5)
-            self.wdown = normal((Fd, d), Fd ** -0.5)
-
-        def attention(self, h, cos, sin):
-            b, s, _ = h.shape
-            q = (h @ self.wq.reshape(d, H * Q)).view(b, s, H, Q)
-            k = (h @ self.wk.reshape(d, G * Q)).view(b, s, G, Q)
-            v = (h @ self.wv.reshape(d, G * Q)).view(b, s, G, Q)
-            q = rotate(q, cos, sin).transpose(1, 2)      # [b, H, s, Q]
-            k = rotate(k, cos, sin).transpose(1, 2)      # [b, G, s, Q]
-            v = v.transpose(1, 2)
-            if G != H:   # query head i uses kv head i // (H // G)
-                k = k.repeat_interleave(H // G, dim=1)
-                v = v.repeat_interleave(H // G, dim=1)
-            if sdpa is not None:
-                a = sdpa(q, k, v, is_causal=True)
-            else:
-                scores = (q @ k.transpose(-1, -2)) * (Q ** -0.5)
-                mask = torch.ones(s, s, dtype=torch.bool).triu(1)
-                scores = scores.masked_fill(mask, float("-inf"))
-                a = torch.softmax(scores, dim=-1) @ v
-            a = a.transpose(1, 2).reshape(b, s, H * Q)
-            return a @ self.wo.reshape(H * Q, d)
-
-        def mlp(self, h):
-            return (F.silu(h @ self.wgate) * (h @ self.wup)) @ self.wdown
-
-        def forward(self, x, cos, sin):
-            h = layer_norm(x, self.ln1)
-            if serial:
-                x = x + self.attention(h, cos, sin)
-                return x + self.mlp(layer_norm(x, self.ln2))
-            return x + (self.attention(h, cos, sin) + self.mlp(h))
-
-    def layer_norm(x, scale):
-        mean = x.mean(dim=-1, keepdim=True)
-        xc = x - mean
-        var = (xc * xc).mean(dim=-1, keepdim=True)
-        return xc * torch.rsqrt(var + eps) * scale
-
-    def rotate(x, cos, sin):   # x [b, s, heads, Q]; pairs i, i + Q/2
-        x1, x2 = x[..., :Q // 2], x[..., Q // 2:]
-        return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
-
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embedding = normal((V, d), 1.0)
-            self.layers = nn.ModuleList(Layer() for _ in range(c["layers"]))
-            self.final_ln = nn.Parameter(torch.ones(d), requires_grad=False)
-            inv = 10000.0 ** (-2.0 * torch.arange(Q // 2,
-                                                  dtype=torch.float64) / Q)
-            ang = torch.arange(c["seq"], dtype=torch.float64)[:, None] * inv
-            # [s, 1, Q/2] broadcasts over [b, s, heads, Q/2]
-            self.register_buffer("cos", ang.cos().float()[:, None, :])
-            self.register_buffer("sin", ang.sin().float()[:, None, :])
-
-        def forward(self, tokens, targets):
-            x = self.embedding[tokens]
-            for layer in self.layers:
-                x = layer(x, self.cos, self.sin)
-            f = layer_norm(x, self.final_ln)
-            logits = (f @ self.embedding.t()) * (d ** -0.5)
-            log_z = torch.logsumexp(logits, dim=-1)
-            tgt = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            loss = (log_z - tgt + z_loss * log_z * log_z).mean()
-            return logits, loss
-
-    model = Model().eval()
-    weights = {"embedding": model.embedding, "final_ln": model.final_ln}
-    for i, layer in enumerate(model.layers):
-        p = "layers.%d." % i
-        if serial:
-            weights[p + "ln1"] = layer.ln1
-            weights[p + "ln2"] = layer.ln2
-        else:
-            weights[p + "ln"] = layer.ln1
-        for n in ("wq", "wk", "wv", "wo"):
-            weights[p + "attention." + n] = getattr(layer, n)
-        for n in ("wgate", "wup", "wdown"):
-            weights[p + "mlp." + n] = getattr(layer, n)
-    return model, weights
-
-
-def check_against_reference(torch, name, c):
-    """Compares the torch module with test/e2e/palm_reference.py (numpy)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(here, "..", "test", "e2e"))
-    import numpy as np
-    import palm_reference
-    model, weights = build_torch_model(torch, c, seed=1)
-    for w in weights.values():   # LayerNorm scales other than one
-        if w.dim() == 1:
-            with torch.no_grad():
-                w.uniform_(0.5, 1.5)
-    gen = torch.Generator().manual_seed(2)
-    tokens = torch.randint(0, c["vocab"], (c["batch"], c["seq"]),
-                           generator=gen)
-    targets = torch.randint(0, c["vocab"], (c["batch"], c["seq"]),
-                            generator=gen)
-    with torch.inference_mode():
-        logits, loss = model(tokens, targets)
-    np_w = {k: v.detach().numpy() for k, v in weights.items()}
-    ref_logits, ref_loss = palm_reference.forward(
-        c, np_w, tokens.numpy(), targets.numpy())
-    err = float(np.max(np.abs(logits.numpy() - ref_logits)))
-    scale = float(np.max(np.abs(ref_logits)))
-    rel = abs(float(loss) - ref_loss) / abs(ref_loss)
-    ok = err <= 1e-4 * scale and rel <= 1e-5
-    print("check: %s torch vs numpy reference: max |logit err| %.2e (%.2e "
-          "of max), loss %.7g vs %.7g (rel %.1e): %s"
-          % (name, err, err / scale, float(loss), ref_loss, rel,
-             "ok" if ok else "MISMATCH"))
-    return ok
-
 
 def time_torch(torch, c, threads, warmup, runs, compile_model):
     torch.set_num_threads(threads)
@@ -263,57 +65,7 @@ def time_torch(torch, c, threads, warmup, runs, compile_model):
     return times, float(loss)
 
 
-# ---------------------------------------------------------------- palm
-
-def time_palm(exe, steps, skip, threads, extra):
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    cmd = [exe, "--steps", str(steps)] + extra
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True, env=env)
-    if p.returncode != 0:
-        sys.stdout.write(p.stdout)
-        sys.exit("cpu_forward: %s exited with %d" % (shlex.join(cmd),
-                                                    p.returncode))
-    rates = parse_palm_steps(p.stdout)
-    if not rates:
-        sys.stdout.write(p.stdout)
-        sys.exit("cpu_forward: no 'step N ... tokens/s X' lines from %s"
-                 % exe)
-    steady = [r for s, r in rates if s > skip] or [rates[-1][1]]
-    return cmd, rates, steady
-
-
-def parse_palm_steps(text):
-    """[(step, tokens/s)] from the executable's per-step lines."""
-    out = []
-    for line in text.splitlines():
-        m = STEP_LINE.match(line)
-        if m:
-            out.append((int(m.group(1)), float(m.group(2))))
-    return out
-
-
 # ---------------------------------------------------------------- main
-
-def compile_palm(args):
-    """Generates and compiles the model for one process; None if palm is
-    not built."""
-    gen = os.path.join(args.build, "bin", "palm-gen")
-    compiler = os.path.join(args.build, "bin", "palm-compile")
-    if not (os.path.exists(gen) and os.path.exists(compiler)):
-        return None
-    import tempfile
-    work = tempfile.mkdtemp(prefix="palm-bench-")
-    model = os.path.join(work, "model.mlir")
-    exe = os.path.join(work, "model")
-    source = (["--config", args.config] if args.config
-              else ["--preset", args.preset])
-    subprocess.run([gen] + source + ["-o", model], check=True)
-    subprocess.run([compiler, model, "-o", exe], check=True)
-    return exe
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -344,7 +96,7 @@ def main():
     if args.threads < 1 or args.runs < 1 or args.palm_steps < 1:
         ap.error("--threads, --runs and --palm-steps must be positive")
 
-    name, cfg = load_config(args)
+    name, cfg = load_config(args, "cpu_forward")
     if not args.palm_exe:
         args.palm_exe = compile_palm(args)
     tokens = cfg["batch"] * cfg["seq"]
