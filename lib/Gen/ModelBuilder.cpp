@@ -358,17 +358,20 @@ llvm::Error mlir::palm::gen::emitModel(
                         "(diagnostics above)");
   if (train) {
     PassManager pm(&context);
-    pm.addPass(createPalmAutodiff());
-    std::unique_ptr<Pass> optimizer = createPalmOptimizer();
-    std::string why;
-    if (failed(optimizer->initializeOptions(train->optimizerOptions,
-                                            [&](const Twine &message) {
-                                              why = message.str();
-                                              return failure();
-                                            })))
-      return makeGenError("invalid optimizer options '" +
-                          train->optimizerOptions + "': " + why);
-    pm.addPass(std::move(optimizer));
+    std::unique_ptr<Pass> passes[] = {createPalmAutodiff(),
+                                      createPalmOptimizer()};
+    const std::string *options[] = {&train->autodiffOptions,
+                                    &train->optimizerOptions};
+    for (auto [pass, text] : llvm::zip(passes, options)) {
+      std::string why;
+      if (failed(pass->initializeOptions(*text, [&](const Twine &message) {
+            why = message.str();
+            return failure();
+          })))
+        return makeGenError("invalid options '" + *text + "' of -" +
+                            pass->getArgument() + ": " + why);
+      pm.addPass(std::move(pass));
+    }
     if (failed(pm.run(*module)))
       return makeGenError("cannot build the training step (diagnostics "
                           "above)");

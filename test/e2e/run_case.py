@@ -55,6 +55,20 @@ def devices(mesh):
     return n
 
 
+def launch(exe, flags, n, env):
+    """Runs `exe flags` as n processes (mpirun for more than one)."""
+    if n == 1:
+        run([exe] + flags, env=env)
+        return
+    mpirun = shutil.which("mpirun")
+    if not mpirun:
+        sys.exit("mpirun not found: install openmpi-bin")
+    launcher = [mpirun, "--oversubscribe", "-np", str(n)]
+    if os.geteuid() == 0:
+        launcher.insert(1, "--allow-run-as-root")
+    run(launcher + [exe] + flags, env=env)
+
+
 def read_loss(outputs):
     sys.path.insert(0, HERE)
     import palm_shards
@@ -124,16 +138,7 @@ def main():
             [os.path.abspath(args.fake_cuda)] +
             [p for p in [env.get("LD_LIBRARY_PATH")] if p])
         env["PALMRT_FAKE_CUDA_DEVICES"] = str(n)
-    if n == 1:
-        run([exe] + flags, env=env)
-    else:
-        mpirun = shutil.which("mpirun")
-        if not mpirun:
-            sys.exit("mpirun not found: install openmpi-bin")
-        launcher = [mpirun, "--oversubscribe", "-np", str(n)]
-        if os.geteuid() == 0:
-            launcher.insert(1, "--allow-run-as-root")
-        run(launcher + [exe] + flags, env=env)
+    launch(exe, flags, n, env)
 
     check = [sys.executable, os.path.join(HERE, "check_run.py"),
              "--weights", weights, "--outputs", outputs, "--config", stats]

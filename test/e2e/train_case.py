@@ -7,7 +7,7 @@
                   [--lr-schedule S --peak-lr X --warmup-steps N
                    --total-steps N --final-lr X --weight-decay X]
                   [--first-tol 1e-5] [--curve-tol 1e-3] [--param-tol X]
-                  [--expect-from DIR]
+                  [--expect-from DIR] [--expect-identical DIR]
 
 Generates the training step with `palm-gen --train` (the optimizer flags
 are palm-gen's, passed to the JAX side too), compiles it, runs K
@@ -23,6 +23,9 @@ weights on the runtime's synthetic batches. Checked:
     identical inputs,
   * --expect-from DIR: every step's loss within --curve-tol (step 1:
     --first-tol) of another run's (the 1-process run).
+  * --expect-identical DIR: every step's loss and gradient norm bit for bit
+    equal to another run's of the same program, seed and mesh (training is
+    deterministic), and the updated parameters byte-identical.
 Prints what it runs; exits non-zero on any failure.
 """
 
@@ -35,12 +38,31 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run_case import devices, run  # noqa: E402
+from run_case import devices, launch, run  # noqa: E402
 
 
 def read_losses(metrics):
     with open(metrics) as f:
         return [json.loads(line)["loss"] for line in f if line.strip()]
+
+
+def identical(work, other):
+    """Step lines' numbers and saved outputs bit for bit equal."""
+    def steps(d):
+        with open(os.path.join(d, "metrics.jsonl")) as f:
+            return [(m["step"], m["loss"], m.get("grad_norm"))
+                    for m in map(json.loads, f) if "loss" in m]
+    ok = steps(work) == steps(other)
+    print("%s identical losses and gradient norms to %s" % (
+        "ok  " if ok else "FAIL", other))
+    import palm_shards
+    a, _ = palm_shards.load_shards(os.path.join(work, "outputs"))
+    b, _ = palm_shards.load_shards(os.path.join(other, "outputs"))
+    same = sorted(a) == sorted(b) and all(
+        a[k].tobytes() == b[k].tobytes() for k in a)
+    print("%s identical outputs (%d tensors)" % ("ok  " if same else "FAIL",
+                                               len(a)))
+    return ok and same
 
 
 def compare_curves(name, got, want, first_tol, curve_tol):
@@ -73,6 +95,8 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--seed", default="0")
     p.add_argument("--optimizer", default="adafactor")
+    p.add_argument("--remat", help="palm-gen --remat (none or layers); the "
+                   "values do not change, so it is not passed to JAX")
     hyper = ["lr-schedule", "peak-lr", "warmup-steps", "total-steps",
              "final-lr", "weight-decay"]
     for flag in hyper:
@@ -81,6 +105,7 @@ def main():
     p.add_argument("--curve-tol", default="1e-3")
     p.add_argument("--param-tol")
     p.add_argument("--expect-from")
+    p.add_argument("--expect-identical")
     args = p.parse_args()
 
     shutil.rmtree(args.work, ignore_errors=True)
@@ -97,8 +122,9 @@ def main():
         value = getattr(args, flag.replace("-", "_"))
         if value is not None:
             hyper_flags += ["--" + flag, value]
+    remat = ["--remat", args.remat] if args.remat else []
     run(gen + ["--train", "--optimizer", args.optimizer] + hyper_flags +
-        ["-o", model])
+        remat + ["-o", model])
     with open(stats, "w") as f:
         run(gen + ["--stats", "--stats-format=json"], stdout=f)
     run([os.path.join(args.bin, "palm-compile"), model, "-o", exe])
@@ -109,18 +135,8 @@ def main():
     flags = ["--steps", str(args.steps), "--seed", args.seed,
              "--save-weights", weights, "--save-outputs", outputs,
              "--metrics", metrics]
-    n = devices(args.mesh)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    if n == 1:
-        run([exe] + flags, env=env)
-    else:
-        mpirun = shutil.which("mpirun")
-        if not mpirun:
-            sys.exit("mpirun not found: install openmpi-bin")
-        launcher = [mpirun, "--oversubscribe", "-np", str(n)]
-        if os.geteuid() == 0:
-            launcher.insert(1, "--allow-run-as-root")
-        run(launcher + [exe] + flags, env=env)
+    launch(exe, flags, devices(args.mesh), env)
 
     check = [args.jax_python, os.path.join(HERE, "jax_train_check.py"),
              "--weights", weights, "--outputs", outputs, "--metrics", metrics,
@@ -136,6 +152,8 @@ def main():
                             read_losses(os.path.join(args.expect_from,
                                                      "metrics.jsonl")),
                             float(args.first_tol), float(args.curve_tol))
+    if args.expect_identical:
+        ok &= identical(args.work, args.expect_identical)
     if not ok:
         sys.exit(1)
     print("PASS train %s %s %s %s %d steps" % (

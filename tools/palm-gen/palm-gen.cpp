@@ -108,6 +108,12 @@ static cl::opt<std::string> weightDecay(
     cl::desc("With --train: weight decay (adafactor: times lr^2, default 1; "
              "adamw: default 0.1)"),
     cl::value_desc("x"), cl::cat(genCategory));
+static cl::opt<std::string> rematPolicy(
+    "remat",
+    cl::desc("With --train: rematerialization, none (the default) or layers "
+             "(PaLM's: each layer's backward recomputes its forward from the "
+             "layer's input)"),
+    cl::value_desc("policy"), cl::init("none"), cl::cat(genCategory));
 static cl::opt<std::string> statsFormat(
     "stats-format", cl::desc("Format of --stats: text (default) or json"),
     cl::value_desc("format"), cl::init("text"), cl::cat(genCategory));
@@ -256,6 +262,7 @@ int main(int argc, char **argv) {
   std::optional<TrainOptions> trainOptions;
   if (train) {
     TrainOptions t;
+    t.autodiffOptions = "remat=" + rematPolicy.getValue();
     t.optimizerOptions = "optimizer=" + optimizerName.getValue() +
                          " schedule=" + lrSchedule.getValue();
     for (auto [flag, option] :
@@ -269,7 +276,7 @@ int main(int argc, char **argv) {
   } else {
     for (cl::opt<std::string> *flag :
          {&optimizerName, &lrSchedule, &peakLr, &warmupSteps, &totalSteps,
-          &finalLr, &weightDecay})
+          &finalLr, &weightDecay, &rematPolicy})
       if (flag->getNumOccurrences())
         return fail("--" + flag->ArgStr + " needs --train");
   }

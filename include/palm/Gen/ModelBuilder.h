@@ -45,6 +45,8 @@ void printModel(ModuleOp module, llvm::raw_ostream &os);
 /// How palm-gen --train turns the forward into a training step: the
 /// options of -palm-optimizer, as text (`optimizer=adamw peak-lr=0.001`).
 struct TrainOptions {
+  /// The options of -palm-autodiff (`remat=layers`).
+  std::string autodiffOptions;
   std::string optimizerOptions;
 };
 

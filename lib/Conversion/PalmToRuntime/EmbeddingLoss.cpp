@@ -33,6 +33,21 @@ struct EmbeddingToCall : RuntimePattern<EmbeddingOp> {
   }
 };
 
+/// The token grid of a loss or its backward as the runtime takes it: the
+/// rank, the local shape, each dimension's real extent and the global token
+/// count (the mean's divisor).
+struct TokenGrid {
+  Value rank, shape, extents, count;
+};
+
+template <typename Op> TokenGrid tokenGrid(Op op, Emitter &e) {
+  ArrayRef<int64_t> tokens = op.getLogits().getType().getShape().drop_back();
+  int64_t count = op.getTokenCount() ? *op.getTokenCount() : product(tokens);
+  return {e.i32(tokens.size()), e.constArray(tokens),
+          e.stackArray(e.tokenExtents(tokens, op.getTokenShardsAttr())),
+          e.i64(count)};
+}
+
 /// palm.cross_entropy -> palmrt_cross_entropy_f32.
 struct CrossEntropyToCall : RuntimePattern<CrossEntropyOp> {
   using RuntimePattern::RuntimePattern;
@@ -41,15 +56,12 @@ struct CrossEntropyToCall : RuntimePattern<CrossEntropyOp> {
     if (failed(requireF32(op)) || failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
-    ArrayRef<int64_t> tokens = logits.drop_back();
-    int64_t count = op.getTokenCount() ? *op.getTokenCount() : product(tokens);
+    TokenGrid grid = tokenGrid(op, e);
     e.call(RuntimeCall::palmrt_cross_entropy_f32,
            {adaptor.getLogits(), adaptor.getTargets(),
-            resultPtr(op.getResult()), e.i32(tokens.size()),
-            e.constArray(tokens),
-            e.stackArray(e.tokenExtents(tokens, op.getTokenShardsAttr())),
+            resultPtr(op.getResult()), grid.rank, grid.shape, grid.extents,
             e.i64(logits.back()), e.f32(op.getZLoss().convertToFloat()),
-            e.i64(count)});
+            grid.count});
     return success();
   }
 };
@@ -62,8 +74,7 @@ struct CrossEntropyGradToCall : RuntimePattern<CrossEntropyGradOp> {
     if (failed(requireF32(op)) || failed(requireI32Ids(op)))
       return failure();
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
-    ArrayRef<int64_t> tokens = logits.drop_back();
-    int64_t count = op.getTokenCount() ? *op.getTokenCount() : product(tokens);
+    TokenGrid grid = tokenGrid(op, e);
     auto [offset, valid] =
         op.getVocabShardAttr()
             ? e.shardExtent(op.getVocabShardAttr(), logits.back())
@@ -73,11 +84,9 @@ struct CrossEntropyGradToCall : RuntimePattern<CrossEntropyGradOp> {
     e.call(RuntimeCall::palmrt_cross_entropy_grad_f32,
            {adaptor.getLogits(), adaptor.getTargets(),
             orNull(adaptor.getGrad()), orNull(adaptor.getMax()),
-            orNull(adaptor.getSums()), resultPtr(op.getResult()),
-            e.i32(tokens.size()), e.constArray(tokens),
-            e.stackArray(e.tokenExtents(tokens, op.getTokenShardsAttr())),
-            e.i64(logits.back()), valid, offset,
-            e.f32(op.getZLoss().convertToFloat()), e.i64(count)});
+            orNull(adaptor.getSums()), resultPtr(op.getResult()), grid.rank,
+            grid.shape, grid.extents, e.i64(logits.back()), valid, offset,
+            e.f32(op.getZLoss().convertToFloat()), grid.count});
     return success();
   }
 };

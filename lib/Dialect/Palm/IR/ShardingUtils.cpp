@@ -28,3 +28,27 @@ ShardingAttr mlir::palm::getResultSharding(FunctionOpInterface fn,
   return fn.getResultAttrOfType<ShardingAttr>(index,
                                               PalmDialect::kShardingAttrName);
 }
+
+std::optional<int64_t> mlir::palm::layerOf(Location loc) {
+  std::optional<int64_t> layer;
+  loc->walk([&](Location inner) {
+    auto name = dyn_cast<NameLoc>(inner);
+    if (!name)
+      return WalkResult::advance();
+    StringRef text = name.getName().getValue();
+    for (size_t at = text.find("layers."); at != StringRef::npos;
+         at = text.find("layers.", at + 1)) {
+      if (at != 0 && text[at - 1] != '.')
+        continue;
+      StringRef rest = text.drop_front(at + strlen("layers."));
+      int64_t index;
+      if (rest.consumeInteger(10, index) ||
+          (!rest.empty() && rest.front() != '.'))
+        continue;
+      layer = index;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return layer;
+}

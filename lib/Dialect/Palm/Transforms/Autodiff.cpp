@@ -8,7 +8,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
 #include "llvm/ADT/DenseSet.h"
@@ -26,7 +28,8 @@ namespace {
 /// Differentiation of one function.
 class FunctionAutodiff {
 public:
-  FunctionAutodiff(func::FuncOp fn) : fn(fn), builder(fn.getContext()) {}
+  FunctionAutodiff(func::FuncOp fn, bool remat)
+      : fn(fn), builder(fn.getContext()), remat(remat) {}
 
   LogicalResult run();
 
@@ -37,8 +40,14 @@ private:
   /// `loc` named `<name>.grad` when it has a name, for reports and traces.
   Location gradLoc(Location loc);
 
+  /// Clones, at the builder's insertion point, the forward ops of `layer`
+  /// (up to `lastForward`) and records each op's clone in `recomputed`.
+  void recomputeLayer(int64_t layer, Operation *lastForward,
+                      DenseMap<Operation *, Operation *> &recomputed);
+
   func::FuncOp fn;
   OpBuilder builder;
+  bool remat;
   DenseMap<Value, Value> cotangents;
 };
 
@@ -73,6 +82,26 @@ Location FunctionAutodiff::gradLoc(Location loc) {
         StringAttr::get(fn.getContext(), name.getName().getValue() + ".grad"),
         name.getChildLoc());
   return loc;
+}
+
+void FunctionAutodiff::recomputeLayer(
+    int64_t layer, Operation *lastForward,
+    DenseMap<Operation *, Operation *> &recomputed) {
+  recomputed.clear();
+  IRMapping values;
+  for (Operation &op : fn.getBody().front()) {
+    if (layerOf(op.getLoc()) == layer) {
+      Operation *clone = builder.clone(op, values);
+      if (auto name = dyn_cast<NameLoc>(op.getLoc()))
+        clone->setLoc(NameLoc::get(
+            StringAttr::get(fn.getContext(),
+                            name.getName().getValue() + kRecomputedSuffix),
+            name.getChildLoc()));
+      recomputed[&op] = clone;
+    }
+    if (&op == lastForward)
+      break;
+  }
 }
 
 void FunctionAutodiff::accumulate(Value v, Value dv, Location loc) {
@@ -146,6 +175,12 @@ LogicalResult FunctionAutodiff::run() {
            << "computes the loss, but palm seeds the backward pass at a "
               "palm.cross_entropy: return its result as the loss";
   Operation *lastForward = ret->getPrevNode();
+  // PaLM's rematerialization: each layer's backward recomputes the layer's
+  // forward from its input (the previous layer's output, kept) instead of
+  // reading the forward's intermediate values, whose live ranges then end
+  // in the forward. The rules run on the recomputed ops.
+  std::optional<int64_t> recomputedLayer;
+  DenseMap<Operation *, Operation *> recomputed;
   for (Operation *op : active) {
     SmallVector<Value> dys;
     bool any = false;
@@ -160,12 +195,21 @@ LogicalResult FunctionAutodiff::run() {
     Location loc = op->getLoc();
     builder.setInsertionPoint(ret);
     OpBuilder::InsertionGuard guard(builder);
-    if (failed(cast<DifferentiableOpInterface>(op).buildVjp(builder, dys,
-                                                            dxs)))
+    Operation *rule = op;
+    if (std::optional<int64_t> layer = layerOf(loc); remat && layer) {
+      if (layer != recomputedLayer) {
+        recomputeLayer(*layer, lastForward, recomputed);
+        recomputedLayer = layer;
+      }
+      rule = recomputed.lookup(op);
+    }
+    if (failed(cast<DifferentiableOpInterface>(rule).buildVjp(builder, dys,
+                                                              dxs)))
       return failure();
     // Name what the rule built after the op it differentiates.
     for (Operation *built = ret->getPrevNode();
-         built && built->getLoc() == loc; built = built->getPrevNode())
+         built && built->getLoc() == rule->getLoc();
+         built = built->getPrevNode())
       built->setLoc(gradLoc(loc));
     for (auto [operand, dx] : llvm::zip(op->getOperands(), dxs))
       if (dx && varied.contains(operand))
@@ -221,6 +265,8 @@ namespace {
 
 /// Appends the loss's gradients to every function that has a loss.
 struct AutodiffPass : public palm::impl::PalmAutodiffBase<AutodiffPass> {
+  using PalmAutodiffBase::PalmAutodiffBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (getLevel(module) != Level::Global) {
@@ -235,7 +281,12 @@ struct AutodiffPass : public palm::impl::PalmAutodiffBase<AutodiffPass> {
         fn.emitError() << "palm differentiates functions with one block only";
         return signalPassFailure();
       }
-      if (failed(FunctionAutodiff(fn).run()))
+      if (remat != "none" && remat != "layers") {
+        module.emitError() << "unknown rematerialization policy '" << remat
+                           << "': use none or layers";
+        return signalPassFailure();
+      }
+      if (failed(FunctionAutodiff(fn, remat == "layers").run()))
         return signalPassFailure();
     }
   }

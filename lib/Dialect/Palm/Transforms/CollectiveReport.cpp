@@ -26,25 +26,6 @@ namespace mlir::palm {
 using namespace mlir;
 using namespace mlir::palm;
 
-/// The layer an op belongs to, from a location named "layers.<i>...".
-static std::optional<int64_t> layerOf(Location loc) {
-  std::optional<int64_t> layer;
-  loc->walk([&](Location inner) {
-    auto name = dyn_cast<NameLoc>(inner);
-    if (!name)
-      return WalkResult::advance();
-    StringRef text = name.getName().getValue();
-    if (!text.consume_front("layers."))
-      return WalkResult::advance();
-    int64_t index;
-    if (text.consumeInteger(10, index))
-      return WalkResult::advance();
-    layer = index;
-    return WalkResult::interrupt();
-  });
-  return layer;
-}
-
 namespace {
 
 struct Tally {

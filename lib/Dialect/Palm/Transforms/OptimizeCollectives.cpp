@@ -117,7 +117,7 @@ static bool mergeIdentical(Block &block) {
 /// optimizer at the end, become buckets). The combined op goes right after
 /// the last member's operand is computed.
 static bool combineSmallAllReduces(Block &block, int64_t maxBytes) {
-  using Key = std::tuple<Attribute, Attribute, Attribute, Type>;
+  using Key = std::tuple<Attribute, Attribute, Attribute, Type, int64_t>;
   DenseMap<Operation *, int64_t> position;
   int64_t index = 0;
   for (Operation &op : block)
@@ -153,8 +153,14 @@ static bool combineSmallAllReduces(Block &block, int64_t maxBytes) {
     // combined (and erased) itself.
     if (reduce.getInput().getDefiningOp<AllReduceOp>())
       continue;
+    // Tensors are bucketed within their layer (gradients ready together,
+    // and the report keeps attributing bytes to layers); scalars (norms,
+    // RMS pieces) across the whole step.
+    std::optional<int64_t> layer =
+        type.getNumElements() > 1 ? layerOf(reduce.getLoc()) : std::nullopt;
     Key key = {reduce.getMeshAttr(), reduce.getMeshAxes(),
-               reduce.getReductionAttr(), type.getElementType()};
+               reduce.getReductionAttr(), type.getElementType(),
+               layer.value_or(-1)};
     int64_t r = ready(reduce.getInput()), u = firstUse(reduce);
     SmallVector<Group> &groups = open[key];
     Group *fit = nullptr;

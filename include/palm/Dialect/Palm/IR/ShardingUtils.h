@@ -26,6 +26,16 @@ int64_t elementBytes(Type type);
 /// Bytes of a tensor of `shape` with elements of `elementType`.
 int64_t tensorBytes(ArrayRef<int64_t> shape, Type elementType);
 
+/// The Transformer layer an op belongs to: the `i` of the first name in its
+/// location with a component "layers.<i>" (palm-gen's naming, which
+/// -palm-autodiff and -palm-optimizer extend: "layers.0.mlp.down.grad",
+/// "optimizer.grad.layers.0.mlp.wdown"), or std::nullopt.
+std::optional<int64_t> layerOf(Location loc);
+
+/// The suffix -palm-autodiff{remat=layers} gives the names of the ops it
+/// recomputes: work the program does only to save memory, not model FLOPs.
+inline constexpr llvm::StringLiteral kRecomputedSuffix = ".remat";
+
 /// Reads the sharding of function argument `index`, or null.
 ShardingAttr getArgSharding(FunctionOpInterface fn, unsigned index);
 /// Reads the sharding of function result `index`, or null.

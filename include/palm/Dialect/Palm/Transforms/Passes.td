@@ -118,7 +118,18 @@ def PalmAutodiff : Pass<"palm-autodiff", "::mlir::ModuleOp"> {
     depend on (its gradient would be zero, which is almost always a
     mistake in the program); a loss not computed by `palm.cross_entropy`
     (the seed of the backward pass is that op's cotangent 1).
+
+    Rematerialization (`remat`): `none` keeps every forward value the
+    backward pass reads; `layers` is PaLM's policy: each Transformer layer's
+    backward recomputes the layer's forward from its input (ops named
+    `layers.<i>...`, as palm-gen names them; the recomputed copies are named
+    `<name>.remat`), so only each layer's input lives from the forward to
+    the backward pass. The values are identical either way.
   }];
+  let options = [
+    Option<"remat", "remat", "std::string", "\"none\"",
+           "Rematerialization: none, or layers (PaLM's)">
+  ];
 }
 
 def PalmOptimizer : Pass<"palm-optimizer", "::mlir::ModuleOp"> {
