@@ -15,6 +15,8 @@
 
 #include "Lowering.h"
 
+#include "palm/Dialect/Palm/IR/DimLists.h"
+
 #include <numeric>
 
 using namespace mlir;
@@ -29,24 +31,6 @@ static Value transposed(OpBuilder &b, Location loc, Value v,
   if (ArrayRef<int64_t>(identity) == perm)
     return v;
   return TransposeOp::create(b, loc, v, perm);
-}
-
-/// The dimensions of a rank-`rank` operand in none of `lists`, in order.
-static SmallVector<int64_t> freeDims(int64_t rank,
-                                     ArrayRef<ArrayRef<int64_t>> lists) {
-  SmallVector<int64_t> free;
-  for (int64_t d = 0; d < rank; ++d)
-    if (llvm::none_of(lists, [&](ArrayRef<int64_t> l) {
-          return llvm::is_contained(l, d);
-        }))
-      free.push_back(d);
-  return free;
-}
-
-static SmallVector<int64_t> iota(int64_t from, int64_t count) {
-  SmallVector<int64_t> dims(count);
-  std::iota(dims.begin(), dims.end(), from);
-  return dims;
 }
 
 /// Rewrites `op` into GEMM layout when it is not in it.
@@ -71,8 +55,10 @@ static void toGemmLayout(DotGeneralOp op) {
   Value lhs = transposed(b, loc, op.getLhs(), lhsPerm);
   Value rhs = transposed(b, loc, op.getRhs(), rhsPerm);
   auto gemm = DotGeneralOp::create(b, loc, lhs, rhs,
-                                   iota(lhsRank - nc, nc), iota(nb, nc),
-                                   iota(0, nb), iota(0, nb));
+                                   consecutiveDims(lhsRank - nc, nc),
+                                   consecutiveDims(nb, nc),
+                                   consecutiveDims(0, nb),
+                                   consecutiveDims(0, nb));
   op.getResult().replaceAllUsesWith(gemm.getResult());
   op.erase();
 }

@@ -188,17 +188,30 @@ ShardingRule EmbeddingGradOp::getShardingRule() {
   return rule;
 }
 
-ShardingRule CrossEntropyGradOp::getShardingRule() {
-  ShardingRule rule;
-  ArrayRef<int64_t> logits = shapeOf(getLogits());
+/// The factors of a loss over `logits` [tokens..., vocab] and its targets:
+/// one per token dimension, of kind `tokenKind`, and a log-sum-exp factor
+/// for the classes. Adds the logits and targets as the first two operands;
+/// returns the token factors.
+static SmallVector<int64_t> addLossOperands(ShardingRule &rule, Value logits,
+                                            FactorKind tokenKind,
+                                            SmallVectorImpl<int64_t> &dims) {
+  ArrayRef<int64_t> shape = shapeOf(logits);
   SmallVector<int64_t> tokens;
-  for (int64_t size : logits.drop_back())
-    tokens.push_back(rule.addFactor(size, FactorKind::Parallel));
-  int64_t vocab = rule.addFactor(logits.back(), FactorKind::LogSumExp);
-  SmallVector<int64_t> logitDims(tokens);
-  logitDims.push_back(vocab);
-  rule.addOperand(logitDims);
+  for (int64_t size : shape.drop_back())
+    tokens.push_back(rule.addFactor(size, tokenKind));
+  dims.assign(tokens);
+  dims.push_back(rule.addFactor(shape.back(), FactorKind::LogSumExp));
+  rule.addOperand(dims);
   rule.addOperand(tokens);
+  return tokens;
+}
+
+ShardingRule CrossEntropyGradOp::getShardingRule() {
+  // The tokens keep their own cotangents: parallel, not summed.
+  ShardingRule rule;
+  SmallVector<int64_t> logitDims;
+  SmallVector<int64_t> tokens =
+      addLossOperands(rule, getLogits(), FactorKind::Parallel, logitDims);
   if (getGrad())
     rule.addOperand({});
   if (getMax()) {
@@ -213,15 +226,8 @@ ShardingRule CrossEntropyGradOp::getShardingRule() {
 
 ShardingRule CrossEntropyOp::getShardingRule() {
   ShardingRule rule;
-  ArrayRef<int64_t> logits = shapeOf(getLogits());
-  SmallVector<int64_t> tokens;
-  for (int64_t size : logits.drop_back())
-    tokens.push_back(rule.addFactor(size, FactorKind::Reduction));
-  int64_t vocab = rule.addFactor(logits.back(), FactorKind::LogSumExp);
-  SmallVector<int64_t> logitDims(tokens);
-  logitDims.push_back(vocab);
-  rule.addOperand(logitDims);
-  rule.addOperand(tokens);
+  SmallVector<int64_t> logitDims;
+  addLossOperands(rule, getLogits(), FactorKind::Reduction, logitDims);
   rule.addResult({});
   return rule;
 }

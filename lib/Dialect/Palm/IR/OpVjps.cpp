@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "palm/Dialect/Palm/IR/DimLists.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
 
 #include "mlir/IR/Builders.h"
@@ -87,26 +88,6 @@ LogicalResult ReshapeOp::buildVjp(OpBuilder &b, ArrayRef<Value> dy,
 // Contractions
 //===----------------------------------------------------------------------===//
 
-/// The dimensions of rank `rank` in none of `lists`, in order.
-static SmallVector<int64_t> freeDims(int64_t rank,
-                                     ArrayRef<ArrayRef<int64_t>> lists) {
-  SmallVector<int64_t> free;
-  for (int64_t d = 0; d < rank; ++d)
-    if (llvm::none_of(lists, [&](ArrayRef<int64_t> l) {
-          return llvm::is_contained(l, d);
-        }))
-      free.push_back(d);
-  return free;
-}
-
-/// `count` consecutive dimensions from `start`.
-static SmallVector<int64_t> range(int64_t start, int64_t count) {
-  SmallVector<int64_t> dims;
-  for (int64_t i = 0; i < count; ++i)
-    dims.push_back(start + i);
-  return dims;
-}
-
 /// The position of `d` among the sorted `dims`.
 static int64_t rankAmong(ArrayRef<int64_t> dims, int64_t d) {
   return llvm::count_if(dims, [&](int64_t e) { return e < d; });
@@ -138,12 +119,12 @@ LogicalResult DotGeneralOp::buildVjp(OpBuilder &b, ArrayRef<Value> dys,
   SmallVector<int64_t> lf = freeDims(lhsRank, {lb, lc});
   SmallVector<int64_t> rf = freeDims(rhsRank, {rb, rc});
   int64_t nb = lb.size(), nlf = lf.size(), nrf = rf.size();
-  SmallVector<int64_t> batch = range(0, nb);
+  SmallVector<int64_t> batch = consecutiveDims(0, nb);
 
   // dlhs = dy . rhs over rhs free: [batch | lhs free | lhs contracting in
   // the order of their partners' positions in rhs].
-  Value rawLhs = DotGeneralOp::create(b, loc, dy, getRhs(),
-                                      range(nb + nlf, nrf), rf, batch, rb);
+  Value rawLhs = DotGeneralOp::create(
+      b, loc, dy, getRhs(), consecutiveDims(nb + nlf, nrf), rf, batch, rb);
   SmallVector<int64_t> lhsAt(lhsRank);
   for (auto [j, d] : llvm::enumerate(lb))
     lhsAt[d] = j;
@@ -155,7 +136,7 @@ LogicalResult DotGeneralOp::buildVjp(OpBuilder &b, ArrayRef<Value> dys,
   // drhs = lhs . dy over lhs free: [batch | rhs contracting in the order of
   // their partners' positions in lhs | rhs free].
   Value rawRhs = DotGeneralOp::create(b, loc, getLhs(), dy, lf,
-                                      range(nb, nlf), lb, batch);
+                                      consecutiveDims(nb, nlf), lb, batch);
   SmallVector<int64_t> rhsAt(rhsRank);
   for (auto [j, d] : llvm::enumerate(rb))
     rhsAt[d] = j;

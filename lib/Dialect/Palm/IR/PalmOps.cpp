@@ -569,14 +569,19 @@ static LogicalResult verifyAttentionLike(Op op, Type outType, Value lse) {
   return success();
 }
 
+/// `scale` if given, else 1/sqrt(head_dim) of `query`.
+static float effectiveScale(FloatAttr scale, RankedTensorType query) {
+  if (scale)
+    return scale.getValue().convertToFloat();
+  return 1.0f / std::sqrt(static_cast<float>(query.getDimSize(3)));
+}
+
 LogicalResult AttentionOp::verify() {
   return verifyAttentionLike(*this, getResult().getType(), getLse());
 }
 
 float AttentionOp::getEffectiveScale() {
-  if (auto scale = getScaleAttr())
-    return scale.getValue().convertToFloat();
-  return 1.0f / std::sqrt(static_cast<float>(getQuery().getType().getDimSize(3)));
+  return effectiveScale(getScaleAttr(), getQuery().getType());
 }
 
 LogicalResult AttentionGradOp::verify() {
@@ -598,9 +603,7 @@ LogicalResult AttentionGradOp::verify() {
 }
 
 float AttentionGradOp::getEffectiveScale() {
-  if (auto scale = getScaleAttr())
-    return scale.getValue().convertToFloat();
-  return 1.0f / std::sqrt(static_cast<float>(getQuery().getType().getDimSize(3)));
+  return effectiveScale(getScaleAttr(), getQuery().getType());
 }
 
 LogicalResult ConvertOp::verify() {
