@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "palm/Compile/Driver.h"
+#include "palm/Compile/MemoryReport.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
@@ -196,6 +197,11 @@ int Driver::runPhases() {
             PalmLowerToRuntimeOptions{options.cuda ? "cuda" : "cpu"}));
       })))
     return 1;
+  if (options.memoryReport) {
+    std::string error;
+    if (failed(printMemoryReport(*module, llvm::errs(), error)))
+      return failed(fail(error));
+  }
   if (options.emit == Stage::Lowered)
     return finish([&] { return printModule(); });
   if (!options.cuda)

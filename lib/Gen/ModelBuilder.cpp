@@ -351,16 +351,25 @@ llvm::Error mlir::palm::gen::emitModel(
   // The IR has no source text: its locations are op names.
   llvm::SourceMgr noSource;
   ScopedDiagnosticPrinter diagnostics(noSource, &context, "palm-gen");
+  // With micro-batches the forward (and its backward) is one micro-batch's;
+  // -palm-accumulate-gradients repeats it for the others.
+  ModelConfig built = config;
+  if (train)
+    built.batch = config.batch / train->microbatches;
   OwningOpRef<ModuleOp> module =
-      buildModel(context, config, layout, mesh, returnLogits);
+      buildModel(context, built, layout, mesh, returnLogits);
   if (!module)
     return makeGenError("internal error: the generated IR does not verify "
                         "(diagnostics above)");
   if (train) {
     PassManager pm(&context);
     std::unique_ptr<Pass> passes[] = {createPalmAutodiff(),
+                                      createPalmAccumulateGradients(),
                                       createPalmOptimizer()};
+    std::string accumulateOptions =
+        "microbatches=" + std::to_string(train->microbatches);
     const std::string *options[] = {&train->autodiffOptions,
+                                    &accumulateOptions,
                                     &train->optimizerOptions};
     for (auto [pass, text] : llvm::zip(passes, options)) {
       std::string why;

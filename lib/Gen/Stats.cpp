@@ -27,9 +27,65 @@ static CheckedInt getLocalBytes(const ParamSpec &param, Layout layout,
   return bytes;
 }
 
+/// The intermediates of the training step on one device at their peak (see
+/// ModelStats), and the activations part of it.
+static std::pair<CheckedInt, CheckedInt>
+estimateIntermediates(const ModelConfig &c, Layout layout, MeshShape mesh,
+                      TrainingShape training, CheckedInt gradients) {
+  bool split = layout != Layout::Replicated;
+  bool wideSplit = layout == Layout::Megatron ||
+                   layout == Layout::MegatronSP || layout == Layout::Palm2D;
+  int64_t model = wideSplit ? mesh.model : 1;
+  // Tokens of one micro-batch on one device, and of the sequence-parallel
+  // d_model vectors.
+  CheckedInt tokens = CheckedInt(llvm::divideCeil(
+                          c.batch / training.microbatches,
+                          split ? mesh.data : 1)) *
+                      c.seq;
+  CheckedInt dTokens =
+      usesSequenceParallelism(layout)
+          ? CheckedInt(llvm::divideCeil(c.batch / training.microbatches,
+                                        mesh.data)) *
+                llvm::divideCeil(c.seq, mesh.model)
+          : tokens;
+  int64_t bytes = getElementBytes(c.dtype);
+  // What a layer's backward reads, per token: the d_model vectors (input,
+  // LayerNorm output, attention and MLP outputs), the heads (queries before
+  // and after RoPE, the attention output, the row log-sum-exp), the keys
+  // and values (multi-query: not split) and the MLP's four d_ff vectors.
+  CheckedInt layer =
+      dTokens * (4 * c.dModel) * bytes +
+      tokens *
+          (CheckedInt(llvm::divideCeil(3 * c.heads * c.headDim + c.heads,
+                                       model)) +
+           3 * c.kvHeads * c.headDim +
+           CheckedInt(llvm::divideCeil(4 * c.dFF, model))) *
+          bytes;
+  // Kept from the forward to the backward pass: every layer's set, or with
+  // rematerialization each layer's input.
+  CheckedInt kept = training.rematLayers ? dTokens * c.dModel * bytes * c.layers
+                                         : layer * c.layers;
+  // The logits twice (the product and its scaled copy, f32), the vocabulary
+  // split like the embedding.
+  CheckedInt logits = tokens * 2 * llvm::divideCeil(c.vocab, model) * 4;
+  // Where the weights are split over data (fsdp, palm-2d), each is gathered
+  // whole over data once a step and held from the forward to the backward
+  // pass (the backward's gather of it is the forward's).
+  CheckedInt gathered = layout == Layout::FSDP || layout == Layout::Palm2D
+                            ? gradients * (mesh.data - 1)
+                            : CheckedInt(0);
+  CheckedInt forwardEnd = kept + logits + gathered;
+  // In the backward pass: the gradients, what is kept, and one layer's set
+  // (recomputed, or the kept one).
+  CheckedInt backward = gradients + kept + gathered +
+                        (training.rematLayers ? layer : CheckedInt(0));
+  return {forwardEnd.get() > backward.get() ? forwardEnd : backward, kept};
+}
+
 llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
                                                          Layout layout,
-                                                         MeshShape mesh) {
+                                                         MeshShape mesh,
+                                                         TrainingShape shape) {
   int64_t elementBytes = getElementBytes(c.dtype);
   CheckedInt params = countParameters(c, /*includeLayerNorm=*/true);
   CheckedInt paramsNoLN = countParameters(c, /*includeLayerNorm=*/false);
@@ -52,8 +108,15 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
   CheckedInt bytes = params * elementBytes;
   CheckedInt tokens = CheckedInt(c.batch) * c.seq;
   CheckedInt devices = CheckedInt(mesh.data) * mesh.model;
+  // The state and the results are separate buffers; the gradients live
+  // among the intermediates.
+  CheckedInt state = local * 2, results = local * 3;
+  auto [intermediates, activations] =
+      estimateIntermediates(c, layout, mesh, shape, local);
+  CheckedInt trainingTotal = local + state + results + intermediates;
   for (CheckedInt value :
-       {params, paramsNoLN, training, forward, local, bytes, tokens, devices})
+       {params, paramsNoLN, training, forward, local, bytes, tokens, devices,
+        state, results, intermediates, activations, trainingTotal})
     if (value.overflowed())
       return makeGenError("size too large to represent: a statistic of this "
                           "model overflows int64");
@@ -70,6 +133,12 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
   stats.parameterBytesPerDevice = local.get();
   stats.tokensPerStep = tokens.get();
   stats.numDevices = devices.get();
+  stats.trainingStateBytesPerDevice = state.get();
+  stats.trainingResultBytesPerDevice = results.get();
+  stats.trainingGradientBytesPerDevice = local.get();
+  stats.trainingActivationBytesPerDevice = activations.get();
+  stats.trainingIntermediateBytesPerDevice = intermediates.get();
+  stats.trainingBytesPerDevice = trainingTotal.get();
   return stats;
 }
 
@@ -139,6 +208,20 @@ void mlir::palm::gen::printStatsText(const ModelStats &s, const ModelConfig &c,
        humanBytes(s.parameterBytes));
   line("parameter bytes per device:", s.parameterBytesPerDevice,
        humanBytes(s.parameterBytesPerDevice));
+  line("training bytes per device (estimate):", s.trainingBytesPerDevice,
+       humanBytes(s.trainingBytesPerDevice));
+  line("  optimizer state:", s.trainingStateBytesPerDevice,
+       humanBytes(s.trainingStateBytesPerDevice));
+  line("  results (next parameters and state):",
+       s.trainingResultBytesPerDevice,
+       humanBytes(s.trainingResultBytesPerDevice));
+  line("  intermediates at their peak:", s.trainingIntermediateBytesPerDevice,
+       humanBytes(s.trainingIntermediateBytesPerDevice));
+  line("    activations the backward reads:",
+       s.trainingActivationBytesPerDevice,
+       humanBytes(s.trainingActivationBytesPerDevice));
+  line("    gradients:", s.trainingGradientBytesPerDevice,
+       humanBytes(s.trainingGradientBytesPerDevice));
 }
 
 void mlir::palm::gen::printStatsJSON(const ModelStats &s, const ModelConfig &c,
@@ -180,6 +263,14 @@ void mlir::palm::gen::printStatsJSON(const ModelStats &s, const ModelConfig &c,
                    s.forwardFlopsPerTokenWithoutAttention);
     json.attribute("parameter_bytes", s.parameterBytes);
     json.attribute("parameter_bytes_per_device", s.parameterBytesPerDevice);
+    json.attributeObject("training_bytes_per_device", [&] {
+      json.attribute("total", s.trainingBytesPerDevice);
+      json.attribute("optimizer_state", s.trainingStateBytesPerDevice);
+      json.attribute("results", s.trainingResultBytesPerDevice);
+      json.attribute("intermediates", s.trainingIntermediateBytesPerDevice);
+      json.attribute("activations", s.trainingActivationBytesPerDevice);
+      json.attribute("gradients", s.trainingGradientBytesPerDevice);
+    });
   });
   os << "\n";
 }

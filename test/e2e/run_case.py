@@ -55,10 +55,11 @@ def devices(mesh):
     return n
 
 
-def launch(exe, flags, n, env):
-    """Runs `exe flags` as n processes (mpirun for more than one)."""
+def launch(exe, flags, n, env, **kwargs):
+    """Runs `exe flags` as n processes (mpirun for more than one); kwargs go
+    to subprocess.run."""
     if n == 1:
-        run([exe] + flags, env=env)
+        run([exe] + flags, env=env, **kwargs)
         return
     mpirun = shutil.which("mpirun")
     if not mpirun:
@@ -66,7 +67,7 @@ def launch(exe, flags, n, env):
     launcher = [mpirun, "--oversubscribe", "-np", str(n)]
     if os.geteuid() == 0:
         launcher.insert(1, "--allow-run-as-root")
-    run(launcher + [exe] + flags, env=env)
+    run(launcher + [exe] + flags, env=env, **kwargs)
 
 
 def read_loss(outputs):

@@ -4,13 +4,15 @@
     train_case.py --bin DIR --work DIR (--preset P | --config FILE)
                   --jax-python PY [--layout L] [--mesh data=D,model=M]
                   [--steps K] [--seed S] [--optimizer adafactor|adamw]
+                  [--remat none|layers] [--microbatches M]
                   [--lr-schedule S --peak-lr X --warmup-steps N
                    --total-steps N --final-lr X --weight-decay X]
                   [--first-tol 1e-5] [--curve-tol 1e-3] [--param-tol X]
                   [--expect-from DIR] [--expect-identical DIR]
 
 Generates the training step with `palm-gen --train` (the optimizer flags
-are palm-gen's, passed to the JAX side too), compiles it, runs K
+are palm-gen's, passed to the JAX side too; --remat and --microbatches only
+to palm-gen: JAX trains on the whole batch at once), compiles it, runs K
 steps on D*M processes with --save-weights (the initial parameters),
 --save-outputs (the updated parameters after step K) and --metrics (every
 step's loss), then runs jax_train_check.py under the JAX venv's python PY:
@@ -97,6 +99,9 @@ def main():
     p.add_argument("--optimizer", default="adafactor")
     p.add_argument("--remat", help="palm-gen --remat (none or layers); the "
                    "values do not change, so it is not passed to JAX")
+    p.add_argument("--microbatches", help="palm-gen --microbatches: the "
+                   "step's batch in M micro-batches; JAX takes the whole "
+                   "batch, whose loss and gradient they must give")
     hyper = ["lr-schedule", "peak-lr", "warmup-steps", "total-steps",
              "final-lr", "weight-decay"]
     for flag in hyper:
@@ -123,6 +128,8 @@ def main():
         if value is not None:
             hyper_flags += ["--" + flag, value]
     remat = ["--remat", args.remat] if args.remat else []
+    if args.microbatches:
+        remat += ["--microbatches", args.microbatches]
     run(gen + ["--train", "--optimizer", args.optimizer] + hyper_flags +
         remat + ["-o", model])
     with open(stats, "w") as f:

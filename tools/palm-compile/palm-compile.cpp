@@ -51,6 +51,13 @@ static cl::opt<bool> timing("timing", cl::desc("Print the time of each phase"),
 static cl::opt<bool> explain(
     "explain", cl::desc("Explain every inserted collective with a remark"),
     cl::init(false), cl::cat(category));
+static cl::opt<bool> memoryReport(
+    "memory-report",
+    cl::desc("Print one device's planned memory to standard error: "
+             "parameters, optimizer state, inputs, results and the arena of "
+             "intermediates with its peak of live gradients and activations "
+             "(see docs/training.md)"),
+    cl::init(false), cl::cat(category));
 static cl::opt<std::string> runtimeLink(
     "runtime-link",
     cl::desc("File holding the runtime's link arguments (default: "
@@ -90,6 +97,7 @@ int main(int argc, char **argv) {
   options.cubins = cubins;
   options.timing = timing;
   options.explain = explain;
+  options.memoryReport = memoryReport;
   options.runtimeLink = runtimeLink;
   options.mainExecutable = llvm::sys::fs::getMainExecutable(argv[0], &anchor);
   return palm::compile(options);

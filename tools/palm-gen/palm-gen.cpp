@@ -110,10 +110,18 @@ static cl::opt<std::string> weightDecay(
     cl::value_desc("x"), cl::cat(genCategory));
 static cl::opt<std::string> rematPolicy(
     "remat",
-    cl::desc("With --train: rematerialization, none (the default) or layers "
+    cl::desc("With --train (or --stats, for the memory estimate): "
+             "rematerialization, none (the default) or layers "
              "(PaLM's: each layer's backward recomputes its forward from the "
              "layer's input)"),
     cl::value_desc("policy"), cl::init("none"), cl::cat(genCategory));
+static cl::opt<int64_t> microbatches(
+    "microbatches",
+    cl::desc("With --train (or --stats, for the memory estimate): gradient "
+             "accumulation, the step's batch split "
+             "into n micro-batches run one after the other, their gradients "
+             "averaged before one update (default 1)"),
+    cl::value_desc("n"), cl::init(1), cl::cat(genCategory));
 static cl::opt<std::string> statsFormat(
     "stats-format", cl::desc("Format of --stats: text (default) or json"),
     cl::value_desc("format"), cl::init("text"), cl::cat(genCategory));
@@ -247,8 +255,19 @@ int main(int argc, char **argv) {
     return fail("--stats-format must be 'text' or 'json', got '" + statsFormat +
                 "'");
 
+  if (microbatches < 1 || config->batch % microbatches != 0)
+    return fail("--microbatches " + llvm::Twine(microbatches.getValue()) +
+                " must be at least 1 and divide the batch " +
+                llvm::Twine(config->batch));
   if (printStats) {
-    llvm::Expected<ModelStats> stats = computeStats(*config, *layout, *mesh);
+    if (rematPolicy != "none" && rematPolicy != "layers")
+      return fail("--remat must be 'none' or 'layers', got '" + rematPolicy +
+                  "'");
+    TrainingShape shape;
+    shape.rematLayers = rematPolicy == "layers";
+    shape.microbatches = microbatches;
+    llvm::Expected<ModelStats> stats =
+        computeStats(*config, *layout, *mesh, shape);
     if (!stats)
       return fail(stats.takeError());
     if (statsFormat == "json")
@@ -263,6 +282,7 @@ int main(int argc, char **argv) {
   if (train) {
     TrainOptions t;
     t.autodiffOptions = "remat=" + rematPolicy.getValue();
+    t.microbatches = microbatches;
     t.optimizerOptions = "optimizer=" + optimizerName.getValue() +
                          " schedule=" + lrSchedule.getValue();
     for (auto [flag, option] :
@@ -279,6 +299,8 @@ int main(int argc, char **argv) {
           &finalLr, &weightDecay, &rematPolicy})
       if (flag->getNumOccurrences())
         return fail("--" + flag->ArgStr + " needs --train");
+    if (microbatches.getNumOccurrences())
+      return fail("--microbatches needs --train");
   }
 
   std::error_code ec;

@@ -57,6 +57,8 @@ struct CompileOptions {
   bool timing = false;
   /// Explain every inserted collective with a remark.
   bool explain = false;
+  /// Print one device's planned memory (after lowering) to standard error.
+  bool memoryReport = false;
   /// The file of the runtime's link arguments; empty means the one beside
   /// `mainExecutable` (<dir>/../lib/palmrt-link[-cuda].txt).
   std::string runtimeLink;

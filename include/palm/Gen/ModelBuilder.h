@@ -48,6 +48,9 @@ struct TrainOptions {
   /// The options of -palm-autodiff (`remat=layers`).
   std::string autodiffOptions;
   std::string optimizerOptions;
+  /// Micro-batches per step (-palm-accumulate-gradients): the forward is
+  /// built for batch / microbatches sequences.
+  int64_t microbatches = 1;
 };
 
 /// Builds the model in a fresh context and prints it to `os`; with `train`,

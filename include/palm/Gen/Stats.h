@@ -38,11 +38,32 @@ struct ModelStats {
   int64_t parameterBytesPerDevice = 0;
   int64_t tokensPerStep = 0;
   int64_t numDevices = 0;
+  /// The training step's memory per device, estimated from the model
+  /// (docs/training.md#memory): parameters, optimizer state (two tensors
+  /// per parameter), the results (the next step's parameters and state),
+  /// and the intermediates at their peak: the larger of the end of the
+  /// forward pass (the activations the backward reads, and the logits with
+  /// their gradient) and the backward pass (the parameter gradients and one
+  /// layer's activations).
+  int64_t trainingStateBytesPerDevice = 0;
+  int64_t trainingResultBytesPerDevice = 0;
+  int64_t trainingGradientBytesPerDevice = 0;
+  int64_t trainingActivationBytesPerDevice = 0;
+  int64_t trainingIntermediateBytesPerDevice = 0;
+  int64_t trainingBytesPerDevice = 0;
+};
+
+/// How the training step keeps activations, for the memory estimate.
+struct TrainingShape {
+  /// PaLM's rematerialization: only each layer's input is kept.
+  bool rematLayers = false;
+  int64_t microbatches = 1;
 };
 
 /// Computes the statistics; fails (naming the quantity) on int64 overflow.
 llvm::Expected<ModelStats> computeStats(const ModelConfig &config,
-                                        Layout layout, MeshShape mesh);
+                                        Layout layout, MeshShape mesh,
+                                        TrainingShape training = {});
 
 /// Human-readable report, one quantity per line.
 void printStatsText(const ModelStats &stats, const ModelConfig &config,

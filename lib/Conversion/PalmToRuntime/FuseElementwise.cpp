@@ -23,11 +23,18 @@ using namespace mlir;
 using namespace mlir::palm;
 using namespace mlir::palm::lowering;
 
-/// Whether `v` is computed inside the loop of its one consumer.
+/// Whether `v` is computed inside the loop of its one consumer. Not across
+/// micro-batches (palm.microbatch): a gradient accumulation's running sum is
+/// stored after each micro-batch, or every micro-batch's gradients would
+/// live until the last one's.
 static bool isInlined(Value v) {
   Operation *def = v.getDefiningOp();
-  return def && isElementwise(def) && v.hasOneUse() &&
-         isElementwise(*v.user_begin());
+  if (!def || !isElementwise(def) || !v.hasOneUse())
+    return false;
+  Operation *user = *v.user_begin();
+  return isElementwise(user) &&
+         def->getAttr(PalmDialect::kMicrobatchAttrName) ==
+             user->getAttr(PalmDialect::kMicrobatchAttrName);
 }
 
 /// Collects the tree under `v`: inlined ops (operands before users) and the

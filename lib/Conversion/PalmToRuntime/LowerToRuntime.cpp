@@ -20,6 +20,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Diagnostics.h"
 #include "palm/Conversion/Passes.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::palm {
 #define GEN_PASS_DEF_PALMLOWERTORUNTIME
@@ -62,6 +63,10 @@ private:
   void populatePatterns();
   LogicalResult check(const FrozenRewritePatternSet &frozen);
   void plan();
+  /// Fills `memory` (but the arena size) from the plan's `requests` for
+  /// `values` (then scratch) over positions 0 .. `end`.
+  void accountMemory(Block &body, ArrayRef<Value> values,
+                     ArrayRef<BufferRequest> requests, int64_t end);
   func::FuncOp buildEntry();
   LogicalResult convert(func::FuncOp entry,
                         const FrozenRewritePatternSet &frozen);
@@ -75,7 +80,7 @@ private:
   /// Arena offsets of the stored values and of the ops' scratch.
   SmallVector<std::pair<Value, int64_t>> arenaOffset;
   SmallVector<std::pair<Operation *, int64_t>> scratchOffset;
-  int64_t arenaBytes = 0;
+  MemoryPlan memory;
 };
 
 } // namespace
@@ -132,12 +137,24 @@ void FunctionLowering::plan() {
         int64_t at = isa<func::ReturnOp>(op) ? end : position[&op];
         lastUse[s] = std::max(lastUse.lookup(s), at);
       }
+  // A value the function returns is computed straight into that result's
+  // buffer (the first, if returned twice): it takes no arena space from its
+  // definition to the end, and the return copies nothing. Views and
+  // arguments are copied as before.
+  for (auto [j, v] : llvm::enumerate(body.getTerminator()->getOperands())) {
+    Operation *def = v.getDefiningOp();
+    if (def && !isa<ReshapeOp, arith::ConstantOp>(def) &&
+        !state.inResultBuffer.count(v))
+      state.inResultBuffer[v] = j;
+  }
   SmallVector<Value> values;
   SmallVector<BufferRequest> requests;
   for (Operation &op : body.without_terminator()) {
     if (isa<ReshapeOp, arith::ConstantOp>(op))
       continue;
     for (Value r : op.getResults()) {
+      if (state.inResultBuffer.count(r))
+        continue;
       RankedTensorType t = tensorType(r);
       values.push_back(r);
       requests.push_back({tensorBytes(t.getShape(), t.getElementType()),
@@ -153,12 +170,127 @@ void FunctionLowering::plan() {
         scratchOps.push_back(&op);
         requests.push_back({bytes, position[&op], position[&op]});
       }
-  SmallVector<int64_t> offsets = planArena(requests, 256, arenaBytes);
+  SmallVector<int64_t> offsets = planArena(requests, 256, memory.arenaBytes);
+  accountMemory(body, values, requests, end);
   for (auto [v, offset] : llvm::zip(values, offsets))
     arenaOffset.push_back({v, offset});
   for (auto [op, offset] : llvm::zip(
            scratchOps, ArrayRef<int64_t>(offsets).drop_front(values.size())))
     scratchOffset.push_back({op, offset});
+}
+
+/// How many of the values live at the arena's peak the report lists.
+static constexpr size_t kLargestAtPeak = 8;
+
+void FunctionLowering::accountMemory(Block &body, ArrayRef<Value> values,
+                                     ArrayRef<BufferRequest> requests,
+                                     int64_t end) {
+  // The gradients: what the optimizer's updates read as one, and the
+  // pieces and partial sums they are made of (through sums, scaling,
+  // layout changes and reductions: a tied embedding's two pieces, a
+  // micro-batch's running sum, a gradient before its reduce-scatter).
+  DenseSet<Value> gradients;
+  SmallVector<Value> pending;
+  for (Operation &op : body) {
+    Value grad;
+    if (auto moments = dyn_cast<AdafactorMomentsOp>(op))
+      grad = moments.getGrad();
+    else if (auto adamw = dyn_cast<AdamWApplyOp>(op))
+      grad = adamw.getGrad();
+    if (!grad || gradients.contains(storage(grad)))
+      continue;
+    memory.gradientBytes += tensorBytes(tensorType(grad).getShape(),
+                                        tensorType(grad).getElementType());
+    pending.push_back(grad);
+  }
+  while (!pending.empty()) {
+    Value v = storage(pending.pop_back_val());
+    if (!gradients.insert(v).second)
+      continue;
+    Operation *def = v.getDefiningOp();
+    if (def && isa<AddOp, ScaleOp, TransposeOp, ConvertOp, FusionOp,
+                   AllReduceOp, ReduceScatterOp, AllSliceOp>(def))
+      for (Value operand : def->getOperands())
+        if (isa<RankedTensorType>(operand.getType()))
+          pending.push_back(operand);
+  }
+  // Live bytes at each position: +bytes at the definition, -bytes after the
+  // last use.
+  SmallVector<int64_t> live(end + 2, 0), liveGrads(end + 2, 0);
+  for (auto [i, r] : llvm::enumerate(requests)) {
+    bool grad = i < values.size() && gradients.contains(values[i]);
+    for (SmallVector<int64_t> *timeline :
+         {&live, grad ? &liveGrads : nullptr}) {
+      if (!timeline)
+        continue;
+      (*timeline)[r.def] += r.bytes;
+      (*timeline)[r.lastUse + 1] -= r.bytes;
+    }
+  }
+  int64_t now = 0, nowGrads = 0, peakAt = 0;
+  for (int64_t at = 0; at <= end; ++at) {
+    now += live[at];
+    nowGrads += liveGrads[at];
+    if (now > memory.peakLiveBytes) {
+      memory.peakLiveBytes = now;
+      memory.gradientsAtPeak = nowGrads;
+      peakAt = at;
+    }
+  }
+  // The host runtime packs the pieces of a collective along a dimension that
+  // is not the outermost into one staging buffer per direction, kept for
+  // the run at the largest size asked for (runtime/src/host).
+  if (state.target == Target::Cpu) {
+    int64_t in = 0, out = 0;
+    auto outermost = [](RankedTensorType t, int64_t dim) {
+      return llvm::all_of(t.getShape().take_front(dim),
+                          [](int64_t d) { return d == 1; });
+    };
+    auto bytesOf = [](Value v) {
+      RankedTensorType t = tensorType(v);
+      return tensorBytes(t.getShape(), t.getElementType());
+    };
+    for (Operation &op : body) {
+      if (auto gather = dyn_cast<AllGatherOp>(op)) {
+        if (gather.getGroupSize() > 1 &&
+            !outermost(tensorType(gather.getInput()), gather.getGatherDim()))
+          out = std::max(out, bytesOf(gather.getResult()));
+      } else if (auto scatter = dyn_cast<ReduceScatterOp>(op)) {
+        if (scatter.getGroupSize() > 1 &&
+            !outermost(tensorType(scatter.getInput()), scatter.getScatterDim()))
+          in = std::max(in, bytesOf(scatter.getInput()));
+      } else if (auto a2a = dyn_cast<AllToAllOp>(op)) {
+        if (a2a.getGroupSize() <= 1)
+          continue;
+        RankedTensorType t = tensorType(a2a.getInput());
+        if (!outermost(t, a2a.getSplitDim()))
+          in = std::max(in, bytesOf(a2a.getInput()));
+        SmallVector<int64_t> piece(t.getShape());
+        piece[a2a.getSplitDim()] /= a2a.getGroupSize();
+        if (!outermost(RankedTensorType::get(piece, t.getElementType()),
+                       a2a.getConcatDim()))
+          out = std::max(out, bytesOf(a2a.getInput()));
+      }
+    }
+    memory.collectiveStaging = in + out;
+  }
+  // What fills the arena at its peak, for a reader who wants it smaller.
+  SmallVector<std::pair<int64_t, size_t>> atPeak;
+  for (auto [i, r] : llvm::enumerate(requests))
+    if (r.def <= peakAt && peakAt <= r.lastUse)
+      atPeak.push_back({r.bytes, i});
+  llvm::stable_sort(atPeak, [](auto a, auto b) { return a.first > b.first; });
+  for (auto [bytes, i] : ArrayRef(atPeak).take_front(kLargestAtPeak)) {
+    Location loc = i < values.size() ? values[i].getLoc() : fn.getLoc();
+    std::string name = "(scratch)";
+    if (i < values.size()) {
+      Operation *def = values[i].getDefiningOp();
+      name = def->getName().getStringRef().str();
+      if (auto n = dyn_cast<NameLoc>(loc))
+        name = n.getName().str() + " (" + name + ")";
+    }
+    memory.largestAtPeak.push_back({name, bytes});
+  }
 }
 
 func::FuncOp FunctionLowering::buildEntry() {
@@ -190,6 +322,14 @@ func::FuncOp FunctionLowering::buildEntry() {
   };
   for (auto [v, offset] : arenaOffset)
     state.resultPtrs[v] = arenaAt(offset);
+  for (auto [j, v] : llvm::enumerate(body.getTerminator()->getOperands())) {
+    auto in = state.inResultBuffer.find(v);
+    if (in == state.inResultBuffer.end() || in->second != j)
+      continue;
+    Value slot = LLVM::GEPOp::create(b, loc, ptr, ptr, state.buffers,
+                                     ValueRange{i64(state.numArgs + j)});
+    state.resultPtrs[v] = LLVM::LoadOp::create(b, loc, ptr, slot);
+  }
   for (auto [op, offset] : scratchOffset)
     state.scratch[op] = arenaAt(offset);
   // The function's ops move into the entry; its arguments become views of
@@ -236,7 +376,7 @@ LogicalResult FunctionLowering::convert(func::FuncOp entry,
 
 LogicalResult FunctionLowering::describe() {
   FailureOr<std::string> info = describeProgram(
-      fn, mesh, state.groups, state.target == Target::Cuda);
+      fn, mesh, state.groups, memory, state.target == Target::Cuda);
   if (failed(info))
     return failure();
   OpBuilder b = OpBuilder::atBlockBegin(state.module.getBody());
@@ -249,7 +389,7 @@ LogicalResult FunctionLowering::describe() {
       b.getStringAttr(text));
   LLVM::GlobalOp::create(b, loc, b.getI64Type(), /*isConstant=*/true,
                          LLVM::Linkage::External, "palm_arena_bytes",
-                         b.getI64IntegerAttr(arenaBytes));
+                         b.getI64IntegerAttr(memory.arenaBytes));
   return success();
 }
 

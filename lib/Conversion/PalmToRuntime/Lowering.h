@@ -76,8 +76,12 @@ struct LoweringState {
   /// The number of the program's arguments (results follow them in
   /// `buffers`).
   int64_t numArgs = 0;
-  /// The arena pointer of every stored result.
+  /// Where every stored value lives: its arena slot, or the buffer of the
+  /// program result it is (see `inResultBuffer`).
   DenseMap<Value, Value> resultPtrs;
+  /// Values computed straight into the buffer of program result number
+  /// `inResultBuffer[v]`: the return copies nothing for them.
+  DenseMap<Value, unsigned> inResultBuffer;
   /// Arena scratch of the ops that need some (cuda).
   DenseMap<Operation *, Value> scratch;
   SmallVector<AxisList> groups;

@@ -50,6 +50,10 @@ struct DescribedValue {
   std::string role;
   /// A result's palm.aliases: the argument it is the new value of.
   std::optional<int64_t> aliases;
+  /// An input's palm.microbatch [index, count], with the input's name
+  /// without the ".mb<index>" that `name` gains.
+  std::optional<std::pair<int64_t, int64_t>> microbatch;
+  std::string batchOf;
 };
 } // namespace
 
@@ -72,6 +76,14 @@ static FailureOr<DescribedValue> describedValue(func::FuncOp fn, bool isArg,
       name ? name.str() : (isArg ? "arg" : "result") + std::to_string(index);
   if (failed(checkName(fn, v.name)))
     return failure();
+  // The micro-batches of one input share its name; each gets its own.
+  if (auto mb = isArg && attrs ? attrs.getAs<DenseI64ArrayAttr>(
+                                     PalmDialect::kMicrobatchAttrName)
+                               : DenseI64ArrayAttr()) {
+    v.microbatch = {mb[0], mb[1]};
+    v.batchOf = v.name;
+    v.name += ".mb" + std::to_string(mb[0]);
+  }
   FailureOr<StringRef> dtype = dtypeName(local.getElementType());
   if (failed(dtype))
     return fn.emitError() << (isArg ? "argument #" : "result #") << index
@@ -140,12 +152,18 @@ static void writeValue(llvm::json::OStream &j, unsigned index, bool isArg,
     });
   if (v.aliases)
     j.attribute("aliases", *v.aliases);
+  if (v.microbatch)
+    j.attributeObject("microbatch", [&] {
+      j.attribute("of", v.batchOf);
+      j.attribute("index", v.microbatch->first);
+      j.attribute("count", v.microbatch->second);
+    });
 }
 
 FailureOr<std::string>
 mlir::palm::describeProgram(func::FuncOp fn, MeshOp mesh,
                             ArrayRef<SmallVector<StringAttr, 2>> groups,
-                            bool cuda) {
+                            const MemoryPlan &memory, bool cuda) {
   // Everything is checked before writing, so a failure leaves no half
   // written document.
   SmallVector<DescribedValue> args, results;
@@ -221,6 +239,20 @@ mlir::palm::describeProgram(func::FuncOp fn, MeshOp mesh,
           for (StringAttr a : axes)
             j.value(a.getValue());
         });
+    });
+    j.attributeObject("memory", [&] {
+      j.attribute("arena", memory.arenaBytes);
+      j.attribute("peak_live", memory.peakLiveBytes);
+      j.attribute("gradients", memory.gradientBytes);
+      j.attribute("gradients_at_peak", memory.gradientsAtPeak);
+      j.attribute("collective_staging", memory.collectiveStaging);
+      j.attributeArray("largest_at_peak", [&] {
+        for (const auto &[name, bytes] : memory.largestAtPeak)
+          j.object([&, &name = name, bytes = bytes] {
+            j.attribute("name", name);
+            j.attribute("bytes", bytes);
+          });
+      });
     });
     for (bool isArg : {true, false})
       j.attributeArray(isArg ? "args" : "results", [&] {

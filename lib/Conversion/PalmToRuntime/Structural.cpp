@@ -50,6 +50,10 @@ struct ReturnToCopies : StatePattern<func::ReturnOp> {
     Location loc = op.getLoc();
     Type ptr = e.ptrType();
     for (auto [j, v] : llvm::enumerate(adaptor.getOperands())) {
+      // Computed in place (LowerToRuntime's plan).
+      auto in = state.inResultBuffer.find(op.getOperand(j));
+      if (in != state.inResultBuffer.end() && in->second == j)
+        continue;
       RankedTensorType t = tensorType(op.getOperand(j));
       Value slot = LLVM::GEPOp::create(r, loc, ptr, ptr, state.buffers,
                                        ValueRange{e.i64(state.numArgs + j)});

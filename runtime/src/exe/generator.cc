@@ -151,12 +151,15 @@ absl::Status fillTokens(const ProgramInfo &info, const TensorSpec &t,
                         int64_t shift, void *out) {
   std::fill_n(static_cast<char *>(out), t.localBytes(), 0);
   int64_t seq = t.globalShape.size() == 2 ? t.globalShape[1] : 1;
+  // Micro-batch i of the step's batch is its rows i * n ... (i + 1) * n - 1.
+  int64_t firstRow =
+      t.microbatch * (t.globalShape.empty() ? 1 : t.globalShape[0]);
   absl::Status status;
   forEachShardElement(info, t, rank, [&](int64_t local, int64_t global) {
     if (!status.ok())
       return;
     absl::StatusOr<int64_t> token =
-        source.token(step, global / seq, global % seq + shift);
+        source.token(step, firstRow + global / seq, global % seq + shift);
     if (!token.ok()) {
       status = token.status();
       return;

@@ -90,7 +90,8 @@ uint64_t dataOffset(uint64_t seed, uint64_t step, int64_t row, uint64_t windows,
 
 /// Fills device `rank`'s local shard of the tokens ([batch, seq]; `shift` 0)
 /// or targets (`shift` 1) input `t` (i32 or i64; padding zero) from
-/// `source` at `step`; the source's first error, if any.
+/// `source` at `step` (micro-batch i of m: rows i * batch ... of the step's
+/// m * batch); the source's first error, if any.
 absl::Status fillTokens(const ProgramInfo &info, const TensorSpec &t,
                         int64_t rank, const TokenSource &source, int64_t step,
                         int64_t shift, void *out);

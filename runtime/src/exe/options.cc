@@ -40,6 +40,9 @@ Runs a program compiled by palm-compile: N must equal the devices of its mesh.
                        .rank<R> before its extension (open it in Perfetto)
   --metrics FILE       append one JSON object per step to FILE (rank 0)
   --peak-flops X       peak FLOP/s of one device, for the mfu on any device
+  --memory-report      after the last step, print one device's planned memory
+                       (palm-compile --memory-report's total) and rank 0's
+                       peak resident memory (VmHWM)
   --help               print this text
 
 Rank 0 prints one line per step:
@@ -129,6 +132,10 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
         return absl::InvalidArgumentError(
             absl::StrCat("--peak-flops wants a positive number (FLOP/s), not '",
                          value, "'"));
+    } else if (name == "--memory-report") {
+      if (hasValue)
+        return absl::InvalidArgumentError("--memory-report takes no value");
+      o.memoryReport = true;
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown flag '", arg, "' (see --help)"));

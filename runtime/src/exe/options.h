@@ -29,6 +29,8 @@ struct Options {
   std::string metrics;
   /// --peak-flops: FLOP/s of one device, for the MFU; 0 when not given.
   double peakFlops = 0;
+  /// --memory-report: rank 0 prints the planned and the measured memory.
+  bool memoryReport = false;
   bool help = false;
 };
 

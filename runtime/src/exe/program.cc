@@ -23,16 +23,20 @@ absl::Status Program::checkProgram() {
   if (arenaBytes < 0)
     return absl::InvalidArgumentError(
         absl::StrCat("negative arena size ", arenaBytes));
-  tokens = info.findArg("tokens");
-  targets = info.findArg("targets");
-  for (const TensorSpec *t : {tokens, targets}) {
-    if (!t)
+  for (const TensorSpec &t : info.args) {
+    int64_t shift = t.inputName() == "tokens"    ? 0
+                    : t.inputName() == "targets" ? 1
+                                                 : -1;
+    if (shift < 0)
       continue;
-    if (t->kind != TensorKind::Input || t->globalShape.size() != 2 ||
-        (t->dtype != PALMRT_I32 && t->dtype != PALMRT_I64))
+    if (t.kind != TensorKind::Input || t.globalShape.size() != 2 ||
+        (t.dtype != PALMRT_I32 && t.dtype != PALMRT_I64))
       return absl::InvalidArgumentError(
-          absl::StrCat("argument '", t->name,
+          absl::StrCat("argument '", t.name,
                        "' must be an i32 or i64 input of shape [batch, seq]"));
+    tokenInputs.push_back({&t, shift});
+    if (t.microbatch == 0)
+      (shift ? targets : tokens) = &t;
   }
   if (tokens || targets) {
     vocab = info.vocab;
@@ -194,8 +198,8 @@ absl::Status Program::saveTensors(const std::string &dir,
     for (const TensorSpec &t : info.results)
       tensors.push_back(&t);
     // A result of the same name wins: names in a file are unique.
-    for (const TensorSpec *t : {tokens, targets})
-      if (t && !info.findResult(t->name))
+    for (auto [t, shift] : tokenInputs)
+      if (!info.findResult(t->name))
         tensors.push_back(t);
   } else {
     for (const TensorSpec &t : info.args)
@@ -234,9 +238,7 @@ void Program::fillInputsFrom(int64_t step, const TokenSource *source,
   }
   if (!source)
     return;
-  for (auto [t, shift] : {std::pair{tokens, 0}, {targets, 1}}) {
-    if (!t)
-      continue;
+  for (auto [t, shift] : tokenInputs) {
     // A bad token in --data is found here, by the rank whose shard holds it.
     if (absl::Status s = fillTokens(info, *t, rank(), *source, tokenStep, shift,
                                     bufferOf(*t));

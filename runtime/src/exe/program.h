@@ -78,7 +78,11 @@ private:
   /// The GPU of a cuda program; null when the buffers are host memory.
   Device *device = nullptr;
   std::unique_ptr<Tracer> tracer;
+  /// The tokens and targets inputs (micro-batch 0 of each when the step
+  /// has several), and every input the token stream fills, with its shift
+  /// (0 for tokens, 1 for targets).
   const TensorSpec *tokens = nullptr, *targets = nullptr;
+  std::vector<std::pair<const TensorSpec *, int64_t>> tokenInputs;
   int64_t vocab = 0;
   /// Where tokens and targets come from (unless --inputs).
   std::unique_ptr<TokenSource> tokenSource;
@@ -136,6 +140,10 @@ private:
   double peakFlops() const;
   /// What is written after the last step.
   bool finish();
+  /// --memory-report's line (rank 0).
+  void reportMemory() const;
+  /// Resident bytes when prepare() began, before any buffer.
+  int64_t residentAtStart = 0;
   /// Opens the GPU of a cuda program and connects its groups (collective).
   absl::Status openDevice();
   absl::Status connectDevice();

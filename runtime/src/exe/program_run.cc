@@ -16,6 +16,21 @@
 namespace palmrt {
 namespace {
 
+/// This process's resident memory (`field` "VmRSS") or its peak ("VmHWM")
+/// in bytes, from /proc/self/status; 0 where that cannot be read.
+int64_t residentBytes(const char *field) {
+  long long kb = 0;
+  std::string format = std::string(field) + ": %lld kB";
+  if (std::FILE *status = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, status))
+      if (std::sscanf(line, format.c_str(), &kb) == 1)
+        break;
+    std::fclose(status);
+  }
+  return static_cast<int64_t>(kb) * 1024;
+}
+
 /// Unless the user chose, split the cores of this node among its ranks so
 /// OpenBLAS threads of different ranks do not fight over them.
 void chooseBlasThreads() {
@@ -52,6 +67,7 @@ bool Program::checkJob() {
 }
 
 bool Program::prepare() {
+  residentAtStart = residentBytes("VmRSS");
   if (absl::Status s = checkProgram(); !s.ok()) {
     printRankMessage("error", s.message());
     return false;
@@ -121,7 +137,8 @@ StepReport Program::report(int64_t step, double seconds, double peak) {
   r.loss = scalarResult("loss");
   r.gradNorm = scalarResult("grad_norm");
   r.lr = scalarResult("lr");
-  int64_t tokensPerStep = tokens ? tokens->globalElements() : 0;
+  int64_t tokensPerStep =
+      tokens ? tokens->globalElements() * tokens->microbatches : 0;
   if (tokensPerStep > 0)
     r.tokensPerSecond = seconds > 0 ? tokensPerStep / seconds : 0.0;
   if (peak > 0 && seconds > 0)
@@ -206,8 +223,34 @@ int Program::run() {
   setActiveTracer(nullptr);
   if (!finish())
     return 1;
+  if (options.memoryReport && process().rank == 0)
+    reportMemory();
   ctx.reset();
   return 0;
+}
+
+void Program::reportMemory() const {
+  int64_t args = 0, results = 0;
+  for (const TensorSpec &t : info.args)
+    args += t.localBytes();
+  for (const TensorSpec &t : info.results)
+    results += t.localBytes();
+  int64_t planned = args + results + arenaBytes + info.collectiveStaging;
+  int64_t peak = residentBytes("VmHWM");
+  constexpr double kMiB = 1048576.0;
+  std::printf("memory: planned %lld bytes per device (%.2f MiB: arguments "
+              "%.2f, results %.2f, arena %.2f, collective staging %.2f); peak "
+              "resident %lld bytes on "
+              "rank 0 (%.2f MiB, %.3f of planned%s), %lld before allocating "
+              "(%.2f MiB: libraries, MPI)\n",
+              static_cast<long long>(planned), planned / kMiB, args / kMiB,
+              results / kMiB, arenaBytes / kMiB,
+              info.collectiveStaging / kMiB, static_cast<long long>(peak),
+              peak / kMiB, planned > 0 ? double(peak) / double(planned) : 0.0,
+              device ? "; host memory, the plan is the GPU's" : "",
+              static_cast<long long>(residentAtStart),
+              residentAtStart / kMiB);
+  std::fflush(stdout);
 }
 
 } // namespace palmrt

@@ -46,6 +46,16 @@ struct TensorSpec {
   /// For a result: the argument it is the next value of (its "aliases"),
   /// else -1.
   int aliases = -1;
+  /// For an input that is one micro-batch of the step's batch (its
+  /// "microbatch"): the input's name without the micro-batch ("tokens"),
+  /// the micro-batch and their count; else empty, 0 and 1. Micro-batch i
+  /// holds rows i * n ... (i + 1) * n - 1 of the batch, n = globalShape[0].
+  std::string batchOf;
+  int64_t microbatch = 0, microbatches = 1;
+  /// The name of the step's input this tensor is (a part of).
+  const std::string &inputName() const {
+    return batchOf.empty() ? name : batchOf;
+  }
 
   int64_t localElements() const;
   int64_t localBytes() const { return localElements() * dtypeBytes(dtype); }
@@ -64,6 +74,9 @@ struct ProgramInfo {
   /// The optional "flops": the model FLOPs of one step of the whole job
   /// (for the MFU); 0 when absent.
   int64_t flops = 0;
+  /// The optional "memory"'s "collective_staging": the bytes of the host
+  /// collectives' packing buffers the compiler planned for; 0 when absent.
+  int64_t collectiveStaging = 0;
   /// "target": where buffers live.
   Target target = Target::Cpu;
 

@@ -200,6 +200,23 @@ absl::StatusOr<TensorSpec> parseTensor(const JsonNode &tensor,
       (t.dtype != PALMRT_F32 || !t.globalShape.empty()))
     return tensor.error(
         absl::StrCat("step argument '", t.name, "' must be a 0-d f32 scalar"));
+  if (isArg) {
+    PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> mb,
+                            tensor.find("microbatch"));
+    if (mb) {
+      if (t.kind != TensorKind::Input || t.globalShape.empty())
+        return mb->error(absl::StrCat("'", t.name,
+                                      "' is not an input with a batch "
+                                      "dimension, so it has no micro-batch"));
+      PALMRT_ASSIGN_OR_RETURN(t.batchOf, mb->getString("of"));
+      PALMRT_ASSIGN_OR_RETURN(t.microbatches,
+                              mb->getInteger("count", 1, kMaxDim));
+      PALMRT_ASSIGN_OR_RETURN(t.microbatch,
+                              mb->getInteger("index", 0, t.microbatches - 1));
+      if (t.batchOf.empty())
+        return mb->error("empty \"of\"");
+    }
+  }
   if (!isArg) {
     PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> aliases,
                             tensor.find("aliases"));
@@ -255,6 +272,15 @@ absl::Status parseHeader(const JsonNode &root, ProgramInfo &info) {
   if (flops) {
     PALMRT_ASSIGN_OR_RETURN(info.flops, flops->integer(0, INT64_MAX));
   }
+  PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> memory, root.find("memory"));
+  if (memory) {
+    PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> staging,
+                            memory->find("collective_staging"));
+    if (staging) {
+      PALMRT_ASSIGN_OR_RETURN(info.collectiveStaging,
+                              staging->integer(0, INT64_MAX));
+    }
+  }
   PALMRT_ASSIGN_OR_RETURN(std::optional<JsonNode> vocab, root.find("vocab"));
   if (vocab) {
     PALMRT_ASSIGN_OR_RETURN(info.vocab, vocab->integer(1, 1LL << 31));
@@ -299,6 +325,43 @@ absl::Status checkAliases(const JsonNode &root, const ProgramInfo &info) {
   return absl::OkStatus();
 }
 
+/// The micro-batches of one input are each there once, alike.
+absl::Status checkMicrobatches(const JsonNode &root, const ProgramInfo &info) {
+  for (const TensorSpec &t : info.args) {
+    if (t.batchOf.empty() || t.microbatch != 0)
+      continue;
+    std::vector<const TensorSpec *> parts(t.microbatches, nullptr);
+    for (const TensorSpec &u : info.args) {
+      if (u.batchOf != t.batchOf)
+        continue;
+      if (u.microbatches != t.microbatches || parts[u.microbatch] ||
+          u.dtype != t.dtype || u.globalShape != t.globalShape ||
+          u.sharding != t.sharding)
+        return root.error(absl::StrCat(
+            "the micro-batches of input '", t.batchOf,
+            "' disagree: each of 0 .. count - 1 once, with one count, "
+            "dtype, shape and sharding ('",
+            u.name, "' differs from '", t.name, "')"));
+      parts[u.microbatch] = &u;
+    }
+    for (int64_t i = 0; i < t.microbatches; ++i)
+      if (!parts[i])
+        return root.error(absl::StrCat("input '", t.batchOf,
+                                       "' lacks micro-batch ", i, " of ",
+                                       t.microbatches));
+  }
+  for (const TensorSpec &t : info.args)
+    if (!t.batchOf.empty() && t.microbatch != 0) {
+      bool hasFirst = false;
+      for (const TensorSpec &u : info.args)
+        hasFirst |= u.batchOf == t.batchOf && u.microbatch == 0;
+      if (!hasFirst)
+        return root.error(absl::StrCat("input '", t.batchOf,
+                                       "' lacks micro-batch 0"));
+    }
+  return absl::OkStatus();
+}
+
 } // namespace
 
 absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
@@ -314,6 +377,7 @@ absl::StatusOr<ProgramInfo> parseProgramInfo(absl::string_view text) {
   PALMRT_RETURN_IF_ERROR(parseTensors(root, info, /*isArg=*/true));
   PALMRT_RETURN_IF_ERROR(parseTensors(root, info, /*isArg=*/false));
   PALMRT_RETURN_IF_ERROR(checkAliases(root, info));
+  PALMRT_RETURN_IF_ERROR(checkMicrobatches(root, info));
   return info;
 }
 

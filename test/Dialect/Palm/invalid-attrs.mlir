@@ -295,6 +295,43 @@ func.func @bad_role(%a: tensor<8xf32> {palm.role = "momentum"}) {
 
 // -----
 
+func.func @microbatch_on_an_op(%a: tensor<8xf32>) -> tensor<8xf32> {
+  // expected-error@+1 {{'palm.microbatch' on an op must be a non-negative i64 (the micro-batch it computes)}}
+  %b = palm.silu %a {palm.microbatch = -1 : i64} : tensor<8xf32>
+  return %b : tensor<8xf32>
+}
+
+// -----
+
+func.func @remat_not_unit(%a: tensor<8xf32>) -> tensor<8xf32> {
+  // expected-error@+1 {{'palm.remat' must be a unit attribute}}
+  %b = palm.silu %a {palm.remat = 1 : i64} : tensor<8xf32>
+  return %b : tensor<8xf32>
+}
+
+// -----
+
+// expected-error@+1 {{'palm.microbatch' on argument #0 must be [index, count] with 0 <= index < count}}
+func.func @bad_microbatch(%a: tensor<8xi32> {palm.microbatch = array<i64: 2, 2>}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'palm.microbatch' on argument #0 must be [index, count] with 0 <= index < count}}
+func.func @microbatch_not_a_pair(%a: tensor<8xi32> {palm.microbatch = array<i64: 0>}) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{'palm.microbatch' on argument #0 belongs to an input, not a parameter or optimizer state}}
+func.func @microbatch_of_a_parameter(%a: tensor<8xf32> {palm.init = #palm.init<ones>, palm.microbatch = array<i64: 0, 2>}) {
+  return
+}
+
+// -----
+
 // expected-error@+1 {{'palm.grad_of' on result #0 must be the number of an argument}}
 func.func @grad_of_missing(%a: tensor<8xf32>) -> (tensor<8xf32> {palm.grad_of = 3 : i64}) {
   return %a : tensor<8xf32>

@@ -7,6 +7,7 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "palm/Dialect/Palm/IR/PalmAttrs.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
+#include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -108,6 +109,20 @@ static LogicalResult verifyValueAttr(Operation *op, Location loc,
                             << " must be \"state\" or \"step\"";
     return success();
   }
+  if (isArgument && name == PalmDialect::kMicrobatchAttrName) {
+    auto pair = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    if (!pair || pair.size() != 2 || pair[1] < 1 || pair[0] < 0 ||
+        pair[0] >= pair[1])
+      return emitError(loc) << "'" << name << "' on " << what
+                            << " must be [index, count] with 0 <= index < "
+                               "count";
+    if (others && (others.get(PalmDialect::kInitAttrName) ||
+                   others.get(PalmDialect::kRoleAttrName)))
+      return emitError(loc) << "'" << name << "' on " << what
+                            << " belongs to an input, not a parameter or "
+                               "optimizer state";
+    return success();
+  }
   if (!isArgument && (name == PalmDialect::kGradOfAttrName ||
                       name == PalmDialect::kAliasesAttrName)) {
     auto index = dyn_cast<IntegerAttr>(attr.getValue());
@@ -194,6 +209,19 @@ LogicalResult PalmDialect::verifyOperationAttribute(Operation *op,
                                     "result #" + Twine(i))))
         return failure();
     }
+    return success();
+  }
+  if (name == kMicrobatchAttrName) {
+    auto index = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!index || !index.getType().isInteger(64) || index.getInt() < 0)
+      return op->emitError() << "'" << name
+                             << "' on an op must be a non-negative i64 (the "
+                                "micro-batch it computes)";
+    return success();
+  }
+  if (name == kRecomputedAttrName) {
+    if (!isa<UnitAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a unit attribute";
     return success();
   }
   if (name == kShardingAttrName)

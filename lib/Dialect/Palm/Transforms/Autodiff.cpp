@@ -13,6 +13,7 @@
 #include "palm/Dialect/Palm/IR/ShardingUtils.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
+#include "palm/Dialect/Palm/Transforms/Training.h"
 #include "llvm/ADT/DenseSet.h"
 
 namespace mlir::palm {
@@ -34,7 +35,6 @@ public:
   LogicalResult run();
 
 private:
-  FailureOr<unsigned> findLoss();
   /// Adds `dv` to the cotangent of `v`.
   void accumulate(Value v, Value dv, Location loc);
   /// `loc` named `<name>.grad` when it has a name, for reports and traces.
@@ -53,7 +53,7 @@ private:
 
 } // namespace
 
-FailureOr<unsigned> FunctionAutodiff::findLoss() {
+FailureOr<unsigned> mlir::palm::findLossResult(func::FuncOp fn) {
   std::optional<unsigned> named, scalar;
   unsigned scalars = 0;
   for (unsigned i = 0; i < fn.getNumResults(); ++i) {
@@ -76,6 +76,34 @@ FailureOr<unsigned> FunctionAutodiff::findLoss() {
                            "f32 tensor";
 }
 
+bool mlir::palm::hasGradientResults(func::FuncOp fn) {
+  for (unsigned i = 0; i < fn.getNumResults(); ++i)
+    if (fn.getResultAttr(i, PalmDialect::kGradOfAttrName))
+      return true;
+  return false;
+}
+
+LogicalResult mlir::palm::forEachDifferentiatedFunction(
+    ModuleOp module, StringRef pass,
+    function_ref<LogicalResult(func::FuncOp)> rewrite) {
+  if (getLevel(module) != Level::Global)
+    return module.emitError() << "-" << pass
+                              << " rewrites global-level training steps; "
+                                 "this module is already partitioned";
+  bool any = false;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    if (fn.isExternal() || !hasGradientResults(fn))
+      continue;
+    any = true;
+    if (failed(rewrite(fn)))
+      return failure();
+  }
+  if (!any)
+    return module.emitError() << "no function returns gradients "
+                                 "(palm.grad_of): run -palm-autodiff first";
+  return success();
+}
+
 Location FunctionAutodiff::gradLoc(Location loc) {
   if (auto name = dyn_cast<NameLoc>(loc))
     return NameLoc::get(
@@ -92,6 +120,7 @@ void FunctionAutodiff::recomputeLayer(
   for (Operation &op : fn.getBody().front()) {
     if (layerOf(op.getLoc()) == layer) {
       Operation *clone = builder.clone(op, values);
+      clone->setAttr(kRecomputedAttrName, builder.getUnitAttr());
       if (auto name = dyn_cast<NameLoc>(op.getLoc()))
         clone->setLoc(NameLoc::get(
             StringAttr::get(fn.getContext(),
@@ -112,7 +141,7 @@ void FunctionAutodiff::accumulate(Value v, Value dv, Location loc) {
 }
 
 LogicalResult FunctionAutodiff::run() {
-  FailureOr<unsigned> lossIndex = findLoss();
+  FailureOr<unsigned> lossIndex = findLossResult(fn);
   if (failed(lossIndex))
     return failure();
   Block &body = fn.getBody().front();

@@ -13,6 +13,7 @@
 #include "mlir/IR/Verifier.h"
 #include "palm/Dialect/Palm/IR/PalmOps.h"
 #include "palm/Dialect/Palm/Transforms/Passes.h"
+#include "palm/Dialect/Palm/Transforms/Training.h"
 
 namespace mlir::palm {
 #define GEN_PASS_DEF_PALMOPTIMIZER
@@ -49,33 +50,12 @@ struct OptimizerPass : public palm::impl::PalmOptimizerBase<OptimizerPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (getLevel(module) != Level::Global) {
-      module.emitError() << "-palm-optimizer builds global-level training "
-                            "steps; this module is already partitioned";
-      return signalPassFailure();
-    }
     FailureOr<Settings> s = settings(module);
-    if (failed(s))
+    if (failed(s) ||
+        failed(forEachDifferentiatedFunction(
+            module, getArgument(),
+            [&](func::FuncOp fn) { return rewrite(fn, *s); })))
       return signalPassFailure();
-    bool any = false;
-    for (auto fn : module.getOps<func::FuncOp>()) {
-      if (fn.isExternal())
-        continue;
-      bool hasGrads = false;
-      for (unsigned i = 0; i < fn.getNumResults(); ++i)
-        hasGrads |= static_cast<bool>(
-            fn.getResultAttr(i, PalmDialect::kGradOfAttrName));
-      if (!hasGrads)
-        continue;
-      any = true;
-      if (failed(rewrite(fn, *s)))
-        return signalPassFailure();
-    }
-    if (!any) {
-      module.emitError() << "no function returns gradients (palm.grad_of): "
-                            "run -palm-autodiff first";
-      return signalPassFailure();
-    }
   }
 };
 

@@ -640,6 +640,16 @@ LogicalResult FunctionPartitioner::run() {
   }
 
   for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
+    // What the partitioner adds for an op (collectives, masks, right before
+    // or after it) belongs with it: the attributes that keep CSE from
+    // merging a recomputation with its forward op, or one micro-batch's
+    // work with another's, go on them too.
+    SmallVector<NamedAttribute, 2> fences;
+    for (StringRef name : {StringRef(kRecomputedAttrName),
+                           StringRef(PalmDialect::kMicrobatchAttrName)})
+      if (Attribute a = op.getAttr(name))
+        fences.push_back(NamedAttribute(name, a));
+    Operation *prev = op.getPrevNode(), *next = op.getNextNode();
     if (auto constraint = dyn_cast<ShardingConstraintOp>(op)) {
       FailureOr<Value> v = reshardTo(
           &op, constraint.getInput(),
@@ -649,10 +659,14 @@ LogicalResult FunctionPartitioner::run() {
         return failure();
       constraint.getResult().replaceAllUsesWith(*v);
       op.erase();
-      continue;
-    }
-    if (failed(partitionOp(&op, rules.find(&op)->second)))
+    } else if (failed(partitionOp(&op, rules.find(&op)->second))) {
       return failure();
+    }
+    if (!fences.empty())
+      for (Operation *o = prev ? prev->getNextNode() : &body.front();
+           o && o != next; o = o->getNextNode())
+        for (NamedAttribute a : fences)
+          o->setAttr(a.getName(), a.getValue());
   }
 
   Operation *ret = body.getTerminator();

@@ -9,7 +9,7 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK-LABEL: func.func @palm_forward
   // CHECK: %[[Q:.*]] = llvm.load
   // CHECK: %[[K:.*]] = llvm.load
-  // CHECK: %[[OUT:.*]] = llvm.getelementptr %arg1
+  // CHECK: %[[OUT:.*]] = llvm.load
   // CHECK: %[[G:.*]] = call @palmrt_group_index(%arg2, %c0_i32{{[_0-9]*}})
   // CHECK: %[[OFF:.*]] = arith.muli %[[G]], %c2_i64{{[_0-9]*}}
   // b 2, s 8, t 8, h 2, g 1, dk 4, dv 4, causal; the head offset, 4 heads

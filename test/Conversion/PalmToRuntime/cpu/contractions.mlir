@@ -6,7 +6,7 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK-LABEL: func.func @palm_forward
   // CHECK: %[[A:.*]] = llvm.load
   // CHECK: %[[B:.*]] = llvm.load
-  // CHECK: %[[C:.*]] = llvm.getelementptr %arg1
+  // CHECK: %[[C:.*]] = llvm.load
   // [m, k] x [k, n]: batch 1, m 4, n 5, k 8, neither transposed.
   // CHECK: call @palmrt_gemm(%arg2, %c0_i32{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %c5_i64{{[_0-9]*}}, %c8_i64{{[_0-9]*}}, %[[A]], %c0_i32{{[_0-9]*}}, %[[B]], %c0_i32{{[_0-9]*}}, %[[C]])
   func.func @plain(%a: tensor<4x8xf32>, %b: tensor<8x5xf32>) -> tensor<4x5xf32> {

@@ -13,10 +13,10 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK: %[[X:.*]] = llvm.load
   // CHECK: %[[Y:.*]] = llvm.load
   // CHECK: %[[Z:.*]] = llvm.load
-  // CHECK: %[[T:.*]] = llvm.getelementptr %arg1
-  // CHECK: %[[S:.*]] = llvm.getelementptr %arg1
-  // CHECK: %[[C:.*]] = llvm.getelementptr %arg1
-  // CHECK: %[[M:.*]] = llvm.getelementptr %arg1
+  // CHECK: %[[T:.*]] = llvm.load
+  // CHECK: %[[S:.*]] = llvm.load
+  // CHECK: %[[C:.*]] = llvm.load
+  // CHECK: %[[M:.*]] = llvm.load
   // Rank 3, in shape, permutation, 4-byte elements.
   // CHECK: %[[IN:.*]] = llvm.mlir.addressof @__palm_i64_0
   // CHECK: %[[PERM:.*]] = llvm.mlir.addressof @__palm_i64_1
@@ -47,7 +47,7 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK-DAG: llvm.mlir.global private constant @__palm_i64_1(dense<[10, 8]> : tensor<2xi64>)
   // CHECK-LABEL: func.func @palm_forward
   // CHECK: %[[X:.*]] = llvm.load
-  // CHECK: %[[OUT:.*]] = llvm.getelementptr %arg1
+  // CHECK: %[[OUT:.*]] = llvm.load
   // CHECK: %[[IN:.*]] = llvm.mlir.addressof @__palm_i64_0
   // CHECK: %[[TO:.*]] = llvm.mlir.addressof @__palm_i64_1
   // CHECK: call @palmrt_pad(%[[X]], %[[OUT]], %c2_i32{{[_0-9]*}}, %[[IN]], %[[TO]], %c2_i64{{[_0-9]*}})

@@ -13,8 +13,10 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK: call @palmrt_all_to_all(%arg2, %{{[0-9]+}}, %{{[0-9]+}}, %c2_i32{{[_0-9]*}}, %{{[0-9]+}}, %c1_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}})
   // CHECK: call @palmrt_collective_permute(%arg2, %{{[0-9]+}}, %{{[0-9]+}}, %c32_i64{{[_0-9]*}}, %c1_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c4_i64{{[_0-9]*}}, %{{[0-9]+}})
   // CHECK: call @palmrt_all_slice(%arg2, %{{[0-9]+}}, %{{[0-9]+}}, %c2_i32{{[_0-9]*}}, %{{[0-9]+}}, %c0_i32{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %c1_i32{{[_0-9]*}})
+  // Every result is a collective's, computed in its buffer.
   // CHECK-NOT: palmrt_launch
-  // CHECK: call @palmrt_copy
+  // CHECK-NOT: palmrt_copy
+  // CHECK: return
   func.func @all(%x: tensor<4x8xf32>, %h: tensor<4x8xbf16>, %u: tensor<9x8xf32>) -> (tensor<4x8xf32>, tensor<4x32xf32>, tensor<4x2xf32>, tensor<16x2xf32>, tensor<4x8xbf16>, tensor<5x8xf32>) {
     %0 = palm.all_reduce %x on @mesh [model] max : tensor<4x8xf32>
     %1 = palm.all_gather %x on @mesh [model] dim 1 : tensor<4x8xf32> -> tensor<4x32xf32>

@@ -7,13 +7,15 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK-DAG: llvm.mlir.global private constant @__palm_str_0("palm_k0_ew\00")
   // CHECK-DAG: llvm.mlir.global private constant @__palm_gpu_image
   // CHECK-LABEL: func.func @palm_forward
-  // CHECK: %[[OUT:.*]] = llvm.getelementptr %arg1
+  // CHECK: %[[SLOT:.*]] = llvm.getelementptr %arg0[%c2_i64]
+  // CHECK: %[[OUT:.*]] = llvm.load %[[SLOT]]
   // 8 f32 elements, 4 per thread: one block.
   // CHECK: %[[IMG0:.*]] = llvm.mlir.addressof @__palm_gpu_image
   // CHECK: %[[K0:.*]] = llvm.mlir.addressof @__palm_str_0
   // CHECK: call @palmrt_launch(%arg2, %[[IMG0]], %[[K0]], %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c256_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c1_i64{{[_0-9]*}}, %c0_i32{{[_0-9]*}}, %{{[0-9]+}})
   // CHECK-NOT: palmrt_launch
-  // CHECK: call @palmrt_copy(%arg2, %{{[0-9]+}}, %[[OUT]], %c32_i64)
+  // The kernel writes the result's buffer (%[[OUT]]): nothing to copy.
+  // CHECK-NOT: palmrt_copy
   // The kernel: result, inputs, count; 16-byte vectors when aligned.
   // CHECK: gpu.module @palm_kernels [#nvvm.target<O = 3, chip = "sm_80">]
   // CHECK: gpu.func @palm_k0_ew(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: i64) kernel

@@ -37,9 +37,11 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK-DAG: llvm.mlir.global private constant @__palm_str_0("palm_k0_cross_entropy\00")
   // CHECK-DAG: llvm.mlir.global private constant @__palm_str_1("palm_k1_sum_f32\00")
   // CHECK-LABEL: func.func @palm_forward
-  // The result, then the per-token losses in scratch after it.
-  // CHECK: %[[OUT:.*]] = llvm.getelementptr %arg1[%c0_i64{{[_0-9]*}}]
-  // CHECK: %[[SCRATCH:.*]] = llvm.getelementptr %arg1[%c256_i64{{[_0-9]*}}]
+  // The per-token losses in arena scratch; the result in its buffer (slot
+  // 2, after the 2 arguments).
+  // CHECK: %[[SLOT:.*]] = llvm.getelementptr %arg0[%c2_i64{{[_0-9]*}}]
+  // CHECK: %[[OUT:.*]] = llvm.load %[[SLOT]]
+  // CHECK: %[[SCRATCH:.*]] = llvm.getelementptr %arg1[%c0_i64{{[_0-9]*}}]
   // CHECK: %[[VALID:.*]] = arith.minsi
   // 24 tokens of a warp each: 3 blocks; then one warp sums them.
   // CHECK: %[[K0:.*]] = llvm.mlir.addressof @__palm_str_0

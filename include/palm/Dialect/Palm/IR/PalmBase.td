@@ -66,6 +66,12 @@ def Palm_Dialect : Dialect {
     /// Function result attribute: the number of the argument whose new
     /// value the result is (the runtime updates that argument in place).
     static constexpr ::llvm::StringLiteral kAliasesAttrName = "palm.aliases";
+    /// Function argument attribute of a training step's input that is one
+    /// micro-batch of the step's batch: [index, count]
+    /// (-palm-accumulate-gradients); the runtime fills it with rows
+    /// index * n ... (index + 1) * n - 1 of the batch, n its first dimension.
+    static constexpr ::llvm::StringLiteral kMicrobatchAttrName =
+        "palm.microbatch";
     /// Name of the local-level argument/result attribute holding the global
     /// type of the value a local argument or result is one shard of.
     static constexpr ::llvm::StringLiteral kGlobalTypeAttrName =

@@ -36,6 +36,14 @@ std::optional<int64_t> layerOf(Location loc);
 /// recomputes: work the program does only to save memory, not model FLOPs.
 inline constexpr llvm::StringLiteral kRecomputedSuffix = ".remat";
 
+/// The unit attribute on every op that recomputes a forward value for the
+/// backward pass (the clones -palm-autodiff{remat=layers} makes, and the
+/// collectives and masks the partitioner adds for them). It keeps CSE from
+/// merging a recomputation with the forward op it repeats, which would keep
+/// the forward's value alive until the backward and undo the
+/// rematerialization.
+inline constexpr llvm::StringLiteral kRecomputedAttrName = "palm.remat";
+
 /// Reads the sharding of function argument `index`, or null.
 ShardingAttr getArgSharding(FunctionOpInterface fn, unsigned index);
 /// Reads the sharding of function result `index`, or null.

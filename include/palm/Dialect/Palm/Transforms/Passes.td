@@ -132,6 +132,41 @@ def PalmAutodiff : Pass<"palm-autodiff", "::mlir::ModuleOp"> {
   ];
 }
 
+def PalmAccumulateGradients
+    : Pass<"palm-accumulate-gradients", "::mlir::ModuleOp"> {
+  let summary = "Gradient accumulation: one step over several micro-batches";
+  let description = [{
+    Runs after `-palm-autodiff` (and before `-palm-optimizer`) on a
+    global-level module. A differentiated function computes the loss and
+    the gradients of one micro-batch; with `microbatches=M` it computes
+    them for a step of `M` micro-batches instead: every input (an argument
+    with neither `palm.init` nor `palm.role`, such as `tokens` and
+    `targets`) becomes `M` arguments of the same type, marked
+    `palm.microbatch = array<i64: i, M>` (the runtime fills micro-batch `i`
+    with rows `i*n ... (i+1)*n - 1` of the step's batch, `n` the input's
+    first dimension), and the body runs once per micro-batch, in order: the
+    forward and backward of micro-batch `i` end before those of `i + 1`
+    begin, so only one micro-batch's activations are live at a time. The
+    loss and every gradient are the mean over the micro-batches (the sum of
+    each micro-batch's value, accumulated right after it, times `1/M`),
+    which for a loss that is a mean over equal micro-batches is the
+    gradient of the whole batch's loss.
+
+    The accumulation is ordinary palm IR (`palm.add`, `palm.scale`):
+    partitioned, a gradient's partial sums stay partial through the
+    accumulation and are reduced once per step, not once per micro-batch.
+
+    Errors: a function whose results are not only its loss and gradients
+    (a per-example result has no single meaning over micro-batches); a
+    function without inputs; `microbatches` below 1.
+    `microbatches=1` (the default) leaves the module unchanged.
+  }];
+  let options = [
+    Option<"microbatches", "microbatches", "int64_t", "1",
+           "Micro-batches per step (the loss and gradients are their mean)">
+  ];
+}
+
 def PalmOptimizer : Pass<"palm-optimizer", "::mlir::ModuleOp"> {
   let summary = "Turns loss and gradients into the whole training step";
   let description = [{
