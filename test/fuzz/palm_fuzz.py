@@ -67,7 +67,8 @@ INVALID_IR = [r"must be a multiple of key/value heads", r"must be even",
               r"must have the .* shape", r"is out of range for rank",
               r"must be \[batch, seq, heads", r"expects \[batch, seq",
               r"changes the element count", r"needs equal",
-              r"must agree", r"must have rank"]
+              r"must agree", r"must have rank",
+              r"names argument .* not the result's"]
 
 
 def log(msg):
@@ -154,6 +155,21 @@ class Runner:
                                 stderr=subprocess.STDOUT, text=True,
                                 env=self.env)
 
+    def autodiff(self, path, out):
+        """palm-opt -palm-autodiff of the program in path into out, keeping
+        the input's locations, so that diagnostics of the compile name the
+        lines of path: (exit status, output)."""
+        self.count("palm-opt -palm-autodiff")
+        cmd = [os.path.join(self.bin, "palm-opt"), "-palm-autodiff",
+               "--mlir-print-debuginfo", path, "-o", out]
+        try:
+            r = subprocess.run(cmd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               timeout=self.timeout)
+        except subprocess.TimeoutExpired as e:
+            return -9, (e.output or "") + "\ntimed out (signal)"
+        return r.returncode, r.stdout
+
     def verifies(self, text):
         """Whether palm-opt parses and verifies text (every generated
         program must)."""
@@ -192,7 +208,9 @@ def devices_of(prog):
 
 
 def member_of(name):
-    m = re.match(r"c(\d+)\.", name)
+    """The case a value, result or gradient (`grad.c<K>.p1`) belongs to;
+    None for the batch's shared ones (the loss, `grad.embedding`)."""
+    m = re.match(r"(?:grad\.)?c(\d+)\.", name)
     return int(m.group(1)) if m else None
 
 
@@ -210,10 +228,22 @@ def evaluate(runner, prog, work, interp=False):
         paths[tag] = os.path.join(work, "prog%s.mlir" % tag)
         with open(paths[tag], "w") as f:
             f.write(t)
+    result = {"outputs": {}, "interp": {}, "members": set()}
+    if prog.get("grads"):
+        # Differentiated first: the compiles take the training program.
+        for tag in ("", "1"):
+            ad = os.path.join(work, "prog%s.grad.mlir" % tag)
+            rc, out = runner.autodiff(paths[tag], ad)
+            if rc != 0:
+                status, reason = classify(rc, out)
+                result["members"] = named_members(text, op_lines, out)
+                result.update(status=status, reason="autodiff: " + reason,
+                              text=out)
+                return result
+            paths[tag] = ad
     procs = {tag: runner.compile_start(paths[tag], os.path.join(
         work, "exe" + tag)) for tag in ("", "1")}
     done = {tag: runner.wait(p) for tag, p in procs.items()}
-    result = {"outputs": {}, "interp": {}, "members": set()}
     for tag in ("", "1"):
         rc, out = done[tag]
         if rc != 0:
@@ -245,10 +275,24 @@ def evaluate(runner, prog, work, interp=False):
         return result
     tainted = fp.bf16_tainted(prog)
     for j, r in enumerate(prog["results"]):
-        name = "%s.r%d" % (r["value"], j)
+        name = fp.result_name(r, j)
         ok, detail = compare(mesh_out[name], ref_out[name],
                              BF16_TOL if r["value"] in tainted else F32_TOL)
         result["outputs"][name] = (ok, "mesh vs 1 device: " + detail)
+    if prog.get("grads"):
+        # Every gradient: each reads the cotangent of the loss's logits,
+        # which a bf16 value anywhere upstream of the loss makes bf16's.
+        grads = sorted(n for n in ref_out if n.startswith("grad."))
+        missing = sorted(set(n for n in mesh_out if n.startswith("grad."))
+                         ^ set(grads))
+        if not grads or missing:
+            result.update(status="crashed", reason="outputs: gradients "
+                          "missing", text="missing: %s" % missing)
+            return result
+        tol = BF16_TOL if "loss" in tainted else F32_TOL
+        for name in grads:
+            ok, detail = compare(mesh_out[name], ref_out[name], tol)
+            result["outputs"][name] = (ok, "mesh vs 1 device: " + detail)
     if interp:
         result["interp"] = check_interp(prog, work, ref_out, tainted)
     result["status"] = "ran"
@@ -268,7 +312,7 @@ def check_interp(prog, work, ref_out, tainted):
     env32 = fuzz_interp.run(prog, inputs, np.float32)
     out = {}
     for j, r in enumerate(prog["results"]):
-        name = "%s.r%d" % (r["value"], j)
+        name = fp.result_name(r, j)
         ref = env64[r["value"]]
         got = ref_out[name]
         if np.asarray(ref).dtype.kind in "iu":
@@ -340,11 +384,19 @@ def standalone(mesh, ctx, member):
 
 
 def compile_start(runner, prog, work, emit=None):
+    """The compile of prog, started; in gradient mode (exit status, output)
+    instead when -palm-autodiff fails."""
     os.makedirs(work, exist_ok=True)
     path = os.path.join(work, "prog.mlir")
     text, op_lines = fp.print_program(prog)
     with open(path, "w") as f:
         f.write(text)
+    if prog.get("grads"):
+        ad = os.path.join(work, "prog.grad.mlir")
+        rc, out = runner.autodiff(path, ad)
+        if rc != 0:
+            return rc, out
+        path = ad
     return runner.compile_start(path, os.path.join(
         work, "exe.o" if emit else "exe"), emit)
 
@@ -375,7 +427,8 @@ def undefined_symbols(obj):
 
 def screen(runner, mesh, ctx, members, work):
     """Compiles each member alone to an object (no link, no run: cheap):
-    {case: (rc, output, undefined symbols of its object)}."""
+    {case: (rc, output, undefined symbols of its object, stage)}, the stage
+    "autodiff: " where -palm-autodiff failed (gradient mode), else ""."""
     out = {}
     for chunk in range(0, len(members), 4):
         procs = [(m, compile_start(runner, standalone(mesh, ctx, m),
@@ -383,12 +436,15 @@ def screen(runner, mesh, ctx, members, work):
                                    "obj"))
                  for m in members[chunk:chunk + 4]]
         for m, p in procs:
+            if isinstance(p, tuple):
+                out[m["case"]] = p + (set(), "autodiff: ")
+                continue
             rc, text = runner.wait(p)
             undef = set()
             if rc == 0:
                 undef = undefined_symbols(os.path.join(
                     work, "obj%d" % m["case"], "exe.o"))
-            out[m["case"]] = (rc, text, undef)
+            out[m["case"]] = (rc, text, undef, "")
     return out
 
 
@@ -401,7 +457,8 @@ def check_batch(args, runner, first, count, workroot):
     the missing symbol; members whose outputs are wrong are checked alone
     (so the regression is the member, or the batch if only the batch
     fails)."""
-    mesh, ctx, members = fp.generate_batch(args.seed, first, count)
+    mesh, ctx, members = fp.generate_batch(args.seed, first, count,
+                                           args.grads)
     verdicts = {}
     if not runner.verifies(fp.print_program(
             fp.build_program(mesh, ctx, members))[0])[0]:
@@ -415,7 +472,7 @@ def check_batch(args, runner, first, count, workroot):
     objs = screen(runner, mesh, ctx, members, workroot)
     pending = []
     for m in members:
-        rc, text, undef = objs[m["case"]]
+        rc, text, undef, stage = objs[m["case"]]
         known = sorted(undef & set(runner.bad_symbols))
         if rc == 0 and not known:
             pending.append(m)
@@ -426,7 +483,7 @@ def check_batch(args, runner, first, count, workroot):
                                    standalone(mesh, ctx, m))
             continue
         v, reason = classify(rc, text)
-        verdicts[m["case"]] = (v, reason, standalone(mesh, ctx, m)
+        verdicts[m["case"]] = (v, stage + reason, standalone(mesh, ctx, m)
                                if v == "crashed" else None)
     attempt = 0
     while pending:
@@ -435,6 +492,27 @@ def check_batch(args, runner, first, count, workroot):
         work = os.path.join(workroot, "run%d" % attempt)
         want = any(interp_wanted(args, m["case"]) for m in pending)
         res = evaluate(runner, prog, work, interp=want)
+        if res["status"] == "ran" and args.grads and failures(res):
+            # The members share the loss, so one member's wrong value
+            # makes every gradient wrong: each alone says which it is.
+            alone = check_members(args, runner, mesh, ctx, pending,
+                                  os.path.join(work, "each"))
+            verdicts.update(alone)
+            if not any(v in ("wrong", "crashed")
+                       for v, _, _ in alone.values()):
+                for m in pending:
+                    v, d = verdict(res, m["case"])
+                    if v == "wrong":
+                        verdicts[m["case"]] = (
+                            v, d + " (only in a batch)", prog)
+                if not any(verdicts[m["case"]][0] == "wrong"
+                           for m in pending):
+                    # Only the shared outputs (the loss, grad.embedding).
+                    v, d = verdict(res)
+                    for m in pending:
+                        verdicts[m["case"]] = (
+                            v, d + " (only in a batch)", prog)
+            break
         if res["status"] == "ran":
             for m in pending:
                 v, d = verdict(res, m["case"])
@@ -510,8 +588,16 @@ def localize(runner, prog, work):
         return "first wrong value unknown (%s); " % res["status"]
     wrong = {n.rsplit(".r", 1)[0] for n, _ in failures(res)}
     for op in p["ops"]:
-        if op["name"] in wrong:
+        if op["name"] in wrong or (op["name"] == "loss" and "loss" in wrong):
             return "first wrong value from %s; " % op["kind"]
+    # Gradient mode, the forward exact: name what reads the parameters
+    # whose gradients are wrong (the backward ops built for them).
+    params = sorted(n[len("grad."):] for n in wrong if n.startswith("grad."))
+    if params:
+        kinds = sorted({op["kind"] for op in p["ops"] for q in params
+                        if q in op["operands"]})
+        return "first wrong value from the backward of %s; " % (
+            "/".join(kinds) or "nothing")
     return "first wrong value unknown (exact with every value a result); "
 
 
@@ -643,6 +729,10 @@ def main():
                    help="write shrunk cases as lit tests into DIR")
     p.add_argument("--xfail", action="store_true",
                    help="mark the regression tests written XFAIL")
+    p.add_argument("--grads", action="store_true",
+                   help="gradient mode: each program ends in a loss, is "
+                        "differentiated (-palm-autodiff) and every gradient "
+                        "is compared too")
     p.add_argument("--print-case", type=int, metavar="K",
                    help="print case K's program (alone) and exit")
     args = p.parse_args()
@@ -654,7 +744,8 @@ def main():
         sys.exit("palm_fuzz: mpirun not found (install openmpi-bin)")
     if args.print_case is not None:
         first = args.print_case - args.print_case % args.batch
-        mesh, ctx, members = fp.generate_batch(args.seed, first, args.batch)
+        mesh, ctx, members = fp.generate_batch(args.seed, first, args.batch,
+                                               args.grads)
         m = next(m for m in members if m["case"] == args.print_case)
         print(fp.print_program(standalone(mesh, ctx, m))[0], end="")
         return 0
@@ -674,7 +765,7 @@ def main():
         for first, count, case in batches:
             if case is not None:
                 mesh, ctx, members = fp.generate_batch(args.seed, first,
-                                                       count)
+                                                       count, args.grads)
                 m = next(m for m in members if m["case"] == case)
                 futures[pool.submit(
                     check_members, args, runner, mesh, ctx, [m],
@@ -737,9 +828,9 @@ def main():
                 (where.group(1) if where else "wrong") +
                 (" (only in a batch)" if "only in a batch" in d else ""),
                 []).append(k)
-    print("palm_fuzz: seed %d, %d cases in %d batches of %d, %d jobs: "
+    print("palm_fuzz: %sseed %d, %d cases in %d batches of %d, %d jobs: "
           "%.1f s (checking %.1f s, shrinking %.1f s)" % (
-              args.seed, len(verdicts), len(batches), args.batch, args.jobs,
+              "gradients, " if args.grads else "", args.seed, len(verdicts), len(batches), args.batch, args.jobs,
               total, checked, total - checked))
     print("  cases %d" % len(verdicts))
     for v in ("exact", "refused", "wrong", "crashed", "invalid"):
