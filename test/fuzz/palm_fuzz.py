@@ -641,8 +641,10 @@ def write_regression(args, case, orig, prog, v, detail, spent):
     header = [
         "// palm_fuzz regression: %s on mesh %s (%s)." % (v, mesh,
                                                           describe(prog)),
-        "// Found by palm_fuzz.py --seed %d (case %d, batch %d), shrunk "
-        "from %d ops to %d in %d tries." % (args.seed, case, args.batch,
+        "// Found by palm_fuzz.py %s--seed %d (case %d, batch %d), shrunk "
+        "from %d ops to %d in %d tries." % ("--grads " if prog.get("grads")
+                                           else "", args.seed, case,
+                                           args.batch,
                                             len(orig["ops"]),
                                             len(prog["ops"]), spent),
         "// %s" % detail[:400].replace("\n", " "),
