@@ -452,6 +452,8 @@ class Gen:
         does not)."""
         total = None
         for h in sinks:
+            if self.types[h][1] not in FLOAT:
+                continue        # ids (a constraint of them): no parameter
             part = self.project(h)
             total = part if total is None else self.emit(
                 "add", [total, part], self.types[part][0], "f32")
