@@ -4,7 +4,7 @@
     palm_fuzz.py [--bin DIR] [--cases N] [--seed S] [--jobs J] [--batch B]
                  [--keep DIR] [--case K[,K...]] [--print-case K]
                  [--replay FILE] [--shrink N] [--shrink-budget M]
-                 [--interp-every E] [--regressions DIR [--xfail]]
+                 [--interp-every E] [--regressions DIR [--xfail]] [--grads]
 
 Generates random well-typed global palm programs (fuzz_program.py), compiles
 each on its random mesh and on the same mesh with every axis of size 1,
@@ -20,6 +20,11 @@ A wrong case is localized (the first op whose value is wrong); wrong and
 crashed cases are shrunk (fuzz_shrink.py) and written as lit regression
 tests. Exits 1 if any case is wrong or crashed, or a generated program does
 not verify (a generator bug).
+
+--grads (issue 12): each program also ends in a cross-entropy loss that
+every parameter reaches, is differentiated (palm-opt -palm-autodiff) before
+it is compiled, and every gradient (grad.<name>) is compared too, within
+1e-4 of the larger of its own and its case's largest gradient.
 
 Cases are checked B at a time: each is first compiled alone to an object
 (cheap: refusals and compiler failures show there), then the rest of the
