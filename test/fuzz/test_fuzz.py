@@ -216,6 +216,20 @@ def test_grad_programs_differentiate():
             assert 'palm.name = "grad.%s"' % name in r.stdout, name
 
 
+def test_compare_gradient():
+    ref = np.array([1e-8, -2e-8], np.float32)
+    noisy = np.array([2e-8, 0.0], np.float32)
+    # Noise of a gradient far below its case's largest: within 1e-4 of it.
+    assert palm_fuzz.compare_gradient(noisy, ref, 1e-4, 1.0)[0]
+    # Not where the gradient is the case's largest.
+    assert not palm_fuzz.compare_gradient(noisy, ref, 1e-4, 2e-8)[0]
+    big = np.array([0.5, -1.0], np.float32)
+    assert not palm_fuzz.compare_gradient(big * 1.01, big, 1e-4, 1.0)[0]
+    assert palm_fuzz.compare_gradient(big * (1 + 1e-6), big, 1e-4, 1.0)[0]
+    assert not palm_fuzz.compare_gradient(
+        np.array([np.nan, 0.0]), np.array([1.0, 0.0]), 1e-4, 1e9)[0]
+
+
 def test_member_of_gradients():
     assert palm_fuzz.member_of("c12.v3.r0") == 12
     assert palm_fuzz.member_of("grad.c12.p3") == 12
