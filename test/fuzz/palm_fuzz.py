@@ -314,6 +314,8 @@ def evaluate(runner, prog, work, interp=False):
             result["outputs"][name] = (ok, "mesh vs 1 device: " + detail)
     if interp:
         result["interp"] = check_interp(prog, work, ref_out, tainted)
+        if prog.get("grads") and "loss" not in tainted:
+            result["interp"].update(check_directional(prog, work, ref_out))
     result["status"] = "ran"
     return result
 
@@ -360,6 +362,56 @@ def check_interp(prog, work, ref_out, tainted):
             tol = max(tol, 10 * noise / scale)
         ok, detail = compare(got, ref, tol)
         out[name] = (ok, "1 device vs f64 interpreter: " + detail)
+    return out
+
+
+FD_STEP = 1e-6      # central differences of the f64 interpreter's loss
+FD_TOL = 1e-5       # of sum |grad| |direction|: f32 gradients vs f64
+
+
+def check_directional(prog, work, ref_out):
+    """Gradient mode: the 1-process gradients against the f64 interpreter,
+    one direction per case. For a random direction d over the case's
+    parameters, sum <grad, d> must match the central difference of the
+    interpreter's loss along d, within FD_TOL of sum |grad| |d| (so that a
+    rule both runs share is checked too, not the partitioning only).
+    Skipped for bf16 programs (rounding makes the loss a step function)."""
+    weights, _ = palm_shards.load_shards(os.path.join(work, "w1"))
+    inputs = {n: np.asarray(v, np.float64) if np.asarray(v).dtype.kind ==
+              "f" else v for n, v in weights.items()}
+    for name in ("tokens", "targets"):
+        if name in ref_out:
+            inputs[name] = ref_out[name]
+    groups = {}
+    for a in prog["args"]:
+        if a["init"] and "grad." + a["name"] in ref_out:
+            groups.setdefault(member_of(a["name"]), []).append(a["name"])
+    rng = np.random.default_rng(0)
+    out = {}
+    for k, names in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        d = {n: rng.standard_normal(np.shape(inputs[n])) for n in names}
+        losses = []
+        for sign in (1, -1):
+            moved = dict(inputs)
+            for n in names:
+                moved[n] = inputs[n] + sign * FD_STEP * d[n]
+            losses.append(float(fuzz_interp.run(prog, moved)["loss"]))
+        fd = (losses[0] - losses[1]) / (2 * FD_STEP)
+        g = {n: np.asarray(ref_out["grad." + n], np.float64) for n in names}
+        dot = sum(float(np.sum(g[n] * d[n])) for n in names)
+        scale = sum(float(np.sum(np.abs(g[n] * d[n]))) for n in names)
+        name = ("c%d." % k if k is not None else "") + "gradients"
+        if not np.isfinite(fd) or not np.isfinite(dot):
+            out[name] = (np.isfinite(fd) == np.isfinite(dot),
+                         "1 device vs f64 central difference: not finite")
+            continue
+        diff = abs(fd - dot)
+        out[name] = (diff <= FD_TOL * scale + 1e-12,
+                     "1 device vs f64 central difference along a random "
+                     "direction: <grad, d> %.6g, difference %.6g, |diff| "
+                     "%.3g, sum |grad d| %.3g (%.2g of it, tolerance %.0e)" %
+                     (dot, fd, diff, scale, diff / scale if scale else 0.0,
+                      FD_TOL))
     return out
 
 
