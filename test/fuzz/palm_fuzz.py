@@ -24,7 +24,9 @@ not verify (a generator bug).
 --grads (issue 12): each program also ends in a cross-entropy loss that
 every parameter reaches, is differentiated (palm-opt -palm-autodiff) before
 it is compiled, and every gradient (grad.<name>) is compared too, within
-1e-4 of the larger of its own and its case's largest gradient.
+1e-4 of the larger of its own and its case's largest gradient; where the
+interpreter checks a case, its 1-process gradients also along a random
+direction against a central difference of the interpreter's f64 loss.
 
 Cases are checked B at a time: each is first compiled alone to an object
 (cheap: refusals and compiler failures show there), then the rest of the
