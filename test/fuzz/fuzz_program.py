@@ -34,6 +34,10 @@ P_BF16 = 0.04
 P_I64 = 0.04
 P_BF16_ELEMENTWISE = 0.2
 P_CONSTRAIN = 0.3
+# Gradient mode: the share of batches whose cases may compute in bf16 (at
+# the rates above). A batch's cases share one loss, so one bf16 value
+# gives every gradient of the batch the bf16 tolerance.
+P_BF16_BATCH_GRADS = 0.25
 
 
 def numel(shape):
@@ -73,6 +77,11 @@ class Gen:
         self.types = {}             # value name -> (shape, dtype)
         self.counter = 0
         self.uses_context = set()
+        # Gradient mode draws bf16 per batch (context "bf16"): a bf16 value
+        # anywhere reaches the shared loss and so every gradient.
+        self.p_bf16 = P_BF16 if context.get("bf16", True) else 0.0
+        self.p_bf16_elementwise = (P_BF16_ELEMENTWISE if context.get(
+            "bf16", True) else 0.0)
 
     # -- names and leaves --------------------------------------------------
     def fresh(self, kind):
@@ -129,7 +138,7 @@ class Gen:
         return which
 
     def heavy_dtype(self):
-        return "bf16" if self.rng.random() < P_BF16 else "f32"
+        return "bf16" if self.rng.random() < self.p_bf16 else "f32"
 
     def rand_dim(self):
         return self.rng.choice(DIM_SIZES)
@@ -169,7 +178,7 @@ class Gen:
             if dt is None:
                 # The CPU backend computes elementwise ops in bf16.
                 dt = "bf16" if elementwise and self.rng.random() < \
-                    P_BF16_ELEMENTWISE else "f32"
+                    self.p_bf16_elementwise else "f32"
             return self.new_param(self.rand_shape(r), dt)
         return self.pick(pred, make)
 
@@ -214,6 +223,11 @@ class Gen:
     def op_layer_norm(self):
         x = self.float_value(min_rank=1)
         shape, dtype = self.types[x]
+        if self.context.get("grads") and shape[-1] == 2:
+            # Two features normalize to +-1 whatever the input, so the
+            # input's gradient is epsilon-sized: f32 rounding noise of
+            # terms ~1e5 times larger, in any summation order.
+            return None
         scale = self.pick(lambda t: t == ((shape[-1],), dtype),
                           lambda: self.new_param([shape[-1]], dtype,
                                                  sigma=1.0), p_new=0.8)
@@ -392,6 +406,64 @@ class Gen:
                              shape, dtype, p_axis=0.6,
                              allow_unreduced=partial))
 
+    # -- gradient mode: the member's logits -------------------------------
+    def project(self, h):
+        """h mapped linearly onto the loss's logits [batch, seq, vocab]
+        (f32): contracted with a parameter over all of its dimensions but
+        (at most) one, which a second contraction maps onto the logits.
+        The cotangent reaching h is then a full random tensor."""
+        ctx = self.context
+        logits = [ctx["batch"], ctx["seq"], ctx["vocab"]]
+        if self.types[h][1] != "f32":
+            h = self.emit("convert", [h], self.types[h][0], "f32")
+        shape = list(self.types[h][0])
+        keep = [i for i, d in enumerate(shape)
+                if d * numel(logits) <= MAX_ELEMENTS]
+        if shape and keep and self.rng.random() < 0.8:
+            i = self.rng.choice(keep)
+        else:
+            i = None
+        others = [d for d in range(len(shape)) if d != i]
+        if others:
+            # u's dimensions in any order: the contraction's partners.
+            pos = list(range(len(others)))
+            self.rng.shuffle(pos)
+            ushape = [0] * len(others)
+            for d, q in zip(others, pos):
+                ushape[q] = shape[d]
+            u = self.new_param(ushape, "f32")
+            out = [] if i is None else [shape[i]]
+            h = self.emit("dot_general", [h, u], out, "f32", lhs_batch=[],
+                          rhs_batch=[], lhs_contracting=others,
+                          rhs_contracting=pos)
+        if i is None:
+            h = self.emit("reshape", [h], [1], "f32")
+        m = self.types[h][0][0]
+        at = self.rng.randrange(len(logits) + 1)
+        wshape = logits[:at] + [m] + logits[at:]
+        w = self.new_param(wshape, "f32", sigma=self.rng.choice([0.25, 0.5]))
+        return self.emit("dot_general", [h, w], logits, "f32", lhs_batch=[],
+                         rhs_batch=[], lhs_contracting=[0],
+                         rhs_contracting=[at])
+
+    def logits(self, sinks):
+        """The member's logits: the sum of its float sinks' projections, so
+        that every parameter reaches the loss (autodiff refuses one that
+        does not)."""
+        total = None
+        for h in sinks:
+            if self.types[h][1] not in FLOAT:
+                continue        # ids (a constraint of them): no parameter
+            part = self.project(h)
+            total = part if total is None else self.emit(
+                "add", [total, part], self.types[part][0], "f32")
+        if self.rng.random() < P_CONSTRAIN:
+            total = self.emit("sharding_constraint", [total],
+                              self.types[total][0], "f32",
+                              sharding=self.random_sharding(
+                                  self.types[total][0], "f32", p_axis=0.6))
+        return total
+
     def op(self, kind):
         if kind in ("add", "mul"):
             return self.op_binary(kind)
@@ -408,8 +480,10 @@ def random_mesh(rng):
             return list(zip(MESHES_AXES[:n], sizes))
 
 
-def random_context(rng, mesh):
-    """The token context of a batch and its (always annotated) arguments."""
+def random_context(rng, mesh, grads=False):
+    """The token context of a batch and its (always annotated) arguments.
+    In gradient mode also whether its cases may compute in bf16, and the
+    z-loss of the batch's loss."""
     ctx = {"batch": rng.choice([1, 2, 3, 4]), "seq": rng.choice(
         [2, 3, 4, 5, 7, 8]), "vocab": rng.choice([5, 7, 8, 11, 13, 16]),
         "width": rng.choice([3, 4, 6, 8]),
@@ -419,6 +493,11 @@ def random_context(rng, mesh):
         "tokens": g.random_sharding([ctx["batch"], ctx["seq"]], "i32"),
         "targets": g.random_sharding([ctx["batch"], ctx["seq"]], "i32"),
         "embedding": g.random_sharding([ctx["vocab"], ctx["width"]], "f32")}
+    if grads:
+        ctx["grads"] = True
+        ctx["bf16"] = rng.random() < P_BF16_BATCH_GRADS
+        if rng.random() < 0.3:
+            ctx["z_loss"] = rng.choice([0.0, 1e-2])
     return ctx
 
 
@@ -439,8 +518,9 @@ def context_args(ctx, used):
     return args
 
 
-def generate_member(rng, mesh, ctx, prefix):
-    """One case's ops, arguments and results (names start with prefix)."""
+def generate_member(rng, mesh, ctx, prefix, grads=False):
+    """One case's ops, arguments and results (names start with prefix).
+    grads: also its logits (`"logits"`), which the batch's loss reads."""
     g = Gen(rng, mesh, ctx, prefix)
     g.types.update({"tokens": ((ctx["batch"], ctx["seq"]), ctx["dtype"]),
                     "targets": ((ctx["batch"], ctx["seq"]), ctx["dtype"]),
@@ -453,6 +533,10 @@ def generate_member(rng, mesh, ctx, prefix):
     weights = {k: 1.0 for k in OP_KINDS}
     weights.update({"dot_general": 2.0, "add": 1.5, "sharding_constraint":
                     2.0, "attention": 1.5, "layer_norm": 1.5, "rope": 1.2})
+    if grads and not ctx.get("bf16", True):
+        # Nothing rounds to bf16 in the batch: its gradients keep the f32
+        # tolerance.
+        weights["convert"] = 0.0
     kinds = list(weights)
     tries = 0
     while len(g.ops) < n_ops and tries < 50:
@@ -477,21 +561,31 @@ def generate_member(rng, mesh, ctx, prefix):
             if op["shape"] and rng.random() < 0.4:
                 sharding = g.random_sharding(op["shape"], op["dtype"])
             results.append({"value": op["name"], "sharding": sharding})
-    return {"args": g.args, "ops": g.ops, "results": results,
-            "context": sorted(g.uses_context)}
+    member = {"args": g.args, "ops": g.ops, "results": results}
+    if grads:
+        # Every parameter must reach the loss: the values no op reads, and
+        # the parameters an op that was given up on made and left unread.
+        sinks = [op["name"] for op in g.ops if op["name"] not in used]
+        sinks += [a["name"] for a in g.args
+                  if a["kind"] == "param" and a["name"] not in used]
+        member["logits"] = g.logits(sinks)
+        # The loss reads the targets, its head the tokens and the table.
+        g.uses_context |= {"tokens", "targets", "embedding"}
+    member["context"] = sorted(g.uses_context)
+    return member
 
 
-def generate_batch(seed, first_case, count):
+def generate_batch(seed, first_case, count, grads=False):
     """`count` cases numbered first_case.. on one random mesh: a program
     whose members are the cases. Case k's own random stream depends only
     on (seed, k), so a case replays alone with the same text."""
     brng = random.Random("batch-%d-%d" % (seed, first_case))
     mesh = random_mesh(brng)
-    ctx = random_context(brng, mesh)
+    ctx = random_context(brng, mesh, grads)
     members = []
     for k in range(first_case, first_case + count):
         rng = random.Random("case-%d-%d" % (seed, k))
-        m = generate_member(rng, mesh, ctx, "c%d." % k)
+        m = generate_member(rng, mesh, ctx, "c%d." % k, grads)
         m["case"] = k
         members.append(m)
     return mesh, ctx, members
@@ -509,11 +603,47 @@ def build_program(mesh, ctx, members):
         prog["ops"] += copy.deepcopy(m["ops"])
         prog["results"] += copy.deepcopy(m["results"])
         prog["members"].append(m["case"])
+    if any("logits" in m for m in members):
+        add_loss(prog, ctx, [m["logits"] for m in members])
     return prog
+
+
+def add_loss(prog, ctx, logits):
+    """Gradient mode: the program's loss, one cross entropy of the targets
+    over the sum of the tied-embedding head's logits (so that `embedding`,
+    which a program reading tokens always has, reaches the loss) and every
+    member's logits. One loss per function is what -palm-autodiff
+    differentiates, so a batch shares it."""
+    prog["grads"] = True
+    shape = [ctx["batch"], ctx["seq"], ctx["vocab"]]
+
+    def emit(kind, name, operands, oshape, **attrs):
+        prog["ops"].append({"kind": kind, "name": name, "operands": operands,
+                            "shape": list(oshape), "dtype": "f32",
+                            "attrs": attrs})
+        return name
+
+    x = emit("embedding", "head.x", ["embedding", "tokens"],
+             [ctx["batch"], ctx["seq"], ctx["width"]])
+    total = emit("dot_general", "head.logits", [x, "embedding"], shape,
+                 lhs_batch=[], rhs_batch=[], lhs_contracting=[2],
+                 rhs_contracting=[1])
+    for k, v in enumerate(logits):
+        total = emit("add", "head.sum%d" % k, [total, v], shape)
+    attrs = {"z_loss": ctx["z_loss"]} if "z_loss" in ctx else {}
+    emit("cross_entropy", "loss", [total, "targets"], [], **attrs)
+    prog["results"].append({"value": "loss", "sharding": None,
+                            "name": "loss"})
 
 
 # ----------------------------------------------------------------------------
 # Printing
+
+
+def result_name(result, j):
+    """The palm.name of the program's j-th result: `<value>.r<j>`, or the
+    name it asks for (the loss)."""
+    return result.get("name") or "%s.r%d" % (result["value"], j)
 
 
 def value_types(prog):
@@ -546,7 +676,7 @@ def print_program(prog, one_device=False):
     res_text = []
     for j, r in enumerate(prog["results"]):
         shape, dtype = types[r["value"]]
-        attrs = ['palm.name = "%s.r%d"' % (r["value"], j)]
+        attrs = ['palm.name = "%s"' % result_name(r, j)]
         if r["sharding"] is not None:
             attrs.append("palm.sharding = #palm.sharding%s" %
                          sharding_str("mesh", r["sharding"]))

@@ -4,7 +4,7 @@
     palm_fuzz.py [--bin DIR] [--cases N] [--seed S] [--jobs J] [--batch B]
                  [--keep DIR] [--case K[,K...]] [--print-case K]
                  [--replay FILE] [--shrink N] [--shrink-budget M]
-                 [--interp-every E] [--regressions DIR [--xfail]]
+                 [--interp-every E] [--regressions DIR [--xfail]] [--grads]
 
 Generates random well-typed global palm programs (fuzz_program.py), compiles
 each on its random mesh and on the same mesh with every axis of size 1,
@@ -20,6 +20,13 @@ A wrong case is localized (the first op whose value is wrong); wrong and
 crashed cases are shrunk (fuzz_shrink.py) and written as lit regression
 tests. Exits 1 if any case is wrong or crashed, or a generated program does
 not verify (a generator bug).
+
+--grads (issue 12): each program also ends in a cross-entropy loss that
+every parameter reaches, is differentiated (palm-opt -palm-autodiff) before
+it is compiled, and every gradient (grad.<name>) is compared too, within
+1e-4 of the larger of its own and its case's largest gradient; where the
+interpreter checks a case, its 1-process gradients also along a random
+direction against a central difference of the interpreter's f64 loss.
 
 Cases are checked B at a time: each is first compiled alone to an object
 (cheap: refusals and compiler failures show there), then the rest of the
@@ -53,6 +60,8 @@ import palm_shards  # noqa: E402
 from compare_outputs import compare  # noqa: E402
 
 F32_TOL = 1e-5      # the issue's "exact": max|diff| <= 1e-5 max|ref|
+GRAD_TOL = 1e-4     # gradients (--grads), as e2e/grads.test: mesh vs 1
+                    # device, sums in another order through a longer chain
 BF16_TOL = 5e-2     # outputs computed from bf16 values
 INTERP_TOL = 1e-4   # f32 program against the f64 interpreter
 CRASH_MARKS = ("LLVM ERROR", "Stack dump", "Assertion", "PLEASE submit",
@@ -67,7 +76,8 @@ INVALID_IR = [r"must be a multiple of key/value heads", r"must be even",
               r"must have the .* shape", r"is out of range for rank",
               r"must be \[batch, seq, heads", r"expects \[batch, seq",
               r"changes the element count", r"needs equal",
-              r"must agree", r"must have rank"]
+              r"must agree", r"must have rank",
+              r"names argument .* not the result's"]
 
 
 def log(msg):
@@ -154,6 +164,21 @@ class Runner:
                                 stderr=subprocess.STDOUT, text=True,
                                 env=self.env)
 
+    def autodiff(self, path, out):
+        """palm-opt -palm-autodiff of the program in path into out, keeping
+        the input's locations, so that diagnostics of the compile name the
+        lines of path: (exit status, output)."""
+        self.count("palm-opt -palm-autodiff")
+        cmd = [os.path.join(self.bin, "palm-opt"), "-palm-autodiff",
+               "--mlir-print-debuginfo", path, "-o", out]
+        try:
+            r = subprocess.run(cmd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               timeout=self.timeout)
+        except subprocess.TimeoutExpired as e:
+            return -9, (e.output or "") + "\ntimed out (signal)"
+        return r.returncode, r.stdout
+
     def verifies(self, text):
         """Whether palm-opt parses and verifies text (every generated
         program must)."""
@@ -192,7 +217,9 @@ def devices_of(prog):
 
 
 def member_of(name):
-    m = re.match(r"c(\d+)\.", name)
+    """The case a value, result or gradient (`grad.c<K>.p1`) belongs to;
+    None for the batch's shared ones (the loss, `grad.embedding`)."""
+    m = re.match(r"(?:grad\.)?c(\d+)\.", name)
     return int(m.group(1)) if m else None
 
 
@@ -210,10 +237,22 @@ def evaluate(runner, prog, work, interp=False):
         paths[tag] = os.path.join(work, "prog%s.mlir" % tag)
         with open(paths[tag], "w") as f:
             f.write(t)
+    result = {"outputs": {}, "interp": {}, "members": set()}
+    if prog.get("grads"):
+        # Differentiated first: the compiles take the training program.
+        for tag in ("", "1"):
+            ad = os.path.join(work, "prog%s.grad.mlir" % tag)
+            rc, out = runner.autodiff(paths[tag], ad)
+            if rc != 0:
+                status, reason = classify(rc, out)
+                result["members"] = named_members(text, op_lines, out)
+                result.update(status=status, reason="autodiff: " + reason,
+                              text=out)
+                return result
+            paths[tag] = ad
     procs = {tag: runner.compile_start(paths[tag], os.path.join(
         work, "exe" + tag)) for tag in ("", "1")}
     done = {tag: runner.wait(p) for tag, p in procs.items()}
-    result = {"outputs": {}, "interp": {}, "members": set()}
     for tag in ("", "1"):
         rc, out = done[tag]
         if rc != 0:
@@ -245,14 +284,56 @@ def evaluate(runner, prog, work, interp=False):
         return result
     tainted = fp.bf16_tainted(prog)
     for j, r in enumerate(prog["results"]):
-        name = "%s.r%d" % (r["value"], j)
+        name = fp.result_name(r, j)
         ok, detail = compare(mesh_out[name], ref_out[name],
                              BF16_TOL if r["value"] in tainted else F32_TOL)
         result["outputs"][name] = (ok, "mesh vs 1 device: " + detail)
+    if prog.get("grads"):
+        # Every gradient: each reads the cotangent of the loss's logits,
+        # which a bf16 value anywhere upstream of the loss makes bf16's.
+        grads = sorted(n for n in ref_out if n.startswith("grad."))
+        missing = sorted(set(n for n in mesh_out if n.startswith("grad."))
+                         ^ set(grads))
+        if not grads or missing:
+            result.update(status="crashed", reason="outputs: gradients "
+                          "missing", text="missing: %s" % missing)
+            return result
+        tol = BF16_TOL if "loss" in tainted else GRAD_TOL
+        # Relative to the largest gradient of the case, not only its own
+        # largest value: a gradient far smaller than its case's largest is
+        # the cancellation of larger terms (a saturated softmax in an
+        # attention or in the loss), and its f32 rounding noise, in any
+        # summation order, is as large as it is.
+        scale = {}
+        for name in grads:
+            k = member_of(name)
+            a = np.abs(np.asarray(ref_out[name], np.float64))
+            scale[k] = max(scale.get(k, 0.0),
+                           float(np.max(a[np.isfinite(a)], initial=0.0)))
+        for name in grads:
+            ok, detail = compare_gradient(mesh_out[name], ref_out[name],
+                                          tol, scale[member_of(name)])
+            result["outputs"][name] = (ok, "mesh vs 1 device: " + detail)
     if interp:
         result["interp"] = check_interp(prog, work, ref_out, tainted)
+        if prog.get("grads") and "loss" not in tainted:
+            result["interp"].update(check_directional(prog, work, ref_out))
     result["status"] = "ran"
     return result
+
+
+def compare_gradient(got, ref, tol, case_scale):
+    """compare() within tol of the larger of the gradient's own largest
+    |value| and its case's largest gradient (case_scale)."""
+    ok, detail = compare(got, ref, tol)
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    if ok or got.shape != ref.shape or not np.array_equal(
+            np.isfinite(got), np.isfinite(ref)):
+        return ok, detail
+    fin = np.isfinite(ref)
+    diff = float(np.max(np.abs(got[fin] - ref[fin]), initial=0.0))
+    return diff <= tol * case_scale, detail + (
+        ", the case's largest gradient %.3g" % case_scale)
 
 
 def check_interp(prog, work, ref_out, tainted):
@@ -268,7 +349,7 @@ def check_interp(prog, work, ref_out, tainted):
     env32 = fuzz_interp.run(prog, inputs, np.float32)
     out = {}
     for j, r in enumerate(prog["results"]):
-        name = "%s.r%d" % (r["value"], j)
+        name = fp.result_name(r, j)
         ref = env64[r["value"]]
         got = ref_out[name]
         if np.asarray(ref).dtype.kind in "iu":
@@ -283,6 +364,56 @@ def check_interp(prog, work, ref_out, tainted):
             tol = max(tol, 10 * noise / scale)
         ok, detail = compare(got, ref, tol)
         out[name] = (ok, "1 device vs f64 interpreter: " + detail)
+    return out
+
+
+FD_STEP = 1e-6      # central differences of the f64 interpreter's loss
+FD_TOL = 1e-5       # of sum |grad| |direction|: f32 gradients vs f64
+
+
+def check_directional(prog, work, ref_out):
+    """Gradient mode: the 1-process gradients against the f64 interpreter,
+    one direction per case. For a random direction d over the case's
+    parameters, sum <grad, d> must match the central difference of the
+    interpreter's loss along d, within FD_TOL of sum |grad| |d| (so that a
+    rule both runs share is checked too, not the partitioning only).
+    Skipped for bf16 programs (rounding makes the loss a step function)."""
+    weights, _ = palm_shards.load_shards(os.path.join(work, "w1"))
+    inputs = {n: np.asarray(v, np.float64) if np.asarray(v).dtype.kind ==
+              "f" else v for n, v in weights.items()}
+    for name in ("tokens", "targets"):
+        if name in ref_out:
+            inputs[name] = ref_out[name]
+    groups = {}
+    for a in prog["args"]:
+        if a["init"] and "grad." + a["name"] in ref_out:
+            groups.setdefault(member_of(a["name"]), []).append(a["name"])
+    rng = np.random.default_rng(0)
+    out = {}
+    for k, names in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        d = {n: rng.standard_normal(np.shape(inputs[n])) for n in names}
+        losses = []
+        for sign in (1, -1):
+            moved = dict(inputs)
+            for n in names:
+                moved[n] = inputs[n] + sign * FD_STEP * d[n]
+            losses.append(float(fuzz_interp.run(prog, moved)["loss"]))
+        fd = (losses[0] - losses[1]) / (2 * FD_STEP)
+        g = {n: np.asarray(ref_out["grad." + n], np.float64) for n in names}
+        dot = sum(float(np.sum(g[n] * d[n])) for n in names)
+        scale = sum(float(np.sum(np.abs(g[n] * d[n]))) for n in names)
+        name = ("c%d." % k if k is not None else "") + "gradients"
+        if not np.isfinite(fd) or not np.isfinite(dot):
+            out[name] = (np.isfinite(fd) == np.isfinite(dot),
+                         "1 device vs f64 central difference: not finite")
+            continue
+        diff = abs(fd - dot)
+        out[name] = (diff <= FD_TOL * scale + 1e-12,
+                     "1 device vs f64 central difference along a random "
+                     "direction: <grad, d> %.6g, difference %.6g, |diff| "
+                     "%.3g, sum |grad d| %.3g (%.2g of it, tolerance %.0e)" %
+                     (dot, fd, diff, scale, diff / scale if scale else 0.0,
+                      FD_TOL))
     return out
 
 
@@ -340,11 +471,19 @@ def standalone(mesh, ctx, member):
 
 
 def compile_start(runner, prog, work, emit=None):
+    """The compile of prog, started; in gradient mode (exit status, output)
+    instead when -palm-autodiff fails."""
     os.makedirs(work, exist_ok=True)
     path = os.path.join(work, "prog.mlir")
     text, op_lines = fp.print_program(prog)
     with open(path, "w") as f:
         f.write(text)
+    if prog.get("grads"):
+        ad = os.path.join(work, "prog.grad.mlir")
+        rc, out = runner.autodiff(path, ad)
+        if rc != 0:
+            return rc, out
+        path = ad
     return runner.compile_start(path, os.path.join(
         work, "exe.o" if emit else "exe"), emit)
 
@@ -375,7 +514,8 @@ def undefined_symbols(obj):
 
 def screen(runner, mesh, ctx, members, work):
     """Compiles each member alone to an object (no link, no run: cheap):
-    {case: (rc, output, undefined symbols of its object)}."""
+    {case: (rc, output, undefined symbols of its object, stage)}, the stage
+    "autodiff: " where -palm-autodiff failed (gradient mode), else ""."""
     out = {}
     for chunk in range(0, len(members), 4):
         procs = [(m, compile_start(runner, standalone(mesh, ctx, m),
@@ -383,12 +523,15 @@ def screen(runner, mesh, ctx, members, work):
                                    "obj"))
                  for m in members[chunk:chunk + 4]]
         for m, p in procs:
+            if isinstance(p, tuple):
+                out[m["case"]] = p + (set(), "autodiff: ")
+                continue
             rc, text = runner.wait(p)
             undef = set()
             if rc == 0:
                 undef = undefined_symbols(os.path.join(
                     work, "obj%d" % m["case"], "exe.o"))
-            out[m["case"]] = (rc, text, undef)
+            out[m["case"]] = (rc, text, undef, "")
     return out
 
 
@@ -401,7 +544,8 @@ def check_batch(args, runner, first, count, workroot):
     the missing symbol; members whose outputs are wrong are checked alone
     (so the regression is the member, or the batch if only the batch
     fails)."""
-    mesh, ctx, members = fp.generate_batch(args.seed, first, count)
+    mesh, ctx, members = fp.generate_batch(args.seed, first, count,
+                                           args.grads)
     verdicts = {}
     if not runner.verifies(fp.print_program(
             fp.build_program(mesh, ctx, members))[0])[0]:
@@ -415,7 +559,7 @@ def check_batch(args, runner, first, count, workroot):
     objs = screen(runner, mesh, ctx, members, workroot)
     pending = []
     for m in members:
-        rc, text, undef = objs[m["case"]]
+        rc, text, undef, stage = objs[m["case"]]
         known = sorted(undef & set(runner.bad_symbols))
         if rc == 0 and not known:
             pending.append(m)
@@ -426,7 +570,7 @@ def check_batch(args, runner, first, count, workroot):
                                    standalone(mesh, ctx, m))
             continue
         v, reason = classify(rc, text)
-        verdicts[m["case"]] = (v, reason, standalone(mesh, ctx, m)
+        verdicts[m["case"]] = (v, stage + reason, standalone(mesh, ctx, m)
                                if v == "crashed" else None)
     attempt = 0
     while pending:
@@ -435,6 +579,27 @@ def check_batch(args, runner, first, count, workroot):
         work = os.path.join(workroot, "run%d" % attempt)
         want = any(interp_wanted(args, m["case"]) for m in pending)
         res = evaluate(runner, prog, work, interp=want)
+        if res["status"] == "ran" and args.grads and failures(res):
+            # The members share the loss, so one member's wrong value
+            # makes every gradient wrong: each alone says which it is.
+            alone = check_members(args, runner, mesh, ctx, pending,
+                                  os.path.join(work, "each"))
+            verdicts.update(alone)
+            if not any(v in ("wrong", "crashed")
+                       for v, _, _ in alone.values()):
+                for m in pending:
+                    v, d = verdict(res, m["case"])
+                    if v == "wrong":
+                        verdicts[m["case"]] = (
+                            v, d + " (only in a batch)", prog)
+                if not any(verdicts[m["case"]][0] == "wrong"
+                           for m in pending):
+                    # Only the shared outputs (the loss, grad.embedding).
+                    v, d = verdict(res)
+                    for m in pending:
+                        verdicts[m["case"]] = (
+                            v, d + " (only in a batch)", prog)
+            break
         if res["status"] == "ran":
             for m in pending:
                 v, d = verdict(res, m["case"])
@@ -510,8 +675,16 @@ def localize(runner, prog, work):
         return "first wrong value unknown (%s); " % res["status"]
     wrong = {n.rsplit(".r", 1)[0] for n, _ in failures(res)}
     for op in p["ops"]:
-        if op["name"] in wrong:
+        if op["name"] in wrong or (op["name"] == "loss" and "loss" in wrong):
             return "first wrong value from %s; " % op["kind"]
+    # Gradient mode, the forward exact: name what reads the parameters
+    # whose gradients are wrong (the backward ops built for them).
+    params = sorted(n[len("grad."):] for n in wrong if n.startswith("grad."))
+    if params:
+        kinds = sorted({op["kind"] for op in p["ops"] for q in params
+                        if q in op["operands"]})
+        return "first wrong value from the backward of %s; " % (
+            "/".join(kinds) or "nothing")
     return "first wrong value unknown (exact with every value a result); "
 
 
@@ -555,8 +728,10 @@ def write_regression(args, case, orig, prog, v, detail, spent):
     header = [
         "// palm_fuzz regression: %s on mesh %s (%s)." % (v, mesh,
                                                           describe(prog)),
-        "// Found by palm_fuzz.py --seed %d (case %d, batch %d), shrunk "
-        "from %d ops to %d in %d tries." % (args.seed, case, args.batch,
+        "// Found by palm_fuzz.py %s--seed %d (case %d, batch %d), shrunk "
+        "from %d ops to %d in %d tries." % ("--grads " if prog.get("grads")
+                                           else "", args.seed, case,
+                                           args.batch,
                                             len(orig["ops"]),
                                             len(prog["ops"]), spent),
         "// %s" % detail[:400].replace("\n", " "),
@@ -643,6 +818,10 @@ def main():
                    help="write shrunk cases as lit tests into DIR")
     p.add_argument("--xfail", action="store_true",
                    help="mark the regression tests written XFAIL")
+    p.add_argument("--grads", action="store_true",
+                   help="gradient mode: each program ends in a loss, is "
+                        "differentiated (-palm-autodiff) and every gradient "
+                        "is compared too")
     p.add_argument("--print-case", type=int, metavar="K",
                    help="print case K's program (alone) and exit")
     args = p.parse_args()
@@ -654,7 +833,8 @@ def main():
         sys.exit("palm_fuzz: mpirun not found (install openmpi-bin)")
     if args.print_case is not None:
         first = args.print_case - args.print_case % args.batch
-        mesh, ctx, members = fp.generate_batch(args.seed, first, args.batch)
+        mesh, ctx, members = fp.generate_batch(args.seed, first, args.batch,
+                                               args.grads)
         m = next(m for m in members if m["case"] == args.print_case)
         print(fp.print_program(standalone(mesh, ctx, m))[0], end="")
         return 0
@@ -674,7 +854,7 @@ def main():
         for first, count, case in batches:
             if case is not None:
                 mesh, ctx, members = fp.generate_batch(args.seed, first,
-                                                       count)
+                                                       count, args.grads)
                 m = next(m for m in members if m["case"] == case)
                 futures[pool.submit(
                     check_members, args, runner, mesh, ctx, [m],
@@ -737,9 +917,9 @@ def main():
                 (where.group(1) if where else "wrong") +
                 (" (only in a batch)" if "only in a batch" in d else ""),
                 []).append(k)
-    print("palm_fuzz: seed %d, %d cases in %d batches of %d, %d jobs: "
+    print("palm_fuzz: %sseed %d, %d cases in %d batches of %d, %d jobs: "
           "%.1f s (checking %.1f s, shrinking %.1f s)" % (
-              args.seed, len(verdicts), len(batches), args.batch, args.jobs,
+              "gradients, " if args.grads else "", args.seed, len(verdicts), len(batches), args.batch, args.jobs,
               total, checked, total - checked))
     print("  cases %d" % len(verdicts))
     for v in ("exact", "refused", "wrong", "crashed", "invalid"):

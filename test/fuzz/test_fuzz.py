@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Unit tests of the fuzzer: the interpreter against test/e2e's reference
 and naive loops, the generator's programs against palm-opt's verifier (with
-PALM_OPT set), the shrinker on a synthetic failure, the error classifier.
+PALM_OPT set), gradient mode's programs (one loss every parameter reaches,
+differentiable by -palm-autodiff), the shrinker on a synthetic failure, the error classifier.
 Prints PASS/FAIL per test and "N passed, M failed"."""
 
+import hashlib
 import itertools
 import os
 import subprocess
@@ -148,6 +150,91 @@ def test_cases_do_not_depend_on_their_batch_mates():
     assert fp.to_json(a[3]) == fp.to_json(b[3])
     names = {n for m in a for n in [x["name"] for x in m["args"] + m["ops"]]}
     assert all(n.startswith("c") for n in names)
+
+
+def grad_batches(seed, count):
+    for first in range(0, 8 * count, 8):
+        mesh, ctx, members = fp.generate_batch(seed, first, 8, grads=True)
+        yield mesh, ctx, members, fp.build_program(mesh, ctx, members)
+
+
+def test_grad_programs_end_in_one_loss_every_parameter_reaches():
+    for mesh, ctx, members, prog in grad_batches(3, 12):
+        assert prog["grads"]
+        loss = prog["ops"][-1]
+        assert loss["kind"] == "cross_entropy" and loss["name"] == "loss"
+        assert loss["operands"][1] == "targets"
+        assert loss["shape"] == [] and loss["dtype"] == "f32"
+        assert [fp.result_name(r, j) for j, r in enumerate(prog["results"])
+                ].count("loss") == 1
+        # What autodiff needs: every parameter reaches the loss.
+        reaches = {"loss"}
+        for op in reversed(prog["ops"]):
+            if op["name"] in reaches:
+                reaches.update(op["operands"])
+        params = [a["name"] for a in prog["args"] if a["init"]]
+        assert "embedding" in params
+        assert all(p in reaches for p in params), [
+            p for p in params if p not in reaches]
+        for m in members:
+            assert m["logits"] in reaches
+            one = fp.build_program(mesh, ctx, [m])
+            assert one["ops"][-1]["name"] == "loss"
+        # bf16 only where the batch allows it.
+        if not ctx["bf16"]:
+            assert not any(a["dtype"] == "bf16" for a in prog["args"])
+            assert not any(op["dtype"] == "bf16" for op in prog["ops"])
+        env = fuzz_interp.run(prog, {})  # the loss has its semantics too
+        assert np.shape(env["loss"]) == ()
+
+
+def test_grad_mode_leaves_the_plain_cases_alone():
+    _, _, plain = fp.generate_batch(1, 0, 8)
+    assert not any("logits" in m for m in plain)
+    # make check's 200 cases of seed 1, as the generator made them before
+    # gradient mode (2b43d58).
+    h = hashlib.sha256()
+    for first in range(0, 200, 8):
+        prog = fp.build_program(*fp.generate_batch(1, first, 8))
+        assert "grads" not in prog
+        h.update(fp.to_json(prog).encode())
+    assert h.hexdigest()[:16] == "f360c4ed27133d20", h.hexdigest()
+
+
+def test_grad_programs_differentiate():
+    palm_opt = os.environ.get("PALM_OPT")
+    if not palm_opt:
+        print("  (skipped: PALM_OPT not set)")
+        return
+    for mesh, ctx, members, prog in grad_batches(13, 6):
+        text, _ = fp.print_program(prog)
+        r = subprocess.run([palm_opt, "-palm-autodiff", "-"], input=text,
+                           text=True, capture_output=True)
+        assert r.returncode == 0, r.stderr
+        params = [a["name"] for a in prog["args"] if a["init"]]
+        for name in params:
+            assert 'palm.name = "grad.%s"' % name in r.stdout, name
+
+
+def test_compare_gradient():
+    ref = np.array([1e-8, -2e-8], np.float32)
+    noisy = np.array([2e-8, 0.0], np.float32)
+    # Noise of a gradient far below its case's largest: within 1e-4 of it.
+    assert palm_fuzz.compare_gradient(noisy, ref, 1e-4, 1.0)[0]
+    # Not where the gradient is the case's largest.
+    assert not palm_fuzz.compare_gradient(noisy, ref, 1e-4, 2e-8)[0]
+    big = np.array([0.5, -1.0], np.float32)
+    assert not palm_fuzz.compare_gradient(big * 1.01, big, 1e-4, 1.0)[0]
+    assert palm_fuzz.compare_gradient(big * (1 + 1e-6), big, 1e-4, 1.0)[0]
+    assert not palm_fuzz.compare_gradient(
+        np.array([np.nan, 0.0]), np.array([1.0, 0.0]), 1e-4, 1e9)[0]
+
+
+def test_member_of_gradients():
+    assert palm_fuzz.member_of("c12.v3.r0") == 12
+    assert palm_fuzz.member_of("grad.c12.p3") == 12
+    assert palm_fuzz.member_of("grad.embedding") is None
+    assert palm_fuzz.member_of("loss") is None
 
 
 def test_shrink_keeps_the_failure():

@@ -167,3 +167,21 @@ func.func @unannotated(%x: tensor<4xf32>) -> tensor<4xf32> {
   %y = palm.silu %x : tensor<4xf32>
   return %y : tensor<4xf32>
 }
+
+// -----
+
+// A gradient (palm.grad_of) or an updated argument (palm.aliases) without
+// a sharding of its own is laid out like its argument, whatever sharding
+// its value propagates: the local types must agree after partitioning.
+// Here the argument takes the split of the constraint on %x, while the
+// gradient's value would be whole.
+palm.mesh @mesh(x = 2)
+// CHECK-LABEL: func.func @grad_like_argument
+// CHECK-SAME: %arg0: tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, {{\[\[}}x], []]>}
+// CHECK-SAME: -> (tensor<4x8xf32> {palm.grad_of = 0 : i64, palm.sharding = #palm.sharding<@mesh, {{\[\[}}x], []]>}, tensor<4x8xf32> {palm.aliases = 0 : i64, palm.sharding = #palm.sharding<@mesh, {{\[\[}}x], []]>})
+func.func @grad_like_argument(%w: tensor<4x8xf32>, %g: tensor<4x8xf32> {palm.sharding = #palm.sharding<@mesh, [[], []]>})
+    -> (tensor<4x8xf32> {palm.grad_of = 0 : i64}, tensor<4x8xf32> {palm.aliases = 0 : i64}) {
+  %c = palm.sharding_constraint %w to <@mesh, [[x], []]> : tensor<4x8xf32>
+  %y = palm.add %g, %g : tensor<4x8xf32>
+  return %y, %y : tensor<4x8xf32>, tensor<4x8xf32>
+}

@@ -329,3 +329,24 @@ func.func @layer_norm_whole_input(
   %y = palm.layer_norm %x, %g : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
   return %y : tensor<4x8xf32>
 }
+
+// -----
+
+// Attention with the value head dimension split computes whole scores on
+// every shard, so its log-sum-exp is whole there too: not a partial sum to
+// reduce (an all-reduce would add the shards' copies; palm_fuzz --grads
+// found every gradient through such an attention wrong).
+palm.mesh @mesh(x = 2)
+// CHECK-LABEL: func.func @attention_lse_value_dim_split
+func.func @attention_lse_value_dim_split(
+    %q: tensor<1x4x2x2xf32> {palm.sharding = #palm.sharding<@mesh, [[], [], [], []]>},
+    %k: tensor<1x4x2x2xf32> {palm.sharding = #palm.sharding<@mesh, [[], [], [], []]>},
+    %v: tensor<1x4x2x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [], [], [x]]>})
+    -> (tensor<1x4x2x4xf32> {palm.sharding = #palm.sharding<@mesh, [[], [], [], [x]]>},
+        tensor<1x4x2xf32> {palm.sharding = #palm.sharding<@mesh, [[], [], []]>}) {
+  // CHECK-NEXT: %[[O:.*]], %[[LSE:.*]] = palm.attention %arg0, %arg1, %arg2 : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>) -> (tensor<1x4x2x2xf32>, tensor<1x4x2xf32>)
+  // CHECK-NOT: all_reduce
+  // CHECK: return %[[O]], %[[LSE]]
+  %o, %lse = palm.attention %q, %k, %v : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>, tensor<1x4x2x4xf32>) -> (tensor<1x4x2x4xf32>, tensor<1x4x2xf32>)
+  return %o, %lse : tensor<1x4x2x4xf32>, tensor<1x4x2xf32>
+}

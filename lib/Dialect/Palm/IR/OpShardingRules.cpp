@@ -135,8 +135,10 @@ ShardingRule AttentionOp::getShardingRule() {
   rule.addOperand(f.key());
   rule.addOperand(f.value());
   rule.addResult(f.out());
+  // Each shard of the value head dimension computes whole scores, so the
+  // log-sum-exp is the same on all of them, not a partial sum.
   if (getLse())
-    rule.addResult(f.rows());
+    rule.addResult(f.rows(), /*identicalOver=*/{f.vDim});
   return rule;
 }
 

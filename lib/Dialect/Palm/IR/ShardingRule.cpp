@@ -53,8 +53,10 @@ void ShardingRule::addOperand(llvm::ArrayRef<int64_t> dims) {
   operandDims.emplace_back(dims.begin(), dims.end());
 }
 
-void ShardingRule::addResult(llvm::ArrayRef<int64_t> dims) {
+void ShardingRule::addResult(llvm::ArrayRef<int64_t> dims,
+                             llvm::ArrayRef<int64_t> identicalOver) {
   resultDims.emplace_back(dims.begin(), dims.end());
+  resultIdenticalOver.emplace_back(identicalOver.begin(), identicalOver.end());
 }
 
 /// Factor names: i..z, then a..h, then f<index>.

@@ -332,6 +332,20 @@ void FunctionPropagation::write() {
   }
   for (auto [i, v] : llvm::enumerate(body.getTerminator()->getOperands()))
     if (!getResultSharding(fn, i)) {
+      // A gradient (palm.grad_of) or an updated argument (palm.aliases) is
+      // laid out like its argument: the local types must agree. Autodiff
+      // copies an annotated parameter's sharding; this is the propagated one.
+      for (StringRef attr :
+           {PalmDialect::kGradOfAttrName, PalmDialect::kAliasesAttrName})
+        if (auto of = fn.getResultAttrOfType<IntegerAttr>(i, attr);
+            of && of.getInt() >= 0 &&
+            of.getInt() < static_cast<int64_t>(body.getNumArguments()))
+          if (ShardingAttr arg = getArgSharding(fn, of.getInt())) {
+            fn.setResultAttr(i, PalmDialect::kShardingAttrName, arg);
+            break;
+          }
+      if (getResultSharding(fn, i))
+        continue;
       TensorSharding s = TensorSharding::fromAttr(shardingOf(v), mesh);
       s.unreduced.clear();
       fn.setResultAttr(i, PalmDialect::kShardingAttrName, s.toAttr(ctx, mesh));

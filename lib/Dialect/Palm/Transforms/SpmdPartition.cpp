@@ -347,8 +347,12 @@ LogicalResult FunctionPartitioner::replaceExpanded(
     function_ref<LogicalResult(Operation *)> finish) {
   Value old = op->getResult(0), now = by->getResult(0);
   old.replaceAllUsesWith(now);
-  shardings[now] = shardings[old];
-  globalTypes[now] = globalTypes[old];
+  // Copied out first: inserting `now` may grow the maps, which moves the
+  // entry a reference to `old`'s would point at.
+  TensorSharding sharding = shardings.lookup(old);
+  RankedTensorType globalType = globalTypes.lookup(old);
+  shardings[now] = std::move(sharding);
+  globalTypes[now] = globalType;
   op->erase();
   return finish(by);
 }

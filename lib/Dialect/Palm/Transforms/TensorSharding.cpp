@@ -95,6 +95,7 @@ SmallVector<StringAttr>
 mlir::palm::summedAxes(const ShardingRule &rule, unsigned r,
                        function_ref<ArrayRef<StringAttr>(int64_t)> axesOf) {
   ArrayRef<int64_t> present = rule.getResultFactors(r);
+  ArrayRef<int64_t> identical = rule.getResultIdenticalOver(r);
   auto inResult = [&](StringAttr a) {
     return llvm::any_of(present, [&](int64_t f) {
       return llvm::is_contained(axesOf(f), a);
@@ -103,7 +104,8 @@ mlir::palm::summedAxes(const ShardingRule &rule, unsigned r,
   SmallVector<StringAttr> summed;
   for (auto [f, factor] : llvm::enumerate(rule.getFactors())) {
     if (factor.kind == FactorKind::LogSumExp ||
-        llvm::is_contained(present, static_cast<int64_t>(f)))
+        llvm::is_contained(present, static_cast<int64_t>(f)) ||
+        llvm::is_contained(identical, static_cast<int64_t>(f)))
       continue;
     for (StringAttr a : axesOf(f))
       if (!inResult(a) && !llvm::is_contained(summed, a))

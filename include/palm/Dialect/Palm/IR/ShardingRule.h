@@ -74,8 +74,12 @@ public:
   int64_t addGroupedFactor(int64_t size, int64_t leader);
   /// Appends the mapping for the next operand (one factor per dimension).
   void addOperand(llvm::ArrayRef<int64_t> factors);
-  /// Appends the mapping for the next result.
-  void addResult(llvm::ArrayRef<int64_t> factors);
+  /// Appends the mapping for the next result. `identicalOver` lists
+  /// factors the result lacks but is not summed over: every shard of them
+  /// computes the same whole result (attention's log-sum-exp, which each
+  /// shard of the value head dimension computes from whole scores).
+  void addResult(llvm::ArrayRef<int64_t> factors,
+                 llvm::ArrayRef<int64_t> identicalOver = {});
 
   llvm::ArrayRef<Factor> getFactors() const { return factors; }
   const Factor &getFactor(int64_t index) const { return factors[index]; }
@@ -86,6 +90,10 @@ public:
   }
   llvm::ArrayRef<int64_t> getResultFactors(int64_t i) const {
     return resultDims[i];
+  }
+  /// The factors result `i` lacks but is identical over (addResult).
+  llvm::ArrayRef<int64_t> getResultIdenticalOver(int64_t i) const {
+    return resultIdenticalOver[i];
   }
 
   /// The number of devices factor `f` may be split over when the factors
@@ -103,6 +111,7 @@ private:
   llvm::SmallVector<Factor> factors;
   llvm::SmallVector<llvm::SmallVector<int64_t, 4>> operandDims;
   llvm::SmallVector<llvm::SmallVector<int64_t, 4>> resultDims;
+  llvm::SmallVector<llvm::SmallVector<int64_t, 1>> resultIdenticalOver;
 };
 
 } // namespace mlir::palm

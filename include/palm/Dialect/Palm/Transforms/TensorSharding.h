@@ -83,8 +83,9 @@ ArrayAttr axesAttr(Builder &builder, ArrayRef<StringAttr> axes);
 /// split leaves the result partial (a contraction's reduction factor, a
 /// masked lookup's table rows, the queries of an attention's key cotangent)
 /// except over axes the result's own dimensions are split over (a grouped
-/// factor split with its leader) and for log-sum-exp factors, whose split
-/// the partitioner expands into a softmax's statistics. In factor order.
+/// factor split with its leader), for log-sum-exp factors, whose split
+/// the partitioner expands into a softmax's statistics, and for factors the
+/// result is identical over (ShardingRule::addResult). In factor order.
 SmallVector<StringAttr>
 summedAxes(const ShardingRule &rule, unsigned r,
            function_ref<ArrayRef<StringAttr>(int64_t)> axesOf);
