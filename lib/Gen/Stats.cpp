@@ -38,16 +38,12 @@ estimateIntermediates(const ModelConfig &c, Layout layout, MeshShape mesh,
   int64_t model = wideSplit ? mesh.model : 1;
   // Tokens of one micro-batch on one device, and of the sequence-parallel
   // d_model vectors.
-  CheckedInt tokens = CheckedInt(llvm::divideCeil(
-                          c.batch / training.microbatches,
-                          split ? mesh.data : 1)) *
-                      c.seq;
-  CheckedInt dTokens =
-      usesSequenceParallelism(layout)
-          ? CheckedInt(llvm::divideCeil(c.batch / training.microbatches,
-                                        mesh.data)) *
-                llvm::divideCeil(c.seq, mesh.model)
-          : tokens;
+  CheckedInt rows = llvm::divideCeil(c.batch / training.microbatches,
+                                     split ? mesh.data : 1);
+  CheckedInt tokens = rows * c.seq;
+  CheckedInt dTokens = usesSequenceParallelism(layout)
+                           ? rows * llvm::divideCeil(c.seq, mesh.model)
+                           : tokens;
   int64_t bytes = getElementBytes(c.dtype);
   // What a layer's backward reads, per token: the d_model vectors (input,
   // LayerNorm output, attention and MLP outputs), the heads (queries before

@@ -116,6 +116,70 @@ TEST(TrainingInfo, ErrorsNameTheMember) {
   }
 }
 
+/// Inputs "tokens.mb<i>" ([4] i32, split over x when `sharded`) with the
+/// "microbatch" members `members[i]` ({of, index, count} as JSON).
+std::string microbatched(const std::vector<std::string> &members,
+                         int shardedIndex = -1) {
+  std::string args = "[";
+  for (size_t i = 0; i < members.size(); ++i)
+    absl::StrAppend(
+        &args, i ? "," : "",
+        tensor(static_cast<int>(i), absl::StrCat("tokens.mb", i),
+               absl::StrCat(R"(, "kind": "input", "microbatch": )",
+                            members[i]),
+               static_cast<int>(i) == shardedIndex, "i32"));
+  return programJson({{"x", 2}}, {}, "cpu", args + "]");
+}
+
+TEST(TrainingInfo, ParsesMicrobatches) {
+  auto info = parseProgramInfo(
+      microbatched({R"({"of": "tokens", "index": 1, "count": 2})",
+                    R"({"of": "tokens", "index": 0, "count": 2})"}));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->args[0].batchOf, "tokens");
+  EXPECT_EQ(info->args[0].inputName(), "tokens");
+  EXPECT_EQ(info->args[0].microbatch, 1);
+  EXPECT_EQ(info->args[0].microbatches, 2);
+  EXPECT_EQ(info->args[1].microbatch, 0);
+}
+
+TEST(TrainingInfo, MicrobatchErrorsNameTheInput) {
+  std::string param = programJson(
+      {{"x", 2}}, {}, "cpu",
+      absl::StrCat("[",
+                   tensor(0, "w", R"(, "kind": "param",
+                       "init": {"kind": "normal", "stddev": 1},
+                       "microbatch": {"of": "w", "index": 0, "count": 1})"),
+                   "]"));
+  struct Case {
+    std::string text, message;
+  } cases[] = {
+      {param, "'w' is not an input with a batch dimension"},
+      {microbatched({R"({"of": "tokens", "index": 2, "count": 2})"}),
+       "is not in [0, 1]"},
+      {microbatched({R"({"of": "tokens", "index": 0, "count": 2})"}),
+       "input 'tokens' lacks micro-batch 1 of 2"},
+      {microbatched({R"({"of": "tokens", "index": 1, "count": 2})"}),
+       "input 'tokens' lacks micro-batch 0 of 2"},
+      {microbatched({R"({"of": "tokens", "index": 0, "count": 2})",
+                     R"({"of": "tokens", "index": 0, "count": 2})"}),
+       "the micro-batches of input 'tokens' disagree"},
+      {microbatched({R"({"of": "tokens", "index": 0, "count": 2})",
+                     R"({"of": "tokens", "index": 1, "count": 3})"}),
+       "the micro-batches of input 'tokens' disagree"},
+      {microbatched({R"({"of": "tokens", "index": 0, "count": 2})",
+                     R"({"of": "tokens", "index": 1, "count": 2})"},
+                    /*shardedIndex=*/1),
+       "('tokens.mb1' differs from 'tokens.mb0')"},
+  };
+  for (const Case &c : cases) {
+    auto info = parseProgramInfo(c.text);
+    ASSERT_FALSE(info.ok()) << c.text;
+    EXPECT_NE(info.status().message().find(c.message), std::string::npos)
+        << info.status().message() << "\nwanted: " << c.message;
+  }
+}
+
 TEST(StepReport, LineAndMetricsHaveOnlyKnownMembers) {
   StepReport r;
   r.step = 3;

@@ -182,6 +182,44 @@ void FunctionLowering::plan() {
 /// How many of the values live at the arena's peak the report lists.
 static constexpr size_t kLargestAtPeak = 8;
 
+/// The host runtime packs the pieces of a collective along a dimension that
+/// is not the outermost into one staging buffer per direction, kept for the
+/// run at the largest size asked for (runtime/src/host): their bytes.
+static int64_t hostCollectiveStaging(Block &body) {
+  int64_t in = 0, out = 0;
+  auto outermost = [](RankedTensorType t, int64_t dim) {
+    return llvm::all_of(t.getShape().take_front(dim),
+                        [](int64_t d) { return d == 1; });
+  };
+  auto bytesOf = [](Value v) {
+    RankedTensorType t = tensorType(v);
+    return tensorBytes(t.getShape(), t.getElementType());
+  };
+  for (Operation &op : body) {
+    if (auto gather = dyn_cast<AllGatherOp>(op)) {
+      if (gather.getGroupSize() > 1 &&
+          !outermost(tensorType(gather.getInput()), gather.getGatherDim()))
+        out = std::max(out, bytesOf(gather.getResult()));
+    } else if (auto scatter = dyn_cast<ReduceScatterOp>(op)) {
+      if (scatter.getGroupSize() > 1 &&
+          !outermost(tensorType(scatter.getInput()), scatter.getScatterDim()))
+        in = std::max(in, bytesOf(scatter.getInput()));
+    } else if (auto a2a = dyn_cast<AllToAllOp>(op)) {
+      if (a2a.getGroupSize() <= 1)
+        continue;
+      RankedTensorType t = tensorType(a2a.getInput());
+      if (!outermost(t, a2a.getSplitDim()))
+        in = std::max(in, bytesOf(a2a.getInput()));
+      SmallVector<int64_t> piece(t.getShape());
+      piece[a2a.getSplitDim()] /= a2a.getGroupSize();
+      if (!outermost(RankedTensorType::get(piece, t.getElementType()),
+                     a2a.getConcatDim()))
+        out = std::max(out, bytesOf(a2a.getInput()));
+    }
+  }
+  return in + out;
+}
+
 void FunctionLowering::accountMemory(Block &body, ArrayRef<Value> values,
                                      ArrayRef<BufferRequest> requests,
                                      int64_t end) {
@@ -218,13 +256,11 @@ void FunctionLowering::accountMemory(Block &body, ArrayRef<Value> values,
   // last use.
   SmallVector<int64_t> live(end + 2, 0), liveGrads(end + 2, 0);
   for (auto [i, r] : llvm::enumerate(requests)) {
-    bool grad = i < values.size() && gradients.contains(values[i]);
-    for (SmallVector<int64_t> *timeline :
-         {&live, grad ? &liveGrads : nullptr}) {
-      if (!timeline)
-        continue;
-      (*timeline)[r.def] += r.bytes;
-      (*timeline)[r.lastUse + 1] -= r.bytes;
+    live[r.def] += r.bytes;
+    live[r.lastUse + 1] -= r.bytes;
+    if (i < values.size() && gradients.contains(values[i])) {
+      liveGrads[r.def] += r.bytes;
+      liveGrads[r.lastUse + 1] -= r.bytes;
     }
   }
   int64_t now = 0, nowGrads = 0, peakAt = 0;
@@ -237,43 +273,8 @@ void FunctionLowering::accountMemory(Block &body, ArrayRef<Value> values,
       peakAt = at;
     }
   }
-  // The host runtime packs the pieces of a collective along a dimension that
-  // is not the outermost into one staging buffer per direction, kept for
-  // the run at the largest size asked for (runtime/src/host).
-  if (state.target == Target::Cpu) {
-    int64_t in = 0, out = 0;
-    auto outermost = [](RankedTensorType t, int64_t dim) {
-      return llvm::all_of(t.getShape().take_front(dim),
-                          [](int64_t d) { return d == 1; });
-    };
-    auto bytesOf = [](Value v) {
-      RankedTensorType t = tensorType(v);
-      return tensorBytes(t.getShape(), t.getElementType());
-    };
-    for (Operation &op : body) {
-      if (auto gather = dyn_cast<AllGatherOp>(op)) {
-        if (gather.getGroupSize() > 1 &&
-            !outermost(tensorType(gather.getInput()), gather.getGatherDim()))
-          out = std::max(out, bytesOf(gather.getResult()));
-      } else if (auto scatter = dyn_cast<ReduceScatterOp>(op)) {
-        if (scatter.getGroupSize() > 1 &&
-            !outermost(tensorType(scatter.getInput()), scatter.getScatterDim()))
-          in = std::max(in, bytesOf(scatter.getInput()));
-      } else if (auto a2a = dyn_cast<AllToAllOp>(op)) {
-        if (a2a.getGroupSize() <= 1)
-          continue;
-        RankedTensorType t = tensorType(a2a.getInput());
-        if (!outermost(t, a2a.getSplitDim()))
-          in = std::max(in, bytesOf(a2a.getInput()));
-        SmallVector<int64_t> piece(t.getShape());
-        piece[a2a.getSplitDim()] /= a2a.getGroupSize();
-        if (!outermost(RankedTensorType::get(piece, t.getElementType()),
-                       a2a.getConcatDim()))
-          out = std::max(out, bytesOf(a2a.getInput()));
-      }
-    }
-    memory.collectiveStaging = in + out;
-  }
+  if (state.target == Target::Cpu)
+    memory.collectiveStaging = hostCollectiveStaging(body);
   // What fills the arena at its peak, for a reader who wants it smaller.
   SmallVector<std::pair<int64_t, size_t>> atPeak;
   for (auto [i, r] : llvm::enumerate(requests))
@@ -281,12 +282,11 @@ void FunctionLowering::accountMemory(Block &body, ArrayRef<Value> values,
       atPeak.push_back({r.bytes, i});
   llvm::stable_sort(atPeak, [](auto a, auto b) { return a.first > b.first; });
   for (auto [bytes, i] : ArrayRef(atPeak).take_front(kLargestAtPeak)) {
-    Location loc = i < values.size() ? values[i].getLoc() : fn.getLoc();
     std::string name = "(scratch)";
     if (i < values.size()) {
       Operation *def = values[i].getDefiningOp();
       name = def->getName().getStringRef().str();
-      if (auto n = dyn_cast<NameLoc>(loc))
+      if (auto n = dyn_cast<NameLoc>(def->getLoc()))
         name = n.getName().str() + " (" + name + ")";
     }
     memory.largestAtPeak.push_back({name, bytes});
