@@ -4,6 +4,8 @@
 
 #include "host/blas_library.h"
 
+#include "palmrt/palmrt.h"
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -161,3 +163,9 @@ void parallelForWithBlas(int64_t n, int64_t grain,
 }
 
 } // namespace palmrt
+
+extern "C" void palmrt_parallel_for(palmrt_range_fn body, void *args, int64_t n,
+                                    int64_t grain) {
+  palmrt::parallelFor(
+      n, grain, [&](int64_t begin, int64_t end) { body(args, begin, end); });
+}
