@@ -296,55 +296,58 @@ PALMRT_KERNEL void palmrt_cross_entropy_grad_f32(
     int64_t valid, int64_t offset, float z_loss, int64_t token_count) {
   TraceScope trace("cross_entropy_grad", "kernel");
   int64_t tokens = product(token_rank, token_shape);
-  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
-    std::fill(dlogits + begin * vocab, dlogits + end * vocab, 0.0f);
-  });
   valid = std::clamp<int64_t>(valid, 0, vocab);
   float factor =
       static_cast<float>(static_cast<double>(dloss ? dloss[0] : 1.0f) /
                          static_cast<double>(token_count));
-  std::vector<int64_t> real =
-      validTokens(token_rank, token_shape, valid_extent);
-  // Each token's row on its own: any split gives the same rows.
-  parallelFor(
-      static_cast<int64_t>(real.size()), 16, [&](int64_t begin, int64_t end) {
-        for (int64_t n = begin; n < end; ++n) {
-          int64_t i = real[n];
-          const float *row = logits + i * vocab;
-          float *drow = dlogits + i * vocab;
-          int64_t target = static_cast<int64_t>(targets[i]) - offset;
-          float m, sum;
-          if (!max) {
-            // The whole vocabulary is here, so its range can be checked (a
-            // shard cannot tell a target of another shard from a bad one).
-            if (target < 0 || target >= valid)
-              fatal(absl::StrCat("palmrt_cross_entropy_grad_f32: target ",
-                                 targets[i], " of token ", i,
-                                 " is outside the vocabulary [0, ", valid,
-                                 ")"));
-            m = rowMax(row, valid);
-            sum = sumExp(row, valid, m);
-          } else {
-            m = max[i];
-            sum = sums[i];
-          }
-          // No class anywhere (an empty vocabulary): no softmax to
-          // differentiate.
-          if (!(sum > 0) || m == kNegInf)
-            continue;
-          double logZ = m + std::log(static_cast<double>(sum));
-          // softmax_c = exp(x_c - m) / sum; z-loss d(z logZ^2)/dx_c adds
-          // 2 z logZ softmax_c.
-          float coeff = static_cast<float>((1.0 + 2.0 * z_loss * logZ) /
-                                           static_cast<double>(sum)) *
-                        factor;
+  std::vector<char> isReal(std::max<int64_t>(tokens, 0), 0);
+  for (int64_t i : validTokens(token_rank, token_shape, valid_extent))
+    isReal[i] = 1;
+  // Each token's row on its own (any split gives the same rows); each row
+  // written once: zero where there is no gradient.
+  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float *row = logits + i * vocab;
+      float *drow = dlogits + i * vocab;
+      std::fill(drow + valid, drow + vocab, 0.0f);
+      if (!isReal[i]) {
+        std::fill(drow, drow + valid, 0.0f);
+        continue;
+      }
+      int64_t target = static_cast<int64_t>(targets[i]) - offset;
+      float m, sum;
+      if (!max) {
+        // The whole vocabulary is here, so its range can be checked (a
+        // shard cannot tell a target of another shard from a bad one).
+        if (target < 0 || target >= valid)
+          fatal(absl::StrCat("palmrt_cross_entropy_grad_f32: target ",
+                             targets[i], " of token ", i,
+                             " is outside the vocabulary [0, ", valid, ")"));
+        m = rowMax(row, valid);
+        sum = sumExp(row, valid, m);
+      } else {
+        m = max[i];
+        sum = sums[i];
+      }
+      // No class anywhere (an empty vocabulary): no softmax to
+      // differentiate.
+      if (!(sum > 0) || m == kNegInf) {
+        std::fill(drow, drow + valid, 0.0f);
+        continue;
+      }
+      double logZ = m + std::log(static_cast<double>(sum));
+      // softmax_c = exp(x_c - m) / sum; z-loss d(z logZ^2)/dx_c adds
+      // 2 z logZ softmax_c.
+      float coeff = static_cast<float>((1.0 + 2.0 * z_loss * logZ) /
+                                       static_cast<double>(sum)) *
+                    factor;
 #pragma omp simd
-          for (int64_t c = 0; c < valid; ++c)
-            drow[c] = expNonPositive(row[c] - m) * coeff;
-          if (target >= 0 && target < valid)
-            drow[target] -= factor;
-        }
-      });
+      for (int64_t c = 0; c < valid; ++c)
+        drow[c] = expNonPositive(row[c] - m) * coeff;
+      if (target >= 0 && target < valid)
+        drow[target] -= factor;
+    }
+  });
 }
 
 } // extern "C"
