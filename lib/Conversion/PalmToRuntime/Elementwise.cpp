@@ -34,8 +34,8 @@ static Value computeF32(OpBuilder &b, Location loc, Operation *def,
   if (isa<SiluOp, SiluGradOp>(def)) {
     // sigmoid(x) = 1 / (1 + exp(-x)), with exp as exp2 so that it maps to
     // one instruction on GPUs and vectorizes on CPUs.
-    Value scaled = arith::MulFOp::create(b, loc, in[0],
-                                         constant(-1.4426950408889634f));
+    Value scaled =
+        arith::MulFOp::create(b, loc, in[0], constant(-1.4426950408889634f));
     Value e = math::Exp2Op::create(b, loc, scaled);
     Value den = arith::AddFOp::create(b, loc, constant(1.0f), e);
     if (isa<SiluOp>(def))
@@ -45,8 +45,8 @@ static Value computeF32(OpBuilder &b, Location loc, Operation *def,
     Value oneMinus = arith::SubFOp::create(b, loc, constant(1.0f), s);
     Value inner = arith::AddFOp::create(
         b, loc, constant(1.0f), arith::MulFOp::create(b, loc, in[0], oneMinus));
-    return arith::MulFOp::create(
-        b, loc, in[1], arith::MulFOp::create(b, loc, s, inner));
+    return arith::MulFOp::create(b, loc, in[1],
+                                 arith::MulFOp::create(b, loc, s, inner));
   }
   assert(isa<ConvertOp>(def) && "a fusion holds elementwise ops only");
   return in[0]; // convert: widened by the caller, narrowed after
@@ -60,9 +60,9 @@ Value mlir::palm::lowering::emitElementExpr(
   Type element = tensorType(v).getElementType();
   Value result;
   if (auto arg = dyn_cast<BlockArgument>(v)) {
-    Value addr = LLVM::GEPOp::create(
-        b, loc, LLVM::LLVMPointerType::get(b.getContext()), element, leaf(arg),
-        ValueRange{index});
+    Value addr =
+        LLVM::GEPOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()),
+                            element, leaf(arg), ValueRange{index});
     result = LLVM::LoadOp::create(b, loc, element, addr);
   } else {
     Type f32Type = b.getF32Type();
@@ -83,7 +83,43 @@ Value mlir::palm::lowering::emitElementExpr(
 
 namespace {
 
-/// palm.fusion -> one loop over the result's elements.
+/// Fusions of at least this many elements run on the runtime's threads, in
+/// chunks of kParallelGrain elements (each element is computed alone, so
+/// the chunks give the same result on any number of threads).
+constexpr int64_t kParallelElements = 1 << 15;
+constexpr int64_t kParallelGrain = 1 << 14;
+
+/// out[i] = the fusion's element i for i in [begin, end) (both index or
+/// both i64): the loop, at b's insertion point.
+void emitFusionLoop(OpBuilder &b, Location loc, FusionOp op, ValueRange inputs,
+                    Value out, Value begin, Value end) {
+  Type element = op.getType().getElementType();
+  Value step = begin.getType().isIndex()
+                   ? Value(arith::ConstantIndexOp::create(b, loc, 1))
+                   : Value(arith::ConstantIntOp::create(b, loc, 1, 64));
+  scf::ForOp::create(
+      b, loc, begin, end, step, ValueRange{},
+      [&](OpBuilder &b, Location, Value iv, ValueRange) {
+        Value index =
+            iv.getType().isIndex()
+                ? Value(arith::IndexCastOp::create(b, loc, b.getI64Type(), iv))
+                : iv;
+        DenseMap<Value, Value> cache;
+        Value value = emitElementExpr(
+            b, loc, op.getYielded(), index,
+            [&](BlockArgument arg) { return inputs[arg.getArgNumber()]; },
+            cache);
+        Value addr = LLVM::GEPOp::create(
+            b, loc, LLVM::LLVMPointerType::get(b.getContext()), element, out,
+            ValueRange{index});
+        LLVM::StoreOp::create(b, loc, value, addr);
+        scf::YieldOp::create(b, loc);
+      });
+}
+
+/// palm.fusion -> one loop over the result's elements. A large one is
+/// outlined into a function of (operand pointers, begin, end) that
+/// palmrt_parallel_for runs in chunks on the runtime's threads.
 struct FusionToLoop : RuntimePattern<FusionOp> {
   using RuntimePattern::RuntimePattern;
   LogicalResult lower(FusionOp op, OpAdaptor adaptor,
@@ -91,28 +127,58 @@ struct FusionToLoop : RuntimePattern<FusionOp> {
     OpBuilder &r = e.builder();
     Location loc = op.getLoc();
     Value out = resultPtr(op.getResult());
-    Type element = op.getType().getElementType();
-    Value lb = arith::ConstantIndexOp::create(r, loc, 0);
-    Value ub =
-        arith::ConstantIndexOp::create(r, loc, op.getType().getNumElements());
-    Value step = arith::ConstantIndexOp::create(r, loc, 1);
+    int64_t n = op.getType().getNumElements();
     ValueRange inputs = adaptor.getInputs();
-    scf::ForOp::create(
-        r, loc, lb, ub, step, ValueRange{},
-        [&](OpBuilder &b, Location, Value iv, ValueRange) {
-          Value index =
-              arith::IndexCastOp::create(b, loc, b.getI64Type(), iv);
-          DenseMap<Value, Value> cache;
-          Value value = emitElementExpr(
-              b, loc, op.getYielded(), index,
-              [&](BlockArgument arg) { return inputs[arg.getArgNumber()]; },
-              cache);
-          Value addr = LLVM::GEPOp::create(
-              b, loc, LLVM::LLVMPointerType::get(b.getContext()), element, out,
-              ValueRange{index});
-          LLVM::StoreOp::create(b, loc, value, addr);
-          scf::YieldOp::create(b, loc);
-        });
+    if (n < kParallelElements) {
+      emitFusionLoop(r, loc, op, inputs, out,
+                     arith::ConstantIndexOp::create(r, loc, 0),
+                     arith::ConstantIndexOp::create(r, loc, n));
+      return success();
+    }
+    MLIRContext *ctx = r.getContext();
+    Type ptr = e.ptrType(), i64 = r.getI64Type();
+    auto type = FunctionType::get(ctx, {ptr, i64, i64}, {});
+    std::string name;
+    do
+      name = "__palm_fusion_" + std::to_string(state.fusionCounter++);
+    while (state.module.lookupSymbol(name));
+    {
+      // Outside the function being converted: a plain builder.
+      OpBuilder mb(ctx);
+      mb.setInsertionPointToEnd(state.module.getBody());
+      auto fn = func::FuncOp::create(mb, loc, name, type);
+      fn.setPrivate();
+      Block *body = fn.addEntryBlock();
+      mb.setInsertionPointToStart(body);
+      SmallVector<Value> ptrs;
+      for (int64_t i = 0; i <= static_cast<int64_t>(inputs.size()); ++i) {
+        Value slot =
+            LLVM::GEPOp::create(mb, loc, ptr, ptr, body->getArgument(0),
+                                ArrayRef<LLVM::GEPArg>{int32_t(i)});
+        ptrs.push_back(LLVM::LoadOp::create(mb, loc, ptr, slot));
+      }
+      emitFusionLoop(mb, loc, op, ValueRange(ptrs).drop_back(), ptrs.back(),
+                     body->getArgument(1), body->getArgument(2));
+      func::ReturnOp::create(mb, loc);
+    }
+    // The operands' pointers, then the result's, in a stack array.
+    Value args =
+        LLVM::AllocaOp::create(r, loc, ptr, ptr, e.i64(inputs.size() + 1),
+                               /*alignment=*/8);
+    SmallVector<Value> all(inputs.begin(), inputs.end());
+    all.push_back(out);
+    for (auto [i, v] : llvm::enumerate(all)) {
+      Value slot = LLVM::GEPOp::create(r, loc, ptr, ptr, args,
+                                       ArrayRef<LLVM::GEPArg>{int32_t(i)});
+      LLVM::StoreOp::create(r, loc, v, slot);
+    }
+    // The function's address: func.constant, an !llvm.ptr once lowered.
+    Value fn = func::ConstantOp::create(r, loc, type,
+                                        FlatSymbolRefAttr::get(ctx, name));
+    Value fnPtr =
+        UnrealizedConversionCastOp::create(r, loc, ptr, fn).getResult(0);
+    e.call(RuntimeCall::palmrt_parallel_for,
+           {fnPtr, args, e.i64(n), e.i64(kParallelGrain)});
     return success();
   }
 };

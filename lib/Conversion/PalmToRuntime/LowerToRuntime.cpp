@@ -358,6 +358,9 @@ LogicalResult FunctionLowering::convert(func::FuncOp entry,
       [](func::ReturnOp op) { return op.getNumOperands() == 0; });
   target.addDynamicallyLegalOp<arith::ConstantOp>(
       [](arith::ConstantOp op) { return !isa<TensorType>(op.getType()); });
+  // A large fusion's outlined loop is passed to the runtime by address: a
+  // func.constant cast to !llvm.ptr, which the LLVM lowering folds.
+  target.addLegalOp<UnrealizedConversionCastOp>();
   ConversionConfig config;
   config.foldingMode = DialectConversionFoldingMode::Never;
   // A pattern that refuses its op has said why; the conversion's own

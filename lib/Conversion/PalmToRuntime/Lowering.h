@@ -88,6 +88,8 @@ struct LoweringState {
   std::optional<GpuKernels> gpu;
   llvm::StringMap<std::string> strings;
   int64_t constCounter = 0;
+  /// Numbers the functions outlined from large fusions (CPU).
+  int64_t fusionCounter = 0;
   /// Set once a pattern has reported why it cannot lower its op, so the
   /// conversion's own "failed to legalize" adds nothing.
   bool reported = false;

@@ -297,6 +297,20 @@ void palmrt_cross_entropy_loss_f32(const float *max, const float *sums,
                                    const int64_t *valid_extent, float z_loss,
                                    int64_t token_count);
 
+/*===-- Loops of the compiled code (host) --------------------------------===*/
+
+/* A piece of a compiled loop: iterations [begin, end), its operands' pointers
+ * in `args`. */
+typedef void (*palmrt_range_fn)(void *args, int64_t begin, int64_t end);
+
+/* Runs body(args, begin, end) over the chunks [i * grain, min(n, (i + 1) *
+ * grain)) of [0, n) on the host kernels' threads (as many as OpenBLAS's),
+ * returning when all are done. The chunks depend on n and grain only, so a
+ * body that writes only its own iterations' outputs gives the same result at
+ * any number of threads. */
+void palmrt_parallel_for(palmrt_range_fn body, void *args, int64_t n,
+                         int64_t grain);
+
 /*===-- Data movement (any element type, by size in bytes) ---------------===*/
 
 /* out = in with elements at index >= valid along `dim` set to zero. */

@@ -32,8 +32,11 @@ BlasLibrary load() {
       reinterpret_cast<decltype(lib.sgemm)>(dlsym(handle, "cblas_sgemm"));
   lib.setNumThreads = reinterpret_cast<decltype(lib.setNumThreads)>(
       dlsym(handle, "openblas_set_num_threads"));
-  if (!lib.sgemm || !lib.setNumThreads)
-    fatal("the loaded OpenBLAS lacks cblas_sgemm or openblas_set_num_threads");
+  lib.getNumThreads = reinterpret_cast<decltype(lib.getNumThreads)>(
+      dlsym(handle, "openblas_get_num_threads"));
+  if (!lib.sgemm || !lib.setNumThreads || !lib.getNumThreads)
+    fatal("the loaded OpenBLAS lacks cblas_sgemm, openblas_set_num_threads "
+          "or openblas_get_num_threads");
   return lib;
 }
 

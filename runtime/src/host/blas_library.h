@@ -2,7 +2,7 @@
 //
 // The host backend multiplies with OpenBLAS, but nothing else needs it: a
 // program compiled for cuda must run where OpenBLAS is not installed. So the
-// runtime never links it; the first host GEMM dlopens it and resolves the two
+// runtime never links it; the first host GEMM dlopens it and resolves the
 // functions used. cblas.h is read at build time for their prototypes only.
 //
 //===----------------------------------------------------------------------===//
@@ -17,6 +17,7 @@ namespace palmrt {
 struct BlasLibrary {
   decltype(&cblas_sgemm) sgemm = nullptr;
   decltype(&openblas_set_num_threads) setNumThreads = nullptr;
+  decltype(&openblas_get_num_threads) getNumThreads = nullptr;
 };
 
 /// OpenBLAS, loaded on the first call (thread-safe). When it cannot be

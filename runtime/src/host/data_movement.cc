@@ -2,6 +2,7 @@
 
 #include "base/layout.h"
 #include "base/trace.h"
+#include "host/parallel.h"
 
 #include "palmrt/palmrt.h"
 
@@ -79,13 +80,16 @@ void transpose2d(const char *in, char *out, int64_t na, int64_t nb,
   constexpr int64_t kTile = 32;
   const T *src = reinterpret_cast<const T *>(in);
   T *dst = reinterpret_cast<T *>(out);
-  for (int64_t a0 = 0; a0 < na; a0 += kTile)
+  // Bands of kTile output rows on the pool's threads (a copy: any split
+  // gives the same bytes).
+  parallelFor(na, kTile, [&](int64_t a0, int64_t a1) {
     for (int64_t b0 = 0; b0 < nb; b0 += kTile) {
-      int64_t a1 = std::min(na, a0 + kTile), b1 = std::min(nb, b0 + kTile);
+      int64_t b1 = std::min(nb, b0 + kTile);
       for (int64_t a = a0; a < a1; ++a)
         for (int64_t b = b0; b < b1; ++b)
           dst[a * nb + b] = src[a * strideA + b * strideB];
     }
+  });
 }
 
 void transpose2dBytes(const char *in, char *out, int64_t na, int64_t nb,

@@ -7,7 +7,9 @@
 // loader picks the version the CPU runs, so one binary is portable and fast.
 // Attention streams over key blocks (flash-style online softmax) with the two
 // matrix products of each block done by OpenBLAS, so no [s, t] matrix is
-// formed.
+// formed. Rows, tokens and (batch element, head) blocks are independent, so
+// the kernels split them over the pool's threads (parallel.h); every sum
+// stays within one of them, so the results do not depend on the threads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +17,7 @@
 #include "host/attention_heads.h"
 #include "host/blas_library.h"
 #include "host/kernel_util.h"
+#include "host/parallel.h"
 #include "job/process.h"
 
 #include "palmrt/palmrt.h"
@@ -114,8 +117,8 @@ PALMRT_INLINE void attendRows(const float *q, int64_t ldq, const float *k,
 }
 
 /// yr = (xr - mean) * rstd * scale over n elements.
-PALMRT_INLINE void normalizeRow(const float *xr, const float *scale,
-                                float *yr, int64_t n, float mean, float rstd) {
+PALMRT_INLINE void normalizeRow(const float *xr, const float *scale, float *yr,
+                                int64_t n, float mean, float rstd) {
 #pragma omp simd
   for (int64_t c = 0; c < n; ++c)
     yr[c] = (xr[c] - mean) * rstd * scale[c];
@@ -189,11 +192,13 @@ PALMRT_KERNEL void palmrt_layer_norm_f32(const float *x, const float *scale,
   if (cols <= 0)
     return;
   float inv = 1.0f / static_cast<float>(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    auto [mean, sq] = rowMoments(x + r * cols, cols);
-    normalizeRow(x + r * cols, scale, y + r * cols, cols, mean,
-                 1.0f / std::sqrt(sq * inv + eps));
-  }
+  parallelFor(rows, 32, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      auto [mean, sq] = rowMoments(x + r * cols, cols);
+      normalizeRow(x + r * cols, scale, y + r * cols, cols, mean,
+                   1.0f / std::sqrt(sq * inv + eps));
+    }
+  });
 }
 
 PALMRT_KERNEL void palmrt_row_moments_f32(const float *x, float *moments,
@@ -261,8 +266,9 @@ PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
       sinTable[p * half + i] = static_cast<float>(sign * std::sin(angle));
     }
   }
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t p = 0; p < s; ++p) {
+  parallelFor(b * s, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t bp = begin; bp < end; ++bp) {
+      int64_t bi = bp / s, p = bp % s;
       const float *cs = &cosTable[p * half];
       const float *sn = &sinTable[p * half];
       for (int64_t hi = 0; hi < h; ++hi) {
@@ -278,6 +284,7 @@ PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
         }
       }
     }
+  });
 }
 
 PALMRT_KERNEL void
@@ -291,12 +298,10 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
     trace.setArgs(absl::StrCat("\"b\":", b, ",\"s\":", s, ",\"t\":", t,
                                ",\"h\":", h, ",\"g\":", g, ",\"dk\":", dk,
                                ",\"dv\":", dv));
-  int64_t realHeads = attentionRealHeads("palmrt_attention_f32", h, g,
-                                         head_offset, heads_per_group,
-                                         global_heads);
+  int64_t realHeads = attentionRealHeads(
+      "palmrt_attention_f32", h, g, head_offset, heads_per_group, global_heads);
   if (b <= 0 || s <= 0 || h <= 0 || dv <= 0)
     return;
-  AttentionScratch scratch;
   int64_t ldq = h * dk, ldk = g * dk, ldv = g * dv, ldo = h * dv;
   bool oneKvHead = realHeads > 0 && h <= kAttentionRows &&
                    head_offset / heads_per_group ==
@@ -307,14 +312,22 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
     // out, so one product per key block serves them all.
     int64_t kvHead = head_offset / heads_per_group;
     int64_t positions = std::max<int64_t>(1, kAttentionRows / h);
-    for (int64_t bi = 0; bi < b; ++bi) {
-      for (int64_t q0 = 0; q0 < s; q0 += positions)
+    // Blocks of positions are independent: split them (the blocks of all
+    // batch elements) over the threads.
+    int64_t blocks = (s + positions - 1) / positions;
+    parallelForWithBlas(b * blocks, 1, [&](int64_t begin, int64_t end) {
+      AttentionScratch scratch;
+      for (int64_t item = begin; item < end; ++item) {
+        int64_t bi = item / blocks, q0 = (item % blocks) * positions;
         attendRows(q + (bi * s + q0) * ldq, dk, k + bi * t * ldk + kvHead * dk,
                    ldk, v + bi * t * ldv + kvHead * dv, ldv,
                    out + (bi * s + q0) * ldo, dv,
                    lse ? lse + (bi * s + q0) * h : nullptr, 1,
                    std::min(positions, s - q0) * h, h, query_offset + q0, t, dk,
                    dv, causal, scale, scratch);
+      }
+    });
+    for (int64_t bi = 0; bi < b; ++bi) {
       // Padding heads' rows were computed along (they share the products)
       // but their results are defined as zero and -inf.
       for (int64_t p = 0; p < s; ++p) {
@@ -327,8 +340,10 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
     }
     return;
   }
-  for (int64_t bi = 0; bi < b; ++bi)
-    for (int64_t hi = 0; hi < h; ++hi) {
+  parallelForWithBlas(b * h, 1, [&](int64_t begin, int64_t end) {
+    AttentionScratch scratch;
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t bi = item / h, hi = item % h;
       float *o = out + bi * s * ldo + hi * dv;
       float *l = lse ? lse + bi * s * h + hi : nullptr;
       if (hi >= realHeads || t <= 0) {
@@ -349,6 +364,7 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
                    std::min(kAttentionRows, s - q0), 1, query_offset + q0, t,
                    dk, dv, causal, scale, scratch);
     }
+  });
 }
 
 void palmrt_embedding_f32(const float *table, const int32_t *ids, float *out,
@@ -358,13 +374,15 @@ void palmrt_embedding_f32(const float *table, const int32_t *ids, float *out,
   if (trace.active())
     trace.setArgs(
         absl::StrCat("\"ids\":", num_ids, ",\"rows\":", rows, ",\"d\":", d));
-  for (int64_t i = 0; i < num_ids; ++i) {
-    int64_t row = static_cast<int64_t>(ids[i]) - row_offset;
-    if (row >= 0 && row < rows)
-      std::memcpy(out + i * d, table + row * d, d * sizeof(float));
-    else
-      std::fill_n(out + i * d, d, 0.0f);
-  }
+  parallelFor(num_ids, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t row = static_cast<int64_t>(ids[i]) - row_offset;
+      if (row >= 0 && row < rows)
+        std::memcpy(out + i * d, table + row * d, d * sizeof(float));
+      else
+        std::fill_n(out + i * d, d, 0.0f);
+    }
+  });
 }
 
 PALMRT_KERNEL void palmrt_softmax_max_f32(const float *logits, float *out,
@@ -372,8 +390,10 @@ PALMRT_KERNEL void palmrt_softmax_max_f32(const float *logits, float *out,
                                           int64_t valid) {
   TraceScope trace("softmax_max", "kernel");
   valid = std::min(valid, vocab);
-  for (int64_t i = 0; i < tokens; ++i)
-    out[i] = valid > 0 ? rowMax(logits + i * vocab, valid) : kNegInf;
+  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      out[i] = valid > 0 ? rowMax(logits + i * vocab, valid) : kNegInf;
+  });
 }
 
 PALMRT_KERNEL void palmrt_softmax_sums_f32(const float *logits,
@@ -383,13 +403,15 @@ PALMRT_KERNEL void palmrt_softmax_sums_f32(const float *logits,
                                            int64_t valid, int64_t offset) {
   TraceScope trace("softmax_sums", "kernel");
   valid = std::min(valid, vocab);
-  for (int64_t i = 0; i < tokens; ++i) {
-    const float *row = logits + i * vocab;
-    // A max of -inf means no shard holds a valid class: nothing to sum.
-    out[i] = valid > 0 && max[i] != kNegInf ? sumExp(row, valid, max[i]) : 0;
-    int64_t target = static_cast<int64_t>(targets[i]) - offset;
-    out[tokens + i] = target >= 0 && target < valid ? row[target] : 0.0f;
-  }
+  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float *row = logits + i * vocab;
+      // A max of -inf means no shard holds a valid class: nothing to sum.
+      out[i] = valid > 0 && max[i] != kNegInf ? sumExp(row, valid, max[i]) : 0;
+      int64_t target = static_cast<int64_t>(targets[i]) - offset;
+      out[tokens + i] = target >= 0 && target < valid ? row[target] : 0.0f;
+    }
+  });
 }
 
 PALMRT_KERNEL void palmrt_cross_entropy_f32(
@@ -397,18 +419,30 @@ PALMRT_KERNEL void palmrt_cross_entropy_f32(
     const int64_t *token_shape, const int64_t *valid_extent, int64_t vocab,
     float z_loss, int64_t token_count) {
   TraceScope trace("cross_entropy", "kernel");
-  double total = 0;
-  for (int64_t i : validTokens(token_rank, token_shape, valid_extent)) {
-    const float *row = logits + i * vocab;
+  std::vector<int64_t> real =
+      validTokens(token_rank, token_shape, valid_extent);
+  for (int64_t i : real) {
     int64_t target = targets[i];
     if (target < 0 || target >= vocab)
       fatal(absl::StrCat("palmrt_cross_entropy_f32: target ", target,
                          " of token ", i, " is outside the vocabulary [0, ",
                          vocab, ")"));
-    float m = rowMax(row, vocab);
-    double logZ = m + std::log(static_cast<double>(sumExp(row, vocab, m)));
-    total += logZ - row[target] + z_loss * logZ * logZ;
   }
+  // Each token's loss on some thread, then the sum in token order.
+  std::vector<double> loss(real.size());
+  parallelFor(static_cast<int64_t>(real.size()), 16,
+              [&](int64_t begin, int64_t end) {
+                for (int64_t n = begin; n < end; ++n) {
+                  const float *row = logits + real[n] * vocab;
+                  float m = rowMax(row, vocab);
+                  double logZ =
+                      m + std::log(static_cast<double>(sumExp(row, vocab, m)));
+                  loss[n] = logZ - row[targets[real[n]]] + z_loss * logZ * logZ;
+                }
+              });
+  double total = 0;
+  for (double l : loss)
+    total += l;
   out[0] = static_cast<float>(total / static_cast<double>(token_count));
 }
 

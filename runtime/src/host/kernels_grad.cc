@@ -1,10 +1,15 @@
 //===- kernels_grad.cc - the backwards of the f32 Transformer kernels -----===//
 //
 // Each backward sums in a fixed order (rows, then ids or heads, one after
-// the other; no threads of its own), so gradients are bitwise reproducible.
+// the other), so gradients are bitwise reproducible. The work is split over
+// the pool's threads (parallel.h) only where the split keeps every sum in
+// that order: attention by batch element and key/value head (each owns its
+// rows of dk and dv), the embedding by columns, the cross-entropy by token;
+// layer norm's dscale sums fixed chunks of rows, then the chunks in order.
 // Attention's backward is flash style: it recomputes each block's
 // probabilities from the forward's log-sum-exp instead of storing them, and
-// does the five matrix products of a block with OpenBLAS.
+// does the five matrix products of a block with OpenBLAS (on the block's
+// thread).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +17,7 @@
 #include "host/attention_heads.h"
 #include "host/blas_library.h"
 #include "host/kernel_util.h"
+#include "host/parallel.h"
 #include "job/process.h"
 
 #include "palmrt/palmrt.h"
@@ -135,7 +141,6 @@ PALMRT_KERNEL void palmrt_attention_grad_f32(
   std::fill_n(dv, std::max<int64_t>(b * t * g * dv_size, 0), 0.0f);
   if (s <= 0 || t <= 0 || realHeads == 0)
     return;
-  AttentionGradScratch scratch;
   int64_t ldk = g * dk_size, ldv = g * dv_size;
   bool oneKvHead =
       h <= kGradRows && head_offset / heads_per_group ==
@@ -144,7 +149,8 @@ PALMRT_KERNEL void palmrt_attention_grad_f32(
   // leading dimensions in rows) reading key/value head kvHead of batch bi.
   auto block = [&](int64_t bi, int64_t kvHead, int64_t row, int64_t rowStride,
                    int64_t rows, int64_t rowsPerPosition,
-                   int64_t realPerPosition, int64_t q0) {
+                   int64_t realPerPosition, int64_t q0,
+                   AttentionGradScratch &scratch) {
     GradRows a;
     a.q = q + row * dk_size;
     a.out = out + row * dv_size;
@@ -166,24 +172,41 @@ PALMRT_KERNEL void palmrt_attention_grad_f32(
     a.ldv = ldv;
     attendRowsGrad(a, t, dk_size, dv_size, causal, scale, scratch);
   };
-  for (int64_t bi = 0; bi < b; ++bi) {
-    if (oneKvHead) {
-      // As in the forward: every real head reads one key/value head, so the
-      // rows of all heads at a block of positions are one operand, and the
-      // padding heads among them are masked out.
-      int64_t positions = std::max<int64_t>(1, kGradRows / h);
-      for (int64_t q0 = 0; q0 < s; q0 += positions)
-        block(bi, head_offset / heads_per_group, (bi * s + q0) * h, 1,
-              std::min(positions, s - q0) * h, h, realHeads, q0);
-      continue;
-    }
-    // Heads in order, so each key/value head's sum over its query heads
-    // runs in a fixed order.
-    for (int64_t hi = 0; hi < realHeads; ++hi)
-      for (int64_t q0 = 0; q0 < s; q0 += kGradRows)
-        block(bi, (head_offset + hi) / heads_per_group, (bi * s + q0) * h + hi,
-              h, std::min(kGradRows, s - q0), 1, 1, q0);
+  if (oneKvHead) {
+    // As in the forward: every real head reads one key/value head, so the
+    // rows of all heads at a block of positions are one operand, and the
+    // padding heads among them are masked out. A batch element's blocks
+    // add to its own dk and dv, in order, on one thread.
+    int64_t kvHead = head_offset / heads_per_group;
+    int64_t positions = std::max<int64_t>(1, kGradRows / h);
+    parallelForWithBlas(b, 1, [&](int64_t begin, int64_t end) {
+      AttentionGradScratch scratch;
+      for (int64_t bi = begin; bi < end; ++bi)
+        for (int64_t q0 = 0; q0 < s; q0 += positions)
+          block(bi, kvHead, (bi * s + q0) * h, 1,
+                std::min(positions, s - q0) * h, h, realHeads, q0, scratch);
+    });
+    return;
   }
+  // Each (batch element, key/value head) on one thread, its query heads in
+  // order, so each key/value head's sum over its query heads runs in a fixed
+  // order.
+  int64_t firstKv = head_offset / heads_per_group;
+  int64_t kvHeads =
+      (head_offset + realHeads - 1) / heads_per_group - firstKv + 1;
+  parallelForWithBlas(b * kvHeads, 1, [&](int64_t begin, int64_t end) {
+    AttentionGradScratch scratch;
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t bi = item / kvHeads, kvHead = firstKv + item % kvHeads;
+      for (int64_t hi = 0; hi < realHeads; ++hi) {
+        if ((head_offset + hi) / heads_per_group != kvHead)
+          continue;
+        for (int64_t q0 = 0; q0 < s; q0 += kGradRows)
+          block(bi, kvHead, (bi * s + q0) * h + hi, h,
+                std::min(kGradRows, s - q0), 1, 1, q0, scratch);
+      }
+    }
+  });
 }
 
 PALMRT_KERNEL void palmrt_layer_norm_grad_f32(const float *x,
@@ -198,35 +221,46 @@ PALMRT_KERNEL void palmrt_layer_norm_grad_f32(const float *x,
     return;
   float inv = 1.0f / static_cast<float>(cols);
   // dscale sums over every row: in double, since rows run to batch x
-  // sequence.
-  std::vector<double> dscaleSum(cols, 0.0);
-  std::vector<float> xhat(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols, *dyr = dy + r * cols;
-    // The statistics exactly as the forward computes them.
-    // (Not a structured binding: omp simd cannot capture one.)
-    std::pair<float, float> moments = rowMoments(xr, cols);
-    float mean = moments.first;
-    float rstd = 1.0f / std::sqrt(moments.second * inv + eps);
-    float sumG = 0, sumGx = 0;
+  // sequence; each chunk of kRows rows into its own partial (rows in
+  // order), then the partials in chunk order.
+  constexpr int64_t kRows = 32;
+  int64_t chunks = chunkCount(rows, kRows);
+  std::vector<double> dscaleSum(std::max<int64_t>(chunks, 1) * cols, 0.0);
+  parallelFor(rows, kRows, [&](int64_t begin, int64_t end) {
+    double *partial = dscaleSum.data() + (begin / kRows) * cols;
+    std::vector<float> xhat(cols);
+    for (int64_t r = begin; r < end; ++r) {
+      const float *xr = x + r * cols, *dyr = dy + r * cols;
+      // The statistics exactly as the forward computes them.
+      // (Not a structured binding: omp simd cannot capture one.)
+      std::pair<float, float> moments = rowMoments(xr, cols);
+      float mean = moments.first;
+      float rstd = 1.0f / std::sqrt(moments.second * inv + eps);
+      float sumG = 0, sumGx = 0;
 #pragma omp simd reduction(+ : sumG, sumGx)
-    for (int64_t c = 0; c < cols; ++c) {
-      float xh = (xr[c] - mean) * rstd;
-      float gc = dyr[c] * scale[c];
-      xhat[c] = xh;
-      sumG += gc;
-      sumGx += gc * xh;
-    }
-    float meanG = sumG * inv, meanGx = sumGx * inv;
-    float *dxr = dx + r * cols;
+      for (int64_t c = 0; c < cols; ++c) {
+        float xh = (xr[c] - mean) * rstd;
+        float gc = dyr[c] * scale[c];
+        xhat[c] = xh;
+        sumG += gc;
+        sumGx += gc * xh;
+      }
+      float meanG = sumG * inv, meanGx = sumGx * inv;
+      float *dxr = dx + r * cols;
 #pragma omp simd
-    for (int64_t c = 0; c < cols; ++c)
-      dxr[c] = rstd * (dyr[c] * scale[c] - meanG - xhat[c] * meanGx);
-    for (int64_t c = 0; c < cols; ++c)
-      dscaleSum[c] += static_cast<double>(dyr[c]) * xhat[c];
+      for (int64_t c = 0; c < cols; ++c)
+        dxr[c] = rstd * (dyr[c] * scale[c] - meanG - xhat[c] * meanGx);
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c)
+        partial[c] += static_cast<double>(dyr[c]) * xhat[c];
+    }
+  });
+  for (int64_t c = 0; c < cols; ++c) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < chunks; ++i)
+      sum += dscaleSum[i * cols + c];
+    dscale[c] = static_cast<float>(sum);
   }
-  for (int64_t c = 0; c < cols; ++c)
-    dscale[c] = static_cast<float>(dscaleSum[c]);
 }
 
 void palmrt_embedding_grad_f32(const int32_t *ids, const float *dy,
@@ -236,16 +270,23 @@ void palmrt_embedding_grad_f32(const int32_t *ids, const float *dy,
   if (trace.active())
     trace.setArgs(
         absl::StrCat("\"ids\":", num_ids, ",\"rows\":", rows, ",\"d\":", d));
-  std::fill_n(dtable, std::max<int64_t>(rows * d, 0), 0.0f);
-  for (int64_t i = 0; i < num_ids; ++i) {
-    int64_t row = static_cast<int64_t>(ids[i]) - row_offset;
-    if (row < 0 || row >= rows)
-      continue;
-    float *dst = dtable + row * d;
-    const float *src = dy + i * d;
-    for (int64_t e = 0; e < d; ++e)
-      dst[e] += src[e];
-  }
+  parallelFor(rows, 256, [&](int64_t begin, int64_t end) {
+    std::fill(dtable + begin * d, dtable + end * d, 0.0f);
+  });
+  // By columns: each thread adds its columns of every id's row, ids in
+  // order, so each element sums in id order.
+  parallelFor(d, 64, [&](int64_t e0, int64_t e1) {
+    for (int64_t i = 0; i < num_ids; ++i) {
+      int64_t row = static_cast<int64_t>(ids[i]) - row_offset;
+      if (row < 0 || row >= rows)
+        continue;
+      float *dst = dtable + row * d;
+      const float *src = dy + i * d;
+#pragma omp simd
+      for (int64_t e = e0; e < e1; ++e)
+        dst[e] += src[e];
+    }
+  });
 }
 
 PALMRT_KERNEL void palmrt_cross_entropy_grad_f32(
@@ -255,43 +296,58 @@ PALMRT_KERNEL void palmrt_cross_entropy_grad_f32(
     int64_t valid, int64_t offset, float z_loss, int64_t token_count) {
   TraceScope trace("cross_entropy_grad", "kernel");
   int64_t tokens = product(token_rank, token_shape);
-  std::fill_n(dlogits, std::max<int64_t>(tokens * vocab, 0), 0.0f);
   valid = std::clamp<int64_t>(valid, 0, vocab);
-  float factor = static_cast<float>(static_cast<double>(dloss ? dloss[0] : 1.0f) /
-                                    static_cast<double>(token_count));
-  for (int64_t i : validTokens(token_rank, token_shape, valid_extent)) {
-    const float *row = logits + i * vocab;
-    float *drow = dlogits + i * vocab;
-    int64_t target = static_cast<int64_t>(targets[i]) - offset;
-    float m, sum;
-    if (!max) {
-      // The whole vocabulary is here, so its range can be checked (a
-      // shard cannot tell a target of another shard from a bad one).
-      if (target < 0 || target >= valid)
-        fatal(absl::StrCat("palmrt_cross_entropy_grad_f32: target ", targets[i],
-                           " of token ", i, " is outside the vocabulary [0, ",
-                           valid, ")"));
-      m = rowMax(row, valid);
-      sum = sumExp(row, valid, m);
-    } else {
-      m = max[i];
-      sum = sums[i];
-    }
-    // No class anywhere (an empty vocabulary): no softmax to differentiate.
-    if (!(sum > 0) || m == kNegInf)
-      continue;
-    double logZ = m + std::log(static_cast<double>(sum));
-    // softmax_c = exp(x_c - m) / sum; z-loss d(z logZ^2)/dx_c adds
-    // 2 z logZ softmax_c.
-    float coeff = static_cast<float>((1.0 + 2.0 * z_loss * logZ) /
-                                     static_cast<double>(sum)) *
-                  factor;
+  float factor =
+      static_cast<float>(static_cast<double>(dloss ? dloss[0] : 1.0f) /
+                         static_cast<double>(token_count));
+  std::vector<char> isReal(std::max<int64_t>(tokens, 0), 0);
+  for (int64_t i : validTokens(token_rank, token_shape, valid_extent))
+    isReal[i] = 1;
+  // Each token's row on its own (any split gives the same rows); each row
+  // written once: zero where there is no gradient.
+  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float *row = logits + i * vocab;
+      float *drow = dlogits + i * vocab;
+      std::fill(drow + valid, drow + vocab, 0.0f);
+      if (!isReal[i]) {
+        std::fill(drow, drow + valid, 0.0f);
+        continue;
+      }
+      int64_t target = static_cast<int64_t>(targets[i]) - offset;
+      float m, sum;
+      if (!max) {
+        // The whole vocabulary is here, so its range can be checked (a
+        // shard cannot tell a target of another shard from a bad one).
+        if (target < 0 || target >= valid)
+          fatal(absl::StrCat("palmrt_cross_entropy_grad_f32: target ",
+                             targets[i], " of token ", i,
+                             " is outside the vocabulary [0, ", valid, ")"));
+        m = rowMax(row, valid);
+        sum = sumExp(row, valid, m);
+      } else {
+        m = max[i];
+        sum = sums[i];
+      }
+      // No class anywhere (an empty vocabulary): no softmax to
+      // differentiate.
+      if (!(sum > 0) || m == kNegInf) {
+        std::fill(drow, drow + valid, 0.0f);
+        continue;
+      }
+      double logZ = m + std::log(static_cast<double>(sum));
+      // softmax_c = exp(x_c - m) / sum; z-loss d(z logZ^2)/dx_c adds
+      // 2 z logZ softmax_c.
+      float coeff = static_cast<float>((1.0 + 2.0 * z_loss * logZ) /
+                                       static_cast<double>(sum)) *
+                    factor;
 #pragma omp simd
-    for (int64_t c = 0; c < valid; ++c)
-      drow[c] = expNonPositive(row[c] - m) * coeff;
-    if (target >= 0 && target < valid)
-      drow[target] -= factor;
-  }
+      for (int64_t c = 0; c < valid; ++c)
+        drow[c] = expNonPositive(row[c] - m) * coeff;
+      if (target >= 0 && target < valid)
+        drow[target] -= factor;
+    }
+  });
 }
 
 } // extern "C"

@@ -68,3 +68,33 @@ module attributes {palm.level = #palm.level<local>} {
     return %3 : tensor<4x6xf32>
   }
 }
+
+// -----
+
+// A fusion of 32768 elements or more is outlined: a function of (the
+// operands' and the result's pointers, begin, end) that palmrt_parallel_for
+// runs in chunks of 16384 elements on the runtime's threads.
+module attributes {palm.level = #palm.level<local>} {
+  // CHECK-LABEL: func.func @palm_forward
+  // CHECK: %[[ARGS:.*]] = llvm.alloca %{{.*}} x !llvm.ptr {alignment = 8 : i64} : (i64) -> !llvm.ptr
+  // CHECK-COUNT-3: llvm.store %{{.*}}, %{{.*}} : !llvm.ptr, !llvm.ptr
+  // CHECK: %[[FN:.*]] = constant @__palm_fusion_0 : (!llvm.ptr, i64, i64) -> ()
+  // CHECK: %[[PTR:.*]] = builtin.unrealized_conversion_cast %[[FN]] : (!llvm.ptr, i64, i64) -> () to !llvm.ptr
+  // CHECK: call @palmrt_parallel_for(%[[PTR]], %[[ARGS]], %c32768_i64, %c16384_i64)
+  // CHECK-NOT: scf.for
+  // CHECK: func.func private @__palm_fusion_0(%[[A:.*]]: !llvm.ptr, %[[BEGIN:.*]]: i64, %[[END:.*]]: i64)
+  // CHECK: %[[X:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
+  // CHECK: %[[Y:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
+  // CHECK: %[[OUT:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
+  // CHECK: scf.for %[[I:.*]] = %[[BEGIN]] to %[[END]] step %{{.*}} : i64 {
+  // CHECK:   llvm.getelementptr %[[X]][%[[I]]]
+  // CHECK:   llvm.getelementptr %[[Y]][%[[I]]]
+  // CHECK:   arith.addf
+  // CHECK:   llvm.getelementptr %[[OUT]][%[[I]]]
+  // CHECK:   llvm.store
+  // CHECK: return
+  func.func @large(%x: tensor<64x512xf32>, %y: tensor<64x512xf32>) -> tensor<64x512xf32> {
+    %0 = palm.add %x, %y : tensor<64x512xf32>
+    return %0 : tensor<64x512xf32>
+  }
+}
