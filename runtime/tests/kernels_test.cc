@@ -452,6 +452,37 @@ INSTANTIATE_TEST_SUITE_P(Transposes, Gemm,
                          ::testing::Combine(::testing::Values(0, 1),
                                             ::testing::Values(0, 1)));
 
+// Large enough that the runtime splits it over its threads (by rows, and by
+// columns when c is much wider than tall), with parts that are not whole
+// multiples of the split's alignment; the ctest palmrt-unit-tests-3-threads
+// runs this with three threads.
+class GemmSplit
+    : public ::testing::TestWithParam<std::tuple<int, int, int>> {};
+
+TEST_P(GemmSplit, MatchesTripleLoop) {
+  auto [ta, tb, wide] = GetParam();
+  int64_t m = wide ? 37 : 203, n = wide ? 531 : 97, k = 257;
+  std::vector<float> a = randomVector(m * k, 25);
+  std::vector<float> b = randomVector(k * n, 26);
+  std::vector<float> c(m * n, 99.0f);
+  palmrt_gemm(nullptr, PALMRT_F32, 1, m, n, k, a.data(), ta, b.data(), tb,
+              c.data());
+  std::vector<double> want(c.size(), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t l = 0; l < k; ++l) {
+        float av = ta ? a[l * m + i] : a[i * k + l];
+        float bv = tb ? b[j * k + l] : b[l * n + j];
+        want[i * n + j] += static_cast<double>(av) * bv;
+      }
+  expectNear(c, want, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transposes, GemmSplit,
+                         ::testing::Combine(::testing::Values(0, 1),
+                                            ::testing::Values(0, 1),
+                                            ::testing::Values(0, 1)));
+
 TEST(Gemm, EmptyContractionGivesZeros) {
   std::vector<float> c(6, 5.0f);
   float dummy = 0;
