@@ -31,7 +31,8 @@ static CheckedInt getLocalBytes(const ParamSpec &param, Layout layout,
 /// ModelStats), and the activations part of it.
 static std::pair<CheckedInt, CheckedInt>
 estimateIntermediates(const ModelConfig &c, Layout layout, MeshShape mesh,
-                      TrainingShape training, CheckedInt gradients) {
+                      TrainingShape training, CheckedInt gradients,
+                      CheckedInt gradientsOfOneLayerAndOutside) {
   bool split = layout != Layout::Replicated;
   bool wideSplit = layout == Layout::Megatron ||
                    layout == Layout::MegatronSP || layout == Layout::Palm2D;
@@ -65,10 +66,15 @@ estimateIntermediates(const ModelConfig &c, Layout layout, MeshShape mesh,
   // split like the embedding.
   CheckedInt logits = tokens * 2 * llvm::divideCeil(c.vocab, model) * 4;
   // Where the weights are split over data (fsdp, palm-2d), each is gathered
-  // whole over data once a step and held from the forward to the backward
-  // pass (the backward's gather of it is the forward's).
+  // whole over data. Without rematerialization the backward pass reuses the
+  // forward's gather, so every gathered weight is held from the forward to
+  // the backward pass; with it a layer's backward gathers its weights again
+  // with its recomputation, and one layer's gathered weights (with the
+  // embedding's, used at both ends) are live at a time.
+  CheckedInt gatheredShards =
+      training.rematLayers ? gradientsOfOneLayerAndOutside : gradients;
   CheckedInt gathered = layout == Layout::FSDP || layout == Layout::Palm2D
-                            ? gradients * (mesh.data - 1)
+                            ? gatheredShards * (mesh.data - 1)
                             : CheckedInt(0);
   CheckedInt forwardEnd = kept + logits + gathered;
   // In the backward pass: the gradients, what is kept, and one layer's set
@@ -99,6 +105,7 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
   CheckedInt layerLocal;
   for (const ParamSpec &param : getLayerParameters(c, 0))
     layerLocal += getLocalBytes(param, layout, mesh, elementBytes);
+  CheckedInt oneLayerAndOutside = local + layerLocal;
   local += layerLocal * c.layers;
 
   CheckedInt bytes = params * elementBytes;
@@ -108,7 +115,7 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
   // among the intermediates.
   CheckedInt state = local * 2, results = local * 3;
   auto [intermediates, activations] =
-      estimateIntermediates(c, layout, mesh, shape, local);
+      estimateIntermediates(c, layout, mesh, shape, local, oneLayerAndOutside);
   CheckedInt trainingTotal = local + state + results + intermediates;
   for (CheckedInt value :
        {params, paramsNoLN, training, forward, local, bytes, tokens, devices,

@@ -232,9 +232,20 @@ LogicalResult FunctionAutodiff::run() {
       }
       rule = recomputed.lookup(op);
     }
+    Operation *beforeRule = ret->getPrevNode();
     if (failed(cast<DifferentiableOpInterface>(rule).buildVjp(builder, dys,
                                                               dxs)))
       return failure();
+    // The backward of a recomputed layer belongs to the recomputation: what
+    // the partitioner adds for it (a weight's all-gather under fsdp and
+    // palm-2d) is then shared with the recomputed forward, never with the
+    // forward pass, whose gathered weights so end with the forward.
+    if (rule != op)
+      for (Operation *built = beforeRule ? beforeRule->getNextNode()
+                                         : &fn.getBody().front().front();
+           built != ret;
+           built = built->getNextNode())
+        built->setAttr(kRecomputedAttrName, builder.getUnitAttr());
     // Name what the rule built after the op it differentiates.
     for (Operation *built = ret->getPrevNode();
          built && built->getLoc() == rule->getLoc();

@@ -161,22 +161,30 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn, const Settings &s) {
   if (!step)
     return fn.emitError() << "cannot add the step argument";
 
-  // Each gradient is laid out like its parameter before anything reads it:
-  // its reduction is then a reduce-scatter where the parameter is split
-  // (fsdp, palm-2d), and the norm's sums of squares run on the shards.
-  b.setInsertionPoint(ret);
-  for (Param &p : params)
+  // Each gradient is laid out like its parameter right where it is
+  // complete: its reduction is then a reduce-scatter where the parameter is
+  // split (fsdp, palm-2d), issued as soon as the backward pass has the
+  // gradient, so the unreduced whole-size gradient dies there instead of
+  // living to the end of the step; and the norm's sum of squares runs on
+  // the shard right after.
+  SmallVector<Value> squares;
+  for (Param &p : params) {
+    if (Operation *def = p.grad.getDefiningOp())
+      b.setInsertionPointAfter(def);
+    else
+      b.setInsertionPointToStart(&body);
     if (auto sharding = fn.getArgAttrOfType<ShardingAttr>(
             p.arg.getArgNumber(), PalmDialect::kShardingAttrName))
       p.grad = ShardingConstraintOp::create(
           b, named("optimizer.grad." + p.name), p.grad.getType(), p.grad,
           sharding);
-
-  // The global norm's square, in parameter order; the learning rate.
-  SmallVector<Value> squares;
-  for (Param &p : params)
+    // The global norm's square, in parameter order.
     squares.push_back(SumSquaresOp::create(
         b, named("optimizer.grad_norm." + p.name), f32Scalar, p.grad));
+  }
+
+  // The global norm; the learning rate.
+  b.setInsertionPoint(ret);
   Value total;
   for (Value sq : squares)
     total = total ? AddOp::create(b, named("optimizer.grad_norm"), f32Scalar,
