@@ -104,7 +104,7 @@ LogicalResult mlir::palm::printMemoryReport(ModuleOp lowered,
   row("results", results,
       "the next step's parameters and state (in place of the arguments "
       "after the step), the loss");
-  row("arena", arena, "intermediate values, first fit by liveness");
+  row("arena", arena, "intermediate values, placed by liveness");
   row("  peak live", peak, "the most live at once (the arena's lower bound)");
   row("    gradients", gradsAtPeak,
       ("parameter gradients, their pieces and partial sums live then (the "

@@ -31,7 +31,8 @@ def PalmLowerToRuntime : Pass<"palm-lower-to-runtime", "::mlir::ModuleOp"> {
     * Shard offsets (`#palm.dim_shard`) are computed from
       `palmrt_group_index`.
     * Every intermediate value lives in one arena at an offset planned from
-      liveness (first fit, 64-byte aligned), so memory is reused across
+      liveness (the smaller of first fit and largest-first best fit,
+      256-byte aligned), so memory is reused across
       layers; `palm.reshape` is a view and costs nothing.
 
     The result uses `func`, `scf`, `arith`, `math` and `llvm` ops only;

@@ -19,10 +19,11 @@ struct BufferRequest {
   int64_t lastUse;
 };
 
-/// Assigns each request an offset in one arena, first fit in definition
-/// order, so buffers whose lifetimes do not overlap share memory. Offsets
-/// and sizes are multiples of `alignment`. Returns the offsets (in request
-/// order) and sets `arenaBytes`.
+/// Assigns each request an offset in one arena so buffers whose lifetimes
+/// do not overlap share memory: the smaller of two placements, first fit in
+/// definition order and largest buffer first into the smallest gap that
+/// holds it. Offsets and sizes are multiples of `alignment`. Returns the
+/// offsets (in request order) and sets `arenaBytes`.
 llvm::SmallVector<int64_t> planArena(llvm::ArrayRef<BufferRequest> requests,
                                      int64_t alignment, int64_t &arenaBytes);
 

@@ -13,7 +13,7 @@ namespace mlir::palm {
 /// What the arena plan says of one device's memory (the description's
 /// "memory"; palm-compile --memory-report prints it).
 struct MemoryPlan {
-  /// The arena: every intermediate value, first fit by liveness.
+  /// The arena: every intermediate value, placed by liveness (BufferPlan.h).
   int64_t arenaBytes = 0;
   /// The most bytes of intermediates live at one point of the program (the
   /// arena's lower bound; the rest is fragmentation).
