@@ -17,6 +17,9 @@ config.test_exec_root = os.path.join(config.palm_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%palm_src_root", config.palm_src_root))
 config.substitutions.append(("%palm_obj_root", config.palm_obj_root))
+# The C compiler the project is built with, for test harnesses that link
+# palm-compile's object files.
+config.substitutions.append(("%cc", config.host_cc))
 
 llvm_config.with_system_environment(["HOME", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

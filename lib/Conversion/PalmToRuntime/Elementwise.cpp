@@ -12,13 +12,73 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::palm;
 using namespace mlir::palm::lowering;
 
-/// The f32 result of elementwise op `def` on f32 operands `in`.
+/// 2^t for f32 `t` from arithmetic alone, so a loop of it vectorizes on
+/// CPUs (math.exp2 becomes a call of libm's scalar exp2f per element, which
+/// keeps LLVM from vectorizing the loop): t = n + r with n = round(t) and
+/// |r| <= 1/2, 2^r = e^(r ln 2) by its Taylor series to the 7th power
+/// (truncation error below 6e-9 relative), times 2^n built in the exponent
+/// bits. Above 128 it is +inf and below -126 0 (2^t there is below the
+/// smallest normal float: an absolute error under 1.2e-38); NaN stays NaN.
+static Value emitExp2Polynomial(OpBuilder &b, Location loc, Value input) {
+  auto constant = [&](float c) {
+    return arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(c));
+  };
+  // maximumf/minimumf propagate NaN.
+  Value t = arith::MinimumFOp::create(
+      b, loc, arith::MaximumFOp::create(b, loc, input, constant(-126.0f)),
+      constant(127.0f));
+  Value n = math::FloorOp::create(
+      b, loc, arith::AddFOp::create(b, loc, t, constant(0.5f)));
+  Value r = arith::SubFOp::create(b, loc, t, n);
+  // (ln 2)^k / k!, k = 7 down to 1.
+  const float coefficients[] = {1.525273380e-05f, 1.540353039e-04f,
+                                1.333355815e-03f, 9.618129108e-03f,
+                                5.550410866e-02f, 2.402265070e-01f,
+                                6.931471806e-01f};
+  Value p = constant(coefficients[0]);
+  for (float c : ArrayRef<float>(coefficients).drop_front())
+    p = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, p, r),
+                              constant(c));
+  p = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, p, r),
+                            constant(1.0f));
+  // 2^n: n + 127 in the exponent field. n is NaN only when t is; the
+  // clamp (maxnumf/minnumf drop NaN) keeps the conversion defined, and p
+  // carries the NaN.
+  Value clamped = arith::MinNumFOp::create(
+      b, loc, arith::MaxNumFOp::create(b, loc, n, constant(-126.0f)),
+      constant(127.0f));
+  Type i32 = b.getI32Type();
+  Value bits = arith::ShLIOp::create(
+      b, loc,
+      arith::AddIOp::create(b, loc,
+                            arith::FPToSIOp::create(b, loc, i32, clamped),
+                            arith::ConstantIntOp::create(b, loc, 127, 32)),
+      arith::ConstantIntOp::create(b, loc, 23, 32));
+  Value scale = arith::BitcastOp::create(b, loc, b.getF32Type(), bits);
+  Value result = arith::MulFOp::create(b, loc, p, scale);
+  result = arith::SelectOp::create(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, input,
+                            constant(128.0f)),
+      constant(std::numeric_limits<float>::infinity()), result);
+  return arith::SelectOp::create(
+      b, loc,
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, input,
+                            constant(-126.0f)),
+      constant(0.0f), result);
+}
+
+/// The f32 result of elementwise op `def` on f32 operands `in`; exp2 as
+/// emitExp2Polynomial when `polynomialExp` (CPU loops), else math.exp2 (one
+/// instruction on GPUs).
 static Value computeF32(OpBuilder &b, Location loc, Operation *def,
-                        ArrayRef<Value> in) {
+                        ArrayRef<Value> in, bool polynomialExp) {
   auto constant = [&](float c) {
     return arith::ConstantFloatOp::create(b, loc, b.getF32Type(), APFloat(c));
   };
@@ -36,7 +96,8 @@ static Value computeF32(OpBuilder &b, Location loc, Operation *def,
     // one instruction on GPUs and vectorizes on CPUs.
     Value scaled =
         arith::MulFOp::create(b, loc, in[0], constant(-1.4426950408889634f));
-    Value e = math::Exp2Op::create(b, loc, scaled);
+    Value e = polynomialExp ? emitExp2Polynomial(b, loc, scaled)
+                            : Value(math::Exp2Op::create(b, loc, scaled));
     Value den = arith::AddFOp::create(b, loc, constant(1.0f), e);
     if (isa<SiluOp>(def))
       return arith::DivFOp::create(b, loc, in[0], den);
@@ -52,9 +113,11 @@ static Value computeF32(OpBuilder &b, Location loc, Operation *def,
   return in[0]; // convert: widened by the caller, narrowed after
 }
 
-Value mlir::palm::lowering::emitElementExpr(
-    OpBuilder &b, Location loc, Value v, Value index,
-    function_ref<Value(BlockArgument)> leaf, DenseMap<Value, Value> &cache) {
+static Value emitElementExprImpl(OpBuilder &b, Location loc, Value v,
+                                 Value index,
+                                 function_ref<Value(BlockArgument)> leaf,
+                                 DenseMap<Value, Value> &cache,
+                                 bool polynomialExp) {
   if (Value known = cache.lookup(v))
     return known;
   Type element = tensorType(v).getElementType();
@@ -68,17 +131,25 @@ Value mlir::palm::lowering::emitElementExpr(
     Type f32Type = b.getF32Type();
     SmallVector<Value> in;
     for (Value operand : v.getDefiningOp()->getOperands()) {
-      Value x = emitElementExpr(b, loc, operand, index, leaf, cache);
+      Value x = emitElementExprImpl(b, loc, operand, index, leaf, cache,
+                                    polynomialExp);
       if (x.getType() != f32Type)
         x = arith::ExtFOp::create(b, loc, f32Type, x);
       in.push_back(x);
     }
-    result = computeF32(b, loc, v.getDefiningOp(), in);
+    result = computeF32(b, loc, v.getDefiningOp(), in, polynomialExp);
     if (element != f32Type)
       result = arith::TruncFOp::create(b, loc, element, result);
   }
   cache[v] = result;
   return result;
+}
+
+Value mlir::palm::lowering::emitElementExpr(
+    OpBuilder &b, Location loc, Value v, Value index,
+    function_ref<Value(BlockArgument)> leaf, DenseMap<Value, Value> &cache) {
+  return emitElementExprImpl(b, loc, v, index, leaf, cache,
+                             /*polynomialExp=*/false);
 }
 
 namespace {
@@ -105,10 +176,10 @@ void emitFusionLoop(OpBuilder &b, Location loc, FusionOp op, ValueRange inputs,
                 ? Value(arith::IndexCastOp::create(b, loc, b.getI64Type(), iv))
                 : iv;
         DenseMap<Value, Value> cache;
-        Value value = emitElementExpr(
+        Value value = emitElementExprImpl(
             b, loc, op.getYielded(), index,
             [&](BlockArgument arg) { return inputs[arg.getArgNumber()]; },
-            cache);
+            cache, /*polynomialExp=*/true);
         Value addr = LLVM::GEPOp::create(
             b, loc, LLVM::LLVMPointerType::get(b.getContext()), element, out,
             ValueRange{index});

@@ -10,7 +10,7 @@ module attributes {palm.level = #palm.level<local>} {
   // CHECK: llvm.call @palmrt_layer_norm_f32
   // The fused loop is now branches.
   // CHECK: llvm.cond_br
-  // CHECK: llvm.intr.exp2
+  // CHECK: llvm.intr.floor
   // CHECK-NOT: "llvm.intr.memcpy"
   // CHECK: llvm.return
   // CHECK-NOT: scf.
