@@ -3,7 +3,10 @@
 // values and a sweep of [-30, 30], and compares it with x / (1 + e^-x) in
 // double. The CPU lowering computes exp2 from arithmetic; its error must
 // stay that of libm's exp2f path, which is the rounding of t = -x log2(e)
-// to f32 (1.7e-6 relative at x = -28.5, where e^-x is 2.3e12).
+// to f32: for |t| < 64 half an ulp of t and of log2(e) times x, about
+// 2.2e-6 relative in 2^t at most (both paths measured 1.9e-6 on this
+// sweep). The bound checked is 4e-6; a wrong polynomial term is off by
+// orders of magnitude more.
 #include <math.h>
 #include <stdio.h>
 
@@ -47,7 +50,7 @@ int main(void) {
     if (fabs(want) >= 1.2e-38) {
       double rel = error / fabs(want);
       worst = rel > worst ? rel : worst;
-      if (rel > 2e-6)
+      if (rel > 4e-6)
         printf("FAIL silu(%.9g) = %.9g, want %.9g\n", x[i], y[i], want),
             ++failures;
     } else if (error > 1.2e-38) {
