@@ -165,9 +165,9 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn, const Settings &s) {
   // complete: its reduction is then a reduce-scatter where the parameter is
   // split (fsdp, palm-2d), issued as soon as the backward pass has the
   // gradient, so the unreduced whole-size gradient dies there instead of
-  // living to the end of the step; and the norm's sum of squares runs on
-  // the shard right after.
-  SmallVector<Value> squares;
+  // living to the end of the step. Nothing reads the reduced gradients
+  // before the optimizer at the end, so -palm-optimize-collectives can still
+  // bucket the small all-reduces of a layer.
   for (Param &p : params) {
     if (Operation *def = p.grad.getDefiningOp())
       b.setInsertionPointAfter(def);
@@ -178,13 +178,14 @@ LogicalResult OptimizerPass::rewrite(func::FuncOp fn, const Settings &s) {
       p.grad = ShardingConstraintOp::create(
           b, named("optimizer.grad." + p.name), p.grad.getType(), p.grad,
           sharding);
-    // The global norm's square, in parameter order.
-    squares.push_back(SumSquaresOp::create(
-        b, named("optimizer.grad_norm." + p.name), f32Scalar, p.grad));
   }
 
-  // The global norm; the learning rate.
+  // The global norm's square, in parameter order; the learning rate.
   b.setInsertionPoint(ret);
+  SmallVector<Value> squares;
+  for (Param &p : params)
+    squares.push_back(SumSquaresOp::create(
+        b, named("optimizer.grad_norm." + p.name), f32Scalar, p.grad));
   Value total;
   for (Value sq : squares)
     total = total ? AddOp::create(b, named("optimizer.grad_norm"), f32Scalar,
