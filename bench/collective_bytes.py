@@ -25,7 +25,9 @@ must move (docs/collectives.md, "The training step"):
                cotangent, every gradient all-reduced over data (each as split
                over model), and the multi-query key/value projections'
                gradients, partial over model too, reduced over both axes
-  megatron-sp  as megatron, with an all-gather + reduce-scatter each way
+  megatron-sp  as megatron, with an all-gather + reduce-scatter each way;
+               the layer norm scale's gradient, summed over a sequence
+               split over model, is reduced over both axes
   palm-2d      the forward's gathers and all-reduce, the cotangent's
                all-reduce, every gradient reduce-scattered over data (the
                key/value projections' then all-reduced over model)
@@ -64,15 +66,18 @@ def model_config(build, preset):
     return json.loads(out.stdout)["model"]
 
 
-def layer_weights(c):
+def layer_weights(c, layout=None):
     """(elements, split over model by megatron/palm-2d?, partial over model
     in the backward pass?) of one layer's weights: the key/value projections
     of multi-query attention serve every query head, so with the heads split
-    their gradients are sums over the model axis."""
+    their gradients are sums over the model axis. Under megatron-sp the
+    layer norm runs on the sequence split over model, so its scale's
+    gradient (a sum over the tokens) is a sum over the model axis too, as in
+    Megatron-LM's sequence parallelism."""
     d, h, kv, k, ff = (c["d_model"], c["heads"], c["kv_heads"], c["head_dim"],
                        c["d_ff"])
     return [
-        (d, False, False),            # layer norm scale
+        (d, False, layout == "megatron-sp"),  # layer norm scale
         (d * h * k, True, False),     # wq [d, heads, head_dim]
         (d * kv * k, False, True),    # wk
         (d * kv * k, False, True),    # wv
@@ -85,7 +90,7 @@ def layer_weights(c):
 
 def optimum(layout, c, data, model, train=False):
     activation = c["batch"] // data * c["seq"] * c["d_model"] * F32
-    weights = layer_weights(c)
+    weights = layer_weights(c, layout)
     forward = 0
     if layout == "fsdp":
         forward = sum(ring(n * F32, data) for n, _, _ in weights)

@@ -3,7 +3,8 @@
 // Emits one forward pass: embedding, the unrolled layers, the final
 // LayerNorm, tied logits scaled by 1/sqrt(d_model), and cross-entropy with
 // z-loss. Shardings go on the arguments (and, for megatron-sp, on the
-// residual stream and the LayerNorm outputs); propagation fills in the rest.
+// residual stream, the LayerNorm outputs and the row-parallel outputs);
+// propagation fills in the rest.
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,6 +66,16 @@ private:
   /// Megatron-SP all-gathers the sequence before the column-parallel
   /// matmuls; left free, propagation would rather gather the weights.
   Value buildLayerNorm(Value x, Value scale, const std::string &name);
+  /// Where the layout is sequence parallel, pins a row-parallel output
+  /// (attention, MLP or their sum: a partial sum over model) to [batch over
+  /// data, -, -] unreduced over model ("<name>.constraint"). The forward is
+  /// unchanged (the value already is that; the residual add reduce-scatters
+  /// it), but the constraint's cotangent is [batch over data, -, -]: this
+  /// is where Megatron-SP's backward all-gathers the residual stream's
+  /// cotangent before the row-parallel matmuls' backward, which then splits
+  /// heads and d_ff over model as the forward did. Left free, propagation
+  /// would keep the cotangent split along seq and gather the weights.
+  Value constrainPartial(Value x, const Twine &name);
   Value buildDot(Value lhs, Value rhs, ArrayRef<int64_t> lhsContracting,
                  ArrayRef<int64_t> rhsContracting, const Twine &name);
   Value buildAttention(Value h, const LayerWeights &w, StringRef prefix);
@@ -225,6 +236,19 @@ Value ModelBuilder::buildLayerNorm(Value x, Value scale,
                                       normed, sharding);
 }
 
+Value ModelBuilder::constrainPartial(Value x, const Twine &name) {
+  if (!usesSequenceParallelism(layout))
+    return x;
+  ShardingAttr whole =
+      getSharding({MeshAxis::Data, MeshAxis::None, MeshAxis::None});
+  StringAttr model =
+      StringAttr::get(&context, stringifyMeshAxis(MeshAxis::Model));
+  ShardingAttr sharding = ShardingAttr::get(
+      &context, meshRef, whole.getDims(), ArrayRef<StringAttr>{model},
+      ArrayRef<ReductionKind>{ReductionKind::Sum});
+  return ShardingConstraintOp::create(builder, named(name), x, sharding);
+}
+
 Value ModelBuilder::buildDot(Value lhs, Value rhs,
                              ArrayRef<int64_t> lhsContracting,
                              ArrayRef<int64_t> rhsContracting,
@@ -272,17 +296,20 @@ Value ModelBuilder::buildLayer(Value x, const LayerWeights &w, int64_t layer) {
     Value mlp = buildMlp(h, w, prefix);
     Value branches =
         AddOp::create(builder, named(prefix + "branches"), attention, mlp);
+    branches = constrainPartial(branches, prefix + "branches.constraint");
     Value y = AddOp::create(builder, named(prefix + "residual"), x, branches);
     return constrainResidual(y, prefix + "residual.constraint");
   }
   // y = r + MLP(LN(r)) with r = x + attention(LN(x)).
   Value h1 = buildLayerNorm(x, w.ln1, prefix + "ln1");
-  Value attention = buildAttention(h1, w, prefix);
+  Value attention = constrainPartial(buildAttention(h1, w, prefix),
+                                     prefix + "attention.constraint");
   Value r = AddOp::create(builder, named(prefix + "attention_residual"), x,
                           attention);
   r = constrainResidual(r, prefix + "attention_residual.constraint");
   Value h2 = buildLayerNorm(r, w.ln2, prefix + "ln2");
-  Value mlp = buildMlp(h2, w, prefix);
+  Value mlp =
+      constrainPartial(buildMlp(h2, w, prefix), prefix + "mlp.constraint");
   Value y = AddOp::create(builder, named(prefix + "residual"), r, mlp);
   return constrainResidual(y, prefix + "residual.constraint");
 }

@@ -61,10 +61,18 @@ LogicalResult ConvertOp::buildVjp(OpBuilder &b, ArrayRef<Value> dy,
 
 LogicalResult ShardingConstraintOp::buildVjp(OpBuilder &b, ArrayRef<Value> dy,
                                              SmallVectorImpl<Value> &dx) {
-  // The cotangent is pinned the same way: the user's layout holds in the
-  // backward pass too.
+  // The cotangent is pinned along the same dimensions: the user's layout
+  // holds in the backward pass too. A pending reduction is the one thing
+  // that does not carry over: every term of a partial sum has the whole
+  // sum's cotangent, so the cotangent of a value partial over some axes is
+  // replicated over them (the dual of the forward's reduction is a
+  // broadcast: where the forward reduce-scatters a partial sum into a
+  // sharded layout, the backward all-gathers the cotangent out of it).
+  ShardingAttr sharding = getSharding();
+  if (!sharding.getUnreducedAxes().empty())
+    sharding = ShardingAttr::get(sharding.getMesh(), sharding.getDims());
   dx.assign({ShardingConstraintOp::create(b, getLoc(), dy[0].getType(), dy[0],
-                                          getSharding())});
+                                          sharding)});
   return success();
 }
 
