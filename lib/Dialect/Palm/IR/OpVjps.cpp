@@ -129,31 +129,68 @@ LogicalResult DotGeneralOp::buildVjp(OpBuilder &b, ArrayRef<Value> dys,
   int64_t nb = lb.size(), nlf = lf.size(), nrf = rf.size();
   SmallVector<int64_t> batch = consecutiveDims(0, nb);
 
-  // dlhs = dy . rhs over rhs free: [batch | lhs free | lhs contracting in
-  // the order of their partners' positions in rhs].
-  Value rawLhs = DotGeneralOp::create(
-      b, loc, dy, getRhs(), consecutiveDims(nb + nlf, nrf), rf, batch, rb);
-  SmallVector<int64_t> lhsAt(lhsRank);
+  int64_t nc = lc.size();
+  auto isIdentity = [](ArrayRef<int64_t> positions) {
+    for (auto [i, p] : llvm::enumerate(positions))
+      if (static_cast<int64_t>(i) != p)
+        return false;
+    return true;
+  };
+
+  // dlhs contracts dy with rhs over rhs free. As dot_general(dy, rhs) it
+  // comes out [batch | lhs free | lhs contracting in the order of their
+  // partners in rhs]; as dot_general(rhs, dy), [batch | lhs contracting
+  // (likewise) | lhs free]. The form already in lhs's order is built, so no
+  // transpose follows (the first when neither is).
+  SmallVector<int64_t> lhsAt(lhsRank), lhsAtSwapped(lhsRank);
   for (auto [j, d] : llvm::enumerate(lb))
-    lhsAt[d] = j;
-  for (auto [j, d] : llvm::enumerate(lf))
+    lhsAt[d] = lhsAtSwapped[d] = j;
+  for (auto [j, d] : llvm::enumerate(lf)) {
     lhsAt[d] = nb + j;
-  for (auto [l, r] : llvm::zip(lc, rc))
+    lhsAtSwapped[d] = nb + nc + j;
+  }
+  for (auto [l, r] : llvm::zip(lc, rc)) {
     lhsAt[l] = nb + nlf + rankAmong(rc, r);
+    lhsAtSwapped[l] = nb + rankAmong(rc, r);
+  }
+  Value dlhs;
+  if (!isIdentity(lhsAt) && isIdentity(lhsAtSwapped))
+    dlhs = DotGeneralOp::create(b, loc, getRhs(), dy, rf,
+                                consecutiveDims(nb + nlf, nrf), rb, batch);
+  else
+    dlhs = permuted(b, loc,
+                    DotGeneralOp::create(b, loc, dy, getRhs(),
+                                         consecutiveDims(nb + nlf, nrf), rf,
+                                         batch, rb),
+                    lhsAt);
 
-  // drhs = lhs . dy over lhs free: [batch | rhs contracting in the order of
-  // their partners' positions in lhs | rhs free].
-  Value rawRhs = DotGeneralOp::create(b, loc, getLhs(), dy, lf,
-                                      consecutiveDims(nb, nlf), lb, batch);
-  SmallVector<int64_t> rhsAt(rhsRank);
+  // drhs contracts lhs with dy over lhs free: dot_general(lhs, dy) is
+  // [batch | rhs contracting in the order of their partners in lhs | rhs
+  // free], dot_general(dy, lhs) [batch | rhs free | rhs contracting
+  // (likewise)]; chosen the same way (a tied embedding's gradient, whose
+  // vocabulary comes first, is the second).
+  SmallVector<int64_t> rhsAt(rhsRank), rhsAtSwapped(rhsRank);
   for (auto [j, d] : llvm::enumerate(rb))
-    rhsAt[d] = j;
-  for (auto [l, r] : llvm::zip(lc, rc))
+    rhsAt[d] = rhsAtSwapped[d] = j;
+  for (auto [l, r] : llvm::zip(lc, rc)) {
     rhsAt[r] = nb + rankAmong(lc, l);
-  for (auto [j, d] : llvm::enumerate(rf))
-    rhsAt[d] = nb + static_cast<int64_t>(lc.size()) + j;
+    rhsAtSwapped[r] = nb + nrf + rankAmong(lc, l);
+  }
+  for (auto [j, d] : llvm::enumerate(rf)) {
+    rhsAt[d] = nb + nc + j;
+    rhsAtSwapped[d] = nb + j;
+  }
+  Value drhs;
+  if (!isIdentity(rhsAt) && isIdentity(rhsAtSwapped))
+    drhs = DotGeneralOp::create(b, loc, dy, getLhs(),
+                                consecutiveDims(nb, nlf), lf, batch, lb);
+  else
+    drhs = permuted(b, loc,
+                    DotGeneralOp::create(b, loc, getLhs(), dy, lf,
+                                         consecutiveDims(nb, nlf), lb, batch),
+                    rhsAt);
 
-  dx.assign({permuted(b, loc, rawLhs, lhsAt), permuted(b, loc, rawRhs, rhsAt)});
+  dx.assign({dlhs, drhs});
   return success();
 }
 
