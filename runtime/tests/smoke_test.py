@@ -191,6 +191,33 @@ def main():
     check({"step", "gemm", "kernel", "collective"} <= cats,
           "trace has step, gemm, kernel and collective events: %s" % cats)
 
+    # --skip-batches: step k reads the k-th batch not skipped. The program
+    # has no state, so a run of 2 steps skipping batches 2-3 ends on batch
+    # 4: the same tokens, logits and loss as step 4 of a plain run.
+    rc, out, err, _ = runner.run("1x1", None, [
+        "--steps", "4", "--seed", "5", "--save-outputs", f"{work}/plain4"])
+    rc2, out2, err2, _ = runner.run("1x1", None, [
+        "--steps", "2", "--seed", "5", "--skip-batches", "2-3",
+        "--save-outputs", f"{work}/skip2"])
+    if check(rc == 0 and rc2 == 0,
+             "--skip-batches runs (rc %d, %d: %s)" % (rc, rc2, err + err2)):
+        plain, skipped = (load_global(f"{work}/plain4", "outputs"),
+                          load_global(f"{work}/skip2", "outputs"))
+        check(sorted(plain) == sorted(skipped) and all(
+            np.array_equal(plain[k], skipped[k]) for k in plain),
+              "step 2 skipping batches 2-3 reads batch 4: every output and "
+              "input equals step 4's of the plain run")
+        plain_lines, skip_lines = step_lines(out)[0], step_lines(out2)[0]
+        losses = ([m.group(2) for m in plain_lines if m],
+                  [m.group(2) for m in skip_lines if m])
+        check(len(losses[0]) == 4 and len(losses[1]) == 2 and
+              losses[1] == [losses[0][0], losses[0][3]],
+              "the skipping run's losses are steps 1 and 4 of the plain "
+              "run's: %r %r" % losses)
+    rc, out, err, _ = runner.run("1x1", None, ["--skip-batches", "3-2"])
+    check(rc == 2 and "--skip-batches wants" in err,
+          "a bad --skip-batches range is named: %r" % err.strip())
+
     rc, out, err, _ = runner.run("1x1", None, ["--help"])
     check(rc == 0 and "usage:" in out and "--save-outputs" in out,
           "--help prints the usage")

@@ -4,7 +4,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -40,6 +42,11 @@ Runs a program compiled by palm-compile: N must equal the devices of its mesh.
                        .rank<R> before its extension (open it in Perfetto)
   --metrics FILE       append one JSON object per step to FILE (rank 0)
   --peak-flops X       peak FLOP/s of one device, for the mfu on any device
+  --skip-batches A-B[,C-D...]
+                       skip those batches of the token stream (synthetic or
+                       --data; batches count from 1): step k reads the k-th
+                       batch not skipped, while the step number (learning
+                       rate, Adafactor's decay) stays k
   --memory-report      after the last step, print one device's planned memory
                        (palm-compile --memory-report's total) and rank 0's
                        peak resident memory (VmHWM)
@@ -53,7 +60,54 @@ where both are known: --peak-flops, or the GPU's.) With --eval-data, also:
   eval step <k> heldout_loss <l> (<B> batches)
 )";
 
+/// "A-B[,C-D...]" (a single "A" is A-A) as sorted, merged ranges.
+absl::Status parseRanges(const std::string &value,
+                         std::vector<std::pair<int64_t, int64_t>> &ranges) {
+  auto bad = [&](const std::string &why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--skip-batches wants ranges of batches A-B[,C-D...] counted from 1 "
+        "(A <= B), not '",
+        value, "': ", why));
+  };
+  for (absl::string_view part : absl::StrSplit(value, ',')) {
+    std::pair<absl::string_view, absl::string_view> ends =
+        absl::StrSplit(part, absl::MaxSplits('-', 1));
+    int64_t first = 0, last = 0;
+    if (!absl::SimpleAtoi(ends.first, &first))
+      return bad(absl::StrCat("'", part, "' is not a range"));
+    if (ends.second.empty() && part.find('-') == absl::string_view::npos)
+      last = first;
+    else if (!absl::SimpleAtoi(ends.second, &last))
+      return bad(absl::StrCat("'", part, "' is not a range"));
+    if (first < 1)
+      return bad("batches count from 1");
+    if (first > last)
+      return bad(absl::StrCat(first, " > ", last));
+    ranges.push_back({first, last});
+  }
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<int64_t, int64_t>> merged;
+  for (auto range : ranges)
+    if (!merged.empty() && range.first <= merged.back().second + 1)
+      merged.back().second = std::max(merged.back().second, range.second);
+    else
+      merged.push_back(range);
+  ranges = std::move(merged);
+  return absl::OkStatus();
+}
+
 } // namespace
+
+int64_t batchOfStep(int64_t step,
+                    const std::vector<std::pair<int64_t, int64_t>> &skipped) {
+  int64_t batch = step;
+  for (auto [first, last] : skipped) {
+    if (first > batch)
+      break;
+    batch += last - first + 1;
+  }
+  return batch;
+}
 
 absl::StatusOr<Options> parseFlags(int argc, char **argv) {
   Options o;
@@ -132,6 +186,11 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
         return absl::InvalidArgumentError(
             absl::StrCat("--peak-flops wants a positive number (FLOP/s), not '",
                          value, "'"));
+    } else if (name == "--skip-batches") {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      if (absl::Status s = parseRanges(value, o.skipBatches); !s.ok())
+        return s;
     } else if (name == "--memory-report") {
       if (hasValue)
         return absl::InvalidArgumentError("--memory-report takes no value");
@@ -148,6 +207,10 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
     return absl::InvalidArgumentError(
         absl::StrCat(evalEveryGiven ? "--eval-every" : "--eval-batches",
                      " needs --eval-data FILE, the held-out tokens"));
+  if (!o.skipBatches.empty() && !o.inputs.empty())
+    return absl::InvalidArgumentError(
+        "--skip-batches skips batches of the token stream; --inputs reads "
+        "the same saved inputs every step");
   // Evaluating overwrites the inputs, which --inputs reads only once.
   if (!o.evalData.empty() && !o.inputs.empty())
     return absl::InvalidArgumentError(

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace palmrt {
 
@@ -31,8 +33,16 @@ struct Options {
   double peakFlops = 0;
   /// --memory-report: rank 0 prints the planned and the measured memory.
   bool memoryReport = false;
+  /// --skip-batches: ranges [first, last] of batch indices (from 1) the
+  /// token stream skips, sorted and disjoint.
+  std::vector<std::pair<int64_t, int64_t>> skipBatches;
   bool help = false;
 };
+
+/// The batch of the token stream that step `step` (from 1) reads: the
+/// step-th batch index not in `skipped` (sorted, disjoint ranges).
+int64_t batchOfStep(int64_t step,
+                    const std::vector<std::pair<int64_t, int64_t>> &skipped);
 
 /// Reads `--flag value` and `--flag=value`; errors name the flag.
 absl::StatusOr<Options> parseFlags(int argc, char **argv);

@@ -226,7 +226,7 @@ absl::Status Program::readInputs() {
 
 void Program::fillInputs(int64_t step) {
   fillInputsFrom(step, options.inputs.empty() ? tokenSource.get() : nullptr,
-                 step);
+                 batchOfStep(step, options.skipBatches));
 }
 
 void Program::fillInputsFrom(int64_t step, const TokenSource *source,
