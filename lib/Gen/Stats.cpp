@@ -191,40 +191,33 @@ void mlir::palm::gen::printStatsText(const ModelStats &s, const ModelConfig &c,
   os << "layout: " << stringifyLayout(layout) << " on mesh data=" << mesh.data
      << ",model=" << mesh.model << " (" << s.numDevices
      << (s.numDevices == 1 ? " device)\n" : " devices)\n");
-  auto line = [&](llvm::StringRef what, int64_t value, std::string human) {
-    os << llvm::left_justify(what, 46) << value << "  (" << human << ")\n";
+  auto line = [&](llvm::StringRef what, int64_t value,
+                  std::string (*human)(int64_t)) {
+    os << llvm::left_justify(what, 46) << value << "  (" << human(value)
+       << ")\n";
   };
-  line("parameters:", s.parameters, humanCount(s.parameters));
+  line("parameters:", s.parameters, humanCount);
   line("parameters without LayerNorm scales:", s.parametersWithoutLayerNorm,
-       humanCount(s.parametersWithoutLayerNorm));
+       humanCount);
   line("training FLOPs/token (6N + 12LHQT):", s.trainingFlopsPerToken,
-       humanFlops(s.trainingFlopsPerToken));
+       humanFlops);
   line("training FLOPs/token without attention (6N):",
-       s.trainingFlopsPerTokenWithoutAttention,
-       humanFlops(s.trainingFlopsPerTokenWithoutAttention));
-  line("forward FLOPs/token (2N + 4LHQT):", s.forwardFlopsPerToken,
-       humanFlops(s.forwardFlopsPerToken));
+       s.trainingFlopsPerTokenWithoutAttention, humanFlops);
+  line("forward FLOPs/token (2N + 4LHQT):", s.forwardFlopsPerToken, humanFlops);
   line("forward FLOPs/token without attention (2N):",
-       s.forwardFlopsPerTokenWithoutAttention,
-       humanFlops(s.forwardFlopsPerTokenWithoutAttention));
-  line("parameter bytes (one unsharded copy):", s.parameterBytes,
-       humanBytes(s.parameterBytes));
-  line("parameter bytes per device:", s.parameterBytesPerDevice,
-       humanBytes(s.parameterBytesPerDevice));
+       s.forwardFlopsPerTokenWithoutAttention, humanFlops);
+  line("parameter bytes (one unsharded copy):", s.parameterBytes, humanBytes);
+  line("parameter bytes per device:", s.parameterBytesPerDevice, humanBytes);
   line("training bytes per device (estimate):", s.trainingBytesPerDevice,
-       humanBytes(s.trainingBytesPerDevice));
-  line("  optimizer state:", s.trainingStateBytesPerDevice,
-       humanBytes(s.trainingStateBytesPerDevice));
-  line("  results (next parameters and state):",
-       s.trainingResultBytesPerDevice,
-       humanBytes(s.trainingResultBytesPerDevice));
+       humanBytes);
+  line("  optimizer state:", s.trainingStateBytesPerDevice, humanBytes);
+  line("  results (next parameters and state):", s.trainingResultBytesPerDevice,
+       humanBytes);
   line("  intermediates at their peak:", s.trainingIntermediateBytesPerDevice,
-       humanBytes(s.trainingIntermediateBytesPerDevice));
+       humanBytes);
   line("    activations the backward reads:",
-       s.trainingActivationBytesPerDevice,
-       humanBytes(s.trainingActivationBytesPerDevice));
-  line("    gradients:", s.trainingGradientBytesPerDevice,
-       humanBytes(s.trainingGradientBytesPerDevice));
+       s.trainingActivationBytesPerDevice, humanBytes);
+  line("    gradients:", s.trainingGradientBytesPerDevice, humanBytes);
 }
 
 void mlir::palm::gen::printStatsJSON(const ModelStats &s, const ModelConfig &c,
