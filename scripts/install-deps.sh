@@ -13,6 +13,8 @@ PACKAGES=(
   libabsl-dev libopenblas-dev openmpi-bin libopenmpi-dev libgtest-dev
   # Runtime: nlohmann-json (header-only) for its JSON files.
   nlohmann-json3-dev
+  # Runtime: zlib's crc32 for checkpoint checksums.
+  zlib1g-dev
   # palm-tokenize: the SentencePiece library and its spm_* command-line tools.
   libsentencepiece-dev sentencepiece
   # Test tools: numpy for the independent reference implementation.

@@ -4,8 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -99,6 +103,92 @@ absl::Status writeFileAtomically(const std::string &path,
     close(dirFd);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<FileChecksum> fileChecksum(const std::string &path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errnoError("cannot open", path);
+  FileChecksum sum;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::vector<unsigned char> buffer(1 << 20);
+  while (true) {
+    ssize_t n = read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      absl::Status s = errnoError("read failed", path);
+      close(fd);
+      return s;
+    }
+    if (n == 0)
+      break;
+    crc = crc32(crc, buffer.data(), static_cast<uInt>(n));
+    sum.bytes += n;
+  }
+  close(fd);
+  sum.crc32 = static_cast<uint32_t>(crc);
+  return sum;
+}
+
+absl::StatusOr<std::vector<std::string>>
+listDirectory(const std::string &path) {
+  DIR *dir = opendir(path.c_str());
+  if (!dir)
+    return errnoError("cannot list", path);
+  std::vector<std::string> names;
+  while (struct dirent *e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..")
+      names.push_back(std::move(name));
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool pathExists(const std::string &path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+absl::Status removeTree(const std::string &path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? absl::OkStatus()
+                           : errnoError("cannot inspect", path);
+  if (S_ISDIR(st.st_mode)) {
+    absl::StatusOr<std::vector<std::string>> names = listDirectory(path);
+    if (!names.ok())
+      return names.status();
+    for (const std::string &name : *names)
+      if (absl::Status s = removeTree(joinPath(path, name)); !s.ok())
+        return s;
+    if (rmdir(path.c_str()) != 0 && errno != ENOENT)
+      return errnoError("cannot remove directory", path);
+    return absl::OkStatus();
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT)
+    return errnoError("cannot remove", path);
+  return absl::OkStatus();
+}
+
+absl::Status syncDirectory(const std::string &path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return errnoError("cannot open directory", path);
+  int rc = fsync(fd);
+  close(fd);
+  if (rc != 0)
+    return errnoError("fsync failed", path);
+  return absl::OkStatus();
+}
+
+absl::Status renameDurably(const std::string &from, const std::string &to) {
+  if (rename(from.c_str(), to.c_str()) != 0)
+    return absl::UnavailableError(absl::StrCat("cannot rename ", from, " to ",
+                                               to, ": ", std::strerror(errno)));
+  return syncDirectory(parentOf(to));
 }
 
 absl::StatusOr<std::string> readFile(const std::string &path) {

@@ -47,6 +47,24 @@ Runs a program compiled by palm-compile: N must equal the devices of its mesh.
                        --data; batches count from 1): step k reads the k-th
                        batch not skipped, while the step number (learning
                        rate, Adafactor's decay) stays k
+  --checkpoint-dir DIR save checkpoints (parameters, optimizer state, step,
+                       seed, skipped batches) under DIR after the last step
+                       and every --checkpoint-every steps (docs/checkpoints.md)
+  --checkpoint-every N ... every N steps
+  --keep K             keep the newest K checkpoints (default 3)
+  --resume[=STEP]      continue from the newest valid checkpoint in
+                       --checkpoint-dir (or from STEP's); --steps still names
+                       the last step of the whole run. The checkpoint may come
+                       from another mesh or layout. Without a checkpoint in
+                       DIR the run starts at step 1
+  --async-save         write checkpoints from a copy in the background while
+                       the steps go on
+  --spike-factor F     on a loss above F times the median of the last
+                       --spike-window steps (or a NaN/Inf loss or gradient
+                       norm), roll back to the newest checkpoint before it and
+                       skip the next --spike-skip batches
+  --spike-window W     (default 20)
+  --spike-skip M       (default 200)
   --memory-report      after the last step, print one device's planned memory
                        (palm-compile --memory-report's total) and rank 0's
                        peak resident memory (VmHWM)
@@ -85,6 +103,22 @@ absl::Status parseRanges(const std::string &value,
       return bad(absl::StrCat(first, " > ", last));
     ranges.push_back({first, last});
   }
+  mergeRanges(ranges);
+  return absl::OkStatus();
+}
+
+/// A positive integer flag's value.
+absl::Status parsePositive(const std::string &name, const std::string &value,
+                           int64_t *out) {
+  if (!absl::SimpleAtoi(value, out) || *out <= 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " wants a positive integer, not '", value, "'"));
+  return absl::OkStatus();
+}
+
+} // namespace
+
+void mergeRanges(std::vector<std::pair<int64_t, int64_t>> &ranges) {
   std::sort(ranges.begin(), ranges.end());
   std::vector<std::pair<int64_t, int64_t>> merged;
   for (auto range : ranges)
@@ -93,10 +127,7 @@ absl::Status parseRanges(const std::string &value,
     else
       merged.push_back(range);
   ranges = std::move(merged);
-  return absl::OkStatus();
 }
-
-} // namespace
 
 int64_t batchOfStep(int64_t step,
                     const std::vector<std::pair<int64_t, int64_t>> &skipped) {
@@ -112,6 +143,9 @@ int64_t batchOfStep(int64_t step,
 absl::StatusOr<Options> parseFlags(int argc, char **argv) {
   Options o;
   bool evalEveryGiven = false, evalBatchesGiven = false;
+  // The last flag given that needs --checkpoint-dir, and of those the last
+  // that needs --spike-factor.
+  std::string checkpointFlag, spikeFlag;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -152,6 +186,8 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
       text = &o.evalData;
     else if (name == "--metrics")
       text = &o.metrics;
+    else if (name == "--checkpoint-dir")
+      text = &o.checkpointDir;
     if (text) {
       if (absl::Status s = takeValue(); !s.ok())
         return s;
@@ -168,16 +204,50 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
       if (absl::Status s = takeValue(); !s.ok())
         return s;
       int64_t *field = name == "--eval-every" ? &o.evalEvery : &o.evalBatches;
-      if (!absl::SimpleAtoi(value, field) || *field <= 0)
-        return absl::InvalidArgumentError(
-            absl::StrCat(name, " wants a positive integer, not '", value, "'"));
+      if (absl::Status s = parsePositive(name, value, field); !s.ok())
+        return s;
       (name == "--eval-every" ? evalEveryGiven : evalBatchesGiven) = true;
+    } else if (name == "--checkpoint-every" || name == "--keep" ||
+               name == "--spike-window" || name == "--spike-skip") {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      int64_t *field = name == "--checkpoint-every" ? &o.checkpointEvery
+                       : name == "--keep"           ? &o.keep
+                       : name == "--spike-window"   ? &o.spikeWindow
+                                                    : &o.spikeSkip;
+      if (absl::Status s = parsePositive(name, value, field); !s.ok())
+        return s;
+      checkpointFlag = name;
+      if (name == "--spike-window" || name == "--spike-skip")
+        spikeFlag = name;
+    } else if (name == "--resume") {
+      o.resume = true;
+      checkpointFlag = name;
+      if (hasValue) {
+        if (!absl::SimpleAtoi(value, &o.resumeStep) || o.resumeStep < 1)
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--resume=STEP wants a step number (>= 1), not '", value, "'"));
+      }
+    } else if (name == "--async-save") {
+      if (hasValue)
+        return absl::InvalidArgumentError("--async-save takes no value");
+      o.asyncSave = true;
+      checkpointFlag = name;
+    } else if (name == "--spike-factor") {
+      if (absl::Status s = takeValue(); !s.ok())
+        return s;
+      if (!absl::SimpleAtod(value, &o.spikeFactor) || !(o.spikeFactor > 1) ||
+          !std::isfinite(o.spikeFactor))
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--spike-factor wants a number above 1, not '", value, "'"));
+      checkpointFlag = name;
     } else if (name == "--seed") {
       if (absl::Status s = takeValue(); !s.ok())
         return s;
       if (!absl::SimpleAtoi(value, &o.seed) || o.seed > 0xFFFFFFFFu)
         return absl::InvalidArgumentError(absl::StrCat(
             "--seed wants an integer in [0, 4294967295], not '", value, "'"));
+      o.seedGiven = true;
     } else if (name == "--peak-flops") {
       if (absl::Status s = takeValue(); !s.ok())
         return s;
@@ -215,6 +285,16 @@ absl::StatusOr<Options> parseFlags(int argc, char **argv) {
   if (!o.evalData.empty() && !o.inputs.empty())
     return absl::InvalidArgumentError(
         "--eval-data cannot be combined with --inputs");
+  if (!checkpointFlag.empty() && o.checkpointDir.empty())
+    return absl::InvalidArgumentError(absl::StrCat(
+        checkpointFlag, " needs --checkpoint-dir DIR, where checkpoints are"));
+  if (!spikeFlag.empty() && o.spikeFactor == 0)
+    return absl::InvalidArgumentError(absl::StrCat(
+        spikeFlag, " needs --spike-factor F, which turns spike recovery on"));
+  if (!o.checkpointDir.empty() && !o.inputs.empty())
+    return absl::InvalidArgumentError(
+        "--checkpoint-dir saves a training run; --inputs repeats one saved "
+        "step's inputs");
   return o;
 }
 

@@ -36,8 +36,29 @@ struct Options {
   /// --skip-batches: ranges [first, last] of batch indices (from 1) the
   /// token stream skips, sorted and disjoint.
   std::vector<std::pair<int64_t, int64_t>> skipBatches;
+  /// --checkpoint-dir: where checkpoints go (docs/checkpoints.md); saved
+  /// every `checkpointEvery` steps (0: only after the last step), the newest
+  /// `keep` kept.
+  std::string checkpointDir;
+  int64_t checkpointEvery = 0;
+  int64_t keep = 3;
+  /// --resume[=STEP]: continue from the checkpoint `latest` names (or from
+  /// step `resumeStep` when it is not -1).
+  bool resume = false;
+  int64_t resumeStep = -1;
+  /// --async-save: checkpoints are written by a thread from a copy.
+  bool asyncSave = false;
+  /// --spike-factor F (0: off), --spike-window W, --spike-skip M.
+  double spikeFactor = 0;
+  int64_t spikeWindow = 20;
+  int64_t spikeSkip = 200;
+  /// Whether --seed was given (a resumed run keeps its checkpoint's seed).
+  bool seedGiven = false;
   bool help = false;
 };
+
+/// Sorts `ranges` and merges the ones that overlap or touch.
+void mergeRanges(std::vector<std::pair<int64_t, int64_t>> &ranges);
 
 /// The batch of the token stream that step `step` (from 1) reads: the
 /// step-th batch index not in `skipped` (sorted, disjoint ranges).

@@ -133,7 +133,7 @@ absl::Status Program::initParameters() {
   // Optimizer state starts from its init (zeros) even with --weights, which
   // holds parameters only.
   for (const TensorSpec *t : info.argsOfKind(TensorKind::State))
-    fillParameter(info, *t, rank(), options.seed, bufferOf(*t));
+    fillParameter(info, *t, rank(), seed, bufferOf(*t));
   std::vector<const TensorSpec *> params = info.argsOfKind(TensorKind::Param);
   std::vector<void *> destinations;
   for (const TensorSpec *t : params)
@@ -142,7 +142,7 @@ absl::Status Program::initParameters() {
     return readShards(options.weights, "weights", info, rank(), params,
                       destinations);
   for (const TensorSpec *t : params)
-    fillParameter(info, *t, rank(), options.seed, bufferOf(*t));
+    fillParameter(info, *t, rank(), seed, bufferOf(*t));
   return absl::OkStatus();
 }
 
@@ -150,12 +150,12 @@ absl::Status Program::openTokenSource() {
   if (!tokens && !targets)
     return absl::OkStatus();
   if (options.data.empty()) {
-    tokenSource = std::make_unique<SyntheticTokens>(options.seed, vocab);
+    tokenSource = std::make_unique<SyntheticTokens>(seed, vocab);
     return absl::OkStatus();
   }
   int64_t seq = (tokens ? tokens : targets)->globalShape[1];
   absl::StatusOr<std::unique_ptr<FileTokens>> file =
-      FileTokens::open(options.data, options.seed, seq, vocab);
+      FileTokens::open(options.data, seed, seq, vocab);
   if (!file.ok())
     return file.status();
   tokenSource = *std::move(file);
@@ -226,7 +226,7 @@ absl::Status Program::readInputs() {
 
 void Program::fillInputs(int64_t step) {
   fillInputsFrom(step, options.inputs.empty() ? tokenSource.get() : nullptr,
-                 batchOfStep(step, options.skipBatches));
+                 batchOfStep(step, skipBatches));
 }
 
 void Program::fillInputsFrom(int64_t step, const TokenSource *source,

@@ -15,6 +15,7 @@
 #include "api/context.h"
 #include "base/trace.h"
 #include "device.h"
+#include "exe/checkpoint.h"
 #include "exe/generator.h"
 #include "exe/options.h"
 #include "exe/step_report.h"
@@ -101,14 +102,29 @@ private:
   /// begins; then they swap buffers (see commitAliases).
   bool aliasesPending = false;
 
+  /// The seed and skipped batches of the run: the flags', or the resumed
+  /// checkpoint's (plus the flags' ranges and those a rollback adds).
+  uint64_t seed = 0;
+  std::vector<std::pair<int64_t, int64_t>> skipBatches;
+  /// The first step this process runs (after the resumed checkpoint's).
+  int64_t firstStep = 1;
+  /// --checkpoint-dir's store, and the spike detector (rank 0's holds the
+  /// losses; the others' is empty).
+  std::unique_ptr<CheckpointStore> checkpoints;
+  std::unique_ptr<SpikeDetector> spikes;
+  int64_t rollbacks = 0;
+  /// The last step a checkpoint holds (0: none this run).
+  int64_t lastSaved = 0;
+
   int64_t rank() const { return ctx ? ctx->rank : process().rank; }
   /// The job has as many processes as the mesh devices (else says so).
   bool checkJob();
   absl::Status checkProgram();
   /// Everything before the first step, each failure agreed on by all ranks.
   bool prepare();
-  /// The steps, with rank 0's line per step.
-  void runSteps();
+  /// The steps, with rank 0's line per step; false when one failed (every
+  /// rank has reported).
+  bool runSteps();
   /// What rank 0 reports after step `step` of `seconds`.
   StepReport report(int64_t step, double seconds, double peak);
   /// Element 0 of the f32 result `name` (downloaded), if the program has one.
@@ -140,6 +156,24 @@ private:
   double peakFlops() const;
   /// What is written after the last step.
   bool finish();
+  /// --checkpoint-dir: opens the store; --resume: loads the checkpoint and
+  /// takes its step, seed and skipped batches (collective).
+  absl::Status openCheckpoints();
+  absl::Status resume();
+  /// The parameter and optimizer state arguments (what a checkpoint holds).
+  std::vector<const TensorSpec *> checkpointTensors() const;
+  /// Host memory holding `arg`'s value after the last step: its aliased
+  /// result's while that is pending, downloaded from the device first.
+  absl::StatusOr<const void *> currentValue(const TensorSpec &arg);
+  /// Saves checkpoint `step` (collective); false after a failure every rank
+  /// has reported.
+  bool saveCheckpoint(int64_t step);
+  /// Whether rank 0 finds step `step` (its report `r`) a loss spike; the same
+  /// answer on every rank (collective when spike recovery is on).
+  bool isSpike(int64_t step, const StepReport *r);
+  /// Rolls back to the newest checkpoint before `step` and skips the next
+  /// --spike-skip batches; the step the run goes on after (collective).
+  absl::StatusOr<int64_t> rollBack(int64_t step);
   /// --memory-report's line (rank 0).
   void reportMemory() const;
   /// Resident bytes when prepare() began, before any buffer.
@@ -173,11 +207,11 @@ private:
   std::string weightsRun() const {
     if (!options.weights.empty())
       return absl::StrCat("\"weights\": ", jsonQuote(options.weights));
-    return absl::StrCat("\"seed\": ", options.seed);
+    return absl::StrCat("\"seed\": ", seed);
   }
   std::string outputsRun() const {
     std::string run = absl::StrCat(
-        "\"seed\": ", options.seed, ", \"steps\": ", options.steps,
+        "\"seed\": ", seed, ", \"steps\": ", options.steps,
         ", \"token_step\": ", std::max<int64_t>(options.steps - 1, 0));
     if (!options.weights.empty())
       absl::StrAppend(&run, ", \"weights\": ", jsonQuote(options.weights));

@@ -39,7 +39,7 @@ absl::Status Program::prepareEvaluation() {
         "'targets' input");
   int64_t seq = (tokens ? tokens : targets)->globalShape[1];
   absl::StatusOr<std::unique_ptr<FileTokens>> file = FileTokens::open(
-      options.evalData, options.seed, seq, vocab, DataStream::Eval);
+      options.evalData, seed, seq, vocab, DataStream::Eval);
   if (!file.ok())
     return file.status();
   evalSource = *std::move(file);

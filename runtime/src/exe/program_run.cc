@@ -2,6 +2,7 @@
 
 #include "exe/program.h"
 
+#include "base/faults.h"
 #include "host/blas_library.h"
 #include "job/process.h"
 
@@ -68,6 +69,12 @@ bool Program::checkJob() {
 
 bool Program::prepare() {
   residentAtStart = residentBytes("VmRSS");
+  seed = options.seed;
+  skipBatches = options.skipBatches;
+  if (absl::Status s = checkFaultSpec(); !s.ok()) {
+    printRankMessage("error", s.message());
+    return false;
+  }
   if (absl::Status s = checkProgram(); !s.ok()) {
     printRankMessage("error", s.message());
     return false;
@@ -90,7 +97,9 @@ bool Program::prepare() {
   if (!agreeOnStatus(allocate()).ok())
     return false;
 
+  // resume() agrees on its own outcome and prints its own errors.
   if (!agreeOnStatus(initParameters()).ok() ||
+      !agreeOnStatus(openCheckpoints()).ok() || !resume().ok() ||
       !agreeOnStatus(openTokenSource()).ok() ||
       !agreeOnStatus(prepareEvaluation()).ok() ||
       !agreeOnStatus(openMetrics()).ok())
@@ -164,36 +173,62 @@ double Program::callEntry() {
   return nowSeconds() - start;
 }
 
-void Program::runSteps() {
+bool Program::runSteps() {
   double peak = peakFlops();
-  for (int64_t step = 1; step <= options.steps; ++step) {
+  for (int64_t step = firstStep; step <= options.steps; ++step) {
     commitAliases();
     fillInputs(step);
+    killIfArmed("step", step, rank());
     double start = nowSeconds();
     double end = start + callEntry();
     aliasesPending = true;
     if (tracer)
       tracer->complete(absl::StrCat("step ", step), "step", start, end,
                        absl::StrCat("\"collectives\":", ctx->collectiveCalls));
+    std::optional<StepReport> r;
     if (process().rank == 0) {
-      StepReport r = report(step, end - start, peak);
-      std::printf("%s\n", stepLine(r).c_str());
+      r = report(step, end - start, peak);
+      if (r->loss && faultArmed(FaultAction::Poison, "batch",
+                                batchOfStep(step, skipBatches), 0))
+        r->loss = std::nan("");
+      std::printf("%s\n", stepLine(*r).c_str());
       std::fflush(stdout);
       if (metrics) {
         // One flushed line per step: a reader tailing the file, or a job that
         // dies later, sees every finished step.
-        std::fprintf(metrics.get(), "%s\n", metricsLine(r).c_str());
+        std::fprintf(metrics.get(), "%s\n", metricsLine(*r).c_str());
         std::fflush(metrics.get());
       }
     }
+    if (isSpike(step, r ? &*r : nullptr)) {
+      absl::StatusOr<int64_t> back = rollBack(step);
+      if (!back.ok()) {
+        if (rank() == 0)
+          printRankMessage("error", back.status().message());
+        return false;
+      }
+      step = *back;
+      continue;
+    }
+    if (checkpoints && (step == options.steps ||
+                        (options.checkpointEvery > 0 &&
+                         step % options.checkpointEvery == 0)))
+      if (!saveCheckpoint(step))
+        return false;
     // The last step's evaluation waits until --save-outputs has the step's
     // results (finish).
     if (step < options.steps && evaluatesAfter(step))
       evaluate(step);
   }
+  return true;
 }
 
 bool Program::finish() {
+  if (!options.saveOutputs.empty() && firstStep > options.steps) {
+    printRankMessage("error", "--save-outputs: no step ran, so there are no "
+                              "outputs to save");
+    return false;
+  }
   if (!options.saveOutputs.empty()) {
     if (!agreeOnStatus(transferAll(info.results, /*toDevice=*/false)).ok())
       return false;
@@ -219,9 +254,14 @@ int Program::run() {
     tracer = std::make_unique<Tracer>(job.rank, nowSeconds());
     setActiveTracer(tracer.get());
   }
-  runSteps();
+  if (firstStep > options.steps && process().rank == 0)
+    std::printf("resume: the checkpoint is at step %lld, --steps is %lld: "
+                "no step to run\n",
+                static_cast<long long>(firstStep - 1),
+                static_cast<long long>(options.steps));
+  bool ran = runSteps();
   setActiveTracer(nullptr);
-  if (!finish())
+  if (!ran || !finish())
     return 1;
   if (options.memoryReport && process().rank == 0)
     reportMemory();

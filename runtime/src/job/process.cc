@@ -125,6 +125,19 @@ void fatal(absl::string_view message) {
   std::exit(1);
 }
 
+std::vector<int64_t> allgatherInt64(int64_t value) {
+  std::vector<int64_t> all(gProcess.size, value);
+  if (gProcess.mpi && gProcess.size > 1) {
+    int rc = gProcess.mpi->Allgather(&value, 1, gProcess.mpi->typeInt64,
+                                     all.data(), 1, gProcess.mpi->typeInt64,
+                                     gProcess.mpi->commWorld);
+    if (rc != mpi::kSuccess)
+      fatal(absl::StrCat("MPI_Allgather failed: ",
+                         gProcess.mpi->errorString(rc)));
+  }
+  return all;
+}
+
 absl::Status agreeOnStatus(const absl::Status &local) {
   int failed = local.ok() ? 0 : 1;
   std::vector<int> all(gProcess.size, failed);

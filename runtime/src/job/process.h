@@ -14,6 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
+#include <cstdint>
+#include <vector>
+
 namespace palmrt {
 
 /// The job as seen by this process. `mpi` is null when running alone.
@@ -62,6 +65,10 @@ void printRankMessage(absl::string_view kind, absl::string_view message);
 /// succeeded. Otherwise every rank has printed a line: its own error, or the
 /// list of ranks that failed. Collective over the whole job.
 absl::Status agreeOnStatus(const absl::Status &local);
+
+/// Every rank's `value`, in rank order (collective over the whole job; the
+/// job ends with an error if MPI fails).
+std::vector<int64_t> allgatherInt64(int64_t value);
 
 } // namespace palmrt
 
