@@ -101,7 +101,9 @@ absl::Status Program::resume() {
         return absl::Status(state.status().code(), why);
       }
       if (rank() == 0)
-        std::printf("resume: %s; trying step %lld\n",
+        std::printf("resume: the checkpoint of step %lld is unusable (%s); "
+                    "trying step %lld\n",
+                    static_cast<long long>(candidates[i]),
                     std::string(state.status().message()).c_str(),
                     static_cast<long long>(candidates[i + 1]));
       continue;
