@@ -55,5 +55,49 @@ TEST(SkipBatches, BadRangesAreNamed) {
             std::string::npos);
 }
 
+TEST(CheckpointFlags, Parse) {
+  absl::StatusOr<Options> o =
+      parse({"--checkpoint-dir", "ck", "--checkpoint-every", "5", "--keep=2",
+             "--resume=10", "--async-save", "--spike-factor", "3",
+             "--spike-window", "4", "--spike-skip", "2", "--seed", "0"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->checkpointDir, "ck");
+  EXPECT_EQ(o->checkpointEvery, 5);
+  EXPECT_EQ(o->keep, 2);
+  EXPECT_TRUE(o->resume);
+  EXPECT_EQ(o->resumeStep, 10);
+  EXPECT_TRUE(o->asyncSave);
+  EXPECT_EQ(o->spikeFactor, 3.0);
+  EXPECT_EQ(o->spikeWindow, 4);
+  EXPECT_EQ(o->spikeSkip, 2);
+  EXPECT_TRUE(o->seedGiven);
+  o = parse({"--checkpoint-dir", "ck", "--resume"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->resumeStep, -1);
+  EXPECT_FALSE(o->seedGiven);
+}
+
+TEST(CheckpointFlags, ErrorsNameTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--resume"}, "--resume needs --checkpoint-dir"},
+      {{"--checkpoint-every", "3"}, "--checkpoint-every needs --checkpoint-dir"},
+      {{"--checkpoint-dir", "c", "--resume=0"}, "--resume=STEP wants"},
+      {{"--checkpoint-dir", "c", "--keep", "0"}, "--keep wants a positive"},
+      {{"--checkpoint-dir", "c", "--spike-factor", "1"},
+       "--spike-factor wants a number above 1"},
+      {{"--checkpoint-dir", "c", "--spike-skip", "3"},
+       "--spike-skip needs --spike-factor"},
+      {{"--spike-factor", "2"}, "--spike-factor needs --checkpoint-dir"},
+      {{"--checkpoint-dir", "c", "--async-save=1"},
+       "--async-save takes no value"},
+      {{"--checkpoint-dir", "c", "--inputs", "o"}, "--inputs repeats"}};
+  for (const auto &[args, message] : cases) {
+    absl::StatusOr<Options> o = parse(args);
+    ASSERT_FALSE(o.ok()) << message;
+    EXPECT_NE(o.status().message().find(message), std::string::npos)
+        << o.status();
+  }
+}
+
 } // namespace
 } // namespace palmrt

@@ -71,22 +71,24 @@ absl::StatusOr<Fault> parseFault(absl::string_view text) {
   return f;
 }
 
+Faults parseFaults(absl::string_view spec) {
+  Faults out;
+  for (absl::string_view item : absl::StrSplit(spec, ';', absl::SkipEmpty())) {
+    absl::StatusOr<Fault> f = parseFault(item);
+    if (!f.ok()) {
+      out.status = f.status();
+      out.list.clear();
+      break;
+    }
+    out.list.push_back(*f);
+  }
+  return out;
+}
+
 const Faults &faults() {
   static const Faults *parsed = [] {
-    auto *out = new Faults();
     const char *spec = std::getenv("PALMRT_FAULT");
-    if (!spec || !*spec)
-      return out;
-    for (absl::string_view item : absl::StrSplit(spec, ';', absl::SkipEmpty())) {
-      absl::StatusOr<Fault> f = parseFault(item);
-      if (!f.ok()) {
-        out->status = f.status();
-        out->list.clear();
-        break;
-      }
-      out->list.push_back(*f);
-    }
-    return out;
+    return new Faults(parseFaults(spec ? spec : ""));
   }();
   return *parsed;
 }
@@ -94,6 +96,10 @@ const Faults &faults() {
 } // namespace
 
 absl::Status checkFaultSpec() { return faults().status; }
+
+absl::Status checkFaultSpecText(absl::string_view spec) {
+  return parseFaults(spec).status;
+}
 
 bool faultArmed(FaultAction action, absl::string_view point, int64_t value,
                 int64_t rank) {

@@ -31,6 +31,9 @@ enum class FaultAction { Kill, Enospc, Poison };
 /// so that a mistyped fault is an error rather than a test that cannot fail.
 absl::Status checkFaultSpec();
 
+/// Checks a PALMRT_FAULT value without arming it.
+absl::Status checkFaultSpecText(absl::string_view spec);
+
 /// Whether a fault `action` is armed at `point` for `value` (a step or a
 /// batch index) on rank `rank`.
 bool faultArmed(FaultAction action, absl::string_view point, int64_t value,
