@@ -6,11 +6,12 @@
 Every scenario trains a `palm-gen --train` program on the synthetic stream
 (seed 0) and compares with an uninterrupted run of the same length:
 
-  exact --layout L --mesh M [--config F]
+  exact --layout L --mesh M [--config F] [--async]
       a run stopped after step 10 (checkpoints every 5) and resumed to step
       20 ends with checkpoint and output files byte-identical to the
       uninterrupted run's, and identical losses and gradient norms for steps
-      11-20.
+      11-20. With --async the interrupted and resumed runs save with
+      --async-save (checkpoints every 2 steps).
   reshard --from-layout L --from-mesh M --layout L2 --mesh M2 [--config F]
       a checkpoint of step 10 taken by the first program resumes on the
       second: steps 11-20's losses within 1e-5 relative of the second
@@ -167,16 +168,22 @@ def resumed_matches(r, prog, ref, d, what):
 def scenario_exact(r, a):
     prog = r.program(a.layout, a.mesh, a.config)
     ref = reference(r, prog, "ref")
-    d = os.path.join(r.work, "split")
+    d = os.path.join(r.work, "split-async" if a.async_save else "split")
     shutil.rmtree(d, ignore_errors=True)
     ck = os.path.join(d, "ckpt")
-    r.run(prog, ["--steps", "10", "--checkpoint-dir", ck,
-                 "--checkpoint-every", "5"])
+    saving = ["--checkpoint-every", "5"]
+    if a.async_save:
+        saving = ["--checkpoint-every", "2", "--async-save"]
+    _, text, _ = r.run(prog, ["--steps", "10", "--checkpoint-dir", ck] +
+                       saving)
     check(latest(ck) == "step-00000010", "latest names step 10")
+    if a.async_save:
+        check(text.count("in the background") == 5,
+              "5 checkpoints saved in the background")
     _, text, _ = r.run(prog, ["--steps", str(STEPS), "--checkpoint-dir", ck,
-                              "--checkpoint-every", "5", "--resume",
-                              "--save-outputs", os.path.join(d, "out"),
-                              "--metrics", os.path.join(d, "m.jsonl")])
+                              "--resume", "--save-outputs",
+                              os.path.join(d, "out"), "--metrics",
+                              os.path.join(d, "m.jsonl")] + saving)
     check("resume: step 10 from" in text, "resumed from step 10")
     got, want = metrics(os.path.join(d, "m.jsonl")), metrics(
         os.path.join(ref, "m.jsonl"))
@@ -222,14 +229,15 @@ def scenario_reshard(r, a):
           % (a.from_layout, a.from_mesh, a.layout, a.mesh, STEPS, worst))
 
 
-def killed_save(r, prog, ref, point, rank):
+def killed_save(r, prog, ref, point, rank, extra=()):
     what = "kill@%s:15%s" % (point, ",rank=%d" % rank if rank else "")
-    d = os.path.join(r.work, "kill-" + point)
+    d = os.path.join(r.work, "kill-" + point + "".join(extra))
     shutil.rmtree(d, ignore_errors=True)
     ck = os.path.join(d, "ckpt")
     code, text, _ = r.run(prog, ["--steps", str(STEPS), "--checkpoint-dir", ck,
-                                 "--checkpoint-every", "5"], fault=what,
-                          expect_ok=False)
+                                 "--checkpoint-every", "5"] + list(extra),
+                          fault=what, expect_ok=False)
+    what += " ".join([""] + list(extra))
     check(code != 0, "%s: the run fails (exit %d)" % (what, code))
     # The rename commits only with `latest`; either way step 10 is intact.
     check(latest(ck) == "step-00000010", "%s: latest still names step 10" %
@@ -274,6 +282,8 @@ def scenario_faults(r, a):
                         ("save-index", 0), ("save-commit", 0),
                         ("save-latest", 0)]:
         killed_save(r, prog, ref, point, rank)
+    # The writer thread of --async-save killed while it writes.
+    killed_save(r, prog, ref, "save-written", n - 1, ["--async-save"])
 
     # A full disk while writing a shard, and while writing the index.
     for point, rank in [("save-shard", n - 1), ("save-index", 0)]:
@@ -352,6 +362,7 @@ def main():
     p.add_argument("--mesh", default="data=1,model=1")
     p.add_argument("--from-layout", default="replicated")
     p.add_argument("--from-mesh", default="data=1,model=1")
+    p.add_argument("--async", dest="async_save", action="store_true")
     a = p.parse_args()
     r = Runner(a.bin, a.work)
     {"exact": scenario_exact, "reshard": scenario_reshard,
@@ -359,7 +370,8 @@ def main():
     if FAILURES:
         print("FAILED %s: %d checks" % (a.scenario, len(FAILURES)))
         sys.exit(1)
-    print("PASS %s %s %s" % (a.scenario, a.layout, a.mesh))
+    print("PASS %s %s %s%s" % (a.scenario, a.layout, a.mesh,
+                               " async" if a.async_save else ""))
 
 
 if __name__ == "__main__":

@@ -171,13 +171,13 @@ absl::Status CheckpointStore::save(
     const ProgramInfo &info, int64_t rank,
     const std::vector<const TensorSpec *> &tensors,
     const std::vector<const void *> &buffers, const RunState &state) {
-  int64_t step = state.step;
-  std::string name = checkpointName(step);
-  std::string partial = joinPath(dir, absl::StrCat(kPartial, name));
-  std::string final = joinPath(dir, name);
-  killIfArmed("save-begin", step, rank);
+  PALMRT_RETURN_IF_ERROR(begin(state.step, rank));
+  return commit(info, rank, tensors, state,
+                writeFile(info, rank, state.step, tensors, buffers));
+}
 
-  // Rank 0 clears what killed saves left and makes the partial directory.
+absl::Status CheckpointStore::begin(int64_t step, int64_t rank) {
+  killIfArmed("save-begin", step, rank);
   absl::Status local;
   if (rank == 0) {
     if (absl::StatusOr<std::vector<std::string>> names = listDirectory(dir);
@@ -186,41 +186,52 @@ absl::Status CheckpointStore::save(
         if (absl::StartsWith(n, kPartial) && local.ok())
           local = removeTree(joinPath(dir, n));
     if (local.ok())
-      local = makeDirectories(partial);
+      local = makeDirectories(
+          joinPath(dir, absl::StrCat(kPartial, checkpointName(step))));
   }
-  PALMRT_RETURN_IF_ERROR(agreeOnStatus(local));
+  return agreeOnStatus(local);
+}
 
-  // Every rank: its file, durable, and its checksum read back from disk.
-  local = injectedWriteError("save-shard", step, rank,
-                             joinPath(partial, shardFileName(kPrefix, rank)));
-  if (local.ok())
-    local = writeShardFile(partial, kPrefix, info, rank, tensors, buffers);
-  FileChecksum sum;
-  if (local.ok()) {
-    absl::StatusOr<FileChecksum> read =
-        fileChecksum(joinPath(partial, shardFileName(kPrefix, rank)));
-    if (read.ok())
-      sum = *read;
-    else
-      local = read.status();
-  }
-  if (local.ok())
-    killIfArmed("save-written", step, rank);
-  if (absl::Status s = agreeOnStatus(local); !s.ok()) {
+absl::StatusOr<FileChecksum>
+CheckpointStore::writeFile(const ProgramInfo &info, int64_t rank, int64_t step,
+                           const std::vector<const TensorSpec *> &tensors,
+                           const std::vector<const void *> &buffers) const {
+  std::string partial =
+      joinPath(dir, absl::StrCat(kPartial, checkpointName(step)));
+  std::string file = joinPath(partial, shardFileName(kPrefix, rank));
+  PALMRT_RETURN_IF_ERROR(injectedWriteError("save-shard", step, rank, file));
+  PALMRT_RETURN_IF_ERROR(
+      writeShardFile(partial, kPrefix, info, rank, tensors, buffers));
+  // Read back from the file: the checksum is of what is on disk.
+  PALMRT_ASSIGN_OR_RETURN(FileChecksum sum, fileChecksum(file));
+  killIfArmed("save-written", step, rank);
+  return sum;
+}
+
+absl::Status CheckpointStore::commit(
+    const ProgramInfo &info, int64_t rank,
+    const std::vector<const TensorSpec *> &tensors, const RunState &state,
+    const absl::StatusOr<FileChecksum> &written) {
+  int64_t step = state.step;
+  std::string name = checkpointName(step);
+  std::string partial = joinPath(dir, absl::StrCat(kPartial, name));
+  std::string final = joinPath(dir, name);
+  if (absl::Status s = agreeOnStatus(written.status()); !s.ok()) {
     if (rank == 0)
       removeTree(partial).IgnoreError();
     return s;
   }
-  std::vector<int64_t> crcs = allgatherInt64(sum.crc32);
-  std::vector<int64_t> sizes = allgatherInt64(sum.bytes);
+  std::vector<int64_t> crcs = allgatherInt64(written->crc32);
+  std::vector<int64_t> sizes = allgatherInt64(written->bytes);
 
   // Rank 0 commits: index, rename, `latest`.
+  absl::Status local;
   if (rank == 0) {
     std::vector<FileChecksum> sums(crcs.size());
     for (size_t r = 0; r < sums.size(); ++r)
       sums[r] = {static_cast<uint32_t>(crcs[r]), sizes[r]};
-    std::string indexPath = joinPath(partial, absl::StrCat(kPrefix,
-                                                           ".index.json"));
+    std::string indexPath =
+        joinPath(partial, absl::StrCat(kPrefix, ".index.json"));
     killIfArmed("save-index", step, rank);
     local = injectedWriteError("save-index", step, rank, indexPath);
     if (local.ok())

@@ -19,6 +19,7 @@
 #ifndef PALMRT_SRC_EXE_CHECKPOINT_H
 #define PALMRT_SRC_EXE_CHECKPOINT_H
 
+#include "base/file_util.h"
 #include "io/program_info.h"
 
 #include "absl/status/status.h"
@@ -86,6 +87,23 @@ public:
                     const std::vector<const TensorSpec *> &tensors,
                     const std::vector<const void *> &buffers,
                     const RunState &state);
+
+  /// The three phases of save(), for a save whose file is written by
+  /// another thread (--async-save). begin: rank 0 clears the debris of
+  /// killed saves and makes the partial directory (collective).
+  /// writeFile: this rank's file, synced, and its checksum read back (no
+  /// communication: any thread). commit: agrees on every rank's write,
+  /// then rank 0 writes the index, renames and points `latest` at it
+  /// (collective).
+  absl::Status begin(int64_t step, int64_t rank);
+  absl::StatusOr<FileChecksum>
+  writeFile(const ProgramInfo &info, int64_t rank, int64_t step,
+            const std::vector<const TensorSpec *> &tensors,
+            const std::vector<const void *> &buffers) const;
+  absl::Status commit(const ProgramInfo &info, int64_t rank,
+                      const std::vector<const TensorSpec *> &tensors,
+                      const RunState &state,
+                      const absl::StatusOr<FileChecksum> &written);
 
   /// The step `latest` names, if any.
   std::optional<int64_t> latest() const;

@@ -28,8 +28,10 @@
 
 #include <cstdio>
 #include <memory>
+#include <atomic>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace palmrt {
@@ -115,6 +117,17 @@ private:
   int64_t rollbacks = 0;
   /// The last step a checkpoint holds (0: none this run).
   int64_t lastSaved = 0;
+  /// An --async-save in flight: the host copy taken at its step's end, the
+  /// thread writing this rank's file from it, and the outcome.
+  struct PendingSave {
+    RunState state;
+    std::vector<std::unique_ptr<Buffer>> copies;
+    std::thread writer;
+    std::atomic<bool> done{false};
+    absl::StatusOr<FileChecksum> written;
+    double start = 0;
+  };
+  std::unique_ptr<PendingSave> pendingSave;
 
   int64_t rank() const { return ctx ? ctx->rank : process().rank; }
   /// The job has as many processes as the mesh devices (else says so).
@@ -166,8 +179,15 @@ private:
   /// result's while that is pending, downloaded from the device first.
   absl::StatusOr<const void *> currentValue(const TensorSpec &arg);
   /// Saves checkpoint `step` (collective); false after a failure every rank
-  /// has reported.
+  /// has reported. With --async-save it only copies the values and starts
+  /// the writer.
   bool saveCheckpoint(int64_t step);
+  /// Commits the pending --async-save once every rank has written its file
+  /// (collective); `wait` waits for the writers, otherwise an unfinished save
+  /// stays pending. False after a failure every rank has reported.
+  bool finishPendingSave(bool wait);
+  /// The save's error line and false.
+  bool saveFailed(int64_t step);
   /// Whether rank 0 finds step `step` (its report `r`) a loss spike; the same
   /// answer on every rank (collective when spike recovery is on).
   bool isSpike(int64_t step, const StepReport *r);

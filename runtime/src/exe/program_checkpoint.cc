@@ -14,6 +14,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace palmrt {
 namespace {
 
@@ -139,7 +142,20 @@ absl::Status Program::resume() {
   return absl::OkStatus();
 }
 
+bool Program::saveFailed(int64_t step) {
+  if (rank() == 0)
+    printRankMessage(
+        "error", absl::StrCat("checkpoint of step ", step, " failed; ",
+                              lastSaved > 0
+                                  ? absl::StrCat("the checkpoint of step ",
+                                                 lastSaved, " is intact")
+                                  : std::string("no earlier checkpoint")));
+  return false;
+}
+
 bool Program::saveCheckpoint(int64_t step) {
+  if (!finishPendingSave(/*wait=*/true))
+    return false;
   double start = nowSeconds();
   std::vector<const TensorSpec *> tensors = checkpointTensors();
   std::vector<const void *> buffers;
@@ -160,24 +176,65 @@ bool Program::saveCheckpoint(int64_t step) {
   state.skipBatches = skipBatches;
   state.recentLosses = spikes->recent;
   state.rollbacks = rollbacks;
-  absl::Status s = checkpoints->save(info, rank(), tensors, buffers, state);
-  if (!s.ok()) {
-    if (rank() == 0)
-      printRankMessage(
-          "error",
-          absl::StrCat("checkpoint of step ", step, " failed; ",
-                       lastSaved > 0
-                           ? absl::StrCat("the checkpoint of step ", lastSaved,
-                                          " is intact")
-                           : std::string("no earlier checkpoint")));
-    return false;
+  if (options.asyncSave) {
+    // The values of this step, copied before the next step changes them.
+    auto pending = std::make_unique<PendingSave>();
+    pending->state = state;
+    pending->start = start;
+    std::vector<const void *> copies;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      int64_t bytes = tensors[i]->localBytes();
+      pending->copies.push_back(std::make_unique<Buffer>(bytes));
+      std::memcpy(pending->copies.back()->data, buffers[i],
+                  static_cast<size_t>(bytes));
+      copies.push_back(pending->copies.back()->data);
+    }
+    if (!checkpoints->begin(step, rank()).ok())
+      return saveFailed(step);
+    PendingSave *p = pending.get();
+    p->writer = std::thread([this, p, tensors, copies, step] {
+      p->written =
+          checkpoints->writeFile(info, rank(), step, tensors, copies);
+      p->done.store(true);
+    });
+    pendingSave = std::move(pending);
+    return true;
   }
+  if (!checkpoints->save(info, rank(), tensors, buffers, state).ok())
+    return saveFailed(step);
   lastSaved = step;
   if (rank() == 0) {
     std::printf("checkpoint: step %lld saved to %s/%s in %.3f s\n",
                 static_cast<long long>(step),
                 checkpoints->directory().c_str(),
                 checkpointName(step).c_str(), nowSeconds() - start);
+    std::fflush(stdout);
+  }
+  return true;
+}
+
+bool Program::finishPendingSave(bool wait) {
+  if (!pendingSave)
+    return true;
+  if (!wait) {
+    std::vector<int64_t> done = allgatherInt64(pendingSave->done.load());
+    if (std::find(done.begin(), done.end(), 0) != done.end())
+      return true;
+  }
+  std::unique_ptr<PendingSave> p = std::move(pendingSave);
+  p->writer.join();
+  int64_t step = p->state.step;
+  if (!checkpoints
+           ->commit(info, rank(), checkpointTensors(), p->state, p->written)
+           .ok())
+    return saveFailed(step);
+  lastSaved = step;
+  if (rank() == 0) {
+    std::printf("checkpoint: step %lld saved to %s/%s (in the background, "
+                "committed %.3f s after its step)\n",
+                static_cast<long long>(step),
+                checkpoints->directory().c_str(),
+                checkpointName(step).c_str(), nowSeconds() - p->start);
     std::fflush(stdout);
   }
   return true;
@@ -203,6 +260,10 @@ bool Program::isSpike(int64_t step, const StepReport *r) {
 }
 
 absl::StatusOr<int64_t> Program::rollBack(int64_t step) {
+  // A save still being written is of an earlier step: it may be the one to
+  // go back to.
+  if (!finishPendingSave(/*wait=*/true))
+    return absl::AbortedError("the pending checkpoint could not be saved");
   if (rollbacks >= kMaxRollbacks)
     return absl::AbortedError(absl::StrCat(
         "loss spike at step ", step, " after ", rollbacks,

@@ -176,6 +176,8 @@ double Program::callEntry() {
 bool Program::runSteps() {
   double peak = peakFlops();
   for (int64_t step = firstStep; step <= options.steps; ++step) {
+    if (!finishPendingSave(/*wait=*/false))
+      return false;
     commitAliases();
     fillInputs(step);
     killIfArmed("step", step, rank());
@@ -220,7 +222,7 @@ bool Program::runSteps() {
     if (step < options.steps && evaluatesAfter(step))
       evaluate(step);
   }
-  return true;
+  return finishPendingSave(/*wait=*/true);
 }
 
 bool Program::finish() {
