@@ -2,7 +2,9 @@
 # Creates BUILD_DIR/jax-venv: a virtual environment of Debian's
 # /usr/bin/python3 with pinned JAX (CPU), optax and numpy wheels from PyPI,
 # the independent autodiff/optimizer oracle of the training tests
-# (test/e2e/jax_palm.py, jax_optimizer.py, test_jax_palm.py).
+# (test/e2e/jax_palm.py, jax_optimizer.py, test_jax_palm.py), and the
+# safetensors library, the independent reader of exported checkpoints
+# (test/e2e/palm-ckpt.test).
 #
 #   scripts/jax-venv.sh BUILD_DIR
 #
@@ -25,7 +27,8 @@ STAMP="$VENV/palm-requirements.txt"
 PYTHON=/usr/bin/python3
 
 # Every package the environment holds, pinned (pip freeze of a fresh install
-# of jax[cpu]==0.4.38 optax==0.2.4 numpy==2.2.1 under Python 3.11).
+# of jax[cpu]==0.4.38 optax==0.2.4 numpy==2.2.1 safetensors==0.4.5 under
+# Python 3.11).
 REQUIREMENTS="absl-py==2.5.1
 chex==0.1.90
 etils==1.15.0
@@ -35,6 +38,7 @@ ml_dtypes==0.6.0
 numpy==2.2.1
 opt_einsum==3.4.0
 optax==0.2.4
+safetensors==0.4.5
 scipy==1.17.1
 toolz==1.2.0
 typing_extensions==4.16.0"
@@ -65,7 +69,7 @@ if command -v flock >/dev/null; then
   fi
 fi
 
-echo "jax-venv: creating $VENV (jax, jaxlib, optax, numpy wheels from PyPI)"
+echo "jax-venv: creating $VENV (jax, jaxlib, optax, numpy, safetensors wheels from PyPI)"
 start=$(date +%s)
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
@@ -77,7 +81,7 @@ if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
        "(is PyPI reachable?)" >&2
   exit 1
 fi
-"$VENV/bin/python" -c "import jax, jaxlib, optax, numpy" || {
+"$VENV/bin/python" -c "import jax, jaxlib, optax, numpy, safetensors" || {
   echo "jax-venv: error: the new environment cannot import jax/optax" >&2
   exit 1
 }
