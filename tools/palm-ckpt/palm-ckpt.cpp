@@ -78,6 +78,14 @@ absl::StatusOr<Source> findSource(const std::string &path) {
             "a --save-weights directory (weights.index.json)"));
 }
 
+/// The index of the shard set `path` names.
+absl::StatusOr<ShardIndex> openSource(const std::string &path) {
+  absl::StatusOr<Source> source = findSource(path);
+  if (!source.ok())
+    return source.status();
+  return readShardIndex(source->dir, source->prefix);
+}
+
 /// The saved tensors as one device's program reads them: global shapes,
 /// nothing split.
 std::vector<TensorSpec> globalSpecs(const ShardIndex &index, bool all) {
@@ -99,11 +107,7 @@ std::vector<TensorSpec> globalSpecs(const ShardIndex &index, bool all) {
 
 absl::Status exportCommand(const std::string &src, const std::string &out,
                            int64_t maxFileBytes, bool all) {
-  absl::StatusOr<Source> source = findSource(src);
-  if (!source.ok())
-    return source.status();
-  absl::StatusOr<ShardIndex> index =
-      readShardIndex(source->dir, source->prefix);
+  absl::StatusOr<ShardIndex> index = openSource(src);
   if (!index.ok())
     return index.status();
   ProgramInfo one; // a mesh without axes: one device holding everything
@@ -127,7 +131,8 @@ absl::Status exportCommand(const std::string &src, const std::string &out,
   std::string stem(out);
   if (absl::EndsWith(stem, ".safetensors"))
     stem.resize(stem.size() - std::string(".safetensors").size());
-  bool checksummed = source->prefix == "checkpoint";
+  // Checkpoints carry checksums; --save-weights directories do not.
+  bool checksummed = absl::EndsWith(index->path, "checkpoint.index.json");
   std::string weightMap;
   int64_t total = 0;
   for (size_t f = 0; f < files.size(); ++f) {
@@ -258,11 +263,7 @@ absl::Status importCommand(const std::string &in, const std::string &dir) {
 }
 
 absl::Status verifyCommand(const std::string &src) {
-  absl::StatusOr<Source> source = findSource(src);
-  if (!source.ok())
-    return source.status();
-  absl::StatusOr<ShardIndex> index =
-      readShardIndex(source->dir, source->prefix);
+  absl::StatusOr<ShardIndex> index = openSource(src);
   if (!index.ok())
     return index.status();
   for (int64_t f = 0; f < index->numDevices(); ++f)

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
+#include <functional>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,30 @@ std::string parentOf(const std::string &path) {
   if (slash == std::string::npos)
     return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+/// Reads `path` from start to end, handing each chunk to `consume`.
+absl::Status readChunks(const std::string &path,
+                        const std::function<void(const char *, size_t)> &consume) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errnoError("cannot open", path);
+  std::vector<char> buffer(1 << 20);
+  while (true) {
+    ssize_t n = read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      absl::Status s = errnoError("read failed", path);
+      close(fd);
+      return s;
+    }
+    if (n == 0)
+      break;
+    consume(buffer.data(), static_cast<size_t>(n));
+  }
+  close(fd);
+  return absl::OkStatus();
 }
 
 } // namespace
@@ -106,27 +131,15 @@ absl::Status writeFileAtomically(const std::string &path,
 }
 
 absl::StatusOr<FileChecksum> fileChecksum(const std::string &path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return errnoError("cannot open", path);
   FileChecksum sum;
   uLong crc = crc32(0L, Z_NULL, 0);
-  std::vector<unsigned char> buffer(1 << 20);
-  while (true) {
-    ssize_t n = read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      absl::Status s = errnoError("read failed", path);
-      close(fd);
-      return s;
-    }
-    if (n == 0)
-      break;
-    crc = crc32(crc, buffer.data(), static_cast<uInt>(n));
-    sum.bytes += n;
-  }
-  close(fd);
+  absl::Status s = readChunks(path, [&](const char *data, size_t n) {
+    crc = crc32(crc, reinterpret_cast<const Bytef *>(data),
+                static_cast<uInt>(n));
+    sum.bytes += static_cast<int64_t>(n);
+  });
+  if (!s.ok())
+    return s;
   sum.crc32 = static_cast<uint32_t>(crc);
   return sum;
 }
@@ -192,25 +205,11 @@ absl::Status renameDurably(const std::string &from, const std::string &to) {
 }
 
 absl::StatusOr<std::string> readFile(const std::string &path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return errnoError("cannot open", path);
   std::string out;
-  char buffer[1 << 16];
-  while (true) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      absl::Status s = errnoError("read failed", path);
-      close(fd);
-      return s;
-    }
-    if (n == 0)
-      break;
-    out.append(buffer, static_cast<size_t>(n));
-  }
-  close(fd);
+  absl::Status s = readChunks(
+      path, [&](const char *data, size_t n) { out.append(data, n); });
+  if (!s.ok())
+    return s;
   return out;
 }
 

@@ -139,16 +139,7 @@ std::vector<int64_t> allgatherInt64(int64_t value) {
 }
 
 absl::Status agreeOnStatus(const absl::Status &local) {
-  int failed = local.ok() ? 0 : 1;
-  std::vector<int> all(gProcess.size, failed);
-  if (gProcess.mpi && gProcess.size > 1) {
-    int rc = gProcess.mpi->Allgather(&failed, 1, gProcess.mpi->typeInt32,
-                                     all.data(), 1, gProcess.mpi->typeInt32,
-                                     gProcess.mpi->commWorld);
-    if (rc != mpi::kSuccess)
-      fatal(absl::StrCat("MPI_Allgather failed: ",
-                         gProcess.mpi->errorString(rc)));
-  }
+  std::vector<int64_t> all = allgatherInt64(local.ok() ? 0 : 1);
   std::vector<int> failedRanks;
   for (int r = 0; r < gProcess.size; ++r)
     if (all[r])
