@@ -15,6 +15,10 @@
 // only comm-stream work and fenced compute work use. bf16 reduces in NCCL's
 // bf16 (rounding at each step of its ring, unlike the host backend).
 //
+// While a step runs, a CollectiveWatchdog polls the communicators for
+// errors and ends the process when the step outlives
+// PALMRT_COLLECTIVE_TIMEOUT (collective_watchdog.h).
+//
 //===----------------------------------------------------------------------===//
 
 #include "api/context.h"
@@ -104,6 +108,11 @@ absl::Status CudaDevice::initComm(Transport &transport, int64_t size,
 
 absl::Status CudaDevice::connect(palmrt_context &context) {
   ctx = &context;
+  // Read by every cuda program, so that a bad value fails on one device too.
+  absl::StatusOr<double> timeout =
+      parseCollectiveTimeout(std::getenv(kCollectiveTimeoutVariable));
+  if (!timeout.ok())
+    return timeout.status();
   groupComms.assign(context.groups.size(), nullptr);
   check(cu.CtxSetCurrent(this->context), "cuCtxSetCurrent");
   bool several = false;
@@ -119,6 +128,22 @@ absl::Status CudaDevice::connect(palmrt_context &context) {
   }
   if (!several)
     return absl::OkStatus();
+  if (absl::Status s = makeComms(context); !s.ok())
+    return s;
+  std::vector<CollectiveWatchdog::Watched> watched;
+  for (size_t id = 0; id < groupComms.size(); ++id)
+    if (groupComms[id])
+      watched.push_back({groupComms[id], absl::StrCat("group ", id)});
+  if (worldComm)
+    watched.push_back({worldComm, "the job"});
+  CollectiveWatchdog::Options options;
+  options.timeoutSeconds = *timeout;
+  watchdog =
+      std::make_unique<CollectiveWatchdog>(*nccl, std::move(watched), options);
+  return absl::OkStatus();
+}
+
+absl::Status CudaDevice::makeComms(palmrt_context &context) {
   // One bootstrap for the job, then each group's communicator split from
   // it (ranks of a group share its color; the key orders them). Without
   // ncclCommSplit (NCCL before 2.18), or with PALMRT_NCCL_NO_SPLIT set,
@@ -160,9 +185,11 @@ nccl::Comm CudaDevice::comm(int32_t group) const { return groupComms[group]; }
 
 void CudaDevice::checkNccl(nccl::Result result, const char *call,
                            int32_t group) const {
-  if (result != nccl::kSuccess)
-    fatal(absl::StrCat(call, " on group ", group,
-                       " failed: ", nccl->errorString(result, comm(group))));
+  if (result == nccl::kSuccess)
+    return;
+  waitIfWatchdogFired();
+  fatal(absl::StrCat(call, " on group ", group,
+                     " failed: ", nccl->errorString(result, comm(group))));
 }
 
 void *CudaDevice::scratch(int which, int64_t bytes) {
@@ -190,6 +217,8 @@ CudaDevice::CommSpan CudaDevice::beginCollective(const char *name,
                                                  int32_t group, int64_t bytes) {
   check(cu.EventRecord(computeReady, compute), "cuEventRecord");
   check(cu.StreamWaitEvent(comms, computeReady, 0), "cuStreamWaitEvent");
+  if (watchdog && ctx->groups[group].size > 1)
+    watchdog->issued(name, group);
   CommSpan span{nullptr, name, group, bytes};
   if (inStep) {
     span.start = timingEvent();

@@ -13,8 +13,10 @@
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
-#include <cstring>
+#include <chrono>
 #include <climits>
+#include <cstring>
+#include <thread>
 
 namespace palmrt {
 namespace {
@@ -50,10 +52,18 @@ absl::Status CudaDevice::status(cu::Result result, const char *call) const {
                                              ": ", cu.errorString(result)));
 }
 
+void CudaDevice::waitIfWatchdogFired() const {
+  // The watchdog's thread ends the process (within its bound on aborting).
+  while (watchdog && watchdog->fired())
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
 void CudaDevice::check(cu::Result result, const char *call) const {
-  if (result != cu::kSuccess)
-    fatal(absl::StrCat(call, " failed on ", describe(), ": ",
-                       cu.errorString(result)));
+  if (result == cu::kSuccess)
+    return;
+  waitIfWatchdogFired();
+  fatal(absl::StrCat(call, " failed on ", describe(), ": ",
+                     cu.errorString(result)));
 }
 
 absl::Status CudaDevice::init(int localRank, int localSize, bool needNccl) {
@@ -153,6 +163,7 @@ CudaDevice::~CudaDevice() {
     return;
   // Errors are ignored here: the process is ending, and a sticky device
   // error has been reported where it happened.
+  watchdog.reset();
   cu.CtxSetCurrent(context);
   if (compute)
     cu.StreamSynchronize(compute);
@@ -300,12 +311,16 @@ void CudaDevice::beginStep() {
   stepStart = timingEvent();
   check(cu.EventRecord(stepStart, compute), "cuEventRecord");
   stepStartSeconds = nowSeconds();
+  if (watchdog)
+    watchdog->beginStep();
 }
 
 StepTimes CudaDevice::finishStep() {
   // Work of the step that failed on the device surfaces here.
   check(cu.StreamSynchronize(comms), "the step's collectives");
   check(cu.StreamSynchronize(compute), "the step's kernels");
+  if (watchdog)
+    watchdog->endStep();
   StepTimes times;
   Tracer *tracer = activeTracer();
   for (const Span &span : spans) {

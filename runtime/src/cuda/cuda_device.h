@@ -17,6 +17,7 @@
 #ifndef PALMRT_SRC_CUDA_CUDA_DEVICE_H
 #define PALMRT_SRC_CUDA_CUDA_DEVICE_H
 
+#include "cuda/collective_watchdog.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/dynamic_libraries.h"
 #include "cuda/kernels/kernel_params.h"
@@ -83,6 +84,9 @@ private:
 
   /// A failed call inside a step is fatal; the message names the call.
   void check(cu::Result result, const char *call) const;
+  /// After the collective watchdog has failed the process, the errors of
+  /// the calls it aborted are not reported: the caller waits for its exit.
+  void waitIfWatchdogFired() const;
   /// The same as a status, for start-up.
   absl::Status status(cu::Result result, const char *call) const;
 
@@ -169,9 +173,12 @@ private:
 
   absl::Status initComm(Transport &transport, int64_t size, int64_t index,
                         const std::string &what, nccl::Comm *comm);
+  absl::Status makeComms(palmrt_context &context);
   std::vector<nccl::Comm> groupComms;
   /// Every device of the job, the parent of groupComms (NCCL 2.18+).
   nccl::Comm worldComm = nullptr;
+  /// Watches the communicators during steps; null without NCCL.
+  std::unique_ptr<CollectiveWatchdog> watchdog;
   struct Scratch {
     cu::DevicePtr pointer = 0;
     int64_t bytes = 0;

@@ -10,6 +10,22 @@
 // Reductions gather every contribution and reduce in the group's order;
 // bf16 reduces in f32 and rounds once. MPI is the one palmrt loaded.
 //
+// Operations post non-blocking MPI calls and test them until they finish or
+// their communicator is aborted: ncclCommAbort, from any thread, only sets a
+// flag, so that a call blocked on a peer returns ncclSystemError, like a
+// real one whose kernels the abort stops. Aborted communicators are never
+// freed (a call may still be inside one; the process ends soon after).
+//
+// Faults for the tests of palmrt's collective watchdog, counted in
+// operations of this process (each collective, each send or receive outside
+// a group, each group of them; 1-based, over all communicators):
+//   FAKE_NCCL_HANG=R@N         world rank R's N-th operation posts nothing
+//                              and waits until its communicator is aborted
+//                              (a GPU stuck on a peer that hangs);
+//   FAKE_NCCL_ASYNC_ERROR=R@N  the same, and ncclCommGetAsyncError reports
+//                              ncclRemoteError on that communicator from
+//                              then on (NCCL's proxy seeing a peer vanish).
+//
 //===----------------------------------------------------------------------===//
 
 #include "base/bf16.h"
@@ -18,11 +34,15 @@
 #include <nccl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <sched.h>
+#include <thread>
 #include <vector>
 
 using MpiHandle = void *;
@@ -31,6 +51,11 @@ using MpiHandle = void *;
 struct ncclComm {
   MpiHandle mpi;
   int ranks, rank;
+  // Read and written from any thread.
+  std::atomic<bool> aborted{false};
+  std::atomic<int> asyncError{ncclSuccess};
+  /// What ncclGetLastError says: a string literal.
+  std::atomic<const char *> lastError{""};
 };
 
 namespace {
@@ -40,11 +65,11 @@ struct Mpi {
   int (*Comm_free)(MpiHandle *);
   int (*Comm_rank)(MpiHandle, int *);
   int (*Comm_size)(MpiHandle, int *);
-  int (*Allgather)(const void *, int, MpiHandle, void *, int, MpiHandle,
-                   MpiHandle);
   int (*Isend)(const void *, int, MpiHandle, int, int, MpiHandle, MpiHandle *);
   int (*Irecv)(void *, int, MpiHandle, int, int, MpiHandle, MpiHandle *);
-  int (*Waitall)(int, MpiHandle *, void *);
+  int (*Iallgather)(const void *, int, MpiHandle, void *, int, MpiHandle,
+                    MpiHandle, MpiHandle *);
+  int (*Testall)(int, MpiHandle *, int *, void *);
   MpiHandle world, byte;
 };
 
@@ -68,10 +93,11 @@ const Mpi &mpi() {
     m.Comm_free = reinterpret_cast<decltype(m.Comm_free)>(get("MPI_Comm_free"));
     m.Comm_rank = reinterpret_cast<decltype(m.Comm_rank)>(get("MPI_Comm_rank"));
     m.Comm_size = reinterpret_cast<decltype(m.Comm_size)>(get("MPI_Comm_size"));
-    m.Allgather = reinterpret_cast<decltype(m.Allgather)>(get("MPI_Allgather"));
     m.Isend = reinterpret_cast<decltype(m.Isend)>(get("MPI_Isend"));
     m.Irecv = reinterpret_cast<decltype(m.Irecv)>(get("MPI_Irecv"));
-    m.Waitall = reinterpret_cast<decltype(m.Waitall)>(get("MPI_Waitall"));
+    m.Iallgather =
+        reinterpret_cast<decltype(m.Iallgather)>(get("MPI_Iallgather"));
+    m.Testall = reinterpret_cast<decltype(m.Testall)>(get("MPI_Testall"));
     m.world = get("ompi_mpi_comm_world");
     m.byte = get("ompi_mpi_byte");
     return m;
@@ -90,6 +116,77 @@ struct IdContents {
 
 int gIdsMade = 0;
 int gGroupDepth = 0;
+int gOperations = 0;
+
+/// A fault of FAKE_NCCL_HANG or FAKE_NCCL_ASYNC_ERROR for this process.
+struct Fault {
+  int operation = 0; // 0: none
+  bool asyncError = false;
+};
+
+const Fault &fault() {
+  static const Fault f = [] {
+    Fault f;
+    int me = -1;
+    for (const char *name : {"FAKE_NCCL_HANG", "FAKE_NCCL_ASYNC_ERROR"}) {
+      const char *text = std::getenv(name);
+      if (!text || !*text)
+        continue;
+      int rank, operation;
+      char end;
+      if (std::sscanf(text, "%d@%d%c", &rank, &operation, &end) != 2 ||
+          operation < 1)
+        fail("FAKE_NCCL_HANG/FAKE_NCCL_ASYNC_ERROR: expected RANK@OPERATION");
+      if (me < 0)
+        mpi().Comm_rank(mpi().world, &me);
+      if (rank == me) {
+        f.operation = operation;
+        f.asyncError = std::strcmp(name, "FAKE_NCCL_ASYNC_ERROR") == 0;
+      }
+    }
+    return f;
+  }();
+  return f;
+}
+
+ncclResult_t aborted(ncclComm_t comm) {
+  comm->lastError = "the communicator was aborted (ncclCommAbort)";
+  return ncclSystemError;
+}
+
+/// Counts an operation on `comm`. An error when the communicator is aborted,
+/// or when a fault stops this operation (after waiting for the abort).
+ncclResult_t startOperation(ncclComm_t comm) {
+  if (comm->aborted)
+    return aborted(comm);
+  const Fault &f = fault();
+  if (++gOperations != f.operation)
+    return ncclSuccess;
+  if (std::getenv("PALMRT_FAKE_CUDA_LOG"))
+    std::fprintf(stderr, "fake libnccl: operation %d hangs\n", gOperations);
+  if (f.asyncError) {
+    comm->lastError = "a peer is unreachable (FAKE_NCCL_ASYNC_ERROR)";
+    comm->asyncError = ncclRemoteError;
+  }
+  while (!comm->aborted)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return aborted(comm);
+}
+
+/// Waits for `requests` of `comm` to complete, or the communicator to be
+/// aborted (their buffers then stay MPI's; the process is ending).
+ncclResult_t finish(ncclComm_t comm, MpiHandle *requests, int count) {
+  for (;;) {
+    int done = 0;
+    if (mpi().Testall(count, requests, &done, nullptr) != 0)
+      return ncclSystemError;
+    if (done)
+      return ncclSuccess;
+    if (comm->aborted)
+      return aborted(comm);
+    sched_yield();
+  }
+}
 
 struct PendingOp {
   bool send;
@@ -168,12 +265,20 @@ void reduce(const char *in, size_t stride, int ranks, void *out, size_t count,
   }
 }
 
-void runPending() {
-  std::vector<MpiHandle> requests(gPending.size());
+ncclResult_t runPending() {
+  std::vector<PendingOp> ops;
+  ops.swap(gPending);
+  // Every operation of palmrt's groups is on one communicator.
+  ncclComm_t comm = ops.empty() ? nullptr : ops.front().comm;
+  if (!comm)
+    return ncclSuccess;
+  if (ncclResult_t r = startOperation(comm); r != ncclSuccess)
+    return r;
+  std::vector<MpiHandle> requests(ops.size());
   // Receives first, so that every send finds its receive posted.
   size_t n = 0;
   for (bool sends : {false, true})
-    for (const PendingOp &op : gPending) {
+    for (const PendingOp &op : ops) {
       if (op.send != sends)
         continue;
       MpiHandle comm = op.comm->mpi;
@@ -185,9 +290,20 @@ void runPending() {
         fail("MPI_Isend/MPI_Irecv failed");
       ++n;
     }
-  if (n && mpi().Waitall(static_cast<int>(n), requests.data(), nullptr) != 0)
-    fail("MPI_Waitall failed");
-  gPending.clear();
+  return finish(comm, requests.data(), static_cast<int>(n));
+}
+
+/// An allgather of `bytes` from every member of `comm`.
+ncclResult_t allGather(const void *send, void *recv, size_t bytes,
+                       ncclComm_t comm) {
+  if (ncclResult_t r = startOperation(comm); r != ncclSuccess)
+    return r;
+  MpiHandle request;
+  if (mpi().Iallgather(send, static_cast<int>(bytes), mpi().byte, recv,
+                       static_cast<int>(bytes), mpi().byte, comm->mpi,
+                       &request) != 0)
+    return ncclSystemError;
+  return finish(comm, &request, 1);
 }
 
 } // namespace
@@ -257,16 +373,43 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
   return ncclSuccess;
 }
 
-ncclResult_t ncclCommAbort(ncclComm_t comm) { return ncclCommDestroy(comm); }
-
-ncclResult_t ncclCommGetAsyncError(ncclComm_t, ncclResult_t *error) {
-  *error = ncclSuccess;
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  comm->aborted = true;
   return ncclSuccess;
 }
 
-const char *ncclGetErrorString(ncclResult_t) { return "fake NCCL error"; }
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t *error) {
+  *error = static_cast<ncclResult_t>(comm->asyncError.load());
+  return ncclSuccess;
+}
 
-const char *ncclGetLastError(ncclComm_t) { return ""; }
+/// NCCL's own texts.
+const char *ncclGetErrorString(ncclResult_t result) {
+  switch (result) {
+  case ncclSuccess:
+    return "no error";
+  case ncclUnhandledCudaError:
+    return "unhandled cuda error (run with NCCL_DEBUG=INFO for details)";
+  case ncclSystemError:
+    return "unhandled system error (run with NCCL_DEBUG=INFO for details)";
+  case ncclInternalError:
+    return "internal error - please report this issue to the NCCL developers";
+  case ncclInvalidArgument:
+    return "invalid argument (run with NCCL_DEBUG=WARN for details)";
+  case ncclInvalidUsage:
+    return "invalid usage (run with NCCL_DEBUG=WARN for details)";
+  case ncclRemoteError:
+    return "remote process exited or there was a network error";
+  case ncclInProgress:
+    return "NCCL operation in progress";
+  default:
+    return "unknown result code";
+  }
+}
+
+const char *ncclGetLastError(ncclComm_t comm) {
+  return comm ? comm->lastError.load() : "";
+}
 
 ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
                            ncclDataType_t type, ncclRedOp_t op, ncclComm_t comm,
@@ -277,9 +420,9 @@ ncclResult_t ncclAllReduce(const void *send, void *recv, size_t count,
   checkRange(send, bytes, "ncclAllReduce send");
   checkRange(recv, bytes, "ncclAllReduce recv");
   std::vector<char> all(bytes * comm->ranks);
-  if (mpi().Allgather(send, static_cast<int>(bytes), mpi().byte, all.data(),
-                      static_cast<int>(bytes), mpi().byte, comm->mpi) != 0)
-    return ncclSystemError;
+  if (ncclResult_t r = allGather(send, all.data(), bytes, comm);
+      r != ncclSuccess)
+    return r;
   reduce(all.data(), count, comm->ranks, recv, count, type, op);
   return ncclSuccess;
 }
@@ -292,10 +435,7 @@ ncclResult_t ncclAllGather(const void *send, void *recv, size_t count,
   size_t bytes = count * typeBytes(type);
   checkRange(send, bytes, "ncclAllGather send");
   checkRange(recv, bytes * comm->ranks, "ncclAllGather recv");
-  if (mpi().Allgather(send, static_cast<int>(bytes), mpi().byte, recv,
-                      static_cast<int>(bytes), mpi().byte, comm->mpi) != 0)
-    return ncclSystemError;
-  return ncclSuccess;
+  return allGather(send, recv, bytes, comm);
 }
 
 ncclResult_t ncclReduceScatter(const void *send, void *recv, size_t count,
@@ -307,9 +447,9 @@ ncclResult_t ncclReduceScatter(const void *send, void *recv, size_t count,
   checkRange(send, whole, "ncclReduceScatter send");
   checkRange(recv, count * e, "ncclReduceScatter recv");
   std::vector<char> all(whole * comm->ranks);
-  if (mpi().Allgather(send, static_cast<int>(whole), mpi().byte, all.data(),
-                      static_cast<int>(whole), mpi().byte, comm->mpi) != 0)
-    return ncclSystemError;
+  if (ncclResult_t r = allGather(send, all.data(), whole, comm);
+      r != ncclSuccess)
+    return r;
   reduce(all.data() + comm->rank * count * e, count * comm->ranks, comm->ranks,
          recv, count, type, op);
   return ncclSuccess;
@@ -323,9 +463,7 @@ ncclResult_t ncclSend(const void *send, size_t count, ncclDataType_t type,
   checkRange(send, bytes, "ncclSend");
   gPending.push_back(
       {true, const_cast<void *>(send), static_cast<int>(bytes), peer, comm});
-  if (!gGroupDepth)
-    runPending();
-  return ncclSuccess;
+  return gGroupDepth ? ncclSuccess : runPending();
 }
 
 ncclResult_t ncclRecv(void *recv, size_t count, ncclDataType_t type, int peer,
@@ -335,9 +473,7 @@ ncclResult_t ncclRecv(void *recv, size_t count, ncclDataType_t type, int peer,
     return ncclInvalidArgument;
   checkRange(recv, bytes, "ncclRecv");
   gPending.push_back({false, recv, static_cast<int>(bytes), peer, comm});
-  if (!gGroupDepth)
-    runPending();
-  return ncclSuccess;
+  return gGroupDepth ? ncclSuccess : runPending();
 }
 
 ncclResult_t ncclGroupStart() {
@@ -348,9 +484,7 @@ ncclResult_t ncclGroupStart() {
 ncclResult_t ncclGroupEnd() {
   if (gGroupDepth == 0)
     return ncclInvalidUsage;
-  if (--gGroupDepth == 0)
-    runPending();
-  return ncclSuccess;
+  return --gGroupDepth ? ncclSuccess : runPending();
 }
 
 } // extern "C"
