@@ -217,6 +217,14 @@ absl::Status SafetensorsFile::read(const std::string &name, int32_t dtype,
                                    const std::vector<int64_t> &shape,
                                    void *out) const {
   const Entry *e = find(name);
+  return readBytes(name, dtype, shape, 0, e ? e->end - e->begin : 0, out);
+}
+
+absl::Status SafetensorsFile::readBytes(const std::string &name, int32_t dtype,
+                                        const std::vector<int64_t> &shape,
+                                        uint64_t begin, uint64_t size,
+                                        void *out) const {
+  const Entry *e = find(name);
   if (!e)
     return absl::NotFoundError(absl::StrCat(path, ": no tensor '", name, "'"));
   if (e->dtype != dtype)
@@ -227,8 +235,12 @@ absl::Status SafetensorsFile::read(const std::string &name, int32_t dtype,
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": tensor '", name, "' has shape ", shapeString(e->shape),
         " but the program expects ", shapeString(shape)));
+  if (begin > e->end - e->begin || size > e->end - e->begin - begin)
+    return absl::OutOfRangeError(absl::StrCat(
+        path, ": tensor '", name, "': bytes [", begin, ", ", begin + size,
+        ") are outside its ", e->end - e->begin));
   char *dst = static_cast<char *>(out);
-  uint64_t left = e->end - e->begin, at = dataStart + e->begin;
+  uint64_t left = size, at = dataStart + e->begin + begin;
   while (left > 0) {
     ssize_t n = pread(fd, dst, left, static_cast<off_t>(at));
     if (n < 0 && errno == EINTR)

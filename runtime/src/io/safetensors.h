@@ -64,6 +64,11 @@ public:
   /// `dtype` and `shape`.
   absl::Status read(const std::string &name, int32_t dtype,
                     const std::vector<int64_t> &shape, void *out) const;
+  /// Reads bytes [begin, begin + size) of tensor `name`'s data (checked as
+  /// read() checks it) into `out`.
+  absl::Status readBytes(const std::string &name, int32_t dtype,
+                         const std::vector<int64_t> &shape, uint64_t begin,
+                         uint64_t size, void *out) const;
 
 private:
   SafetensorsFile() = default;

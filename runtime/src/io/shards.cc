@@ -4,7 +4,8 @@
 // region its local shard covers (padding aside). Every saved rank whose
 // shard overlaps it contributes the overlap; of the saved ranks holding the
 // same copy (replicas along the axes that do not split the tensor), only
-// the first (coordinate 0 on those axes) is read.
+// the first (coordinate 0 on those axes) is read, and of its shard only the
+// contiguous slab of outermost rows the overlap spans.
 //
 //===----------------------------------------------------------------------===//
 
@@ -440,11 +441,14 @@ absl::Status readShards(const ShardIndex &index, const ProgramInfo &info,
     TensorSpec savedSpec = index.spec(t.name, index.tensors.at(t.name));
     std::vector<int64_t> dstOrigin = shardOffsets(info, t, rank);
     int32_t dims = static_cast<int32_t>(t.globalShape.size());
+    int64_t elem = dtypeBytes(t.dtype);
     for (const Piece &p : plans[i].pieces) {
       PALMRT_ASSIGN_OR_RETURN(SafetensorsFile * file, fileOf(p.file));
-      staging.resize(static_cast<size_t>(savedSpec.localBytes()));
-      PALMRT_RETURN_IF_ERROR(file->read(t.name, t.dtype, savedSpec.localShape,
-                                        staging.data()));
+      if (dims == 0) {
+        PALMRT_RETURN_IF_ERROR(
+            file->read(t.name, t.dtype, savedSpec.localShape, buffers[i]));
+        continue;
+      }
       std::vector<int64_t> srcOrigin = shardOffsets(saved, savedSpec, p.file);
       std::vector<int64_t> src(dims), dst(dims), block(dims);
       for (int32_t d = 0; d < dims; ++d) {
@@ -452,14 +456,20 @@ absl::Status readShards(const ShardIndex &index, const ProgramInfo &info,
         dst[d] = p.region.lo[d] - dstOrigin[d];
         block[d] = p.region.hi[d] - p.region.lo[d];
       }
-      if (dims == 0) {
-        std::memcpy(buffers[i], staging.data(),
-                    static_cast<size_t>(dtypeBytes(t.dtype)));
-        continue;
-      }
-      copyBlock(staging.data(), savedSpec.localShape.data(), src.data(),
-                buffers[i], t.localShape.data(), dst.data(), block.data(),
-                dims, dtypeBytes(t.dtype));
+      // Only the saved shard's slab of outermost rows that overlap is read:
+      // contiguous in the file.
+      std::vector<int64_t> slab = savedSpec.localShape;
+      slab[0] = block[0];
+      uint64_t rowBytes = static_cast<uint64_t>(
+          product(slab.data(), 1, dims) * elem);
+      staging.resize(static_cast<size_t>(rowBytes * block[0]));
+      PALMRT_RETURN_IF_ERROR(file->readBytes(
+          t.name, t.dtype, savedSpec.localShape,
+          static_cast<uint64_t>(src[0]) * rowBytes,
+          static_cast<uint64_t>(block[0]) * rowBytes, staging.data()));
+      src[0] = 0;
+      copyBlock(staging.data(), slab.data(), src.data(), buffers[i],
+                t.localShape.data(), dst.data(), block.data(), dims, elem);
     }
   }
   return absl::OkStatus();
