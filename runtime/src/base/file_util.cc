@@ -83,12 +83,24 @@ absl::Status makeDirectories(const std::string &path) {
 }
 
 absl::Status writeFileAtomically(const std::string &path,
-                                 const std::vector<absl::string_view> &pieces) {
+                                 const std::vector<absl::string_view> &pieces,
+                                 FileChecksum *sum) {
   std::string temp = absl::StrCat(path, ".tmp.", getpid());
   int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return errnoError("cannot create", temp);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  int64_t total = 0;
   for (absl::string_view piece : pieces) {
+    if (sum) {
+      // zlib takes 32-bit lengths: a piece may be larger.
+      for (size_t at = 0; at < piece.size(); at += 1u << 30) {
+        size_t n = std::min<size_t>(piece.size() - at, 1u << 30);
+        crc = crc32(crc, reinterpret_cast<const Bytef *>(piece.data() + at),
+                    static_cast<uInt>(n));
+      }
+      total += static_cast<int64_t>(piece.size());
+    }
     const char *data = piece.data();
     size_t left = piece.size();
     while (left > 0) {
@@ -120,6 +132,8 @@ absl::Status writeFileAtomically(const std::string &path,
     unlink(temp.c_str());
     return s;
   }
+  if (sum)
+    *sum = {static_cast<uint32_t>(crc), total};
   // The rename is durable only once the directory entry is.
   std::string dir = parentOf(path);
   int dirFd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

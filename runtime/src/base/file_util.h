@@ -16,11 +16,19 @@ namespace palmrt {
 /// Creates `path` and its missing parents; succeeds when it already exists.
 absl::Status makeDirectories(const std::string &path);
 
+/// The CRC-32 (zlib's crc32) of the whole file and its size in bytes.
+struct FileChecksum {
+  uint32_t crc32 = 0;
+  int64_t bytes = 0;
+};
+
 /// Writes `pieces` back to back to `path` so that readers see either the old
 /// file or the whole new one: a temporary file beside it, fsync, rename, then
-/// fsync of the directory.
+/// fsync of the directory. With `sum`, also the CRC-32 and size of what was
+/// written.
 absl::Status writeFileAtomically(const std::string &path,
-                                 const std::vector<absl::string_view> &pieces);
+                                 const std::vector<absl::string_view> &pieces,
+                                 FileChecksum *sum = nullptr);
 inline absl::Status writeFileAtomically(const std::string &path,
                                         absl::string_view contents) {
   return writeFileAtomically(path, std::vector<absl::string_view>{contents});
@@ -29,11 +37,6 @@ inline absl::Status writeFileAtomically(const std::string &path,
 /// The whole file.
 absl::StatusOr<std::string> readFile(const std::string &path);
 
-/// The CRC-32 (zlib's crc32) of the whole file and its size in bytes.
-struct FileChecksum {
-  uint32_t crc32 = 0;
-  int64_t bytes = 0;
-};
 absl::StatusOr<FileChecksum> fileChecksum(const std::string &path);
 
 /// The names in directory `path` (not "." or ".."), sorted; an error when it

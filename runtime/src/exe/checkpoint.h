@@ -91,7 +91,7 @@ public:
   /// The three phases of save(), for a save whose file is written by
   /// another thread (--async-save). begin: rank 0 clears the debris of
   /// killed saves and makes the partial directory (collective).
-  /// writeFile: this rank's file, synced, and its checksum read back (no
+  /// writeFile: this rank's file, synced, and its checksum (no
   /// communication: any thread). commit: agrees on every rank's write,
   /// then rank 0 writes the index, renames and points `latest` at it
   /// (collective).

@@ -61,7 +61,8 @@ std::string shapeString(const std::vector<int64_t> &shape) {
 
 absl::Status writeSafetensors(
     const std::string &path, const std::vector<TensorView> &tensors,
-    const std::vector<std::pair<std::string, std::string>> &metadata) {
+    const std::vector<std::pair<std::string, std::string>> &metadata,
+    FileChecksum *sum) {
   std::string header = "{";
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
@@ -92,7 +93,7 @@ absl::Status writeSafetensors(
     length[i] = static_cast<char>((n >> (8 * i)) & 0xFF);
   pieces.insert(pieces.begin(), header);
   pieces.insert(pieces.begin(), absl::string_view(length, 8));
-  return writeFileAtomically(path, pieces);
+  return writeFileAtomically(path, pieces, sum);
 }
 
 /// Checks one tensor's header entry against the `dataSize` bytes of data.

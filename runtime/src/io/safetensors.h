@@ -13,6 +13,7 @@
 #ifndef PALMRT_SRC_IO_SAFETENSORS_H
 #define PALMRT_SRC_IO_SAFETENSORS_H
 
+#include "base/file_util.h"
 #include "palmrt/palmrt.h"
 
 #include "absl/status/statusor.h"
@@ -38,10 +39,12 @@ struct TensorView {
   const void *data;
 };
 
-/// Writes `tensors` (in order) and `metadata` to `path` atomically.
+/// Writes `tensors` (in order) and `metadata` to `path` atomically; with
+/// `sum`, also the file's checksum.
 absl::Status writeSafetensors(
     const std::string &path, const std::vector<TensorView> &tensors,
-    const std::vector<std::pair<std::string, std::string>> &metadata = {});
+    const std::vector<std::pair<std::string, std::string>> &metadata = {},
+    FileChecksum *sum = nullptr);
 
 class SafetensorsFile {
 public:

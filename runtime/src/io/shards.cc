@@ -281,7 +281,8 @@ std::string shardIndexJson(const ProgramInfo &info,
 absl::Status writeShardFile(const std::string &dir, const std::string &prefix,
                             const ProgramInfo &info, int64_t rank,
                             const std::vector<const TensorSpec *> &tensors,
-                            const std::vector<const void *> &buffers) {
+                            const std::vector<const void *> &buffers,
+                            FileChecksum *sum) {
   std::vector<TensorView> views;
   for (size_t i = 0; i < tensors.size(); ++i)
     views.push_back({tensors[i]->name, tensors[i]->dtype,
@@ -289,7 +290,8 @@ absl::Status writeShardFile(const std::string &dir, const std::string &prefix,
   return writeSafetensors(joinPath(dir, shardFileName(prefix, rank)), views,
                           {{"format", "palm-shards"},
                            {"rank", absl::StrCat(rank)},
-                           {"mesh", info.meshString()}});
+                           {"mesh", info.meshString()}},
+                          sum);
 }
 
 absl::Status writeShards(const std::string &dir, const std::string &prefix,

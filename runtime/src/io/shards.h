@@ -55,11 +55,13 @@ absl::Status writeShards(const std::string &dir, const std::string &prefix,
                          const std::vector<const void *> &buffers,
                          const std::string &run = "");
 
-/// Rank `rank`'s file only (no index), into existing directory `dir`.
+/// Rank `rank`'s file only (no index), into existing directory `dir`; with
+/// `sum`, also its checksum.
 absl::Status writeShardFile(const std::string &dir, const std::string &prefix,
                             const ProgramInfo &info, int64_t rank,
                             const std::vector<const TensorSpec *> &tensors,
-                            const std::vector<const void *> &buffers);
+                            const std::vector<const void *> &buffers,
+                            FileChecksum *sum = nullptr);
 
 /// An index read back and checked for consistency (not yet against a
 /// program).
