@@ -121,13 +121,16 @@ private:
   /// thread writing this rank's file from it, and the outcome.
   struct PendingSave {
     RunState state;
-    std::vector<std::unique_ptr<Buffer>> copies;
     std::thread writer;
     std::atomic<bool> done{false};
     absl::StatusOr<FileChecksum> written;
     double start = 0;
   };
   std::unique_ptr<PendingSave> pendingSave;
+  /// The host copies --async-save writes from, one per checkpoint tensor,
+  /// allocated (and paged in) by the first save and reused: a save starts
+  /// only when the previous one is committed.
+  std::vector<std::unique_ptr<Buffer>> saveCopies;
 
   int64_t rank() const { return ctx ? ctx->rank : process().rank; }
   /// The job has as many processes as the mesh devices (else says so).

@@ -184,10 +184,10 @@ bool Program::saveCheckpoint(int64_t step) {
     std::vector<const void *> copies;
     for (size_t i = 0; i < tensors.size(); ++i) {
       int64_t bytes = tensors[i]->localBytes();
-      pending->copies.push_back(std::make_unique<Buffer>(bytes));
-      std::memcpy(pending->copies.back()->data, buffers[i],
-                  static_cast<size_t>(bytes));
-      copies.push_back(pending->copies.back()->data);
+      if (saveCopies.size() <= i)
+        saveCopies.push_back(std::make_unique<Buffer>(bytes));
+      std::memcpy(saveCopies[i]->data, buffers[i], static_cast<size_t>(bytes));
+      copies.push_back(saveCopies[i]->data);
     }
     if (!checkpoints->begin(step, rank()).ok())
       return saveFailed(step);
