@@ -88,7 +88,7 @@ double timeIt(palmrt::Device &device, int reps,
               const std::function<void()> &work) {
   std::vector<double> seconds;
   for (int i = 0; i < reps + 2; ++i) {
-    device.beginStep();
+    device.beginStep("the bench");
     auto start = std::chrono::steady_clock::now();
     work();
     device.finishStep();

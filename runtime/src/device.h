@@ -79,8 +79,9 @@ public:
                                 int64_t bytes) = 0;
 
   /// Brackets one call of the compiled entry: finishStep waits for all of
-  /// its work (a device error is fatal) and reports its collectives.
-  virtual void beginStep() = 0;
+  /// its work (a device error is fatal) and reports its collectives. `what`
+  /// names the call in messages ("step 12").
+  virtual void beginStep(const std::string &what) = 0;
   virtual StepTimes finishStep() = 0;
 
   // The calls of compiled code (palmrt.h), arguments checked by the caller.

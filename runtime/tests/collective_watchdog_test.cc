@@ -147,15 +147,15 @@ TEST_F(Watchdog, InProgressIsNoError) {
 
 TEST_F(Watchdog, StepPastTheLimitNamesItsLastCollective) {
   auto watchdog = start(/*timeoutSeconds=*/0.2);
-  watchdog->beginStep();
+  watchdog->beginStep("step 7");
   watchdog->issued("all_reduce", 0);
   watchdog->issued("all_gather", 3);
   ASSERT_TRUE(exitsWithin(10));
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(
       reports[0],
-      "collective watchdog: no progress for 0.2 s in call 1 of the step "
-      "function (PALMRT_COLLECTIVE_TIMEOUT); the last of the 2 "
+      "collective watchdog: no progress for 0.2 s in step 7 "
+      "(PALMRT_COLLECTIVE_TIMEOUT); the last of the 2 "
       "collectives it issued is all_gather on group 3; another process may "
       "have died or hung; aborting NCCL and exiting");
   EXPECT_EQ(aborted().size(), 2u);

@@ -360,7 +360,7 @@ TEST_P(Collectives, StepsCountAndTimeThem) {
     m->ctx->collectiveSeconds = 0;
     m->ctx->collectiveCalls = 0;
     DeviceVector<float> x(m->device(), std::vector<float>(1, 1.0f));
-    m->device().beginStep();
+    m->device().beginStep("the test");
     palmrt_all_reduce(m->ctx.get(), x.pointer(), x.pointer(), 1, PALMRT_F32,
                       PALMRT_SUM, 0);
     StepTimes times = m->device().finishStep();

@@ -373,7 +373,7 @@ TEST_F(Cuda, AllSliceCopiesBlocksAndPadsOnTheDevice) {
 
 TEST_F(Cuda, StepsTimeTheirCollectives) {
   DeviceVector<float> x(device(), std::vector<float>(4096, 1.0f));
-  device().beginStep();
+  device().beginStep("the test");
   for (int i = 0; i < 3; ++i)
     palmrt_all_reduce(ctx(), x.pointer(), x.pointer(), 4096, PALMRT_F32,
                       PALMRT_SUM, 0);

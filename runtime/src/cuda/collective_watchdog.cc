@@ -62,10 +62,11 @@ CollectiveWatchdog::~CollectiveWatchdog() {
   thread.join();
 }
 
-void CollectiveWatchdog::beginStep() {
+void CollectiveWatchdog::beginStep(const std::string &what) {
   std::lock_guard<std::mutex> lock(mutex);
   inStep = true;
   ++calls;
+  label = what;
   stepStart = Clock::now();
   lastName = nullptr;
   lastGroup = -1;
@@ -103,16 +104,17 @@ void CollectiveWatchdog::run() {
 }
 
 std::string CollectiveWatchdog::check() {
-  int64_t call;
+  std::string where;
   double elapsed;
   {
     std::lock_guard<std::mutex> lock(mutex);
     if (!inStep)
       return "";
-    call = calls;
+    where = label.empty()
+                ? absl::StrCat("call ", calls, " of the step function")
+                : label;
     elapsed = std::chrono::duration<double>(Clock::now() - stepStart).count();
   }
-  std::string where = absl::StrCat("call ", call, " of the step function");
   // An error NCCL saw says more than the clock, so it is looked at first.
   for (const Watched &w : comms) {
     nccl::Result error = nccl::kSuccess;

@@ -82,7 +82,7 @@ public:
 
   /// Brackets one call of the step function: only then is the job watched
   /// (no collective runs between calls).
-  void beginStep();
+  void beginStep(const std::string &what = "");
   void endStep();
   /// Notes the collective the step is issuing, for the timeout's message.
   void issued(const char *name, int32_t group);
@@ -107,6 +107,8 @@ private:
   // Guarded by mutex.
   bool stopping = false, inStep = false;
   int64_t calls = 0;
+  /// What the running call is (beginStep's `what`).
+  std::string label;
   std::chrono::steady_clock::time_point stepStart;
   const char *lastName = nullptr;
   int32_t lastGroup = -1;

@@ -304,7 +304,7 @@ void CudaDevice::traceEnd(cu::Event start, const char *name,
   recordSpan(start, end, name, category, std::move(args), false);
 }
 
-void CudaDevice::beginStep() {
+void CudaDevice::beginStep(const std::string &what) {
   inStep = true;
   eventsUsed = 0;
   spans.clear();
@@ -312,7 +312,7 @@ void CudaDevice::beginStep() {
   check(cu.EventRecord(stepStart, compute), "cuEventRecord");
   stepStartSeconds = nowSeconds();
   if (watchdog)
-    watchdog->beginStep();
+    watchdog->beginStep(what);
 }
 
 StepTimes CudaDevice::finishStep() {

@@ -48,7 +48,7 @@ public:
   void release(void *memory) override;
   absl::Status upload(void *device, const void *host, int64_t bytes) override;
   absl::Status download(void *host, const void *device, int64_t bytes) override;
-  void beginStep() override;
+  void beginStep(const std::string &what) override;
   StepTimes finishStep() override;
 
   void copy(void *dst, const void *src, int64_t bytes) override;

@@ -223,7 +223,7 @@ private:
   void fillInputsFrom(int64_t step, const TokenSource *source,
                       int64_t tokenStep);
   /// One call of the compiled entry, bracketed for the device; its seconds.
-  double callEntry();
+  double callEntry(const std::string &what);
   /// Reads every input argument from --inputs.
   absl::Status readInputs();
   /// The "run" member of the index files.

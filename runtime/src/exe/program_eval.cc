@@ -74,7 +74,7 @@ void Program::evaluate(int64_t step) {
     // The step scalar is the current step's: it moves only the learning rate
     // and the decay rates of updates that are discarded.
     fillInputsFrom(step, evalSource.get(), batch);
-    callEntry();
+    callEntry(absl::StrCat("held-out batch ", batch, " after step ", step));
     sum += *scalarResult("loss");
     // The next batch must see the same parameters and state.
     for (size_t i = 0; i < trained.size(); ++i)

@@ -157,12 +157,12 @@ StepReport Program::report(int64_t step, double seconds, double peak) {
   return r;
 }
 
-double Program::callEntry() {
+double Program::callEntry(const std::string &what) {
   ctx->collectiveSeconds = 0;
   ctx->collectiveCalls = 0;
   double start = nowSeconds();
   if (device)
-    device->beginStep();
+    device->beginStep(what);
   entry(pointers.data(), arenaPointer, ctx.get());
   if (device) {
     // The step ends when the device is done with it.
@@ -182,7 +182,7 @@ bool Program::runSteps() {
     fillInputs(step);
     killIfArmed("step", step, rank());
     double start = nowSeconds();
-    double end = start + callEntry();
+    double end = start + callEntry(absl::StrCat("step ", step));
     aliasesPending = true;
     if (tracer)
       tracer->complete(absl::StrCat("step ", step), "step", start, end,

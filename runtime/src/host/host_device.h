@@ -34,7 +34,7 @@ public:
   absl::Status download(void *host, const void *device,
                         int64_t bytes) override;
 
-  void beginStep() override {}
+  void beginStep(const std::string &) override {}
   StepTimes finishStep() override;
 
   void copy(void *dst, const void *src, int64_t bytes) override;
