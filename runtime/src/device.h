@@ -84,6 +84,18 @@ public:
   virtual void beginStep(const std::string &what) = 0;
   virtual StepTimes finishStep() = 0;
 
+  /// Generates a parameter shard in device memory with the host's generator
+  /// (exe/generator.h), bit for bit; false when this device leaves that to
+  /// the host.
+  struct NormalInit {
+    void *out;
+    bool bf16;
+    double stddev;
+    uint32_t seed, nameHash;
+    std::vector<int64_t> localShape, offset, globalShape;
+  };
+  virtual absl::StatusOr<bool> initNormal(const NormalInit &) { return false; }
+
   // The calls of compiled code (palmrt.h), arguments checked by the caller.
   virtual void copy(void *dst, const void *src, int64_t bytes) = 0;
   virtual void launch(const char *image, const char *kernel,

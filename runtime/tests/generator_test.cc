@@ -1,5 +1,6 @@
 //===- generator_test.cc - Philox parameters and the token stream ---------===//
 
+#include "base/normal_init.h"
 #include "exe/generator.h"
 #include "io/program_info.h"
 
@@ -30,6 +31,36 @@ TEST(Fnv1a, KnownHashes) {
   EXPECT_EQ(fnv1a32(""), 0x811c9dc5u);
   EXPECT_EQ(fnv1a32("a"), 0xe40c292cu);
   EXPECT_EQ(fnv1a32("foobar"), 0xbf9cf968u);
+}
+
+TEST(BoxMuller, OwnLogAndCosAgreeWithLibm) {
+  // normal_init.h's log and cos (shared with the GPU) against libm's, in
+  // double, over Philox words and the ends of both ranges.
+  double worstLog = 0, worstCos = 0;
+  auto checkWords = [&](uint32_t w0, uint32_t w1) {
+    double u1 = (static_cast<double>(w0) + 1.0) / 4294967296.0;
+    double u2 = static_cast<double>(w1) / 4294967296.0;
+    double wantLog = std::log(u1);
+    double gotLog = normal_init::logOfFraction(uint64_t{w0} + 1);
+    worstLog = std::max(worstLog, std::abs(gotLog - wantLog));
+    double wantCos = std::cos(6.283185307179586476925286766559 * u2);
+    worstCos =
+        std::max(worstCos, std::abs(normal_init::cosOfTurn(w1) - wantCos));
+  };
+  for (uint32_t i = 0; i < 100000; ++i) {
+    PhiloxBlock r = philox4x32({i, 0, 0, 0}, {1, 2});
+    checkWords(r[0], r[1]);
+  }
+  for (uint32_t w : {0u, 1u, 0x3FFFFFFFu, 0x40000000u, 0x7FFFFFFFu,
+                     0x80000000u, 0xBFFFFFFFu, 0xC0000000u, 0xFFFFFFFEu,
+                     0xFFFFFFFFu})
+    checkWords(w, w);
+  // |log u1| <= 22.2 and |cos| <= 1: a few units in the last place.
+  EXPECT_LT(worstLog, 1e-14);
+  EXPECT_LT(worstCos, 1e-15);
+  EXPECT_EQ(normal_init::logOfFraction(uint64_t{1} << 32), 0.0);
+  EXPECT_EQ(normal_init::cosOfTurn(0), 1.0);
+  EXPECT_EQ(normal_init::cosOfTurn(0x80000000u), -1.0);
 }
 
 TEST(BoxMuller, EdgesAreFinite) {

@@ -126,7 +126,8 @@ absl::Status CudaDevice::init(int localRank, int localSize, bool needNccl) {
   // Load the embedded modules now, so that a driver too old for them fails
   // at start-up with the others.
   for (const unsigned char *image :
-       {palmrt_attention_fatbin, palmrt_block_copy_fatbin}) {
+       {palmrt_attention_fatbin, palmrt_block_copy_fatbin,
+        palmrt_param_init_fatbin}) {
     cu::Module module = nullptr;
     char log[4096] = {0};
     int options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSize};
@@ -474,6 +475,37 @@ void CudaDevice::launch(const char *image, const char *kernelName,
   if (start)
     traceEnd(start, "launch", "kernel",
              absl::StrCat("\"kernel\":", jsonQuote(kernelName)));
+}
+
+absl::StatusOr<bool> CudaDevice::initNormal(const NormalInit &init) {
+  InitNormalParams p{};
+  int32_t rank = static_cast<int32_t>(init.localShape.size());
+  if (rank > kInitMaxRank)
+    return false; // the host generates it
+  p.out = init.out;
+  p.stddev = init.stddev;
+  p.rank = rank;
+  p.bf16 = init.bf16;
+  p.seed = init.seed;
+  p.nameHash = init.nameHash;
+  p.elements = 1;
+  for (int32_t d = 0; d < rank; ++d) {
+    p.localShape[d] = init.localShape[d];
+    p.offset[d] = init.offset[d];
+    p.globalShape[d] = init.globalShape[d];
+    p.elements *= init.localShape[d];
+  }
+  if (p.elements == 0)
+    return true;
+  constexpr int64_t kThreads = 256;
+  int64_t grid[3] = {
+      std::clamp<int64_t>((p.elements + kThreads - 1) / kThreads, 1, 65535), 1,
+      1};
+  int64_t block[3] = {kThreads, 1, 1};
+  void *args[] = {&p};
+  launchOn(compute, kernel(palmrt_param_init_fatbin, "palmrt_init_normal"),
+           grid, block, 0, args);
+  return true;
 }
 
 void CudaDevice::copy(void *dst, const void *src, int64_t bytes) {

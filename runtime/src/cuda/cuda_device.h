@@ -49,6 +49,7 @@ public:
   absl::Status upload(void *device, const void *host, int64_t bytes) override;
   absl::Status download(void *host, const void *device, int64_t bytes) override;
   void beginStep(const std::string &what) override;
+  absl::StatusOr<bool> initNormal(const NormalInit &init) override;
   StepTimes finishStep() override;
 
   void copy(void *dst, const void *src, int64_t bytes) override;

@@ -16,6 +16,8 @@ extern const unsigned char palmrt_attention_fatbin[];
 extern const size_t palmrt_attention_fatbin_size;
 extern const unsigned char palmrt_block_copy_fatbin[];
 extern const size_t palmrt_block_copy_fatbin_size;
+extern const unsigned char palmrt_param_init_fatbin[];
+extern const size_t palmrt_param_init_fatbin_size;
 }
 
 #endif // PALMRT_SRC_CUDA_EMBEDDED_KERNELS_H

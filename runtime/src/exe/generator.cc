@@ -3,6 +3,7 @@
 #include "exe/generator.h"
 
 #include "base/bf16.h"
+#include "base/normal_init.h"
 
 #include <cmath>
 #include <vector>
@@ -10,20 +11,7 @@
 namespace palmrt {
 
 PhiloxBlock philox4x32(PhiloxBlock c, std::array<uint32_t, 2> key) {
-  constexpr uint64_t kM0 = 0xD2511F53, kM1 = 0xCD9E8D57;
-  constexpr uint32_t kW0 = 0x9E3779B9, kW1 = 0xBB67AE85;
-  for (int round = 0; round < 10; ++round) {
-    if (round > 0) {
-      key[0] += kW0;
-      key[1] += kW1;
-    }
-    uint64_t p0 = kM0 * c[0];
-    uint64_t p1 = kM1 * c[2];
-    c = {static_cast<uint32_t>(p1 >> 32) ^ c[1] ^ key[0],
-         static_cast<uint32_t>(p1),
-         static_cast<uint32_t>(p0 >> 32) ^ c[3] ^ key[1],
-         static_cast<uint32_t>(p0)};
-  }
+  normal_init::philox(c.data(), key[0], key[1]);
   return c;
 }
 
@@ -37,18 +25,12 @@ uint32_t fnv1a32(absl::string_view bytes) {
 }
 
 double boxMuller(uint32_t w0, uint32_t w1) {
-  constexpr double kTwoPi = 6.283185307179586476925286766559;
-  constexpr double kInv32 = 1.0 / 4294967296.0;
-  double u1 = (static_cast<double>(w0) + 1.0) * kInv32;
-  double u2 = static_cast<double>(w1) * kInv32;
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);
+  return normal_init::normalOfWords(w0, w1);
 }
 
 double parameterNormal(uint64_t seed, uint32_t nameHash, uint64_t index) {
-  PhiloxBlock r = philox4x32(
-      {static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0, 0},
-      {static_cast<uint32_t>(seed), nameHash});
-  return boxMuller(r[0], r[1]);
+  return normal_init::parameterNormal(static_cast<uint32_t>(seed), nameHash,
+                                      index);
 }
 
 namespace {

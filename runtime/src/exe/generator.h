@@ -32,7 +32,8 @@ uint32_t fnv1a32(absl::string_view bytes);
 
 /// N(0, 1) from two uniform 32-bit words by Box-Muller:
 /// sqrt(-2 ln u1) cos(2 pi u2), u1 = (w0 + 1) / 2^32 in (0, 1], u2 = w1 / 2^32,
-/// computed in double.
+/// computed in double by base/normal_init.h, which the GPU's generator
+/// shares: the same bits on both.
 double boxMuller(uint32_t w0, uint32_t w1);
 
 /// The standard normal of global element `index` of parameter `name`.

@@ -141,9 +141,37 @@ absl::Status Program::initParameters() {
   if (!options.weights.empty())
     return readShards(options.weights, "weights", info, rank(), params,
                       destinations);
-  for (const TensorSpec *t : params)
-    fillParameter(info, *t, rank(), seed, bufferOf(*t));
+  for (const TensorSpec *t : params) {
+    absl::StatusOr<bool> onDevice = generateOnDevice(*t);
+    if (!onDevice.ok())
+      return onDevice.status();
+    if (!*onDevice)
+      fillParameter(info, *t, rank(), seed, bufferOf(*t));
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Program::generateOnDevice(const TensorSpec &t) {
+  if (!device || t.init != InitKind::Normal ||
+      (t.dtype != PALMRT_F32 && t.dtype != PALMRT_BF16))
+    return false;
+  Device::NormalInit init;
+  init.out = pointers[slotOf(t)];
+  init.bf16 = t.dtype == PALMRT_BF16;
+  init.stddev = t.stddev;
+  init.seed = static_cast<uint32_t>(seed);
+  init.nameHash = fnv1a32(t.name);
+  init.localShape = t.localShape;
+  init.offset = shardOffsets(info, t, rank());
+  init.globalShape = t.globalShape;
+  absl::StatusOr<bool> done = device->initNormal(init);
+  if (!done.ok() || !*done)
+    return done;
+  // The host copy too: --save-weights and the upload before the first step
+  // read it.
+  if (absl::Status s = download(t); !s.ok())
+    return s;
+  return true;
 }
 
 absl::Status Program::openTokenSource() {

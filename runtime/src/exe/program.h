@@ -214,6 +214,9 @@ private:
   absl::Status transferAll(const std::vector<TensorSpec> &tensors,
                            bool toDevice);
   absl::Status initParameters();
+  /// Generates parameter `t` on the GPU (and copies it to the host copy)
+  /// where the device can; false when the host must.
+  absl::StatusOr<bool> generateOnDevice(const TensorSpec &t);
   absl::Status saveTensors(const std::string &dir, const std::string &prefix,
                            bool outputs, const std::string &run);
   /// Writes step `step`'s step scalars, tokens and targets.

@@ -217,12 +217,14 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
 /// embedded by embed_file.cmake).
 extern "C" const unsigned char palmrt_fake_attention_ptx[];
 extern "C" const unsigned char palmrt_fake_block_copy_ptx[];
+extern "C" const unsigned char palmrt_fake_param_init_ptx[];
 
 const std::vector<std::shared_ptr<ptxi::Module>> &palmrtModules() {
   static const std::vector<std::shared_ptr<ptxi::Module>> modules = [] {
     std::vector<std::shared_ptr<ptxi::Module>> parsed;
     for (const unsigned char *text :
-         {palmrt_fake_attention_ptx, palmrt_fake_block_copy_ptx}) {
+         {palmrt_fake_attention_ptx, palmrt_fake_block_copy_ptx,
+          palmrt_fake_param_init_ptx}) {
       std::string error;
       parsed.push_back(ptxi::parseModule(
           reinterpret_cast<const char *>(text), &error));

@@ -58,6 +58,25 @@ PALMRT_HOST_DEVICE inline void blockCopyIndex(const BlockCopyParams &p,
   *dst = d;
 }
 
+inline constexpr int kInitMaxRank = 8;
+
+/// palmrt_init_normal: element i of `out` (f32, or bf16 with `bf16`), at
+/// local index i (row-major over localShape) of the shard at `offset` of a
+/// tensor of globalShape, becomes stddev * normal_init::parameterNormal(seed,
+/// nameHash, its global row-major index), rounded to f32 (then bf16); a
+/// global index past the shape (padding) becomes zero.
+struct InitNormalParams {
+  void *out;
+  double stddev;
+  int64_t elements;
+  int32_t rank;
+  int32_t bf16;
+  uint32_t seed, nameHash;
+  int64_t localShape[kInitMaxRank];
+  int64_t offset[kInitMaxRank];
+  int64_t globalShape[kInitMaxRank];
+};
+
 /// palmrt_attention's arguments (palmrt.h). The grid has qTiles * h * b
 /// blocks of kAttentionThreads threads; block x covers query rows
 /// [tile * kAttentionRows, +kAttentionRows) of head x / qTiles % h of batch
