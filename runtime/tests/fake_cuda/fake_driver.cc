@@ -23,6 +23,7 @@
 
 #include "base/bf16.h"
 #include "cuda/kernels/kernel_params.h"
+#include "cuda/kernels/param_init.h"
 #include "ptx_interpreter.h"
 
 #include <cuda.h>
@@ -549,6 +550,16 @@ CUresult cuLaunchKernel(CUfunction function, unsigned int gridX,
                          "(%u,%u,%u) shared %u\n",
                  f.name.c_str(), gridX, gridY, gridZ, blockX, blockY, blockZ,
                  sharedBytes);
+  if (f.name == "palmrt_init_normal" &&
+      !std::getenv("PALMRT_FAKE_CUDA_INTERPRET_INIT")) {
+    // The parameter generator runs natively, the kernel's own body
+    // (param_init.h): interpreting it for the millions of elements of
+    // `small` would take minutes. cuda-init-emulated.test interprets it.
+    const auto &p = *static_cast<const palmrt::InitNormalParams *>(params[0]);
+    for (int64_t i = 0; i < p.elements; ++i)
+      palmrt::initNormalElement(p, i);
+    return CUDA_SUCCESS;
+  }
   ptxi::launch(*f.kernel, params, grid, block, sharedBytes, deviceRange);
   if (f.reference)
     checkAgainstReference(f, params, grid, block, sharedBytes);
