@@ -86,22 +86,28 @@ absl::StatusOr<ShardIndex> openSource(const std::string &path) {
   return readShardIndex(source->dir, source->prefix);
 }
 
-/// The saved tensors as one device's program reads them: global shapes,
-/// nothing split.
+/// A tensor as a program of one device holds it: the global shape, nothing
+/// split.
+TensorSpec wholeTensor(TensorKind kind, const std::string &name, int32_t dtype,
+                       const std::vector<int64_t> &shape) {
+  TensorSpec t;
+  t.kind = kind;
+  t.name = name;
+  t.dtype = static_cast<palmrt_dtype>(dtype);
+  t.globalShape = shape;
+  t.localShape = shape;
+  t.sharding.assign(shape.size(), {});
+  return t;
+}
+
+/// The saved tensors (the parameters, or with `all` every one) whole.
 std::vector<TensorSpec> globalSpecs(const ShardIndex &index, bool all) {
   std::vector<TensorSpec> specs;
-  for (const auto &[name, e] : index.tensors) {
-    if (!all && !e.kind.empty() && e.kind != "param")
-      continue;
-    TensorSpec t;
-    t.kind = e.kind == "state" ? TensorKind::State : TensorKind::Param;
-    t.name = name;
-    t.dtype = static_cast<palmrt_dtype>(e.dtype);
-    t.globalShape = e.globalShape;
-    t.localShape = e.globalShape;
-    t.sharding.assign(e.globalShape.size(), {});
-    specs.push_back(std::move(t));
-  }
+  for (const auto &[name, e] : index.tensors)
+    if (all || e.kind.empty() || e.kind == "param")
+      specs.push_back(wholeTensor(
+          e.kind == "state" ? TensorKind::State : TensorKind::Param, name,
+          e.dtype, e.globalShape));
   return specs;
 }
 
@@ -227,13 +233,7 @@ absl::Status importCommand(const std::string &in, const std::string &dir) {
         if (t.name == name)
           return absl::InvalidArgumentError(
               absl::StrCat(path, ": tensor '", name, "' appears twice"));
-      TensorSpec t;
-      t.kind = TensorKind::Param;
-      t.name = name;
-      t.dtype = static_cast<palmrt_dtype>(e.dtype);
-      t.globalShape = e.shape;
-      t.localShape = e.shape;
-      t.sharding.assign(e.shape.size(), {});
+      TensorSpec t = wholeTensor(TensorKind::Param, name, e.dtype, e.shape);
       memory.emplace_back(new char[std::max<int64_t>(t.localBytes(), 1)]);
       if (absl::Status s =
               (*file)->read(name, e.dtype, e.shape, memory.back().get());

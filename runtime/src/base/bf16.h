@@ -1,4 +1,9 @@
 //===- bf16.h - bfloat16 conversions ----------------------------*- C++ -*-===//
+//
+// floatToBf16 is also compiled by nvcc (kernels/param_init.h): parameters
+// generated on the GPU are rounded by the same code as the host's.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef PALMRT_SRC_BASE_BF16_H
 #define PALMRT_SRC_BASE_BF16_H
@@ -6,6 +11,12 @@
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#ifdef __CUDACC__
+#define PALMRT_BF16_HD __host__ __device__
+#else
+#define PALMRT_BF16_HD
+#endif
 
 namespace palmrt {
 
@@ -17,9 +28,13 @@ inline float bf16ToFloat(uint16_t v) {
 }
 
 /// Round to nearest even; NaN stays NaN (quiet).
-inline uint16_t floatToBf16(float f) {
+PALMRT_BF16_HD inline uint16_t floatToBf16(float f) {
+#ifdef __CUDA_ARCH__
+  uint32_t bits = __float_as_uint(f);
+#else
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof(bits));
+#endif
   if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
     return static_cast<uint16_t>((bits >> 16) | 0x40);
   bits += 0x7FFFu + ((bits >> 16) & 1u);
@@ -43,5 +58,7 @@ inline void narrowToBf16(const float *in, void *out, int64_t count) {
 }
 
 } // namespace palmrt
+
+#undef PALMRT_BF16_HD
 
 #endif // PALMRT_SRC_BASE_BF16_H

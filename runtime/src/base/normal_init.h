@@ -169,20 +169,6 @@ PALMRT_HD double parameterNormal(uint32_t seed, uint32_t nameHash,
   return normalOfWords(c[0], c[1]);
 }
 
-/// Round to nearest even; NaN stays NaN (quiet). As bf16.h's floatToBf16.
-PALMRT_HD uint16_t bf16OfFloat(float f) {
-#ifdef __CUDA_ARCH__
-  uint32_t bits = __float_as_uint(f);
-#else
-  uint32_t bits;
-  std::memcpy(&bits, &f, sizeof bits);
-#endif
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
-    return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7FFFu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
 } // namespace normal_init
 } // namespace palmrt
 

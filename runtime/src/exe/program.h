@@ -176,7 +176,8 @@ private:
   /// takes its step, seed and skipped batches (collective).
   absl::Status openCheckpoints();
   absl::Status resume();
-  /// The parameter and optimizer state arguments (what a checkpoint holds).
+  /// The parameter and optimizer state arguments: what a checkpoint holds,
+  /// and what an evaluation sets aside.
   std::vector<const TensorSpec *> checkpointTensors() const;
   /// Host memory holding `arg`'s value after the last step: its aliased
   /// result's while that is pending, downloaded from the device first.

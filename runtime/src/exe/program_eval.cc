@@ -46,9 +46,7 @@ absl::Status Program::prepareEvaluation() {
 
   // The copies live where the arguments do; the context's device allocates
   // and copies host memory on the CPU backend and GPU memory on cuda.
-  for (const TensorSpec &t : info.args)
-    if (t.kind == TensorKind::Param || t.kind == TensorKind::State)
-      trained.push_back(&t);
+  trained = checkpointTensors();
   for (const TensorSpec *t : trained) {
     absl::StatusOr<void *> memory = ctx->device->allocate(t->localBytes());
     if (!memory.ok())

@@ -10,6 +10,7 @@
 #ifndef PALMRT_SRC_CUDA_KERNELS_PARAM_INIT_H
 #define PALMRT_SRC_CUDA_KERNELS_PARAM_INIT_H
 
+#include "../../base/bf16.h"
 #include "../../base/normal_init.h"
 #include "kernel_params.h"
 
@@ -39,7 +40,7 @@ PALMRT_HOST_DEVICE inline void initNormalElement(const InitNormalParams &p,
   float f = static_cast<float>(v);
 #endif
   if (p.bf16)
-    static_cast<uint16_t *>(p.out)[i] = ni::bf16OfFloat(f);
+    static_cast<uint16_t *>(p.out)[i] = floatToBf16(f);
   else
     static_cast<float *>(p.out)[i] = f;
 }
