@@ -5,10 +5,20 @@
 // are a warp per token; the per-token losses go to arena scratch and one
 // warp sums them in a fixed order.
 //
+// Backwards: the embedding's is a thread per column of the table, adding
+// the rows of dy in id order (so each element sums in a fixed order, as the
+// host's does); the cross-entropy's is a warp per token writing its row of
+// dlogits, from the row's max and sum of exponentials (recomputed, or the
+// split vocabulary's all-reduced ones).
+//
 //===----------------------------------------------------------------------===//
 
 #include "LossKernels.h"
 #include "PopulatePatterns.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::palm;
@@ -251,6 +261,181 @@ struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
   }
 };
 
+/// palm.embedding_grad -> a thread per column of the table.
+struct EmbeddingGradToKernel : RuntimePattern<EmbeddingGradOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(EmbeddingGradOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    if (failed(requireI32Ids(op)))
+      return failure();
+    Type t = op.getResult().getType().getElementType();
+    Type tg = op.getGrad().getType().getElementType();
+    if (!t.isF32())
+      return refuse(op.emitOpError()
+                    << "sums its rows in its result's element type " << t
+                    << "; the cuda kernel sums in f32 only");
+    ArrayRef<int64_t> table = op.getResult().getType().getShape();
+    // a = (ids, dy, dtable, ids, rows, d, row offset)
+    StringRef kernel = state.gpu->get(
+        "embedding_grad:" + typeName(tg),
+        kernelArgs(e.builder().getContext(), 3, 4),
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          Value numIds = a[3], rows = a[4], d = a[5], offset = a[6];
+          Value zero = K::i64(b, l, 0), one = K::i64(b, l, 1);
+          K::gridStride(b, l, d, [&](Value col) {
+            scf::ForOp::create(
+                b, l, zero, rows, one, ValueRange{},
+                [&](OpBuilder &nb, Location ll, Value r, ValueRange) {
+                  Value at = arith::AddIOp::create(
+                      nb, ll, arith::MulIOp::create(nb, ll, r, d), col);
+                  K::store(nb, ll, K::f32(nb, ll, 0), a[2], at);
+                  scf::YieldOp::create(nb, ll);
+                });
+            scf::ForOp::create(
+                b, l, zero, numIds, one, ValueRange{},
+                [&](OpBuilder &nb, Location ll, Value i, ValueRange) {
+                  Value r = arith::SubIOp::create(
+                      nb, ll, targetOf(nb, ll, a[0], i), offset);
+                  Value here = arith::AndIOp::create(
+                      nb, ll,
+                      arith::CmpIOp::create(nb, ll, arith::CmpIPredicate::sge,
+                                            r, K::i64(nb, ll, 0)),
+                      arith::CmpIOp::create(nb, ll, arith::CmpIPredicate::slt,
+                                            r, rows));
+                  auto add = scf::IfOp::create(nb, ll, here);
+                  OpBuilder ib = add.getThenBodyBuilder();
+                  Value at = arith::AddIOp::create(
+                      ib, ll, arith::MulIOp::create(ib, ll, r, d), col);
+                  Value from = arith::AddIOp::create(
+                      ib, ll, arith::MulIOp::create(ib, ll, i, d), col);
+                  Value sum = arith::AddFOp::create(
+                      ib, ll, K::load(ib, ll, ib.getF32Type(), a[2], at),
+                      K::loadF32(ib, ll, tg, a[1], from));
+                  K::store(ib, ll, sum, a[2], at);
+                  scf::YieldOp::create(nb, ll);
+                });
+          });
+        });
+    e.launch(kernel, table[1], false,
+             {adaptor.getIds(), adaptor.getGrad(), resultPtr(op.getResult()),
+              e.countOf(op.getIds()), e.i64(table[0]), e.i64(table[1]),
+              e.shardOffset(op.getVocabShardAttr(), table[0])});
+    return success();
+  }
+};
+
+/// palm.cross_entropy_grad -> a warp per token.
+struct CrossEntropyGradToKernel : RuntimePattern<CrossEntropyGradOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(CrossEntropyGradOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    if (failed(requireI32Ids(op)))
+      return failure();
+    ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
+    ArrayRef<int64_t> tokenShape = logits.drop_back();
+    Type t = op.getLogits().getType().getElementType();
+    Type td = op.getResult().getType().getElementType();
+    bool split = static_cast<bool>(op.getMax());
+    bool scaled = static_cast<bool>(op.getGrad());
+    SmallVector<Type> types = kernelArgs(e.builder().getContext(), 6, 4);
+    types.push_back(e.builder().getF32Type());
+    types.append(tokenShape.size(), e.builder().getI64Type());
+    // a = (logits, targets, dloss, max, sums, dlogits, vocab, valid, offset,
+    //      count, z_loss, valid extents...)
+    StringRef kernel = state.gpu->get(
+        "cross_entropy_grad:" + typeName(t) + ":" + typeName(td) + ":" +
+            shapeKey(tokenShape) + (split ? ":split" : "") +
+            (scaled ? ":scaled" : ""),
+        types, [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          gradRows(b, l, a, t, td, tokenShape, split, scaled);
+        });
+    auto [offset, valid] =
+        op.getVocabShardAttr()
+            ? e.shardExtent(op.getVocabShardAttr(), logits.back())
+            : std::pair(e.i64(0), e.i64(logits.back()));
+    Value null = LLVM::ZeroOp::create(e.builder(), e.location(), e.ptrType());
+    auto orNull = [&](Value v) { return v ? v : null; };
+    int64_t count = op.getTokenCount() ? *op.getTokenCount()
+                                       : product(tokenShape);
+    SmallVector<Value> args = {
+        adaptor.getLogits(),        adaptor.getTargets(),
+        orNull(adaptor.getGrad()),  orNull(adaptor.getMax()),
+        orNull(adaptor.getSums()),  resultPtr(op.getResult()),
+        e.i64(logits.back()),       valid,
+        offset,                     e.i64(count),
+        e.f32(op.getZLoss().convertToFloat())};
+    llvm::append_range(args,
+                       e.tokenExtents(tokenShape, op.getTokenShardsAttr()));
+    e.launch(kernel, product(tokenShape), true, args);
+    return success();
+  }
+
+  /// softmax_c (1 + 2 z logZ) / count, minus 1 / count at the target, times
+  /// dloss; zero for padding tokens and classes.
+  static void gradRows(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
+                       Type td, ArrayRef<int64_t> tokenShape, bool split,
+                       bool scaled) {
+    Value vocab = a[6], valid = a[7], offset = a[8];
+    Value count = arith::SIToFPOp::create(b, l, b.getF32Type(), a[9]);
+    Value dloss =
+        scaled ? K::load(b, l, b.getF32Type(), a[2], K::i64(b, l, 0))
+               : K::f32(b, l, 1);
+    Value factor = arith::DivFOp::create(b, l, dloss, count);
+    K::warpRows(b, l, K::i64(b, l, product(tokenShape)),
+                [&](Value row, Value lane) {
+      Value base = arith::MulIOp::create(b, l, row, vocab);
+      Value m, s;
+      if (split) {
+        m = K::load(b, l, b.getF32Type(), a[3], row);
+        s = K::load(b, l, b.getF32Type(), a[4], row);
+      } else {
+        m = rowMax(b, l, t, a[0], base, lane, valid, vocab);
+        s = rowSumExp(b, l, t, a[0], base, lane, valid, vocab, m);
+      }
+      Value logZ = arith::AddFOp::create(b, l, m, K::log(b, l, s));
+      Value twoZ =
+          arith::MulFOp::create(b, l, K::f32(b, l, 2), a[10]);
+      Value coeff = arith::MulFOp::create(
+          b, l,
+          arith::DivFOp::create(
+              b, l,
+              arith::AddFOp::create(b, l, K::f32(b, l, 1),
+                                    arith::MulFOp::create(b, l, twoZ, logZ)),
+              s),
+          factor);
+      // No class anywhere (an empty vocabulary): nothing to differentiate.
+      Value real = arith::AndIOp::create(
+          b, l, isRealToken(b, l, row, tokenShape, a.drop_front(11)),
+          arith::AndIOp::create(
+              b, l,
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, s,
+                                    K::f32(b, l, 0)),
+              arith::CmpFOp::create(
+                  b, l, arith::CmpFPredicate::ONE, m,
+                  K::f32(b, l, -std::numeric_limits<float>::infinity()))));
+      Value target =
+          arith::SubIOp::create(b, l, targetOf(b, l, a[1], row), offset);
+      K::laneLoop(b, l, lane, vocab, {},
+                  [&](Value c, ValueRange) -> SmallVector<Value> {
+        Value at = arith::AddIOp::create(b, l, base, c);
+        Value x = K::loadF32(b, l, t, a[0], at);
+        Value g = arith::MulFOp::create(
+            b, l, K::exp(b, l, arith::SubFOp::create(b, l, x, m)), coeff);
+        Value isTarget =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, c, target);
+        g = arith::SelectOp::create(b, l, isTarget,
+                                    arith::SubFOp::create(b, l, g, factor), g);
+        Value keep = arith::AndIOp::create(
+            b, l, real,
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, c, valid));
+        K::storeF32(b, l, td, a[5], at,
+                    arith::SelectOp::create(b, l, keep, g, K::f32(b, l, 0)));
+        return {};
+      });
+    });
+  }
+};
+
 } // namespace
 
 void mlir::palm::lowering::populateGpuEmbeddingLossPatterns(
@@ -258,6 +443,6 @@ void mlir::palm::lowering::populateGpuEmbeddingLossPatterns(
     LoweringState &state) {
   patterns.add<EmbeddingToKernel, SoftmaxMaxToKernel, SoftmaxSumsToKernel,
                CrossEntropyToKernels, CrossEntropyLossToKernels,
-               CpuOnlyPattern<EmbeddingGradOp>,
-               CpuOnlyPattern<CrossEntropyGradOp>>(converter, state);
+               EmbeddingGradToKernel, CrossEntropyGradToKernel>(converter,
+                                                                state);
 }

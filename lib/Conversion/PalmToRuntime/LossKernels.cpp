@@ -77,16 +77,24 @@ Value mlir::palm::lowering::rowSumExp(OpBuilder &b, Location loc, Type t,
   return K::warpReduce(b, loc, s, /*max=*/false);
 }
 
-Value mlir::palm::lowering::tokenLoss(OpBuilder &b, Location loc, Value row,
-                                      ArrayRef<int64_t> tokenShape,
-                                      ArrayRef<Value> validExtents, Value logZ,
-                                      Value target, Value zLoss, Value count) {
+Value mlir::palm::lowering::isRealToken(OpBuilder &b, Location loc,
+                                        Value row,
+                                        ArrayRef<int64_t> tokenShape,
+                                        ArrayRef<Value> validExtents) {
   SmallVector<Value> coords = K::coordinates(b, loc, row, tokenShape);
   Value valid = arith::ConstantIntOp::create(b, loc, 1, 1);
   for (auto [c, extent] : llvm::zip(coords, validExtents))
     valid = arith::AndIOp::create(
         b, loc, valid,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, c, extent));
+  return valid;
+}
+
+Value mlir::palm::lowering::tokenLoss(OpBuilder &b, Location loc, Value row,
+                                      ArrayRef<int64_t> tokenShape,
+                                      ArrayRef<Value> validExtents, Value logZ,
+                                      Value target, Value zLoss, Value count) {
+  Value valid = isRealToken(b, loc, row, tokenShape, validExtents);
   Value z = arith::MulFOp::create(b, loc, zLoss,
                                   arith::MulFOp::create(b, loc, logZ, logZ));
   Value loss = arith::AddFOp::create(

@@ -23,6 +23,11 @@ Value rowMax(OpBuilder &b, Location loc, Type t, Value logits, Value base,
 Value rowSumExp(OpBuilder &b, Location loc, Type t, Value logits, Value base,
                 Value lane, Value count, Value vocab, Value max);
 
+/// i1: token `row` (flat over `tokenShape`) is real, every coordinate below
+/// its valid extent (not padding).
+Value isRealToken(OpBuilder &b, Location loc, Value row,
+                  ArrayRef<int64_t> tokenShape, ArrayRef<Value> validExtents);
+
 /// Loss of token `row` from logZ and the target logit, divided by `count`;
 /// zero for padding tokens (a coordinate at or past its valid extent).
 Value tokenLoss(OpBuilder &b, Location loc, Value row,

@@ -39,13 +39,16 @@ static Value storage(Value v) {
 }
 
 /// Bytes of arena scratch the CUDA lowering of `op` needs: per-token
-/// losses, summed by a second kernel in a fixed order.
+/// losses, summed by a second kernel in a fixed order; the partial sums of
+/// the optimizer's and layer norm's reductions.
 static int64_t gpuScratchBytes(Operation *op) {
   if (auto ce = dyn_cast<CrossEntropyOp>(op))
     return 4 * product(ce.getLogits().getType().getShape().drop_back());
   if (auto loss = dyn_cast<CrossEntropyLossOp>(op))
     return 4 * product(loss.getMax().getType().getShape());
-  return 0;
+  if (int64_t bytes = gpuOptimizerScratchBytes(op))
+    return bytes;
+  return gpuNormalizationScratchBytes(op);
 }
 
 namespace {

@@ -6,7 +6,13 @@
 // is two such kernels: the moments of each row's shard, then (after their
 // all-gather) every lane merging them and normalizing the shard. RoPE: one
 // thread per (batch, position, pair), whose sine and cosine serve every
-// head.
+// head; its inverse (the backward) rotates by the negative angle.
+//
+// Layer norm's backward: a warp per row recomputes the row's statistics as
+// the forward does, writes dx and keeps (mean, 1/std) in scratch; dscale,
+// a sum over every row, is a sum per chunk of kGradRowChunk rows and
+// column (a thread each), then a thread per column adding the chunks in
+// order, so it does not depend on the launch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -119,10 +125,88 @@ static void layerNormRows(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
   });
 }
 
+/// for (i = from; i < to; ++i) acc = step(i, acc), over one f32 (i64 i).
+static Value serialSum(OpBuilder &b, Location l, Value from, Value to,
+                       const std::function<Value(Value, Value)> &step) {
+  auto loop = scf::ForOp::create(
+      b, l, from, to, K::i64(b, l, 1), ValueRange{K::f32(b, l, 0)},
+      [&](OpBuilder &nb, Location ll, Value i, ValueRange acc) {
+        scf::YieldOp::create(nb, ll, step(i, acc[0]));
+      });
+  return loop.getResult(0);
+}
+
+/// Rows of layer norm's backward whose dscale terms one thread sums.
+static constexpr int64_t kGradRowChunk = 32;
+
+int64_t mlir::palm::lowering::gpuNormalizationScratchBytes(Operation *op) {
+  auto grad = dyn_cast<LayerNormGradOp>(op);
+  if (!grad)
+    return 0;
+  ArrayRef<int64_t> x = grad.getInput().getType().getShape();
+  int64_t rows = product(x.drop_back());
+  int64_t chunks = (rows + kGradRowChunk - 1) / kGradRowChunk;
+  return 4 * (2 * rows + chunks * x.back());
+}
+
+/// Layer norm's dx, a warp per row; (mean, rstd) of row r to stats[r] and
+/// stats[rows + r]. a = (x, scale, dy, dx, stats, rows, cols, eps).
+static void layerNormGradRows(OpBuilder &b, Location l, ArrayRef<Value> a,
+                              Type t, Type ts) {
+  Value rows = a[5], cols = a[6];
+  Value colsF = arith::SIToFPOp::create(b, l, b.getF32Type(), cols);
+  Value inv = arith::DivFOp::create(b, l, K::f32(b, l, 1), colsF);
+  K::warpRows(b, l, rows, [&](Value row, Value lane) {
+    Value base = arith::MulIOp::create(b, l, row, cols);
+    std::pair<Value, Value> moments =
+        rowMoments(b, l, t, a[0], base, lane, cols, colsF, 1);
+    Value mean = moments.first;
+    Value rstd = reciprocalStd(b, l, moments.second, colsF, a[7]);
+    // x-hat and dy * scale of column j.
+    auto terms = [&](Value j) {
+      Value at = arith::AddIOp::create(b, l, base, j);
+      Value xh = arith::MulFOp::create(
+          b, l,
+          arith::SubFOp::create(b, l, K::loadF32(b, l, t, a[0], at), mean),
+          rstd);
+      Value g = arith::MulFOp::create(b, l, K::loadF32(b, l, t, a[2], at),
+                                      K::loadF32(b, l, ts, a[1], j));
+      return std::pair(xh, g);
+    };
+    SmallVector<Value> sums = K::laneLoop(
+        b, l, lane, cols, {K::f32(b, l, 0), K::f32(b, l, 0)},
+        [&](Value j, ValueRange acc) -> SmallVector<Value> {
+          auto [xh, g] = terms(j);
+          return {arith::AddFOp::create(b, l, acc[0], g),
+                  arith::AddFOp::create(
+                      b, l, acc[1], arith::MulFOp::create(b, l, g, xh))};
+        });
+    Value meanG = arith::MulFOp::create(
+        b, l, K::warpReduce(b, l, sums[0], false), inv);
+    Value meanGx = arith::MulFOp::create(
+        b, l, K::warpReduce(b, l, sums[1], false), inv);
+    K::laneLoop(b, l, lane, cols, {},
+                [&](Value j, ValueRange) -> SmallVector<Value> {
+                  auto [xh, g] = terms(j);
+                  Value d = arith::SubFOp::create(
+                      b, l, arith::SubFOp::create(b, l, g, meanG),
+                      arith::MulFOp::create(b, l, xh, meanGx));
+                  K::storeF32(b, l, t, a[3],
+                              arith::AddIOp::create(b, l, base, j),
+                              arith::MulFOp::create(b, l, rstd, d));
+                  return {};
+                });
+    K::inLaneZero(b, l, lane, [&] {
+      K::store(b, l, mean, a[4], row);
+      K::store(b, l, rstd, a[4], arith::AddIOp::create(b, l, rows, row));
+    });
+  });
+}
+
 /// Rotates one (batch, position, pair) of rope input `x` for every head.
 /// a = (input, output, log2(base), position offset).
 static void ropePair(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
-                     ArrayRef<int64_t> x, Value i) {
+                     ArrayRef<int64_t> x, Value i, bool inverse) {
   int64_t half = x[3] / 2;
   SmallVector<Value> c = K::coordinates(b, l, i, {x[0], x[1], half});
   Type f = b.getF32Type();
@@ -142,6 +226,9 @@ static void ropePair(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
       b, l, angle, arith::MulFOp::create(b, l, turns, K::f32(b, l, 2 * M_PI)));
   Value cs = math::CosOp::create(b, l, angle);
   Value sn = math::SinOp::create(b, l, angle);
+  // cos is even: the inverse only negates the sine.
+  if (inverse)
+    sn = arith::NegFOp::create(b, l, sn);
   Value row = K::flatIndex(b, l, {c[0], c[1]}, {x[0], x[1]});
   scf::ForOp::create(
       b, l, K::i64(b, l, 0), K::i64(b, l, x[2]), K::i64(b, l, 1),
@@ -169,6 +256,114 @@ static void ropePair(OpBuilder &b, Location l, ArrayRef<Value> a, Type t,
 }
 
 namespace {
+
+/// palm.layer_norm_grad -> dx (a warp per row), then dscale (chunk sums,
+/// then their sum per column).
+struct LayerNormGradToKernels : RuntimePattern<LayerNormGradOp> {
+  using RuntimePattern::RuntimePattern;
+  LogicalResult lower(LayerNormGradOp op, OpAdaptor adaptor,
+                      Emitter &e) const override {
+    ArrayRef<int64_t> x = op.getInput().getType().getShape();
+    Type t = op.getInput().getType().getElementType();
+    Type ts = op.getScale().getType().getElementType();
+    if (op.getGrad().getType().getElementType() != t)
+      return refuse(op.emitOpError()
+                    << "has a gradient of another element type than its "
+                       "input; the cuda kernels take one");
+    MLIRContext *ctx = e.builder().getContext();
+    Type ptr = LLVM::LLVMPointerType::get(ctx);
+    Type i64 = e.builder().getI64Type();
+    int64_t rows = product(x.drop_back()), cols = x.back();
+    int64_t chunks = (rows + kGradRowChunk - 1) / kGradRowChunk;
+    if (cols == 0)
+      return success();
+    // Without rows there is no scratch, and dscale is a sum of nothing.
+    Value stats = state.scratch.lookup(op);
+    if (!stats)
+      stats = LLVM::ZeroOp::create(e.builder(), e.location(), ptr);
+    Value partial = LLVM::GEPOp::create(e.builder(), e.location(), ptr,
+                                        e.builder().getF32Type(), stats,
+                                        ValueRange{e.i64(2 * rows)});
+    StringRef rowsKernel = state.gpu->get(
+        "layer_norm_grad:" + typeName(t) + ":" + typeName(ts),
+        {ptr, ptr, ptr, ptr, ptr, i64, i64, e.builder().getF32Type()},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          layerNormGradRows(b, l, a, t, ts);
+        });
+    if (rows > 0)
+      e.launch(rowsKernel, rows, true,
+               {adaptor.getInput(), adaptor.getScale(), adaptor.getGrad(),
+                resultPtr(op.getInputGrad()), stats, e.i64(rows),
+                e.i64(cols), e.f32(op.getEpsilon().convertToFloat())});
+    // a = (x, dy, stats, partial, rows, cols)
+    StringRef chunkKernel = state.gpu->get(
+        "layer_norm_grad_scale:" + typeName(t),
+        {ptr, ptr, ptr, ptr, i64, i64},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          Value rowsV = a[4], colsV = a[5];
+          Value chunksV = arith::DivSIOp::create(
+              b, l,
+              arith::AddIOp::create(b, l, rowsV,
+                                    K::i64(b, l, kGradRowChunk - 1)),
+              K::i64(b, l, kGradRowChunk));
+          K::gridStride(
+              b, l, arith::MulIOp::create(b, l, chunksV, colsV), [&](Value i) {
+                Value chunk = arith::DivSIOp::create(b, l, i, colsV);
+                Value c = arith::RemSIOp::create(b, l, i, colsV);
+                Value r0 = arith::MulIOp::create(
+                    b, l, chunk, K::i64(b, l, kGradRowChunk));
+                Value r1 = arith::MinSIOp::create(
+                    b, l, rowsV,
+                    arith::AddIOp::create(b, l, r0,
+                                          K::i64(b, l, kGradRowChunk)));
+                Value sum = serialSum(b, l, r0, r1, [&](Value r, Value acc) {
+                  Value at = arith::AddIOp::create(
+                      b, l, arith::MulIOp::create(b, l, r, colsV), c);
+                  Value mean = K::load(b, l, b.getF32Type(), a[2], r);
+                  Value rstd = K::load(b, l, b.getF32Type(), a[2],
+                                       arith::AddIOp::create(b, l, rowsV, r));
+                  Value xh = arith::MulFOp::create(
+                      b, l,
+                      arith::SubFOp::create(b, l,
+                                            K::loadF32(b, l, t, a[0], at),
+                                            mean),
+                      rstd);
+                  return arith::AddFOp::create(
+                             b, l, acc,
+                             arith::MulFOp::create(
+                                 b, l, K::loadF32(b, l, t, a[1], at), xh))
+                      .getResult();
+                });
+                K::store(b, l, sum, a[3], i);
+              });
+        });
+    if (rows > 0)
+      e.launch(chunkKernel, chunks * cols, false,
+               {adaptor.getInput(), adaptor.getGrad(), stats, partial,
+                e.i64(rows), e.i64(cols)});
+    // a = (partial, dscale, chunks, cols)
+    StringRef sumKernel = state.gpu->get(
+        "layer_norm_grad_scale_sum:" + typeName(ts), {ptr, ptr, i64, i64},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+          K::gridStride(b, l, a[3], [&](Value c) {
+            Value sum = serialSum(
+                b, l, K::i64(b, l, 0), a[2], [&](Value k, Value acc) {
+                  Value at = arith::AddIOp::create(
+                      b, l, arith::MulIOp::create(b, l, k, a[3]), c);
+                  return arith::AddFOp::create(
+                             b, l, acc,
+                             K::load(b, l, b.getF32Type(), a[0], at))
+                      .getResult();
+                });
+            K::storeF32(b, l, ts, a[1], c, sum);
+          });
+        });
+    e.launch(sumKernel, cols, false,
+             {partial, resultPtr(op.getScaleGrad()), e.i64(chunks),
+              e.i64(cols)});
+    return success();
+  }
+};
 
 /// palm.layer_norm -> a warp-per-row kernel.
 struct LayerNormToKernel : RuntimePattern<LayerNormOp> {
@@ -320,21 +515,18 @@ struct RopeToKernel : RuntimePattern<RopeOp> {
   using RuntimePattern::RuntimePattern;
   LogicalResult lower(RopeOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
-    if (op.getInverse())
-      return refuse(op.emitOpError()
-                    << "rotates backwards (a backward pass), which the cuda "
-                       "target does not lower yet: compile training "
-                       "programs for the CPU");
+    bool inverse = op.getInverse();
     ArrayRef<int64_t> x = op.getInput().getType().getShape();
     Type t = op.getInput().getType().getElementType();
     Type ptr = LLVM::LLVMPointerType::get(e.builder().getContext());
     int64_t pairs = x[0] * x[1] * (x[3] / 2);
     StringRef kernel = state.gpu->get(
-        "rope:" + typeName(t) + ":" + shapeKey(x),
+        std::string(inverse ? "rope_inverse:" : "rope:") + typeName(t) + ":" +
+            shapeKey(x),
         {ptr, ptr, e.builder().getF32Type(), e.builder().getI64Type()},
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           K::gridStride(b, l, K::i64(b, l, pairs),
-                        [&](Value i) { ropePair(b, l, a, t, x, i); });
+                        [&](Value i) { ropePair(b, l, a, t, x, i, inverse); });
         });
     e.launch(kernel, pairs, false,
              {adaptor.getInput(), resultPtr(op.getResult()),
@@ -350,6 +542,5 @@ void mlir::palm::lowering::populateGpuNormalizationPatterns(
     RewritePatternSet &patterns, const TypeConverter &converter,
     LoweringState &state) {
   patterns.add<LayerNormToKernel, RowMomentsToKernel, LayerNormMergedToKernel,
-               RopeToKernel, CpuOnlyPattern<LayerNormGradOp>>(converter,
-                                                              state);
+               LayerNormGradToKernels, RopeToKernel>(converter, state);
 }

@@ -114,12 +114,3 @@ void mlir::palm::lowering::populateCpuOptimizerPatterns(
   patterns.add<SumSquaresToCall, LearningRateToCall, AdafactorMomentsToCall,
                AdafactorApplyToCall, AdamWApplyToCall>(converter, state);
 }
-
-void mlir::palm::lowering::populateGpuOptimizerPatterns(
-    RewritePatternSet &patterns, const TypeConverter &converter,
-    LoweringState &state) {
-  patterns.add<CpuOnlyPattern<SumSquaresOp>, CpuOnlyPattern<LearningRateOp>,
-               CpuOnlyPattern<AdafactorMomentsOp>,
-               CpuOnlyPattern<AdafactorApplyOp>, CpuOnlyPattern<AdamWApplyOp>>(
-      converter, state);
-}

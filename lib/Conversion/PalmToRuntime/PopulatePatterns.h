@@ -38,9 +38,14 @@ PALM_POPULATE(GpuElementwise)    // ElementwiseGpu.cpp
 PALM_POPULATE(GpuNormalization)  // NormalizationGpu.cpp
 PALM_POPULATE(GpuEmbeddingLoss)  // EmbeddingLossGpu.cpp
 PALM_POPULATE(GpuDataMovement)   // DataMovementGpu.cpp
-PALM_POPULATE(GpuOptimizer)      // refusals for now (Optimizer.cpp)
+PALM_POPULATE(GpuOptimizer)      // OptimizerGpu.cpp
 
 #undef PALM_POPULATE
+
+/// Bytes of arena scratch the CUDA lowering of `op` needs while it runs
+/// (partial sums combined in a fixed order); 0 for ops of other families.
+int64_t gpuOptimizerScratchBytes(Operation *op);
+int64_t gpuNormalizationScratchBytes(Operation *op);
 
 /// Computes element `index` (i64) of `v`, a value of a fusion body, in its
 /// element type: body values from their operands, block arguments loaded
