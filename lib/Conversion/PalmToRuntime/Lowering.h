@@ -227,20 +227,6 @@ protected:
   virtual LogicalResult lower(OpT op, OpAdaptor adaptor, Emitter &e) const = 0;
 };
 
-/// Refuses, with a clear error, an op the cuda target does not lower yet:
-/// the backward ops, whose kernels are CPU-only for now.
-template <typename OpT> class CpuOnlyPattern : public StatePattern<OpT> {
-public:
-  using StatePattern<OpT>::StatePattern;
-  LogicalResult
-  matchAndRewrite(OpT op, typename OpT::Adaptor,
-                  ConversionPatternRewriter &) const final {
-    return this->refuse(op.emitOpError()
-                        << "has no cuda lowering yet: compile training "
-                           "programs for the CPU");
-  }
-};
-
 template <typename OpT>
 LogicalResult StatePattern<OpT>::requireI32Ids(Operation *op) const {
   for (Value v : op->getOperands())
