@@ -32,8 +32,8 @@ static const SizeKey kSizeKeys[] = {
     {"batch", &ModelConfig::batch},
 };
 
-static const StringRef kOptionalKeys[] = {"name", "dtype", "block",
-                                          "layer_norm_epsilon", "z_loss"};
+static const StringRef kOptionalKeys[] = {
+    "name", "dtype", "param_dtype", "block", "layer_norm_epsilon", "z_loss"};
 
 /// Prints a JSON value compactly for a message.
 static std::string render(const llvm::json::Value &value) {
@@ -120,7 +120,7 @@ mlir::palm::gen::parseModelConfig(StringRef json, StringRef source) {
     config.*size.field = *integer;
   }
 
-  std::optional<StringRef> name, dtype, block;
+  std::optional<StringRef> name, dtype, paramDType, block;
   if (llvm::Error error = readString(*object, source, "name", name))
     return std::move(error);
   if (name)
@@ -133,6 +133,17 @@ mlir::palm::gen::parseModelConfig(StringRef json, StringRef source) {
       return fieldError(source, "dtype",
                         "must be \"f32\" or \"bf16\", got \"" + *dtype + "\"");
     config.dtype = *parsed;
+  }
+  if (llvm::Error error =
+          readString(*object, source, "param_dtype", paramDType))
+    return std::move(error);
+  if (paramDType) {
+    std::optional<DType> parsed = parseDType(*paramDType);
+    if (!parsed)
+      return fieldError(source, "param_dtype",
+                        "must be \"f32\" or \"bf16\", got \"" +
+                            *paramDType + "\"");
+    config.paramDType = *parsed;
   }
   if (llvm::Error error = readString(*object, source, "block", block))
     return std::move(error);

@@ -2,7 +2,10 @@
 //
 // Emits one forward pass: embedding, the unrolled layers, the final
 // LayerNorm, tied logits scaled by 1/sqrt(d_model), and cross-entropy with
-// z-loss. Shardings go on the arguments (and, for megatron-sp, on the
+// z-loss. Parameters of another type than the activations (f32 master
+// weights of a bf16 step) are converted once, at the top, and the forward
+// reads the copies; so the backward's gradients arrive in the compute type
+// and are converted back to the parameters' (the convert's VJP). Shardings go on the arguments (and, for megatron-sp, on the
 // residual stream, the LayerNorm outputs and the row-parallel outputs);
 // propagation fills in the rest.
 //
@@ -55,6 +58,8 @@ private:
   RankedTensorType getTensorType(ArrayRef<int64_t> shape) {
     return RankedTensorType::get(shape, elementType);
   }
+  /// `param` in the compute type: itself, or its conversion.
+  Value inComputeType(Value param, StringRef name);
   /// Creates the function and its arguments; fills `tokens`, `targets`,
   /// `embedding`, `finalNorm` and `layers`.
   func::FuncOp buildSignature(ModuleOp module);
@@ -89,7 +94,7 @@ private:
   bool returnLogits;
   OpBuilder builder;
   FlatSymbolRefAttr meshRef;
-  Type elementType;
+  Type elementType, paramType;
   Value tokens, targets, embedding, finalNorm;
   SmallVector<LayerWeights> layers;
 };
@@ -136,7 +141,7 @@ func::FuncOp ModelBuilder::buildSignature(ModuleOp module) {
         {nameAttr(name), shardingAttr(getInputSharding(layout))}));
   }
   for (const ParamSpec &param : params) {
-    types.push_back(getTensorType(param.shape));
+    types.push_back(RankedTensorType::get(param.shape, paramType));
     locs.push_back(named(param.name));
     InitAttr init =
         param.initStddev == 0.0
@@ -175,8 +180,10 @@ func::FuncOp ModelBuilder::buildSignature(ModuleOp module) {
   tokens = entry->getArgument(0);
   targets = entry->getArgument(1);
   layers.resize(config.layers);
-  for (auto [param, arg] :
+  builder.setInsertionPointToStart(entry);
+  for (auto [param, argument] :
        llvm::zip_equal(params, entry->getArguments().drop_front(2))) {
+    Value arg = inComputeType(argument, param.name);
     if (param.layer < 0) {
       (param.role == ParamRole::Embedding ? embedding : finalNorm) = arg;
       continue;
@@ -211,7 +218,8 @@ func::FuncOp ModelBuilder::buildSignature(ModuleOp module) {
       llvm_unreachable("the embedding belongs to no layer");
     }
   }
-  builder.setInsertionPointToStart(entry);
+  // The forward follows the conversions.
+  builder.setInsertionPointToEnd(entry);
   return func;
 }
 
@@ -314,9 +322,21 @@ Value ModelBuilder::buildLayer(Value x, const LayerWeights &w, int64_t layer) {
   return constrainResidual(y, prefix + "residual.constraint");
 }
 
+Value ModelBuilder::inComputeType(Value param, StringRef name) {
+  auto type = cast<RankedTensorType>(param.getType());
+  if (type.getElementType() == elementType)
+    return param;
+  return ConvertOp::create(builder, named(name + ".compute"),
+                           type.clone(elementType), param);
+}
+
 OwningOpRef<ModuleOp> ModelBuilder::build() {
-  elementType = config.dtype == DType::BF16 ? Type(builder.getBF16Type())
-                                            : Type(builder.getF32Type());
+  auto typeOf = [&](DType dtype) {
+    return dtype == DType::BF16 ? Type(builder.getBF16Type())
+                                : Type(builder.getF32Type());
+  };
+  elementType = typeOf(config.dtype);
+  paramType = typeOf(getParamDType(config));
   OwningOpRef<ModuleOp> module = ModuleOp::create(named(config.name));
   builder.setInsertionPointToStart(module->getBody());
   // Both axes are always declared, so every layout names the same mesh and

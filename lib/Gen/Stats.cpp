@@ -88,7 +88,9 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
                                                          Layout layout,
                                                          MeshShape mesh,
                                                          TrainingShape shape) {
-  int64_t elementBytes = getElementBytes(c.dtype);
+  // Parameters, their gradients and the optimizer state are of the
+  // parameters' type; activations of the compute type.
+  int64_t elementBytes = getElementBytes(getParamDType(c));
   CheckedInt params = countParameters(c, /*includeLayerNorm=*/true);
   CheckedInt paramsNoLN = countParameters(c, /*includeLayerNorm=*/false);
   CheckedInt attention =
@@ -116,6 +118,16 @@ llvm::Expected<ModelStats> mlir::palm::gen::computeStats(const ModelConfig &c,
   CheckedInt state = local * 2, results = local * 3;
   auto [intermediates, activations] =
       estimateIntermediates(c, layout, mesh, shape, local, oneLayerAndOutside);
+  // f32 master weights of a bf16 step: their bf16 copies live all step.
+  if (getParamDType(c) != c.dtype) {
+    int64_t computeBytes = getElementBytes(c.dtype);
+    CheckedInt copies, layerCopies;
+    for (const ParamSpec &param : getGlobalParameters(c))
+      copies += getLocalBytes(param, layout, mesh, computeBytes);
+    for (const ParamSpec &param : getLayerParameters(c, 0))
+      layerCopies += getLocalBytes(param, layout, mesh, computeBytes);
+    intermediates += copies + layerCopies * c.layers;
+  }
   CheckedInt trainingTotal = local + state + results + intermediates;
   for (CheckedInt value :
        {params, paramsNoLN, training, forward, local, bytes, tokens, devices,
@@ -184,8 +196,10 @@ void mlir::palm::gen::printStatsText(const ModelStats &s, const ModelConfig &c,
   os << "model: " << c.name << " (" << c.layers << " layers, d_model "
      << c.dModel << ", " << c.heads << " heads x " << c.headDim << ", kv_heads "
      << c.kvHeads << ", d_ff " << c.dFF << ", vocab " << c.vocab << ", "
-     << stringifyBlockKind(c.block) << " block, " << stringifyDType(c.dtype)
-     << ")\n";
+     << stringifyBlockKind(c.block) << " block, " << stringifyDType(c.dtype);
+  if (getParamDType(c) != c.dtype)
+    os << ", " << stringifyDType(getParamDType(c)) << " parameters";
+  os << ")\n";
   os << "step: batch " << c.batch << " x seq " << c.seq << " = "
      << s.tokensPerStep << " tokens\n";
   os << "layout: " << stringifyLayout(layout) << " on mesh data=" << mesh.data
@@ -237,6 +251,8 @@ void mlir::palm::gen::printStatsJSON(const ModelStats &s, const ModelConfig &c,
       json.attribute("seq", c.seq);
       json.attribute("batch", c.batch);
       json.attribute("dtype", stringifyDType(c.dtype));
+      if (c.paramDType)
+        json.attribute("param_dtype", stringifyDType(*c.paramDType));
       json.attribute("block", stringifyBlockKind(c.block));
       json.attribute("layer_norm_epsilon", c.layerNormEpsilon);
       json.attribute("z_loss", c.zLoss);

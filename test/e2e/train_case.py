@@ -9,6 +9,7 @@
                    --total-steps N --final-lr X --weight-decay X]
                   [--first-tol 1e-5] [--curve-tol 1e-3] [--param-tol X]
                   [--expect-from DIR] [--expect-identical DIR]
+                  [--target cuda [--fake-cuda DIR]]
 
 Generates the training step with `palm-gen --train` (the optimizer flags
 are palm-gen's, passed to the JAX side too; --remat and --microbatches only
@@ -28,6 +29,8 @@ weights on the runtime's synthetic batches. Checked:
   * --expect-identical DIR: every step's loss and gradient norm bit for bit
     equal to another run's of the same program, seed and mesh (training is
     deterministic), and the updated parameters byte-identical.
+--target cuda compiles for the GPU; --fake-cuda DIR runs it on this machine
+against the emulated libcuda/cuBLASLt/NCCL in DIR (as run_case.py does).
 Prints what it runs; exits non-zero on any failure.
 """
 
@@ -111,7 +114,11 @@ def main():
     p.add_argument("--param-tol")
     p.add_argument("--expect-from")
     p.add_argument("--expect-identical")
+    p.add_argument("--target", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--fake-cuda", metavar="DIR")
     args = p.parse_args()
+    if args.fake_cuda and args.target != "cuda":
+        sys.exit("--fake-cuda needs --target cuda")
 
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
@@ -134,7 +141,8 @@ def main():
         remat + ["-o", model])
     with open(stats, "w") as f:
         run(gen + ["--stats", "--stats-format=json"], stdout=f)
-    run([os.path.join(args.bin, "palm-compile"), model, "-o", exe])
+    run([os.path.join(args.bin, "palm-compile"), model, "--target",
+         args.target, "-o", exe])
 
     weights = os.path.join(args.work, "weights")
     outputs = os.path.join(args.work, "outputs")
@@ -143,6 +151,11 @@ def main():
              "--save-weights", weights, "--save-outputs", outputs,
              "--metrics", metrics]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    if args.fake_cuda:
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            [os.path.abspath(args.fake_cuda)] +
+            [p for p in [env.get("LD_LIBRARY_PATH")] if p])
+        env["PALMRT_FAKE_CUDA_DEVICES"] = str(devices(args.mesh))
     launch(exe, flags, devices(args.mesh), env)
 
     check = [args.jax_python, os.path.join(HERE, "jax_train_check.py"),
@@ -163,9 +176,11 @@ def main():
         ok &= identical(args.work, args.expect_identical)
     if not ok:
         sys.exit(1)
-    print("PASS train %s %s %s %s %d steps" % (
+    print("PASS train %s %s %s %s %d steps%s" % (
         args.preset or os.path.basename(args.config), args.optimizer,
-        args.layout, args.mesh, args.steps))
+        args.layout, args.mesh, args.steps,
+        " cuda (emulated)" if args.fake_cuda else
+        " cuda" if args.target == "cuda" else ""))
 
 
 if __name__ == "__main__":

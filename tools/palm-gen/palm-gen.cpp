@@ -48,6 +48,13 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     dtypeOverride("dtype", cl::desc("Override the element type: f32 or bf16"),
                   cl::value_desc("type"), cl::cat(genCategory));
+static cl::opt<std::string> paramDtypeOverride(
+    "param-dtype",
+    cl::desc("The parameters' (and optimizer state's) element type, f32 or "
+             "bf16, when it differs from --dtype: the step converts them "
+             "where it reads them. Default: --dtype, but f32 (master "
+             "weights) for a bf16 --train"),
+    cl::value_desc("type"), cl::cat(genCategory));
 static cl::opt<std::string>
     batchOverride("batch", cl::desc("Override the batch (sequences per step)"),
                   cl::value_desc("n"), cl::cat(genCategory));
@@ -200,6 +207,17 @@ static llvm::Expected<ModelConfig> loadConfig() {
                           dtypeOverride + "'");
     config.dtype = *dtype;
   }
+  if (paramDtypeOverride.getNumOccurrences()) {
+    std::optional<DType> dtype = parseDType(paramDtypeOverride);
+    if (!dtype)
+      return makeGenError("--param-dtype must be 'f32' or 'bf16', got '" +
+                          paramDtypeOverride + "'");
+    config.paramDType = *dtype;
+  }
+  // Mixed precision: a bf16 training step keeps f32 master weights and
+  // optimizer state unless told otherwise.
+  if (train && !config.paramDType && config.dtype == DType::BF16)
+    config.paramDType = DType::F32;
   for (auto [flag, text, field] :
        {std::make_tuple("batch", &batchOverride, &config.batch),
         std::make_tuple("seq", &seqOverride, &config.seq),

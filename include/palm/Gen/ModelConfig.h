@@ -40,7 +40,12 @@ struct ModelConfig {
   int64_t seq = 0;
   /// Sequences per step (global batch).
   int64_t batch = 0;
+  /// The element type of the activations (the compute type).
   DType dtype = DType::F32;
+  /// The element type of the parameters (and of the optimizer state, which
+  /// follows them) when it differs from `dtype`: f32 master weights that the
+  /// step converts to bf16 where it reads them. Unset: `dtype`.
+  std::optional<DType> paramDType;
   BlockKind block = BlockKind::Parallel;
   double layerNormEpsilon = 1e-6;
   double zLoss = 1e-4;
@@ -75,6 +80,10 @@ std::optional<DType> parseDType(llvm::StringRef name);
 llvm::StringRef stringifyDType(DType dtype);
 /// Bytes per element of `dtype`.
 int64_t getElementBytes(DType dtype);
+/// The parameters' element type: `paramDType`, else `dtype`.
+inline DType getParamDType(const ModelConfig &config) {
+  return config.paramDType.value_or(config.dtype);
+}
 
 std::optional<BlockKind> parseBlockKind(llvm::StringRef name);
 llvm::StringRef stringifyBlockKind(BlockKind block);

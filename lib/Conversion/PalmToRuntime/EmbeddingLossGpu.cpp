@@ -261,7 +261,9 @@ struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
   }
 };
 
-/// palm.embedding_grad -> a thread per column of the table.
+/// palm.embedding_grad -> a thread per column of the table, summing in
+/// f32: in the result, or for a narrower result in arena scratch that the
+/// thread then rounds into the result.
 struct EmbeddingGradToKernel : RuntimePattern<EmbeddingGradOp> {
   using RuntimePattern::RuntimePattern;
   LogicalResult lower(EmbeddingGradOp op, OpAdaptor adaptor,
@@ -270,27 +272,31 @@ struct EmbeddingGradToKernel : RuntimePattern<EmbeddingGradOp> {
       return failure();
     Type t = op.getResult().getType().getElementType();
     Type tg = op.getGrad().getType().getElementType();
-    if (!t.isF32())
-      return refuse(op.emitOpError()
-                    << "sums its rows in its result's element type " << t
-                    << "; the cuda kernel sums in f32 only");
+    bool wide = t.isF32();
     ArrayRef<int64_t> table = op.getResult().getType().getShape();
-    // a = (ids, dy, dtable, ids, rows, d, row offset)
+    // a = (ids, dy, sums, dtable, ids, rows, d, row offset)
     StringRef kernel = state.gpu->get(
-        "embedding_grad:" + typeName(tg),
-        kernelArgs(e.builder().getContext(), 3, 4),
+        "embedding_grad:" + typeName(tg) + ":" + typeName(t),
+        kernelArgs(e.builder().getContext(), 4, 4),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
-          Value numIds = a[3], rows = a[4], d = a[5], offset = a[6];
+          Value numIds = a[4], rows = a[5], d = a[6], offset = a[7];
           Value zero = K::i64(b, l, 0), one = K::i64(b, l, 1);
-          K::gridStride(b, l, d, [&](Value col) {
+          // body(at) for the element of every row in this column.
+          auto eachRow = [&](Value col, const std::function<void(
+                                            OpBuilder &, Location, Value)> &body) {
             scf::ForOp::create(
                 b, l, zero, rows, one, ValueRange{},
                 [&](OpBuilder &nb, Location ll, Value r, ValueRange) {
-                  Value at = arith::AddIOp::create(
-                      nb, ll, arith::MulIOp::create(nb, ll, r, d), col);
-                  K::store(nb, ll, K::f32(nb, ll, 0), a[2], at);
+                  body(nb, ll,
+                       arith::AddIOp::create(
+                           nb, ll, arith::MulIOp::create(nb, ll, r, d), col));
                   scf::YieldOp::create(nb, ll);
                 });
+          };
+          K::gridStride(b, l, d, [&](Value col) {
+            eachRow(col, [&](OpBuilder &nb, Location ll, Value at) {
+              K::store(nb, ll, K::f32(nb, ll, 0), a[2], at);
+            });
             scf::ForOp::create(
                 b, l, zero, numIds, one, ValueRange{},
                 [&](OpBuilder &nb, Location ll, Value i, ValueRange) {
@@ -314,10 +320,17 @@ struct EmbeddingGradToKernel : RuntimePattern<EmbeddingGradOp> {
                   K::store(ib, ll, sum, a[2], at);
                   scf::YieldOp::create(nb, ll);
                 });
+            if (!wide)
+              eachRow(col, [&](OpBuilder &nb, Location ll, Value at) {
+                K::storeF32(nb, ll, t, a[3], at,
+                            K::load(nb, ll, nb.getF32Type(), a[2], at));
+              });
           });
         });
+    Value result = resultPtr(op.getResult());
+    Value sums = wide ? result : state.scratch.lookup(op);
     e.launch(kernel, table[1], false,
-             {adaptor.getIds(), adaptor.getGrad(), resultPtr(op.getResult()),
+             {adaptor.getIds(), adaptor.getGrad(), sums, result,
               e.countOf(op.getIds()), e.i64(table[0]), e.i64(table[1]),
               e.shardOffset(op.getVocabShardAttr(), table[0])});
     return success();

@@ -46,6 +46,10 @@ static int64_t gpuScratchBytes(Operation *op) {
     return 4 * product(ce.getLogits().getType().getShape().drop_back());
   if (auto loss = dyn_cast<CrossEntropyLossOp>(op))
     return 4 * product(loss.getMax().getType().getShape());
+  // A narrow embedding gradient is summed in f32 first.
+  if (auto grad = dyn_cast<EmbeddingGradOp>(op);
+      grad && !grad.getResult().getType().getElementType().isF32())
+    return 4 * grad.getResult().getType().getNumElements();
   if (int64_t bytes = gpuOptimizerScratchBytes(op))
     return bytes;
   return gpuNormalizationScratchBytes(op);

@@ -34,15 +34,3 @@ module attributes {palm.level = #palm.level<local>} {
     return %0 : tensor<10xbf16>
   }
 }
-
-// -----
-
-// The embedding's backward sums rows in its result; the cuda kernel sums
-// in f32 only.
-module attributes {palm.level = #palm.level<local>} {
-  func.func @bf16_embedding_grad(%ids: tensor<2x8xi32>, %dy: tensor<2x8x16xbf16>) -> tensor<32x16xbf16> {
-    // expected-error@+1 {{'palm.embedding_grad' op sums its rows in its result's element type 'bf16'; the cuda kernel sums in f32 only}}
-    %0 = palm.embedding_grad %ids, %dy : (tensor<2x8xi32>, tensor<2x8x16xbf16>) -> tensor<32x16xbf16>
-    return %0 : tensor<32x16xbf16>
-  }
-}
