@@ -17,6 +17,17 @@
 4. palmrt's attention and GEMM alone at palm-1b's sizes (palmrt-cuda-bench)
    next to PyTorch's (scaled_dot_product_attention, matmul) measured in the
    same run, where PyTorch with CUDA is installed.
+5. palm-8b's forward (bf16, 2 x 2048 tokens) on the one GPU.
+6. The peers, in the same run: the same models in PyTorch eager,
+   torch.compile and JAX (peers.py, each in its own process, with whatever
+   PyTorch and JAX this Python has), and the ratio palm / peer of tokens/s.
+7. The training step (--part train): palm-1b's forward, backward, global-norm
+   clipping and AdamW with bf16 compute and f32 master weights, its time
+   breakdown, and the peers' training steps. MFU counts 6N + 12LHQT FLOPs
+   per token (palm-gen's statistics) for every system.
+
+--part forward runs 0-6, --part train 7 (each within about 4 minutes on an
+H100, the peers' compilation included); the default runs both.
 
 Needs numpy (PyTorch machines have it). Usage: python3 run.py [--steps 10]
 --models tiny and --no-throughput make a short run (the emulated check of
@@ -107,6 +118,15 @@ def main():
     p.add_argument("--throughput-model", default="palm-1b",
                    help="palm-1b (default), or tiny or small (bf16) for a "
                         "quick run of this script")
+    p.add_argument("--part", choices=["forward", "train", "all"],
+                   default="all")
+    p.add_argument("--large-model", default="palm-8b",
+                   help="the large forward (default palm-8b; none skips it)")
+    p.add_argument("--peers", default="torch,torch-compile,jax",
+                   help="peers to measure (none: no peers)")
+    p.add_argument("--peer-steps", type=int, default=5)
+    p.add_argument("--peer-timeout", type=float, default=150,
+                   help="seconds a peer may take, compilation included")
     args = p.parse_args()
     name = gpu_name()
     extra = wheel_library_dirs()
@@ -122,6 +142,8 @@ def main():
     env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(
         [os.path.join(HERE, "lib")] +
         [p for p in [os.environ.get("LD_LIBRARY_PATH")] if p]))
+    if args.part == "train":
+        return train_part(args, name, env)
     if not args.no_unit_tests:
         result = subprocess.run(
             [os.path.join(HERE, "bin", "palmrt-cuda-tests")],
@@ -183,6 +205,118 @@ def main():
     breakdown(trace.replace(".json", ".rank0.json"))
     print()
     kernels(args.kernel_sizes.split(), env)
+    print()
+    compare(args, name, model, "forward", stats, rate,
+            stats["forward_flops_per_token"])
+    if args.large_model != "none":
+        large = args.large_model
+        with open(os.path.join(HERE, large + ".stats.json")) as f:
+            large_stats = json.load(f)
+        large_rate, _, err = palm_rate(os.path.join(HERE, large + ".cuda"),
+                                       max(3, args.steps // 2))
+        if err:
+            print("%s: FAIL %s" % (large, err))
+            return 1
+        compare(args, name, large, "forward", large_stats, large_rate,
+                large_stats["forward_flops_per_token"],
+                peers=[p for p in args.peers.split(",")
+                       if p != "torch-compile"])
+    if args.part == "all":
+        print()
+        return train_part(args, name, env)
+    return 0
+
+
+def palm_rate(exe, steps):
+    """(median tokens/s after warm-up, every step's, error or None) of a
+    palm executable's step lines."""
+    result = run([exe, "--steps", str(steps)])
+    if result.returncode != 0:
+        return None, [], "(exit %d): %s" % (result.returncode,
+                                            result.stderr.strip()[-500:])
+    rates = [float(m.group(1)) for m in
+             re.finditer(r"tokens/s ([0-9.]+)", result.stdout)]
+    if not rates:
+        return None, [], "(no step lines)"
+    return statistics.median(rates[2:] or rates), rates, None
+
+
+def peer(args, system, stats_path, mode):
+    """peers.py's JSON for one system, or the reason it was not measured."""
+    cmd = [sys.executable, os.path.join(HERE, "peers.py"), "--system", system,
+           "--config", stats_path, "--mode", mode, "--steps",
+           str(args.peer_steps)]
+    print("$ " + " ".join(cmd), flush=True)
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True,
+                                timeout=args.peer_timeout)
+    except subprocess.TimeoutExpired:
+        return "not measured (over %.0f s)" % args.peer_timeout
+    if result.returncode != 0:
+        why = (result.stderr.strip().splitlines() or ["exit %d" %
+                                                      result.returncode])[-1]
+        return "not measured (%s)" % why[:160]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def compare(args, gpu, model, mode, stats, palm, flops, peers=None):
+    """The table of palm and its peers on one model and mode."""
+    peak = next((v for k, v in PEAKS if k in gpu), None)
+    tokens = stats["tokens_per_step"]
+    m = stats["model"]
+    print("%s %s (batch %d x %d, bf16%s) on %s:" % (
+        model, "forward + loss" if mode == "forward" else
+        "training step (AdamW)", m["batch"], m["seq"],
+        ", f32 master weights" if mode == "train" else "", gpu))
+    print("  %-15s %-14s %10s %12s %8s %11s" % (
+        "system", "version", "step ms", "tokens/s", "MFU", "palm/peer"))
+
+    def row(system, version, rate, ratio):
+        mfu = "%.1f%%" % (100 * rate * flops / peak) if peak else "n/a"
+        print("  %-15s %-14s %10.2f %12.1f %8s %11s" % (
+            system, version, 1e3 * tokens / rate, rate, mfu, ratio))
+
+    row("palm", "", palm, "")
+    stats_path = os.path.join(HERE, model + (".train" if mode == "train"
+                                             else "") + ".stats.json")
+    names = {"torch": "PyTorch eager", "torch-compile": "torch.compile",
+             "jax": "JAX jit"}
+    for system in peers if peers is not None else args.peers.split(","):
+        if system == "none":
+            continue
+        got = peer(args, system, stats_path, mode)
+        if isinstance(got, str):
+            print("  %-15s %s" % (names.get(system, system), got))
+            continue
+        rate = tokens / got["step_seconds"]
+        row(names.get(system, system), got["version"], rate,
+            "%.2f" % (palm / rate))
+        print("  %-15s (first step, compilation included: %.1f s)" % (
+            "", got["compile_seconds"]))
+
+
+def train_part(args, gpu, env):
+    """palm's training step, its breakdown, and the peers'."""
+    model = args.throughput_model
+    exe = os.path.join(HERE, model + ".train.cuda")
+    stats_path = os.path.join(HERE, model + ".train.stats.json")
+    with open(stats_path) as f:
+        stats = json.load(f)
+    rate, rates, err = palm_rate(exe, args.steps)
+    if err:
+        print("%s training step: FAIL %s" % (model, err))
+        return 1
+    print("all steps: %s" % " ".join("%.0f" % r for r in rates))
+    trace = os.path.join(HERE, "out", model + ".train.trace.json")
+    result = run([exe, "--steps", "2", "--trace", trace])
+    if result.returncode != 0:
+        print("trace run: FAIL (exit %d): %s" % (
+            result.returncode, result.stderr.strip()[-500:]))
+        return 1
+    breakdown(trace.replace(".json", ".rank0.json"))
+    print()
+    compare(args, gpu, model, "train", stats, rate,
+            stats["training_flops_per_token"])
     return 0
 
 
