@@ -2,8 +2,8 @@
 //
 // GEMM (cuBLASLt), attention and its backward (palmrt's kernels), copies,
 // launches of PTX, the collectives of groups of one device, and step
-// timing, each checked against the host backend on the same inputs. Skips, saying why, where
-// there is no GPU (cuda_test_util.h).
+// timing, each checked against the host backend on the same inputs. Skips,
+// saying why, where there is no GPU (cuda_test_util.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -361,12 +361,11 @@ double runAttentionGrad(palmrt_context *ctx, Device &device,
       gv(device, tv); // the results start as anything but the answer
   DeviceVector<float> dLse(device, lse);
   auto run = [&] {
-    palmrt_attention_grad(ctx, dtype, dq.pointer(), dk.pointer(),
-                          dv.pointer(), dOut.pointer(), dLse.at(0),
-                          dDout.pointer(), gq.pointer(), gk.pointer(),
-                          gv.pointer(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
-                          c.causal, scale, c.headOffset, c.headsPerGroup,
-                          c.globalHeads, c.queryOffset);
+    palmrt_attention_grad(
+        ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(), dOut.pointer(),
+        dLse.at(0), dDout.pointer(), gq.pointer(), gk.pointer(), gv.pointer(),
+        c.b, c.s, c.t, c.h, c.g, c.dk, c.dv, c.causal, scale, c.headOffset,
+        c.headsPerGroup, c.globalHeads, c.queryOffset);
   };
   run();
   std::vector<T> gotQ = gq.get(), gotK = gk.get(), gotV = gv.get();
@@ -393,8 +392,7 @@ double runAttentionGrad(palmrt_context *ctx, Device &device,
   for (int64_t i = 0; i < c.b * c.s * c.h * c.dk; ++i)
     if (c.headOffset + i / c.dk % c.h >= c.globalHeads)
       EXPECT_EQ(fq[i], 0.0f) << c.name << " dq at " << i;
-  int64_t realHeads =
-      std::clamp<int64_t>(c.globalHeads - c.headOffset, 0, c.h);
+  int64_t realHeads = std::clamp<int64_t>(c.globalHeads - c.headOffset, 0, c.h);
   for (int64_t kv = 0; kv < c.g; ++kv) {
     if (realHeads > 0 && kv * c.headsPerGroup < c.headOffset + realHeads &&
         (kv + 1) * c.headsPerGroup > c.headOffset)
@@ -412,8 +410,8 @@ double runAttentionGrad(palmrt_context *ctx, Device &device,
 TEST_F(Cuda, AttentionGradMatchesTheHostInF32) {
   double worst = 0;
   for (const AttentionCase &c : kAttentionGradCases)
-    worst = std::max(worst, runAttentionGrad<float>(ctx(), device(), c,
-                                                    PALMRT_F32));
+    worst = std::max(worst,
+                     runAttentionGrad<float>(ctx(), device(), c, PALMRT_F32));
   std::printf("attention grad f32: largest error %.3g of the largest value\n",
               worst);
 }
@@ -421,8 +419,8 @@ TEST_F(Cuda, AttentionGradMatchesTheHostInF32) {
 TEST_F(Cuda, AttentionGradMatchesTheHostInBf16) {
   double worst = 0;
   for (const AttentionCase &c : kAttentionGradCases)
-    worst = std::max(worst, runAttentionGrad<uint16_t>(ctx(), device(), c,
-                                                       PALMRT_BF16));
+    worst = std::max(
+        worst, runAttentionGrad<uint16_t>(ctx(), device(), c, PALMRT_BF16));
   std::printf("attention grad bf16: largest error %.3g of the largest value\n",
               worst);
 }

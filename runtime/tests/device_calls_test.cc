@@ -86,8 +86,8 @@ TEST(HostDeviceCalls, AttentionIsTheF32KernelInEitherType) {
                 dv = a.dv;
   std::vector<float> want(b * s * h * dv), got(want.size());
   std::vector<float> wantLse(b * s * h), gotLse(wantLse.size(), 7.0f);
-  palmrt_attention_f32(a.q.data(), a.k.data(), a.v.data(), want.data(), b, s,
-                       t, h, g, dk, dv, 1, 0.5f, 1, 2, 4, 0, wantLse.data());
+  palmrt_attention_f32(a.q.data(), a.k.data(), a.v.data(), want.data(), b, s, t,
+                       h, g, dk, dv, 1, 0.5f, 1, 2, 4, 0, wantLse.data());
   palmrt_attention(ctx.get(), PALMRT_F32, a.q.data(), a.k.data(), a.v.data(),
                    got.data(), b, s, t, h, g, dk, dv, 1, 0.5f, 1, 2, 4, 0,
                    gotLse.data());
@@ -126,9 +126,9 @@ TEST(HostDeviceCalls, AttentionGradIsTheF32KernelInEitherType) {
   dout.resize(out.size());
   std::vector<float> wantQ(a.q.size()), wantK(a.k.size()), wantV(a.v.size());
   palmrt_attention_grad_f32(a.q.data(), a.k.data(), a.v.data(), out.data(),
-                            lse.data(), dout.data(), wantQ.data(),
-                            wantK.data(), wantV.data(), b, s, t, h, g, dk, dv,
-                            1, 0.5f, 1, 2, 4, 0);
+                            lse.data(), dout.data(), wantQ.data(), wantK.data(),
+                            wantV.data(), b, s, t, h, g, dk, dv, 1, 0.5f, 1, 2,
+                            4, 0);
   std::vector<float> gotQ(a.q.size(), 7.0f), gotK(a.k.size(), 7.0f),
       gotV(a.v.size(), 7.0f);
   palmrt_attention_grad(ctx.get(), PALMRT_F32, a.q.data(), a.k.data(),
@@ -167,9 +167,9 @@ TEST(HostDeviceCalls, AttentionRejectsBadArguments) {
                                1, 1, 1, 1, 1.0f, 0, 1, 2, 0, nullptr),
               ::testing::ExitedWithCode(1),
               "global head 1 needs key/value head 1 but only 1 are given");
-  EXPECT_EXIT(palmrt_attention_grad(nullptr, PALMRT_F32, &x, &x, &x, &x, &x,
-                                    &x, &x, &x, &x, 1, 1, 1, 2, 1, 1, 1, 1,
-                                    1.0f, 0, 1, 2, 0),
+  EXPECT_EXIT(palmrt_attention_grad(nullptr, PALMRT_F32, &x, &x, &x, &x, &x, &x,
+                                    &x, &x, &x, 1, 1, 1, 2, 1, 1, 1, 1, 1.0f, 0,
+                                    1, 2, 0),
               ::testing::ExitedWithCode(1),
               "palmrt_attention_grad: global head 1 needs key/value head 1");
 }

@@ -82,8 +82,7 @@ struct AttentionToCall : RuntimePattern<AttentionOp> {
       return success();
     }
     args.push_back(op.getLse() ? resultPtr(op.getLse())
-                               : LLVM::ZeroOp::create(e.builder(),
-                                                      e.location(),
+                               : LLVM::ZeroOp::create(e.builder(), e.location(),
                                                       e.ptrType()));
     args.insert(args.begin(), {e.ctx(), *dtype});
     e.call(RuntimeCall::palmrt_attention, args);

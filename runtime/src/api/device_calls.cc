@@ -62,8 +62,7 @@ void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
                       int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk,
                       int64_t dv, int32_t causal, float scale,
                       int64_t head_offset, int64_t heads_per_group,
-                      int64_t global_heads, int64_t query_offset,
-                      float *lse) {
+                      int64_t global_heads, int64_t query_offset, float *lse) {
   checkAttention("palmrt_attention", dtype, b, s, t, h, g, dk, dv, head_offset,
                  heads_per_group, global_heads);
   deviceOf(ctx).attention({dtype, q, k, v, out, b, s, t, h, g, dk, dv, causal,

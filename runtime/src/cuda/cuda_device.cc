@@ -643,8 +643,7 @@ void CudaDevice::attentionGrad(const AttentionGradArgs &a) {
   p.kTiles = kTiles;
   p.scale = a.scale;
   p.causal = a.causal;
-  std::string suffix =
-      absl::StrCat(a.dtype == 1 ? "bf16_" : "f32_", maxD);
+  std::string suffix = absl::StrCat(a.dtype == 1 ? "bf16_" : "f32_", maxD);
   // dq first: it writes delta, which the dk/dv kernel reads.
   Kernel &dq = kernel(palmrt_attention_grad_fatbin,
                       ("palmrt_attention_grad_dq_" + suffix).c_str());
@@ -664,8 +663,8 @@ void CudaDevice::attentionGrad(const AttentionGradArgs &a) {
   if (start)
     traceEnd(start, "attention_grad", "kernel",
              absl::StrCat("\"b\":", a.b, ",\"s\":", a.s, ",\"t\":", a.t,
-                          ",\"h\":", a.h, ",\"g\":", a.g,
-                          ",\"dk\":", a.dkSize, ",\"dv\":", a.dvSize));
+                          ",\"h\":", a.h, ",\"g\":", a.g, ",\"dk\":", a.dkSize,
+                          ",\"dv\":", a.dvSize));
 }
 
 void CudaDevice::blockCopy(cu::Stream stream, const BlockCopy &c) {

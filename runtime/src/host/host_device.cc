@@ -102,8 +102,8 @@ void HostDevice::attentionGrad(const AttentionGradArgs &a) {
                      k = widenBf16(a.k, keys * a.dkSize),
                      v = widenBf16(a.v, keys * a.dvSize),
                      out = widenBf16(a.out, rows * a.dvSize),
-                     dout = widenBf16(a.dout, rows * a.dvSize),
-                     dq(q.size()), dk(k.size()), dv(v.size());
+                     dout = widenBf16(a.dout, rows * a.dvSize), dq(q.size()),
+                     dk(k.size()), dv(v.size());
   palmrt_attention_grad_f32(q.data(), k.data(), v.data(), out.data(), a.lse,
                             dout.data(), dq.data(), dk.data(), dv.data(), a.b,
                             a.s, a.t, a.h, a.g, a.dkSize, a.dvSize, a.causal,

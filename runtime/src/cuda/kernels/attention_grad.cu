@@ -63,8 +63,7 @@ template <typename T>
 __device__ void loadTile(float *tile, const T *src, int64_t first,
                          int64_t limit, int64_t stride, int64_t width,
                          int rows) {
-  for (int64_t i = threadIdx.x; i < rows * width;
-       i += kAttentionGradThreads) {
+  for (int64_t i = threadIdx.x; i < rows * width; i += kAttentionGradThreads) {
     int64_t r = i / width, c = i % width, at = first + r;
     tile[r * (width + 1) + c] =
         at < limit ? toFloat(src[at * stride + c]) : 0.0f;
@@ -77,11 +76,11 @@ __device__ void gradQueries(const AttentionGradParams &p) {
   constexpr int kColumns = MaxD / kLanes;
   extern __shared__ float shared[];
   const int64_t dk = p.dk, dv = p.dv;
-  float *qTile = shared;                         // [rows][dk + 1]
-  float *doTile = qTile + kRows * (dk + 1);      // [rows][dv + 1]
-  float *kTile = doTile + kRows * (dv + 1);      // [keys][dk + 1]
-  float *vTile = kTile + kKeys * (dk + 1);       // [keys][dv + 1]
-  float *dsTile = vTile + kKeys * (dv + 1);      // [rows][keys + 1]
+  float *qTile = shared;                    // [rows][dk + 1]
+  float *doTile = qTile + kRows * (dk + 1); // [rows][dv + 1]
+  float *kTile = doTile + kRows * (dv + 1); // [keys][dk + 1]
+  float *vTile = kTile + kKeys * (dk + 1);  // [keys][dv + 1]
+  float *dsTile = vTile + kKeys * (dv + 1); // [rows][keys + 1]
 
   // Causal tiles late in the sequence cost most: start them first.
   int64_t x = blockIdx.x;
@@ -108,8 +107,8 @@ __device__ void gradQueries(const AttentionGradParams &p) {
   int64_t kvHead = globalHead / p.headsPerGroup;
   loadTile(qTile, static_cast<const T *>(p.q) + firstRow * dk, 0, p.s - q0,
            p.h * dk, dk, kRows);
-  loadTile(doTile, static_cast<const T *>(p.dout) + firstRow * dv, 0,
-           p.s - q0, p.h * dv, dv, kRows);
+  loadTile(doTile, static_cast<const T *>(p.dout) + firstRow * dv, 0, p.s - q0,
+           p.h * dv, dv, kRows);
   __syncthreads();
 
   // D for this row, then the row's lse in the log2 domain. A real row
@@ -163,8 +162,8 @@ __device__ void gradQueries(const AttentionGradParams &p) {
 #pragma unroll
     for (int j = 0; j < kPerLane; ++j) {
       int64_t key = k0 + lane + kLanes * j;
-      bool seen = live && key < p.t &&
-                  !(p.causal && key > p.queryOffset + position);
+      bool seen =
+          live && key < p.t && !(p.causal && key > p.queryOffset + position);
       float prob = seen ? exp2f(score[j] * qScale - lse) : 0.0f;
       dsRow[lane + kLanes * j] = prob * (dp[j] - delta);
     }
@@ -216,10 +215,10 @@ __device__ void gradKeys(const AttentionGradParams &p) {
   int64_t keyAt = k0 + key;
 
   int64_t kvRow = batch * p.t * p.g + kvHead; // row k0 is kvRow + k0 * g
-  loadTile(kTile, static_cast<const T *>(p.k) + kvRow * dk, k0, p.t,
-           p.g * dk, dk, kKeys);
-  loadTile(vTile, static_cast<const T *>(p.v) + kvRow * dv, k0, p.t,
-           p.g * dv, dv, kKeys);
+  loadTile(kTile, static_cast<const T *>(p.k) + kvRow * dk, k0, p.t, p.g * dk,
+           dk, kKeys);
+  loadTile(vTile, static_cast<const T *>(p.v) + kvRow * dv, k0, p.t, p.g * dv,
+           dv, kKeys);
 
   float accK[kColumns], accV[kColumns];
 #pragma unroll
@@ -240,8 +239,8 @@ __device__ void gradKeys(const AttentionGradParams &p) {
     for (int64_t q0 = rowBegin; q0 < p.s; q0 += kRows) {
       int64_t firstRow = (batch * p.s + q0) * p.h + head;
       __syncthreads(); // the previous step is done with the row tiles
-      loadTile(qTile, static_cast<const T *>(p.q) + firstRow * dk, 0,
-               p.s - q0, p.h * dk, dk, kRows);
+      loadTile(qTile, static_cast<const T *>(p.q) + firstRow * dk, 0, p.s - q0,
+               p.h * dk, dk, kRows);
       loadTile(doTile, static_cast<const T *>(p.dout) + firstRow * dv, 0,
                p.s - q0, p.h * dv, dv, kRows);
       for (int r = threadIdx.x; r < kRows; r += kAttentionGradThreads) {
@@ -316,12 +315,12 @@ __device__ void gradKeys(const AttentionGradParams &p) {
 // One pair of kernels per element type and bound on max(dk, dv); the
 // launcher picks the smallest bound that holds both.
 #define PALMRT_ATTENTION_GRAD_KERNELS(TYPE, T, MAX_D)                          \
-  extern "C" __global__ void __launch_bounds__(kAttentionGradThreads)         \
-      palmrt_attention_grad_dq_##TYPE##_##MAX_D(AttentionGradParams p) {      \
+  extern "C" __global__ void __launch_bounds__(kAttentionGradThreads)          \
+      palmrt_attention_grad_dq_##TYPE##_##MAX_D(AttentionGradParams p) {       \
     gradQueries<T, MAX_D>(p);                                                  \
   }                                                                            \
-  extern "C" __global__ void __launch_bounds__(kAttentionGradThreads)         \
-      palmrt_attention_grad_dkv_##TYPE##_##MAX_D(AttentionGradParams p) {     \
+  extern "C" __global__ void __launch_bounds__(kAttentionGradThreads)          \
+      palmrt_attention_grad_dkv_##TYPE##_##MAX_D(AttentionGradParams p) {      \
     gradKeys<T, MAX_D>(p);                                                     \
   }
 

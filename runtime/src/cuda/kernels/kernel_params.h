@@ -164,8 +164,8 @@ struct AttentionGradParams {
   int32_t causal;
 };
 
-inline constexpr int kAttentionGradRows = 32;    // query rows per tile
-inline constexpr int kAttentionGradKeys = 32;    // keys per tile
+inline constexpr int kAttentionGradRows = 32;     // query rows per tile
+inline constexpr int kAttentionGradKeys = 32;     // keys per tile
 inline constexpr int kAttentionGradThreads = 128; // 4 threads per row or key
 
 /// Dynamic shared memory of the dq kernel, in bytes: query and output
