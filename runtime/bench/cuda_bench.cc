@@ -141,8 +141,8 @@ int main(int argc, char **argv) {
   void *out = randomBf16(dev, z.b * z.s * z.h * z.d, 4);
   float scale = 1.0f / std::sqrt(static_cast<float>(z.d));
   double t = timeIt(dev, z.reps, [&] {
-    palmrt_attention(ctx->get(), PALMRT_BF16, q, k, v, out, z.b, z.s, z.s,
-                     z.h, 1, z.d, z.d, 1, scale, 0, z.h, z.h, 0);
+    palmrt_attention(ctx->get(), PALMRT_BF16, q, k, v, out, z.b, z.s, z.s, z.h,
+                     1, z.d, z.d, 1, scale, 0, z.h, z.h, 0, nullptr);
   });
   // As the MFU counts attention: every (query, key) pair, 2 (dk + dv)
   // FLOPs each; a causal kernel does about half of them.

@@ -39,6 +39,23 @@ struct AttentionArgs {
   float scale;
   int64_t headOffset, headsPerGroup, globalHeads;
   int64_t queryOffset;
+  /// f32 [b, s, h] or null: each row's log-sum-exp.
+  float *lse;
+};
+
+/// The arguments of palmrt_attention_grad (palmrt.h), checked: the
+/// forward's tensors, its lse and dout in; dq, dk, dv out (overwritten).
+struct AttentionGradArgs {
+  int32_t dtype;
+  const void *q, *k, *v, *out;
+  const float *lse;
+  const void *dout;
+  void *dq, *dk, *dv;
+  int64_t b, s, t, h, g, dkSize, dvSize;
+  int32_t causal;
+  float scale;
+  int64_t headOffset, headsPerGroup, globalHeads;
+  int64_t queryOffset;
 };
 
 /// What a step cost on the device, measured on the device.
@@ -105,6 +122,7 @@ public:
                     int64_t k, const void *a, bool transA, const void *b,
                     bool transB, void *c) = 0;
   virtual void attention(const AttentionArgs &args) = 0;
+  virtual void attentionGrad(const AttentionGradArgs &args) = 0;
 
   // Collectives over group `group` of the connected context (palmrt.h's
   // semantics; shapes have `shape.size()` dimensions, `dim`s are valid and

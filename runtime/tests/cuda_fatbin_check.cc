@@ -106,17 +106,22 @@ int check(const Module &m) {
 } // namespace
 
 int main() {
-  std::vector<std::string> attention, copies;
+  std::vector<std::string> attention, attentionGrad, copies;
   for (const char *type : {"f32", "bf16"})
-    for (int dv : {64, 128, 256})
-      attention.push_back("palmrt_attention_" + std::string(type) + "_" +
-                          std::to_string(dv));
+    for (int dv : {64, 128, 256}) {
+      std::string suffix = std::string(type) + "_" + std::to_string(dv);
+      attention.push_back("palmrt_attention_" + suffix);
+      attentionGrad.push_back("palmrt_attention_grad_dq_" + suffix);
+      attentionGrad.push_back("palmrt_attention_grad_dkv_" + suffix);
+    }
   for (int d : {64, 128, 256})
     attention.push_back("palmrt_attention_mma_bf16_" + std::to_string(d));
   for (int w : {1, 2, 4, 8, 16})
     copies.push_back("palmrt_block_copy_" + std::to_string(w));
   int failures = check({"attention", palmrt_attention_fatbin,
                         palmrt_attention_fatbin_size, attention}) +
+                 check({"attention_grad", palmrt_attention_grad_fatbin,
+                        palmrt_attention_grad_fatbin_size, attentionGrad}) +
                  check({"block_copy", palmrt_block_copy_fatbin,
                         palmrt_block_copy_fatbin_size, copies});
   std::printf(failures ? "%d failures\n" : "embedded kernels: ok\n", failures);

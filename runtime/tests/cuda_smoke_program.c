@@ -127,7 +127,7 @@ void palm_forward(void **buffers, void *arena, palmrt_context *ctx) {
 #endif
   palmrt_gemm(ctx, PALMRT_F32, 1, N, FL, E, x, 0, w, 0, h);
   palmrt_attention(ctx, PALMRT_F32, h, h, h, a, BL, S, S, 1, 1, FL, FL, 1,
-                   1.0f / sqrtf((float)FL), 0, 1, 1, 0);
+                   1.0f / sqrtf((float)FL), 0, 1, 1, 0, NULL);
   palmrt_copy(ctx, attended, a, (int64_t)N * FL * 4);
   {
     int64_t shape[3] = {BL, S, FL};

@@ -1,9 +1,9 @@
 //===- cuda_test.cc - the cuda backend on one GPU -------------------------===//
 //
-// GEMM (cuBLASLt), attention (palmrt's kernel), copies, launches of PTX,
-// the collectives of groups of one device, and step timing, each checked
-// against the host backend on the same inputs. Skips, saying why, where
-// there is no GPU (cuda_test_util.h).
+// GEMM (cuBLASLt), attention and its backward (palmrt's kernels), copies,
+// launches of PTX, the collectives of groups of one device, and step
+// timing, each checked against the host backend on the same inputs. Skips,
+// saying why, where there is no GPU (cuda_test_util.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -97,6 +97,34 @@ void expectClose(const std::vector<float> &got, const std::vector<float> &want,
         shown++ < 5)
       ADD_FAILURE() << what << ": at " << i << " got " << got[i] << " want "
                     << want[i];
+}
+
+/// expectClose where infinities must match exactly (lse of padding rows).
+void expectCloseOrInfinite(const std::vector<float> &got,
+                           const std::vector<float> &want, double tolerance,
+                           const std::string &what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  std::vector<float> finiteGot, finiteWant;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isinf(want[i]))
+      EXPECT_EQ(got[i], want[i]) << what << ": at " << i;
+    else {
+      finiteGot.push_back(got[i]);
+      finiteWant.push_back(want[i]);
+    }
+  }
+  expectClose(finiteGot, finiteWant, tolerance, what);
+}
+
+/// The largest |got - want| over the largest |want| (0 when both are 0).
+double errorToLargest(const std::vector<float> &got,
+                      const std::vector<float> &want) {
+  double error = 0, largest = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    error = std::max(error, std::fabs(static_cast<double>(got[i]) - want[i]));
+    largest = std::max(largest, std::fabs(static_cast<double>(want[i])));
+  }
+  return largest > 0 ? error / largest : error;
 }
 
 TEST_F(Cuda, CopyMovesBytesBetweenBuffers) {
@@ -214,18 +242,24 @@ void runAttention(Cuda &test, palmrt_context *ctx, Device &device,
   float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
   size_t outSize = c.b * c.s * c.h * c.dv;
   std::vector<float> want(outSize), got;
+  // The log-sum-exp is asked for on every other case (both forms run).
+  bool withLse = (&c - kAttentionCases) % 2 == 0;
+  std::vector<float> wantLse(c.b * c.s * c.h);
+  DeviceVector<float> lse(device, std::vector<float>(wantLse.size(), 7.0f));
+  float *hostLse = withLse ? wantLse.data() : nullptr;
+  float *deviceLse = withLse ? lse.at(0) : nullptr;
   std::string what = absl::StrCat(c.name, dtype == PALMRT_BF16 ? " bf16" : "");
   if constexpr (std::is_same_v<T, float>) {
     palmrt_attention(nullptr, dtype, q.data(), k.data(), v.data(), want.data(),
                      c.b, c.s, c.t, c.h, c.g, c.dk, c.dv, c.causal, scale,
                      c.headOffset, c.headsPerGroup, c.globalHeads,
-                     c.queryOffset);
+                     c.queryOffset, hostLse);
     DeviceVector<float> dq(device, q), dk(device, k), dv(device, v),
         dout(device, std::vector<float>(outSize, 7.0f));
     palmrt_attention(ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(),
                      dout.pointer(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
                      c.causal, scale, c.headOffset, c.headsPerGroup,
-                     c.globalHeads, c.queryOffset);
+                     c.globalHeads, c.queryOffset, deviceLse);
     got = dout.get();
     expectClose(got, want, 1e-4, what);
   } else {
@@ -234,15 +268,20 @@ void runAttention(Cuda &test, palmrt_context *ctx, Device &device,
     palmrt_attention(nullptr, dtype, qb.data(), kb.data(), vb.data(),
                      wantBf16.data(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
                      c.causal, scale, c.headOffset, c.headsPerGroup,
-                     c.globalHeads, c.queryOffset);
+                     c.globalHeads, c.queryOffset, hostLse);
     DeviceVector<uint16_t> dq(device, qb), dk(device, kb), dv(device, vb),
         dout(device, std::vector<uint16_t>(outSize, 0x4000));
     palmrt_attention(ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(),
                      dout.pointer(), c.b, c.s, c.t, c.h, c.g, c.dk, c.dv,
                      c.causal, scale, c.headOffset, c.headsPerGroup,
-                     c.globalHeads, c.queryOffset);
+                     c.globalHeads, c.queryOffset, deviceLse);
     expectClose(fromBf16(dout.get()), fromBf16(wantBf16), 1.0 / 64, what);
   }
+  // lse is f32 math on the same (rounded) operands in either type.
+  if (withLse)
+    expectCloseOrInfinite(lse.get(), wantLse, 1e-5, what + " lse");
+  else
+    EXPECT_EQ(lse.get(), std::vector<float>(wantLse.size(), 7.0f)) << what;
 }
 
 TEST_F(Cuda, AttentionMatchesTheHostInF32) {
@@ -253,6 +292,137 @@ TEST_F(Cuda, AttentionMatchesTheHostInF32) {
 TEST_F(Cuda, AttentionMatchesTheHostInBf16) {
   for (const AttentionCase &c : kAttentionCases)
     runAttention<uint16_t>(*this, ctx(), device(), c, PALMRT_BF16);
+}
+
+// Attention's backward: small shapes (the emulator interprets every thread)
+// covering the head mappings, masks and head sizes the kernels handle.
+const AttentionCase kAttentionGradCases[] = {
+    {"multi-query causal", 2, 37, 37, 3, 1, 8, 8, 1, 0, 3, 3},
+    {"grouped causal", 1, 20, 20, 4, 2, 8, 8, 1, 0, 2, 4},
+    // Global heads 2..5 of 5, all on one key/value head: local head 3 is
+    // padding.
+    {"padding head, dk 4 dv 8", 1, 12, 12, 4, 1, 4, 8, 1, 2, 5, 5},
+    // Global heads 2, 3 of a 2-per-group layout: key/value head 0 is read
+    // by no head here and gets zeros.
+    {"grouped head shard", 1, 10, 10, 2, 2, 8, 4, 1, 2, 2, 4},
+    {"cross, s != t", 2, 5, 40, 2, 1, 8, 4, 0, 0, 2, 2},
+    {"query shard", 1, 20, 50, 2, 1, 8, 8, 1, 0, 2, 2, 30},
+    {"grouped query shard", 1, 9, 45, 4, 2, 4, 4, 1, 0, 2, 4, 36},
+    {"dk 72, dv 40 (128-wide kernels)", 1, 6, 6, 1, 1, 72, 40, 1, 0, 1, 1},
+    {"no keys", 1, 4, 0, 1, 1, 8, 8, 0, 0, 1, 1},
+};
+
+/// The cuda attention backward against the host's (palmrt_attention_grad
+/// without a context: palmrt_attention_grad_f32) on the host forward's out
+/// and lse. Returns the largest error of dq, dk, dv relative to each
+/// one's largest magnitude.
+template <typename T>
+double runAttentionGrad(palmrt_context *ctx, Device &device,
+                        const AttentionCase &c, int32_t dtype) {
+  auto round = [](std::vector<float> x) {
+    if constexpr (!std::is_same_v<T, float>)
+      for (float &e : x)
+        e = bf16ToFloat(floatToBf16(e));
+    return x;
+  };
+  auto q = round(randomVector(c.b * c.s * c.h * c.dk, 7));
+  auto k = round(randomVector(c.b * c.t * c.g * c.dk, 8));
+  auto v = round(randomVector(c.b * c.t * c.g * c.dv, 9));
+  auto dout = round(randomVector(c.b * c.s * c.h * c.dv, 10));
+  float scale = 1.0f / std::sqrt(static_cast<float>(c.dk));
+  std::vector<float> out(dout.size()), lse(c.b * c.s * c.h);
+  palmrt_attention_f32(q.data(), k.data(), v.data(), out.data(), c.b, c.s, c.t,
+                       c.h, c.g, c.dk, c.dv, c.causal, scale, c.headOffset,
+                       c.headsPerGroup, c.globalHeads, c.queryOffset,
+                       lse.data());
+  out = round(out);
+  auto typed = [](const std::vector<float> &x) {
+    if constexpr (std::is_same_v<T, float>)
+      return x;
+    else
+      return toBf16(x);
+  };
+  auto floats = [](const std::vector<T> &x) {
+    if constexpr (std::is_same_v<T, float>)
+      return x;
+    else
+      return fromBf16(x);
+  };
+  std::vector<T> tq = typed(q), tk = typed(k), tv = typed(v), to = typed(out),
+                 td = typed(dout), wantQ(q.size()), wantK(k.size()),
+                 wantV(v.size());
+  palmrt_attention_grad(nullptr, dtype, tq.data(), tk.data(), tv.data(),
+                        to.data(), lse.data(), td.data(), wantQ.data(),
+                        wantK.data(), wantV.data(), c.b, c.s, c.t, c.h, c.g,
+                        c.dk, c.dv, c.causal, scale, c.headOffset,
+                        c.headsPerGroup, c.globalHeads, c.queryOffset);
+  DeviceVector<T> dq(device, tq), dk(device, tk), dv(device, tv),
+      dOut(device, to), dDout(device, td), gq(device, tq), gk(device, tk),
+      gv(device, tv); // the results start as anything but the answer
+  DeviceVector<float> dLse(device, lse);
+  auto run = [&] {
+    palmrt_attention_grad(
+        ctx, dtype, dq.pointer(), dk.pointer(), dv.pointer(), dOut.pointer(),
+        dLse.at(0), dDout.pointer(), gq.pointer(), gk.pointer(), gv.pointer(),
+        c.b, c.s, c.t, c.h, c.g, c.dk, c.dv, c.causal, scale, c.headOffset,
+        c.headsPerGroup, c.globalHeads, c.queryOffset);
+  };
+  run();
+  std::vector<T> gotQ = gq.get(), gotK = gk.get(), gotV = gv.get();
+  // The same launch again gives the same bits: no atomics, fixed order.
+  run();
+  EXPECT_TRUE(gq.get() == gotQ && gk.get() == gotK && gv.get() == gotV)
+      << c.name << ": a second run differs";
+  double worst = 0;
+  for (auto [got, want, name] :
+       {std::tuple(&gotQ, &wantQ, "dq"), std::tuple(&gotK, &wantK, "dk"),
+        std::tuple(&gotV, &wantV, "dv")}) {
+    std::vector<float> g = floats(*got), w = floats(*want);
+    double error = errorToLargest(g, w);
+    worst = std::max(worst, error);
+    // f32: the same math in another order. bf16: the same f32 math,
+    // each result rounded once: a value near a rounding boundary may round
+    // the other way (one bf16 step, 2^-8 of the largest at most).
+    double tolerance = std::is_same_v<T, float> ? 1e-5 : 1.0 / 128;
+    EXPECT_LE(error, tolerance) << c.name << " " << name;
+  }
+  // Exact zeros: dq of padding heads, dk and dv of the key/value heads no
+  // real head here reads.
+  std::vector<float> fq = floats(gotQ), fk = floats(gotK), fv = floats(gotV);
+  for (int64_t i = 0; i < c.b * c.s * c.h * c.dk; ++i)
+    if (c.headOffset + i / c.dk % c.h >= c.globalHeads)
+      EXPECT_EQ(fq[i], 0.0f) << c.name << " dq at " << i;
+  int64_t realHeads = std::clamp<int64_t>(c.globalHeads - c.headOffset, 0, c.h);
+  for (int64_t kv = 0; kv < c.g; ++kv) {
+    if (realHeads > 0 && kv * c.headsPerGroup < c.headOffset + realHeads &&
+        (kv + 1) * c.headsPerGroup > c.headOffset)
+      continue; // read
+    for (int64_t i = 0; i < c.b * c.t; ++i) {
+      for (int64_t e = 0; e < c.dk; ++e)
+        EXPECT_EQ(fk[(i * c.g + kv) * c.dk + e], 0.0f) << c.name << " dk";
+      for (int64_t e = 0; e < c.dv; ++e)
+        EXPECT_EQ(fv[(i * c.g + kv) * c.dv + e], 0.0f) << c.name << " dv";
+    }
+  }
+  return worst;
+}
+
+TEST_F(Cuda, AttentionGradMatchesTheHostInF32) {
+  double worst = 0;
+  for (const AttentionCase &c : kAttentionGradCases)
+    worst = std::max(worst,
+                     runAttentionGrad<float>(ctx(), device(), c, PALMRT_F32));
+  std::printf("attention grad f32: largest error %.3g of the largest value\n",
+              worst);
+}
+
+TEST_F(Cuda, AttentionGradMatchesTheHostInBf16) {
+  double worst = 0;
+  for (const AttentionCase &c : kAttentionGradCases)
+    worst = std::max(
+        worst, runAttentionGrad<uint16_t>(ctx(), device(), c, PALMRT_BF16));
+  std::printf("attention grad bf16: largest error %.3g of the largest value\n",
+              worst);
 }
 
 TEST_F(Cuda, LaunchRunsPtxKernels) {

@@ -5,7 +5,8 @@
 // key/value-head shard shifts that offset by the query heads its preceding
 // key/value heads serve, so that the runtime's (offset + i) / group is a
 // local key/value head; a query shard passes its global position. The
-// backward (CPU only for now) takes the same mapping.
+// backward takes the same mapping: palmrt_attention_grad_f32 on the CPU,
+// palmrt_attention_grad (the CUDA kernels) on cuda.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,8 +56,8 @@ SmallVector<Value> attentionSizes(Op op, Emitter &e) {
           e.i64(k[2]), e.i64(q[3]), e.i64(v[3])};
 }
 
-/// palm.attention -> palmrt_attention (palmrt_attention_f32 on the CPU
-/// when the log-sum-exp is kept for a backward pass).
+/// palm.attention -> palmrt_attention, with the log-sum-exp's buffer when it
+/// is kept for a backward pass (palmrt_attention_f32 on the CPU then).
 struct AttentionToCall : RuntimePattern<AttentionOp> {
   using RuntimePattern::RuntimePattern;
   LogicalResult lower(AttentionOp op, OpAdaptor adaptor,
@@ -75,32 +76,32 @@ struct AttentionToCall : RuntimePattern<AttentionOp> {
                                  e.i32(op.getCausal() ? 1 : 0),
                                  e.f32(op.getEffectiveScale()), m.offset,
                                  m.group, m.heads, m.queryOffset});
-    if (op.getLse()) {
-      if (state.target != Target::Cpu)
-        return refuse(op.emitOpError()
-                      << "keeps its log-sum-exp for a backward pass, which "
-                         "the cuda target does not lower yet: compile "
-                         "training programs for the CPU");
+    if (op.getLse() && state.target == Target::Cpu) {
       args.push_back(resultPtr(op.getLse()));
       e.call(RuntimeCall::palmrt_attention_f32, args);
       return success();
     }
+    args.push_back(op.getLse() ? resultPtr(op.getLse())
+                               : LLVM::ZeroOp::create(e.builder(), e.location(),
+                                                      e.ptrType()));
     args.insert(args.begin(), {e.ctx(), *dtype});
     e.call(RuntimeCall::palmrt_attention, args);
     return success();
   }
 };
 
-/// palm.attention_grad -> palmrt_attention_grad_f32 (CPU).
+/// palm.attention_grad -> palmrt_attention_grad_f32 on the CPU,
+/// palmrt_attention_grad on cuda (f32 or bf16 tensors, f32 lse).
 struct AttentionGradToCall : RuntimePattern<AttentionGradOp> {
   using RuntimePattern::RuntimePattern;
   LogicalResult lower(AttentionGradOp op, OpAdaptor adaptor,
                       Emitter &e) const override {
-    if (state.target != Target::Cpu)
-      return refuse(op.emitOpError()
-                    << "has no cuda lowering yet: compile training programs "
-                       "for the CPU");
-    if (failed(requireF32(op)))
+    bool cpu = state.target == Target::Cpu;
+    if (cpu && failed(requireF32(op)))
+      return failure();
+    FailureOr<Value> dtype =
+        dtypeCode(e, op, op.getQuery().getType().getElementType());
+    if (failed(dtype))
       return failure();
     HeadMapping m = headMapping(op, e);
     SmallVector<Value> args = {
@@ -114,7 +115,12 @@ struct AttentionGradToCall : RuntimePattern<AttentionGradOp> {
                                  e.i32(op.getCausal() ? 1 : 0),
                                  e.f32(op.getEffectiveScale()), m.offset,
                                  m.group, m.heads, m.queryOffset});
-    e.call(RuntimeCall::palmrt_attention_grad_f32, args);
+    if (cpu) {
+      e.call(RuntimeCall::palmrt_attention_grad_f32, args);
+      return success();
+    }
+    args.insert(args.begin(), {e.ctx(), *dtype});
+    e.call(RuntimeCall::palmrt_attention_grad, args);
     return success();
   }
 };

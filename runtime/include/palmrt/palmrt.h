@@ -364,13 +364,32 @@ void palmrt_launch(palmrt_context *ctx, const char *image, const char *kernel,
 
 /* palmrt_attention_f32 for any backend and element type (PALMRT_F32 or
  * PALMRT_BF16 tensors; f32 softmax and accumulation). On the cuda backend a
- * fused kernel: no [s, t] score matrix in global memory. */
+ * fused kernel: no [s, t] score matrix in global memory. `lse`, when not
+ * NULL, is f32 [b, s, h] in the backend's memory whatever dtype is, and
+ * receives palmrt_attention_f32's log-sum-exp (natural log; -inf for
+ * padding heads and rows without keys). */
 void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
                       const void *k, const void *v, void *out, int64_t b,
                       int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk,
                       int64_t dv, int32_t causal, float scale,
                       int64_t head_offset, int64_t heads_per_group,
-                      int64_t global_heads, int64_t query_offset);
+                      int64_t global_heads, int64_t query_offset, float *lse);
+
+/* palmrt_attention_grad_f32 for any backend and element type: q, k, v,
+ * out, dout and the results dq, dk, dv are `dtype` (PALMRT_F32 or
+ * PALMRT_BF16), lse is f32 [b, s, h] (what palmrt_attention wrote); all
+ * math is f32. dq, dk and dv are overwritten. On the cuda backend fused
+ * kernels that recompute the probabilities from lse (no [s, t] matrix in
+ * global memory) and sum in a fixed order without atomics, so the results
+ * are bitwise reproducible. */
+void palmrt_attention_grad(palmrt_context *ctx, int32_t dtype, const void *q,
+                           const void *k, const void *v, const void *out,
+                           const float *lse, const void *dout, void *dq,
+                           void *dk, void *dv, int64_t b, int64_t s, int64_t t,
+                           int64_t h, int64_t g, int64_t dk_size,
+                           int64_t dv_size, int32_t causal, float scale,
+                           int64_t head_offset, int64_t heads_per_group,
+                           int64_t global_heads, int64_t query_offset);
 
 /*===-- The executable ---------------------------------------------------===*/
 

@@ -2,8 +2,9 @@
 //
 // The calls whose work depends on where the buffers are: their arguments
 // are checked here, then the context's device does the work (the host's
-// copy is memmove, its attention is palmrt_attention_f32, a launch on the
-// host is an error). Calls without a context run on the host.
+// copy is memmove, its attention and attention backward are
+// palmrt_attention_f32 and palmrt_attention_grad_f32, a launch on the host
+// is an error). Calls without a context run on the host.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +18,24 @@
 #include "absl/strings/str_cat.h"
 
 using namespace palmrt;
+
+namespace {
+
+/// The checks the forward and the backward of attention share; fatal with
+/// `who` on a violation.
+void checkAttention(const char *who, int32_t dtype, int64_t b, int64_t s,
+                    int64_t t, int64_t h, int64_t g, int64_t dk, int64_t dv,
+                    int64_t headOffset, int64_t headsPerGroup,
+                    int64_t globalHeads) {
+  if (dtype != PALMRT_F32 && dtype != PALMRT_BF16)
+    fatal(absl::StrCat(who, ": element type ", dtype,
+                       " is not supported (f32 and bf16 are)"));
+  if (b < 0 || s < 0 || t < 0 || h < 0 || g < 0 || dk < 0 || dv < 0)
+    fatal(absl::StrCat(who, ": negative sizes"));
+  attentionRealHeads(who, h, g, headOffset, headsPerGroup, globalHeads);
+}
+
+} // namespace
 
 extern "C" {
 
@@ -43,17 +62,28 @@ void palmrt_attention(palmrt_context *ctx, int32_t dtype, const void *q,
                       int64_t s, int64_t t, int64_t h, int64_t g, int64_t dk,
                       int64_t dv, int32_t causal, float scale,
                       int64_t head_offset, int64_t heads_per_group,
-                      int64_t global_heads, int64_t query_offset) {
-  if (dtype != PALMRT_F32 && dtype != PALMRT_BF16)
-    fatal(absl::StrCat("palmrt_attention: element type ", dtype,
-                       " is not supported (f32 and bf16 are)"));
-  if (b < 0 || s < 0 || t < 0 || h < 0 || g < 0 || dk < 0 || dv < 0)
-    fatal("palmrt_attention: negative sizes");
-  attentionRealHeads("palmrt_attention", h, g, head_offset, heads_per_group,
-                     global_heads);
+                      int64_t global_heads, int64_t query_offset, float *lse) {
+  checkAttention("palmrt_attention", dtype, b, s, t, h, g, dk, dv, head_offset,
+                 heads_per_group, global_heads);
   deviceOf(ctx).attention({dtype, q, k, v, out, b, s, t, h, g, dk, dv, causal,
-                           scale, head_offset, heads_per_group,
-                           global_heads, query_offset});
+                           scale, head_offset, heads_per_group, global_heads,
+                           query_offset, lse});
+}
+
+void palmrt_attention_grad(palmrt_context *ctx, int32_t dtype, const void *q,
+                           const void *k, const void *v, const void *out,
+                           const float *lse, const void *dout, void *dq,
+                           void *dk, void *dv, int64_t b, int64_t s, int64_t t,
+                           int64_t h, int64_t g, int64_t dk_size,
+                           int64_t dv_size, int32_t causal, float scale,
+                           int64_t head_offset, int64_t heads_per_group,
+                           int64_t global_heads, int64_t query_offset) {
+  checkAttention("palmrt_attention_grad", dtype, b, s, t, h, g, dk_size,
+                 dv_size, head_offset, heads_per_group, global_heads);
+  deviceOf(ctx).attentionGrad({dtype, q, k, v, out, lse, dout, dq, dk, dv, b,
+                               s, t, h, g, dk_size, dv_size, causal, scale,
+                               head_offset, heads_per_group, global_heads,
+                               query_offset});
 }
 
 void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch, int64_t m,

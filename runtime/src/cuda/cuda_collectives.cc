@@ -206,9 +206,8 @@ void *CudaDevice::scratch(int which, int64_t bytes) {
   int64_t rounded = (bytes + (1 << 20) - 1) >> 20 << 20;
   cu::Result r = cu.MemAlloc(&s.pointer, static_cast<size_t>(rounded));
   if (r != cu::kSuccess)
-    fatal(absl::StrCat("cannot allocate ", rounded,
-                       " bytes of collective scratch on ", describe(), ": ",
-                       cu.errorString(r)));
+    fatal(absl::StrCat("cannot allocate ", rounded, " bytes of scratch on ",
+                       describe(), ": ", cu.errorString(r)));
   s.bytes = rounded;
   return reinterpret_cast<void *>(static_cast<uintptr_t>(s.pointer));
 }

@@ -126,8 +126,8 @@ absl::Status CudaDevice::init(int localRank, int localSize, bool needNccl) {
   // Load the embedded modules now, so that a driver too old for them fails
   // at start-up with the others.
   for (const unsigned char *image :
-       {palmrt_attention_fatbin, palmrt_block_copy_fatbin,
-        palmrt_param_init_fatbin}) {
+       {palmrt_attention_fatbin, palmrt_attention_grad_fatbin,
+        palmrt_block_copy_fatbin, palmrt_param_init_fatbin}) {
     cu::Module module = nullptr;
     char log[4096] = {0};
     int options[] = {cu::kJitErrorLogBuffer, cu::kJitErrorLogBufferSize};
@@ -562,6 +562,7 @@ void CudaDevice::attention(const AttentionArgs &a) {
   p.k = a.k;
   p.v = a.v;
   p.out = a.out;
+  p.lse = a.lse;
   p.b = a.b;
   p.s = a.s;
   p.t = a.t;
@@ -591,6 +592,79 @@ void CudaDevice::attention(const AttentionArgs &a) {
              absl::StrCat("\"b\":", a.b, ",\"s\":", a.s, ",\"t\":", a.t,
                           ",\"h\":", a.h, ",\"g\":", a.g, ",\"dk\":", a.dk,
                           ",\"dv\":", a.dv));
+}
+
+void CudaDevice::attentionGrad(const AttentionGradArgs &a) {
+  if (a.b <= 0 || a.h <= 0)
+    return;
+  int64_t maxD = std::max(a.dkSize, a.dvSize);
+  if (maxD > 256)
+    fatal(absl::StrCat("palmrt_attention_grad: heads of ", a.dkSize, " and ",
+                       a.dvSize,
+                       " elements are not supported on cuda (at most 256)"));
+  maxD = maxD <= 64 ? 64 : maxD <= 128 ? 128 : 256;
+  int64_t sharedDq = attentionGradDqSharedBytes(a.dkSize, a.dvSize);
+  int64_t sharedDkv = attentionGradDkvSharedBytes(a.dkSize, a.dvSize);
+  if (sharedDkv > sharedOptin)
+    fatal(absl::StrCat("palmrt_attention_grad: heads of ", a.dkSize, " and ",
+                       a.dvSize, " elements need ", sharedDkv,
+                       " bytes of shared memory per block; ", describe(),
+                       " allows ", sharedOptin));
+  int64_t qTiles = (a.s + kAttentionGradRows - 1) / kAttentionGradRows;
+  int64_t kTiles = (a.t + kAttentionGradKeys - 1) / kAttentionGradKeys;
+  if (qTiles * a.h * a.b > kMaxGridX || kTiles * a.g * a.b > kMaxGridX)
+    fatal(absl::StrCat("palmrt_attention_grad: ", a.b, " x ", a.h, " x ", a.s,
+                       " query rows or ", a.b, " x ", a.g, " x ", a.t,
+                       " keys exceed one launch"));
+  AttentionGradParams p;
+  p.q = a.q;
+  p.k = a.k;
+  p.v = a.v;
+  p.out = a.out;
+  p.dout = a.dout;
+  p.lse = a.lse;
+  p.delta = static_cast<float *>(
+      scratch(2, std::max<int64_t>(a.b * a.s * a.h, 1) * sizeof(float)));
+  p.dQuery = a.dq;
+  p.dKey = a.dk;
+  p.dValue = a.dv;
+  p.b = a.b;
+  p.s = a.s;
+  p.t = a.t;
+  p.h = a.h;
+  p.g = a.g;
+  p.dk = a.dkSize;
+  p.dv = a.dvSize;
+  p.headOffset = a.headOffset;
+  p.headsPerGroup = a.headsPerGroup;
+  p.globalHeads = a.globalHeads;
+  p.queryOffset = a.queryOffset;
+  p.qTiles = qTiles;
+  p.kTiles = kTiles;
+  p.scale = a.scale;
+  p.causal = a.causal;
+  std::string suffix = absl::StrCat(a.dtype == 1 ? "bf16_" : "f32_", maxD);
+  // dq first: it writes delta, which the dk/dv kernel reads.
+  Kernel &dq = kernel(palmrt_attention_grad_fatbin,
+                      ("palmrt_attention_grad_dq_" + suffix).c_str());
+  Kernel &dkv = kernel(palmrt_attention_grad_fatbin,
+                       ("palmrt_attention_grad_dkv_" + suffix).c_str());
+  int64_t block[3] = {kAttentionGradThreads, 1, 1};
+  int64_t gridDq[3] = {qTiles * a.h * a.b, 1, 1};
+  int64_t gridDkv[3] = {kTiles * a.g * a.b, 1, 1};
+  void *args[] = {&p};
+  cu::Event start = traceStart();
+  // An empty grid (no query rows, or no keys) is not a launch.
+  if (gridDq[0] > 0)
+    launchOn(compute, dq, gridDq, block, static_cast<int32_t>(sharedDq), args);
+  if (gridDkv[0] > 0)
+    launchOn(compute, dkv, gridDkv, block, static_cast<int32_t>(sharedDkv),
+             args);
+  if (start)
+    traceEnd(start, "attention_grad", "kernel",
+             absl::StrCat("\"b\":", a.b, ",\"s\":", a.s, ",\"t\":", a.t,
+                          ",\"h\":", a.h, ",\"g\":", a.g, ",\"dk\":", a.dkSize,
+                          ",\"dv\":", a.dvSize));
 }
 
 void CudaDevice::blockCopy(cu::Stream stream, const BlockCopy &c) {

@@ -60,6 +60,7 @@ public:
             const void *a, bool transA, const void *b, bool transB,
             void *c) override;
   void attention(const AttentionArgs &args) override;
+  void attentionGrad(const AttentionGradArgs &args) override;
 
   void allReduce(int32_t group, const void *in, void *out, int64_t count,
                  int32_t dtype, int32_t reduction) override;
@@ -142,8 +143,8 @@ private:
                   const std::vector<int64_t> &pieceShape, int32_t dim,
                   int64_t size, int64_t elemBytes);
   void checkNccl(nccl::Result result, const char *call, int32_t group) const;
-  /// Device scratch of at least `bytes`, grown (after the comm stream
-  /// drains) when too small.
+  /// Device scratch of at least `bytes`, grown (after both streams drain)
+  /// when too small: 0 and 1 for collectives, 2 for attention's backward.
   void *scratch(int which, int64_t bytes);
 
   /// An event of the step's pool (reused after finishStep).
@@ -183,7 +184,7 @@ private:
   struct Scratch {
     cu::DevicePtr pointer = 0;
     int64_t bytes = 0;
-  } scratchBuffers[2];
+  } scratchBuffers[3];
 
   struct Span {
     cu::Event start, end;

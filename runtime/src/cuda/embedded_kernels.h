@@ -14,6 +14,8 @@
 extern "C" {
 extern const unsigned char palmrt_attention_fatbin[];
 extern const size_t palmrt_attention_fatbin_size;
+extern const unsigned char palmrt_attention_grad_fatbin[];
+extern const size_t palmrt_attention_grad_fatbin_size;
 extern const unsigned char palmrt_block_copy_fatbin[];
 extern const size_t palmrt_block_copy_fatbin_size;
 extern const unsigned char palmrt_param_init_fatbin[];

@@ -45,6 +45,7 @@ public:
             const void *a, bool transA, const void *b, bool transB,
             void *c) override;
   void attention(const AttentionArgs &args) override;
+  void attentionGrad(const AttentionGradArgs &args) override;
 
   void allReduce(int32_t group, const void *in, void *out, int64_t count,
                  int32_t dtype, int32_t reduction) override;

@@ -150,6 +150,8 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
   if (p.b > 0 && p.s > 0 && p.h > 0) {
     checkRange(p.q, p.b * p.s * p.h * p.dk * e, "attention q");
     checkRange(p.out, p.b * p.s * p.h * p.dv * e, "attention output");
+    if (p.lse)
+      checkRange(p.lse, p.b * p.s * p.h * 4, "attention lse");
   }
   if (p.b > 0 && p.t > 0 && p.g > 0) {
     checkRange(p.k, p.b * p.t * p.g * p.dk * e, "attention k");
@@ -179,9 +181,10 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
   for (int64_t b = 0; b < p.b; ++b)
     for (int64_t pos = 0; pos < p.s; ++pos)
       for (int64_t hi = 0; hi < p.h; ++hi) {
-        int64_t out = ((b * p.s + pos) * p.h + hi) * p.dv;
+        int64_t row = (b * p.s + pos) * p.h + hi, out = row * p.dv;
         int64_t head = p.headOffset + hi;
         std::fill(acc.begin(), acc.end(), 0.0);
+        double lse = -INFINITY;
         if (head < p.globalHeads && p.t > 0) {
           int64_t kv = head / p.headsPerGroup;
           int64_t keys =
@@ -208,7 +211,11 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
           }
           for (double &a : acc)
             a = sum > 0 ? a / sum : 0;
+          if (sum > 0)
+            lse = max + std::log(sum);
         }
+        if (p.lse)
+          p.lse[row] = static_cast<float>(lse);
         for (int64_t c = 0; c < p.dv; ++c)
           store(out + c, static_cast<float>(acc[c]));
       }
@@ -217,6 +224,7 @@ void attention(void **params, const unsigned grid[3], const unsigned block[3],
 /// palmrt's kernels as PTX text (nvcc -ptx of kernels/*.cu at build time,
 /// embedded by embed_file.cmake).
 extern "C" const unsigned char palmrt_fake_attention_ptx[];
+extern "C" const unsigned char palmrt_fake_attention_grad_ptx[];
 extern "C" const unsigned char palmrt_fake_block_copy_ptx[];
 extern "C" const unsigned char palmrt_fake_param_init_ptx[];
 
@@ -224,8 +232,8 @@ const std::vector<std::shared_ptr<ptxi::Module>> &palmrtModules() {
   static const std::vector<std::shared_ptr<ptxi::Module>> modules = [] {
     std::vector<std::shared_ptr<ptxi::Module>> parsed;
     for (const unsigned char *text :
-         {palmrt_fake_attention_ptx, palmrt_fake_block_copy_ptx,
-          palmrt_fake_param_init_ptx}) {
+         {palmrt_fake_attention_ptx, palmrt_fake_attention_grad_ptx,
+          palmrt_fake_block_copy_ptx, palmrt_fake_param_init_ptx}) {
       std::string error;
       parsed.push_back(ptxi::parseModule(
           reinterpret_cast<const char *>(text), &error));
@@ -264,6 +272,10 @@ void checkAgainstReference(const FakeFunction &f, void **params,
   size_t bytes = count * (bf16 ? 2 : 4);
   std::vector<unsigned char> kernel(bytes);
   std::memcpy(kernel.data(), p.out, bytes);
+  size_t rows = static_cast<size_t>(p.b * p.s * p.h);
+  std::vector<float> kernelLse;
+  if (p.lse)
+    kernelLse.assign(p.lse, p.lse + rows);
   f.reference(params, grid, block, shared);
   auto at = [&](const void *base, size_t i) {
     const char *q = static_cast<const char *>(base);
@@ -288,6 +300,18 @@ void checkAgainstReference(const FakeFunction &f, void **params,
            i, got, want);
   }
   std::memcpy(p.out, kernel.data(), bytes);
+  // The log-sum-exp is f32 arithmetic on either element type.
+  for (size_t i = 0; i < kernelLse.size(); ++i) {
+    float want = p.lse[i], got = kernelLse[i];
+    bool same = std::isinf(want) ? got == want
+                                 : std::fabs(got - want) <=
+                                       1e-5 * std::max(1.0f, std::fabs(want));
+    if (!same)
+      fail("%s: lse %zu is %.9g, the reference says %.9g", f.name.c_str(), i,
+           got, want);
+  }
+  if (p.lse)
+    std::copy(kernelLse.begin(), kernelLse.end(), p.lse);
 }
 
 struct FakeContext {

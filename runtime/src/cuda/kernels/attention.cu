@@ -10,7 +10,10 @@
 //
 // Key/value head of local head i: (headOffset + i) / headsPerGroup; heads
 // at or past globalHeads are padding and produce zeros (palmrt.h). Query row
-// r is at global position queryOffset + r for the causal mask.
+// r is at global position queryOffset + r for the causal mask. With an lse
+// pointer, both kernels also write each row's log-sum-exp, converted back
+// from the log2 domain: ln(sum) = (max + log2(sum)) ln 2 (-inf for padding
+// heads and rows without keys).
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +31,13 @@ using palmrt::kAttentionThreads;
 constexpr int kLanesPerRow = kAttentionThreads / kAttentionRows; // 4
 constexpr int kKeysPerLane = kAttentionKeys / kLanesPerRow;      // 8
 constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+/// The natural-log log-sum-exp of a row from its running max and sum of
+/// exp2 (scores in the log2 domain).
+__device__ inline float naturalLse(float runMax, float runSum) {
+  return runSum > 0.0f ? (runMax + log2f(runSum)) * kLn2 : -INFINITY;
+}
 
 __device__ inline float toFloat(float x) { return x; }
 __device__ inline float toFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
@@ -73,11 +83,16 @@ __device__ void attend(const AttentionParams &p) {
   T *out = static_cast<T *>(p.out);
   T *outRow = out + ((batch * p.s + position) * p.h + head) * dv;
 
+  float *lseRow =
+      p.lse ? p.lse + (batch * p.s + position) * p.h + head : nullptr;
   int64_t globalHead = p.headOffset + head;
   if (globalHead >= p.globalHeads || p.t <= 0) {
-    if (position < p.s)
+    if (position < p.s) {
       for (int64_t c = lane; c < dv; c += kLanesPerRow)
         fromFloat(0.0f, outRow + c);
+      if (lseRow && lane == 0)
+        *lseRow = -INFINITY;
+    }
     return;
   }
   int64_t kvHead = globalHead / p.headsPerGroup;
@@ -168,6 +183,8 @@ __device__ void attend(const AttentionParams &p) {
   }
   if (position >= p.s)
     return;
+  if (lseRow && lane == 0)
+    *lseRow = naturalLse(runMax, runSum);
   float inv = runSum > 0.0f ? 1.0f / runSum : 0.0f;
 #pragma unroll
   for (int i = 0; i < kColumns; ++i) {
@@ -292,14 +309,21 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
     return reinterpret_cast<uint32_t *>(
         out + ((batch * p.s + row) * p.h + head) * D + col);
   };
+  // A row's lse is written by the first lane of its quad.
+  auto setLse = [&](int64_t row, float value) {
+    if (p.lse && c2 == 0)
+      p.lse[(batch * p.s + row) * p.h + head] = value;
+  };
 
   int64_t globalHead = p.headOffset + head;
   if (globalHead >= p.globalHeads || p.t <= 0) {
     for (int m = 0; m < kTiles; ++m)
       for (int half = 0; half < 2; ++half)
-        if (rowOf(m, half) < p.s)
+        if (rowOf(m, half) < p.s) {
           for (int col = c2; col < D; col += 8)
             *outAt(rowOf(m, half), col) = 0;
+          setLse(rowOf(m, half), -INFINITY);
+        }
     return;
   }
   int64_t kvHead = globalHead / p.headsPerGroup;
@@ -479,6 +503,7 @@ template <int D> __device__ void attendMma(const AttentionParams &p) {
       int64_t row = rowOf(m, h);
       if (row >= p.s)
         continue;
+      setLse(row, naturalLse(rowMaxes[m][h], rowSums[m][h]));
       float inv = rowSums[m][h] > 0.0f ? 1.0f / rowSums[m][h] : 0.0f;
 #pragma unroll
       for (int n = 0; n < D / 8; ++n)

@@ -84,6 +84,8 @@ struct InitNormalParams {
 struct AttentionParams {
   const void *q, *k, *v;
   void *out;
+  /// f32 [b, s, h] or null: each row's log-sum-exp (natural log).
+  float *lse;
   int64_t b, s, t, h, g, dk, dv;
   int64_t headOffset, headsPerGroup, globalHeads;
   /// Global position of query row 0 (causal masking of a query shard).
@@ -139,6 +141,50 @@ PALMRT_HOST_DEVICE inline int64_t attentionMmaSharedBytes(int64_t d) {
   return 2 *
          (attentionMmaRows(d) + 2 * attentionMmaStages(d) * attentionMmaKeys(d)) *
          (d + 8);
+}
+
+/// palmrt_attention_grad's arguments (palmrt.h) and its scratch `delta`
+/// (f32 [b, s, h]: D_r = dout_r . out_r). Two kernels of
+/// kAttentionGradThreads threads: the dq kernel, qTiles * h * b blocks
+/// (block x covers query rows [tile * kAttentionGradRows, +rows) of head
+/// x / qTiles % h of batch x / (qTiles * h)), which also writes delta; then
+/// the dk/dv kernel, kTiles * g * b blocks (block x covers keys
+/// [tile * kAttentionGradKeys, +keys) of key/value head x / kTiles % g of
+/// batch x / (kTiles * g)).
+struct AttentionGradParams {
+  const void *q, *k, *v, *out, *dout;
+  const float *lse;
+  float *delta;
+  void *dQuery, *dKey, *dValue;
+  int64_t b, s, t, h, g, dk, dv;
+  int64_t headOffset, headsPerGroup, globalHeads;
+  int64_t queryOffset;
+  int64_t qTiles, kTiles;
+  float scale;
+  int32_t causal;
+};
+
+inline constexpr int kAttentionGradRows = 32;     // query rows per tile
+inline constexpr int kAttentionGradKeys = 32;     // keys per tile
+inline constexpr int kAttentionGradThreads = 128; // 4 threads per row or key
+
+/// Dynamic shared memory of the dq kernel, in bytes: query and output
+/// gradient tiles [rows][d + 1], key and value tiles [keys][d + 1], and the
+/// score gradients [rows][keys + 1].
+PALMRT_HOST_DEVICE inline int64_t attentionGradDqSharedBytes(int64_t dk,
+                                                             int64_t dv) {
+  return 4 * ((kAttentionGradRows + kAttentionGradKeys) * (dk + dv + 2) +
+              kAttentionGradRows * (kAttentionGradKeys + 1));
+}
+
+/// Dynamic shared memory of the dk/dv kernel, in bytes: the same tiles,
+/// the probabilities and score gradients [rows][keys + 1], and the rows'
+/// lse and delta.
+PALMRT_HOST_DEVICE inline int64_t attentionGradDkvSharedBytes(int64_t dk,
+                                                              int64_t dv) {
+  return 4 * ((kAttentionGradRows + kAttentionGradKeys) * (dk + dv + 2) +
+              2 * kAttentionGradRows * (kAttentionGradKeys + 1) +
+              2 * kAttentionGradRows);
 }
 
 } // namespace palmrt
