@@ -9,7 +9,7 @@
                    --total-steps N --final-lr X --weight-decay X]
                   [--first-tol 1e-5] [--curve-tol 1e-3] [--param-tol X]
                   [--expect-from DIR] [--expect-identical DIR]
-                  [--target cuda [--fake-cuda DIR]]
+                  [--target cuda [--fake-cuda DIR]] [--dtype bf16]
 
 Generates the training step with `palm-gen --train` (the optimizer flags
 are palm-gen's, passed to the JAX side too; --remat and --microbatches only
@@ -29,7 +29,9 @@ weights on the runtime's synthetic batches. Checked:
   * --expect-identical DIR: every step's loss and gradient norm bit for bit
     equal to another run's of the same program, seed and mesh (training is
     deterministic), and the updated parameters byte-identical.
---target cuda compiles for the GPU; --fake-cuda DIR runs it on this machine
+--dtype bf16 trains in bf16 with f32 master weights (palm-gen's default for
+a bf16 --train; JAX trains the same weights in f32, so pass tolerances for
+bf16's rounding). --target cuda compiles for the GPU; --fake-cuda DIR runs it on this machine
 against the emulated libcuda/cuBLASLt/NCCL in DIR (as run_case.py does).
 Prints what it runs; exits non-zero on any failure.
 """
@@ -115,6 +117,7 @@ def main():
     p.add_argument("--expect-from")
     p.add_argument("--expect-identical")
     p.add_argument("--target", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--dtype", choices=["f32", "bf16"])
     p.add_argument("--fake-cuda", metavar="DIR")
     args = p.parse_args()
     if args.fake_cuda and args.target != "cuda":
@@ -129,6 +132,8 @@ def main():
            "--mesh", args.mesh]
     gen += ["--preset", args.preset] if args.preset else ["--config",
                                                            args.config]
+    if args.dtype:
+        gen += ["--dtype", args.dtype]
     hyper_flags = []
     for flag in hyper:
         value = getattr(args, flag.replace("-", "_"))
