@@ -3,7 +3,7 @@
 
     run_case.py --bin DIR --work DIR (--preset P | --config FILE)
                 --layout L --mesh data=D,model=M [--block serial]
-                [--dtype bf16] [--target cuda [--fake-cuda DIR]]
+                [--dtype bf16] [--batch N] [--target cuda [--fake-cuda DIR]]
                 [--expect-loss-from DIR] [--steps K] [--seed S]
                 [--logit-tol X] [--rel-tol X]
                 [--grads --jax-python PY [--grad-tol X]]
@@ -90,6 +90,7 @@ def main():
     p.add_argument("--steps", default="1")
     p.add_argument("--seed", default="0")
     p.add_argument("--dtype", choices=["f32", "bf16"])
+    p.add_argument("--batch", help="palm-gen --batch: sequences per step")
     p.add_argument("--target", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--fake-cuda", metavar="DIR")
     p.add_argument("--logit-tol")
@@ -117,6 +118,8 @@ def main():
         gen += ["--block", args.block]
     if args.dtype:
         gen += ["--dtype", args.dtype]
+    if args.batch:
+        gen += ["--batch", args.batch]
     run(gen + ["--return-logits", "-o", model])
     if args.grads:
         forward = os.path.join(args.work, "forward.mlir")

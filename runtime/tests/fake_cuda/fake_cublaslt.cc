@@ -290,17 +290,25 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc,
   uint64_t m = c.rows, n = c.cols,
            k = d.transA == CUBLAS_OP_N ? a.cols : a.rows;
   std::vector<double> out(m * n);
+  // op(A) by rows and op(B) by columns, unpacked once per batch, so the
+  // products below read contiguous memory (the same sums, in the same
+  // order, as reading the layouts element by element).
+  std::vector<double> rowsA(m * k), colsB(n * k);
   for (int32_t batch = 0; batch < c.batch; ++batch) {
+    for (uint64_t i = 0; i < m; ++i)
+      for (uint64_t l = 0; l < k; ++l)
+        rowsA[i * k + l] = d.transA == CUBLAS_OP_N ? load(A, a, batch, i, l)
+                                                   : load(A, a, batch, l, i);
+    for (uint64_t j = 0; j < n; ++j)
+      for (uint64_t l = 0; l < k; ++l)
+        colsB[j * k + l] = d.transB == CUBLAS_OP_N ? load(B, b, batch, l, j)
+                                                   : load(B, b, batch, j, l);
     for (uint64_t j = 0; j < n; ++j)
       for (uint64_t i = 0; i < m; ++i) {
+        const double *x = &rowsA[i * k], *y = &colsB[j * k];
         double sum = 0;
-        for (uint64_t l = 0; l < k; ++l) {
-          double x = d.transA == CUBLAS_OP_N ? load(A, a, batch, i, l)
-                                             : load(A, a, batch, l, i);
-          double y = d.transB == CUBLAS_OP_N ? load(B, b, batch, l, j)
-                                             : load(B, b, batch, j, l);
-          sum += x * y;
-        }
+        for (uint64_t l = 0; l < k; ++l)
+          sum += x[l] * y[l];
         out[j * m + i] =
             alphaValue * sum +
             (betaValue != 0 ? betaValue * load(C, c, batch, i, j) : 0.0);
