@@ -5,9 +5,9 @@
 // are a warp per token; the per-token losses go to arena scratch and one
 // warp sums them in a fixed order.
 //
-// Backwards: the embedding's is a thread per column of the table, adding
-// the rows of dy in id order (so each element sums in a fixed order, as the
-// host's does); the cross-entropy's is a warp per token writing its row of
+// Backwards: the embedding's is a thread per (block of table rows, column),
+// adding the rows of dy in id order (so each element sums in a fixed order,
+// as the host's does); the cross-entropy's is a warp per token writing its row of
 // dlogits, from the row's max and sum of exponentials (recomputed, or the
 // split vocabulary's all-reduced ones).
 //
@@ -261,9 +261,15 @@ struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
   }
 };
 
-/// palm.embedding_grad -> a thread per column of the table, summing in
-/// f32: in the result, or for a narrower result in arena scratch that the
-/// thread then rounds into the result.
+/// Table rows one thread of the embedding's backward owns (in one column).
+static constexpr int64_t kEmbeddingGradRows = 256;
+
+/// palm.embedding_grad -> a thread per (block of kEmbeddingGradRows table
+/// rows, column): it scans every id in order and adds the rows of dy whose
+/// id falls in its block, summing in f32 (in the result, or for a narrower
+/// result in arena scratch that the thread then rounds into the result).
+/// The threads of a warp share their block, so each id is one broadcast
+/// load per warp; every element sums its ids in id order, as the host does.
 struct EmbeddingGradToKernel : RuntimePattern<EmbeddingGradOp> {
   using RuntimePattern::RuntimePattern;
   LogicalResult lower(EmbeddingGradOp op, OpAdaptor adaptor,
@@ -281,55 +287,71 @@ struct EmbeddingGradToKernel : RuntimePattern<EmbeddingGradOp> {
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value numIds = a[4], rows = a[5], d = a[6], offset = a[7];
           Value zero = K::i64(b, l, 0), one = K::i64(b, l, 1);
-          // body(at) for the element of every row in this column.
-          auto eachRow = [&](Value col, const std::function<void(
-                                            OpBuilder &, Location, Value)> &body) {
-            scf::ForOp::create(
-                b, l, zero, rows, one, ValueRange{},
-                [&](OpBuilder &nb, Location ll, Value r, ValueRange) {
-                  body(nb, ll,
-                       arith::AddIOp::create(
-                           nb, ll, arith::MulIOp::create(nb, ll, r, d), col));
-                  scf::YieldOp::create(nb, ll);
-                });
-          };
-          K::gridStride(b, l, d, [&](Value col) {
-            eachRow(col, [&](OpBuilder &nb, Location ll, Value at) {
-              K::store(nb, ll, K::f32(nb, ll, 0), a[2], at);
+          Value block = K::i64(b, l, kEmbeddingGradRows);
+          Value blocks = arith::DivSIOp::create(
+              b, l,
+              arith::AddIOp::create(b, l, rows,
+                                    K::i64(b, l, kEmbeddingGradRows - 1)),
+              block);
+          K::gridStride(
+              b, l, arith::MulIOp::create(b, l, blocks, d), [&](Value i) {
+            Value first = arith::MulIOp::create(
+                b, l, arith::DivSIOp::create(b, l, i, d), block);
+            Value col = arith::RemSIOp::create(b, l, i, d);
+            Value last = arith::MinSIOp::create(
+                b, l, rows, arith::AddIOp::create(b, l, first, block));
+            auto at = [&](OpBuilder &nb, Location ll, Value r) -> Value {
+              return arith::AddIOp::create(
+                  nb, ll, arith::MulIOp::create(nb, ll, r, d), col);
+            };
+            // body(r) for the rows of this thread's block.
+            auto eachRow = [&](const std::function<void(OpBuilder &, Location,
+                                                        Value)> &body) {
+              scf::ForOp::create(
+                  b, l, first, last, one, ValueRange{},
+                  [&](OpBuilder &nb, Location ll, Value r, ValueRange) {
+                    body(nb, ll, r);
+                    scf::YieldOp::create(nb, ll);
+                  });
+            };
+            eachRow([&](OpBuilder &nb, Location ll, Value r) {
+              K::store(nb, ll, K::f32(nb, ll, 0), a[2], at(nb, ll, r));
             });
             scf::ForOp::create(
                 b, l, zero, numIds, one, ValueRange{},
-                [&](OpBuilder &nb, Location ll, Value i, ValueRange) {
+                [&](OpBuilder &nb, Location ll, Value id, ValueRange) {
                   Value r = arith::SubIOp::create(
-                      nb, ll, targetOf(nb, ll, a[0], i), offset);
+                      nb, ll, targetOf(nb, ll, a[0], id), offset);
                   Value here = arith::AndIOp::create(
                       nb, ll,
                       arith::CmpIOp::create(nb, ll, arith::CmpIPredicate::sge,
-                                            r, K::i64(nb, ll, 0)),
+                                            r, first),
                       arith::CmpIOp::create(nb, ll, arith::CmpIPredicate::slt,
-                                            r, rows));
+                                            r, last));
                   auto add = scf::IfOp::create(nb, ll, here);
                   OpBuilder ib = add.getThenBodyBuilder();
-                  Value at = arith::AddIOp::create(
-                      ib, ll, arith::MulIOp::create(ib, ll, r, d), col);
+                  Value to = at(ib, ll, r);
                   Value from = arith::AddIOp::create(
-                      ib, ll, arith::MulIOp::create(ib, ll, i, d), col);
+                      ib, ll, arith::MulIOp::create(ib, ll, id, d), col);
                   Value sum = arith::AddFOp::create(
-                      ib, ll, K::load(ib, ll, ib.getF32Type(), a[2], at),
+                      ib, ll, K::load(ib, ll, ib.getF32Type(), a[2], to),
                       K::loadF32(ib, ll, tg, a[1], from));
-                  K::store(ib, ll, sum, a[2], at);
+                  K::store(ib, ll, sum, a[2], to);
                   scf::YieldOp::create(nb, ll);
                 });
             if (!wide)
-              eachRow(col, [&](OpBuilder &nb, Location ll, Value at) {
-                K::storeF32(nb, ll, t, a[3], at,
-                            K::load(nb, ll, nb.getF32Type(), a[2], at));
+              eachRow([&](OpBuilder &nb, Location ll, Value r) {
+                Value where = at(nb, ll, r);
+                K::storeF32(nb, ll, t, a[3], where,
+                            K::load(nb, ll, nb.getF32Type(), a[2], where));
               });
           });
         });
     Value result = resultPtr(op.getResult());
     Value sums = wide ? result : state.scratch.lookup(op);
-    e.launch(kernel, table[1], false,
+    int64_t blocks =
+        (table[0] + kEmbeddingGradRows - 1) / kEmbeddingGradRows;
+    e.launch(kernel, blocks * table[1], false,
              {adaptor.getIds(), adaptor.getGrad(), sums, result,
               e.countOf(op.getIds()), e.i64(table[0]), e.i64(table[1]),
               e.shardOffset(op.getVocabShardAttr(), table[0])});
