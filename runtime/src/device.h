@@ -118,9 +118,10 @@ public:
   virtual void launch(const char *image, const char *kernel,
                       const int64_t grid[3], const int64_t block[3],
                       int32_t sharedBytes, void **args) = 0;
+  /// c = op(a) op(b), plus `addend` (laid out as c) unless it is null.
   virtual void gemm(int32_t dtype, int64_t batch, int64_t m, int64_t n,
                     int64_t k, const void *a, bool transA, const void *b,
-                    bool transB, void *c) = 0;
+                    bool transB, const void *addend, void *c) = 0;
   virtual void attention(const AttentionArgs &args) = 0;
   virtual void attentionGrad(const AttentionGradArgs &args) = 0;
 

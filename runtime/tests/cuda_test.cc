@@ -184,6 +184,41 @@ TEST_F(Cuda, GemmMatchesTheHostInBf16) {
       }
 }
 
+// palmrt_gemm_add: cuBLASLt's epilogue adds the addend (beta = 1), in f32
+// and bf16, and copies it when there is nothing to contract.
+TEST_F(Cuda, GemmAddMatchesTheHost) {
+  for (GemmCase c : {GemmCase{1, 5, 7, 3}, GemmCase{2, 33, 20, 40},
+                     GemmCase{1, 4, 6, 0}})
+    for (int ta : {0, 1}) {
+      std::string what = absl::StrCat("add batch ", c.batch, " m ", c.m,
+                                      " k ", c.k, " ta ", ta);
+      int64_t k = std::max<int64_t>(c.k, 1);
+      auto a = randomVector(c.batch * c.m * k, 7);
+      auto b = randomVector(c.batch * k * c.n, 8);
+      auto addend = randomVector(c.batch * c.m * c.n, 9);
+      std::vector<float> want(addend.size());
+      palmrt_gemm_add(nullptr, PALMRT_F32, c.batch, c.m, c.n, c.k, a.data(),
+                      ta, b.data(), 0, addend.data(), want.data());
+      DeviceVector<float> da(device(), a), db(device(), b),
+          dadd(device(), addend), dc(device(), want.size());
+      palmrt_gemm_add(ctx(), PALMRT_F32, c.batch, c.m, c.n, c.k, da.pointer(),
+                      ta, db.pointer(), 0, dadd.pointer(), dc.pointer());
+      expectClose(dc.get(), want, 1e-4, what);
+      auto a16 = toBf16(a), b16 = toBf16(b), add16 = toBf16(addend);
+      std::vector<uint16_t> want16(addend.size());
+      palmrt_gemm_add(nullptr, PALMRT_BF16, c.batch, c.m, c.n, c.k,
+                      a16.data(), ta, b16.data(), 0, add16.data(),
+                      want16.data());
+      DeviceVector<uint16_t> ea(device(), a16), eb(device(), b16),
+          eadd(device(), add16), ec(device(), want16.size());
+      palmrt_gemm_add(ctx(), PALMRT_BF16, c.batch, c.m, c.n, c.k,
+                      ea.pointer(), ta, eb.pointer(), 0, eadd.pointer(),
+                      ec.pointer());
+      expectClose(fromBf16(ec.get()), fromBf16(want16), 1.0 / 64,
+                  "bf16 " + what);
+    }
+}
+
 TEST_F(Cuda, GemmOfNothingAndOfOffsetOperands) {
   // k = 0: C is zeros.
   DeviceVector<float> c(device(), std::vector<float>(12, 5.0f));

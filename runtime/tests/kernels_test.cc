@@ -483,6 +483,40 @@ INSTANTIATE_TEST_SUITE_P(Transposes, GemmSplit,
                                             ::testing::Values(0, 1),
                                             ::testing::Values(0, 1)));
 
+// palmrt_gemm_add: the addend plus the products, split over threads too
+// (and the addend alone when there is nothing to contract).
+TEST(Gemm, AddAddsTheAddend) {
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{5, 7, 4},
+                         {203, 97, 257}, {2, 3, 0}}) {
+    std::vector<float> a = randomVector(m * std::max<int64_t>(k, 1), 31);
+    std::vector<float> b = randomVector(std::max<int64_t>(k, 1) * n, 32);
+    std::vector<float> addend = randomVector(m * n, 33);
+    std::vector<float> c(m * n, 99.0f);
+    palmrt_gemm_add(nullptr, PALMRT_F32, 1, m, n, k, a.data(), 0, b.data(), 0,
+                    addend.data(), c.data());
+    std::vector<double> want(addend.begin(), addend.end());
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t l = 0; l < k; ++l)
+          want[i * n + j] += static_cast<double>(a[i * k + l]) * b[l * n + j];
+    expectNear(c, want, 1e-4);
+  }
+  // bf16: small integers, exact: [1 2; 3 4] I + [1 1; 1 1].
+  std::vector<uint16_t> a = {0x3F80, 0x4000, 0x4040, 0x4080};
+  std::vector<uint16_t> b = {0x3F80, 0x0000, 0x0000, 0x3F80};
+  std::vector<uint16_t> ones(4, 0x3F80), c(4);
+  palmrt_gemm_add(nullptr, PALMRT_BF16, 1, 2, 2, 2, a.data(), 0, b.data(), 0,
+                  ones.data(), c.data());
+  EXPECT_EQ(c, (std::vector<uint16_t>{0x4000, 0x4040, 0x4080, 0x40A0}));
+}
+
+TEST(GemmDeathTest, AddNeedsAnAddend) {
+  float x = 1;
+  EXPECT_EXIT(palmrt_gemm_add(nullptr, PALMRT_F32, 1, 1, 1, 1, &x, 0, &x, 0,
+                              nullptr, &x),
+              ::testing::ExitedWithCode(1), "the addend is a null pointer");
+}
+
 TEST(Gemm, EmptyContractionGivesZeros) {
   std::vector<float> c(6, 5.0f);
   float dummy = 0;

@@ -29,10 +29,12 @@ using namespace mlir::palm::lowering;
 /// live until the last one's.
 static bool isInlined(Value v) {
   Operation *def = v.getDefiningOp();
-  if (!def || !isElementwise(def) || !v.hasOneUse())
+  if (!def || !isElementwise(def) || !v.hasOneUse() ||
+      def->hasAttr(kGemmAddendAttrName))
     return false;
   Operation *user = *v.user_begin();
-  return isElementwise(user) &&
+  // An add a GEMM computes is not a loop (foldAddsIntoGemms).
+  return isElementwise(user) && !user->hasAttr(kGemmAddendAttrName) &&
          def->getAttr(PalmDialect::kMicrobatchAttrName) ==
              user->getAttr(PalmDialect::kMicrobatchAttrName);
 }
@@ -75,7 +77,8 @@ static void fuse(Operation *root) {
 void mlir::palm::lowering::fuseElementwise(func::FuncOp fn) {
   SmallVector<Operation *> roots;
   for (Operation &op : fn.getBody().getOps())
-    if (isElementwise(&op) && !isInlined(op.getResult(0)))
+    if (isElementwise(&op) && !op.hasAttr(kGemmAddendAttrName) &&
+        !isInlined(op.getResult(0)))
       roots.push_back(&op);
   for (Operation *root : roots)
     fuse(root);

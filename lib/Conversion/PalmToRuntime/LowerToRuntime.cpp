@@ -135,6 +135,13 @@ void FunctionLowering::plan() {
   for (Operation &op : body)
     position[&op] = index++;
   int64_t end = index;
+  // A GEMM that computes the add after it (foldAddsIntoGemms) writes the
+  // add's result while it reads its own operands and the addend: the two
+  // count as one op, so none of those shares bytes with the result.
+  for (Operation &op : body)
+    if (auto dot = dyn_cast<DotGeneralOp>(op))
+      if (AddOp add = gemmAddendUser(dot))
+        position[add] = position[&op];
   // A value lives until the last read of it or of a view of it.
   DenseMap<Value, int64_t> lastUse;
   for (Operation &op : body)
@@ -158,6 +165,9 @@ void FunctionLowering::plan() {
   SmallVector<BufferRequest> requests;
   for (Operation &op : body.without_terminator()) {
     if (isa<ReshapeOp, arith::ConstantOp>(op))
+      continue;
+    // Its result is the add's (foldAddsIntoGemms).
+    if (auto dot = dyn_cast<DotGeneralOp>(op); dot && gemmAddendUser(dot))
       continue;
     for (Value r : op.getResults()) {
       if (state.inResultBuffer.count(r))
@@ -339,6 +349,12 @@ func::FuncOp FunctionLowering::buildEntry() {
   }
   for (auto [op, offset] : scratchOffset)
     state.scratch[op] = arenaAt(offset);
+  // A GEMM computing an add writes the add's buffer.
+  for (Operation &op : body)
+    if (auto dot = dyn_cast<DotGeneralOp>(op))
+      if (AddOp add = gemmAddendUser(dot))
+        state.resultPtrs[dot.getResult()] =
+            state.resultPtrs.lookup(add.getResult());
   // The function's ops move into the entry; its arguments become views of
   // their buffers until the conversion folds the casts away.
   for (auto [arg, p] : llvm::zip(body.getArguments(), argPtrs))
@@ -409,6 +425,7 @@ LogicalResult FunctionLowering::run() {
   if (failed(check(frozen)))
     return failure();
   legalizeForTarget(fn, state.target);
+  foldAddsIntoGemms(fn);
   fuseElementwise(fn);
   if (state.target == Target::Cuda) {
     state.gpu.emplace(state.module);

@@ -46,6 +46,21 @@ int64_t product(ArrayRef<int64_t> dims);
 /// elementwise op ends up inside one.
 void fuseElementwise(func::FuncOp fn);
 
+/// Marks a palm.add whose value the GEMM of the palm.dot_general just before
+/// it computes, its other operand added in the GEMM's epilogue
+/// (palmrt_gemm_add): the add itself lowers to nothing.
+inline constexpr llvm::StringLiteral kGemmAddendAttrName = "palm.gemm_addend";
+
+/// Folds residual adds into GEMMs (Contractions.cpp): an add of a
+/// dot_general's result, read only by it, and a value defined before the
+/// dot_general (of the same type) moves to just after the dot_general and
+/// is marked kGemmAddendAttrName. Of two such dot_generals the later is
+/// chosen. Runs after legalizeForTarget, before fuseElementwise.
+void foldAddsIntoGemms(func::FuncOp fn);
+
+/// The marked add that `dot`'s GEMM computes, or null.
+AddOp gemmAddendUser(DotGeneralOp dot);
+
 /// Puts `fn`'s ops into the forms the target's patterns lower
 /// (Legalize.cpp): contractions into GEMM layout, and on the CPU heavy ops
 /// on narrow floats onto f32 copies.
@@ -99,8 +114,9 @@ struct LoweringState {
 /// point: constants, calls, shard extents, kernel launches.
 class Emitter {
 public:
-  Emitter(OpBuilder &b, Location loc, LoweringState &state)
-      : b(b), loc(loc), state(state) {}
+  Emitter(OpBuilder &b, Location loc, LoweringState &state,
+          ConversionPatternRewriter *rewriter = nullptr)
+      : b(b), loc(loc), state(state), rewriter(rewriter) {}
 
   Value i64(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 64); }
   Value i32(int64_t v) { return arith::ConstantIntOp::create(b, loc, v, 32); }
@@ -108,6 +124,12 @@ public:
   Value ctx() { return state.ctx; }
   Type ptrType() { return LLVM::LLVMPointerType::get(b.getContext()); }
   OpBuilder &builder() { return b; }
+  /// The lowered value (pointer) of `v`, an operand of another op already
+  /// converted; only inside a pattern (RuntimePattern's emitters).
+  Value remapped(Value v) {
+    assert(rewriter && "remapped() outside a conversion pattern");
+    return rewriter->getRemappedValue(v);
+  }
   Location location() { return loc; }
 
   /// A pointer to a constant array of i64 (shapes, permutations).
@@ -150,6 +172,7 @@ private:
   OpBuilder &b;
   Location loc;
   LoweringState &state;
+  ConversionPatternRewriter *rewriter;
 };
 
 /// Tensors become pointers; everything else keeps its type.
@@ -211,7 +234,7 @@ public:
   LogicalResult
   matchAndRewrite(OpT op, OpAdaptor adaptor,
                   ConversionPatternRewriter &r) const final {
-    Emitter e(r, op->getLoc(), this->state);
+    Emitter e(r, op->getLoc(), this->state, &r);
     if (failed(lower(op, adaptor, e)))
       return failure();
     SmallVector<Value> ptrs;

@@ -110,6 +110,16 @@ void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch, int64_t m,
                  int64_t n, int64_t k, const void *a, int32_t trans_a,
                  const void *b, int32_t trans_b, void *c);
 
+/* palmrt_gemm plus an addend: C = op(A) * op(B) + addend, the addend laid out
+ * as C (and not overlapping it). The sum is the GEMM's epilogue: on cuda
+ * cuBLASLt's beta = 1 with the addend as its C, on the host OpenBLAS's
+ * beta = 1 on a copy of the addend. The compiler folds a residual add whose
+ * other operand is a GEMM's result into the GEMM this way. */
+void palmrt_gemm_add(palmrt_context *ctx, int32_t dtype, int64_t batch,
+                     int64_t m, int64_t n, int64_t k, const void *a,
+                     int32_t trans_a, const void *b, int32_t trans_b,
+                     const void *addend, void *c);
+
 /*===-- Transformer kernels (f32) ----------------------------------------===*/
 
 /* y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * scale, over `cols`. */

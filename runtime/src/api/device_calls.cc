@@ -90,7 +90,17 @@ void palmrt_gemm(palmrt_context *ctx, int32_t dtype, int64_t batch, int64_t m,
                  int64_t n, int64_t k, const void *a, int32_t trans_a,
                  const void *b, int32_t trans_b, void *c) {
   deviceOf(ctx).gemm(dtype, batch, m, n, k, a, trans_a != 0, b, trans_b != 0,
-                     c);
+                     nullptr, c);
+}
+
+void palmrt_gemm_add(palmrt_context *ctx, int32_t dtype, int64_t batch,
+                     int64_t m, int64_t n, int64_t k, const void *a,
+                     int32_t trans_a, const void *b, int32_t trans_b,
+                     const void *addend, void *c) {
+  if (!addend)
+    fatal("palmrt_gemm_add: the addend is a null pointer");
+  deviceOf(ctx).gemm(dtype, batch, m, n, k, a, trans_a != 0, b, trans_b != 0,
+                     addend, c);
 }
 
 } // extern "C"

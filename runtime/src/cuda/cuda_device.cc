@@ -519,14 +519,15 @@ void CudaDevice::copy(void *dst, const void *src, int64_t bytes) {
 
 void CudaDevice::gemm(int32_t dtype, int64_t batch, int64_t m, int64_t n,
                       int64_t k, const void *a, bool transA, const void *b,
-                      bool transB, void *c) {
+                      bool transB, const void *addend, void *c) {
   cu::Event start = traceStart();
-  gemmEngine->run(dtype, batch, m, n, k, a, transA, b, transB, c);
+  gemmEngine->run(dtype, batch, m, n, k, a, transA, b, transB, addend, c);
   if (start)
     traceEnd(start, "gemm", "gemm",
              absl::StrCat("\"batch\":", batch, ",\"m\":", m, ",\"n\":", n,
                           ",\"k\":", k, ",\"ta\":", transA ? 1 : 0,
-                          ",\"tb\":", transB ? 1 : 0));
+                          ",\"tb\":", transB ? 1 : 0,
+                          addend ? ",\"add\":1" : ""));
 }
 
 void CudaDevice::attention(const AttentionArgs &a) {

@@ -58,7 +58,7 @@ public:
               void **args) override;
   void gemm(int32_t dtype, int64_t batch, int64_t m, int64_t n, int64_t k,
             const void *a, bool transA, const void *b, bool transB,
-            void *c) override;
+            const void *addend, void *c) override;
   void attention(const AttentionArgs &args) override;
   void attentionGrad(const AttentionGradArgs &args) override;
 

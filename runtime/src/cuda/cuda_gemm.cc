@@ -148,20 +148,27 @@ const CublasGemm::Plan &CublasGemm::plan(const Key &key) {
 
 void CublasGemm::run(int32_t dtype, int64_t batch, int64_t m, int64_t n,
                      int64_t k, const void *a, bool transA, const void *b,
-                     bool transB, void *c) {
+                     bool transB, const void *addend, void *c) {
   if (dtype != PALMRT_F32 && dtype != PALMRT_BF16)
     fatal(absl::StrCat("palmrt_gemm: element type ", dtype,
                        " is not supported on cuda (f32 and bf16 are)"));
   if (batch <= 0 || m <= 0 || n <= 0)
     return;
   int64_t elemBytes = dtype == PALMRT_BF16 ? 2 : 4;
+  auto devicePtr = [](const void *p) {
+    return static_cast<cu::DevicePtr>(reinterpret_cast<uintptr_t>(p));
+  };
   if (k <= 0) {
-    if (cu::Result r = cu.MemsetD8Async(
-            static_cast<cu::DevicePtr>(reinterpret_cast<uintptr_t>(c)), 0,
-            static_cast<size_t>(batch * m * n * elemBytes), stream);
-        r != cu::kSuccess)
-      fatal(absl::StrCat("palmrt_gemm: cuMemsetD8Async failed: ",
-                         cu.errorString(r)));
+    // No products: C is the addend, or zeros.
+    size_t bytes = static_cast<size_t>(batch * m * n * elemBytes);
+    cu::Result r =
+        addend ? cu.MemcpyDtoDAsync(devicePtr(c), devicePtr(addend), bytes,
+                                    stream)
+               : cu.MemsetD8Async(devicePtr(c), 0, bytes, stream);
+    if (r != cu::kSuccess)
+      fatal(absl::StrCat("palmrt_gemm: ",
+                         addend ? "cuMemcpyDtoDAsync" : "cuMemsetD8Async",
+                         " failed: ", cu.errorString(r)));
     return;
   }
   if (batch > INT_MAX)
@@ -169,14 +176,19 @@ void CublasGemm::run(int32_t dtype, int64_t batch, int64_t m, int64_t n,
                        " problems exceeds cuBLASLt's 32-bit count"));
   uintptr_t bits = reinterpret_cast<uintptr_t>(a) |
                    reinterpret_cast<uintptr_t>(b) |
-                   reinterpret_cast<uintptr_t>(c);
+                   reinterpret_cast<uintptr_t>(c) |
+                   reinterpret_cast<uintptr_t>(addend);
   int64_t align = 256;
   while (align > 1 && bits % align != 0)
     align /= 2;
   Key key{dtype, batch, m, n, k, transA, transB, align};
   const Plan &p = plan(key);
-  float alpha = 1.0f, beta = 0.0f;
-  check(lt.Matmul(handle, p.desc, &alpha, b, p.a, a, p.b, &beta, c, p.c, c, p.c,
+  // With an addend cuBLASLt's epilogue adds it: D = A B + 1 * C, C the
+  // addend and D the result (same layout).
+  float alpha = 1.0f, beta = addend ? 1.0f : 0.0f;
+  const void *cIn = addend ? addend : c;
+  check(lt.Matmul(handle, p.desc, &alpha, b, p.a, a, p.b, &beta, cIn, p.c, c,
+                  p.c,
                   &p.algo,
                   reinterpret_cast<void *>(static_cast<uintptr_t>(workspace)),
                   p.workspace, stream),

@@ -20,10 +20,11 @@ public:
   create(const CudaDriver &cu, const CublasLt &lt, cu::Stream stream);
   ~CublasGemm();
 
-  /// Enqueues C = op(A) op(B) for each of `batch` problems; failures are
-  /// fatal.
+  /// Enqueues C = op(A) op(B) (+ addend, laid out as C, unless null) for
+  /// each of `batch` problems; failures are fatal.
   void run(int32_t dtype, int64_t batch, int64_t m, int64_t n, int64_t k,
-           const void *a, bool transA, const void *b, bool transB, void *c);
+           const void *a, bool transA, const void *b, bool transB,
+           const void *addend, void *c);
 
 private:
   CublasGemm(const CudaDriver &cu, const CublasLt &lt, cu::Stream stream)
