@@ -74,6 +74,20 @@ def rope_tables(np, c):
     return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
 
 
+def run_layers(c, params, x, layer_norm, attention, mlp):
+    """The residual stream after every layer (either framework's ops)."""
+    for i in range(c["layers"]):
+        p = {k.split(".", 2)[2]: v for k, v in params.items()
+             if k.startswith("layers.%d." % i)}
+        h = layer_norm(x, p["ln1"])
+        if c["serial"]:
+            x = x + attention(h, p)
+            x = x + mlp(layer_norm(x, p["ln2"]), p)
+        else:
+            x = x + attention(h, p) + mlp(h, p)
+    return x
+
+
 def time_steps(step, sync, steps, warmup):
     """(median step seconds, first step seconds)."""
     times = []
@@ -143,16 +157,7 @@ def run_torch(c, mode, steps, warmup, device, compiled):
 
     def loss_fn(tokens, targets):
         emb = params["embedding"]
-        x = emb[tokens]
-        for i in range(c["layers"]):
-            p = {k.split(".", 2)[2]: v for k, v in params.items()
-                 if k.startswith("layers.%d." % i)}
-            h = layer_norm(x, p["ln1"])
-            if c["serial"]:
-                x = x + attention(h, p)
-                x = x + mlp(layer_norm(x, p["ln2"]), p)
-            else:
-                x = x + attention(h, p) + mlp(h, p)
+        x = run_layers(c, params, emb[tokens], layer_norm, attention, mlp)
         f = layer_norm(x, params["final_ln"])
         logits = (f @ emb.t()).float() * (d ** -0.5)
         log_z = torch.logsumexp(logits, dim=-1)
@@ -242,16 +247,7 @@ def run_jax(c, mode, steps, warmup, device):
     def loss_fn(params, tokens, targets, dtype):
         params = jax.tree_util.tree_map(lambda w: w.astype(dtype), params)
         emb = params["embedding"]
-        x = emb[tokens]
-        for i in range(c["layers"]):
-            p = {k.split(".", 2)[2]: v for k, v in params.items()
-                 if k.startswith("layers.%d." % i)}
-            h = layer_norm(x, p["ln1"])
-            if c["serial"]:
-                x = x + attention(h, p)
-                x = x + mlp(layer_norm(x, p["ln2"]), p)
-            else:
-                x = x + attention(h, p) + mlp(h, p)
+        x = run_layers(c, params, emb[tokens], layer_norm, attention, mlp)
         f = layer_norm(x, params["final_ln"])
         logits = (f @ emb.T).astype(jnp.float32) * (d ** -0.5)
         log_z = jax.nn.logsumexp(logits, axis=-1)

@@ -196,13 +196,8 @@ def main():
         print("the step lines' mfu (median after warm-up): %.1f%%"
               % statistics.median(own[2:] or own))
     print()
-    trace = os.path.join(HERE, "out", model + ".trace.json")
-    result = run([exe, "--steps", "2", "--trace", trace])
-    if result.returncode != 0:
-        print("trace run: FAIL (exit %d): %s" % (
-            result.returncode, result.stderr.strip()[-500:]))
+    if not traced(exe, model):
         return 1
-    breakdown(trace.replace(".json", ".rank0.json"))
     print()
     kernels(args.kernel_sizes.split(), env)
     print()
@@ -225,6 +220,19 @@ def main():
         print()
         return train_part(args, name, env)
     return 0
+
+
+def traced(exe, stem):
+    """Runs two traced steps and prints the last one's breakdown; False
+    (after saying why) when the run fails."""
+    trace = os.path.join(HERE, "out", stem + ".trace.json")
+    result = run([exe, "--steps", "2", "--trace", trace])
+    if result.returncode != 0:
+        print("trace run: FAIL (exit %d): %s" % (
+            result.returncode, result.stderr.strip()[-500:]))
+        return False
+    breakdown(trace.replace(".json", ".rank0.json"))
+    return True
 
 
 def palm_rate(exe, steps):
@@ -307,13 +315,8 @@ def train_part(args, gpu, env):
         print("%s training step: FAIL %s" % (model, err))
         return 1
     print("all steps: %s" % " ".join("%.0f" % r for r in rates))
-    trace = os.path.join(HERE, "out", model + ".train.trace.json")
-    result = run([exe, "--steps", "2", "--trace", trace])
-    if result.returncode != 0:
-        print("trace run: FAIL (exit %d): %s" % (
-            result.returncode, result.stderr.strip()[-500:]))
+    if not traced(exe, model + ".train"):
         return 1
-    breakdown(trace.replace(".json", ".rank0.json"))
     print()
     compare(args, gpu, model, "train", stats, rate,
             stats["training_flops_per_token"])

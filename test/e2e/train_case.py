@@ -10,6 +10,7 @@
                   [--first-tol 1e-5] [--curve-tol 1e-3] [--param-tol X]
                   [--expect-from DIR] [--expect-identical DIR]
                   [--target cuda [--fake-cuda DIR]] [--dtype bf16]
+                  [--no-jax]
 
 Generates the training step with `palm-gen --train` (the optimizer flags
 are palm-gen's, passed to the JAX side too; --remat and --microbatches only
@@ -29,6 +30,8 @@ weights on the runtime's synthetic batches. Checked:
   * --expect-identical DIR: every step's loss and gradient norm bit for bit
     equal to another run's of the same program, seed and mesh (training is
     deterministic), and the updated parameters byte-identical.
+--no-jax skips JAX (jax_train_check.py) for a run compared with another
+that was checked against it (--expect-from or --expect-identical).
 --dtype bf16 trains in bf16 with f32 master weights (palm-gen's default for
 a bf16 --train; JAX trains the same weights in f32, so pass tolerances for
 bf16's rounding). --target cuda compiles for the GPU; --fake-cuda DIR runs it on this machine
@@ -118,10 +121,14 @@ def main():
     p.add_argument("--expect-identical")
     p.add_argument("--target", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--dtype", choices=["f32", "bf16"])
+    p.add_argument("--no-jax", action="store_true")
     p.add_argument("--fake-cuda", metavar="DIR")
     args = p.parse_args()
     if args.fake_cuda and args.target != "cuda":
         sys.exit("--fake-cuda needs --target cuda")
+    if args.no_jax and not (args.expect_from or args.expect_identical):
+        sys.exit("--no-jax needs --expect-from or --expect-identical: a run "
+                 "is checked against JAX or against one that was")
 
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
@@ -170,7 +177,8 @@ def main():
              "--first-tol", args.first_tol, "--curve-tol", args.curve_tol,
              "--param-tol", args.param_tol or args.first_tol]
     check += hyper_flags
-    run(check)
+    if not args.no_jax:
+        run(check)
     ok = True
     if args.expect_from:
         ok = compare_curves("vs --expect-from", read_losses(metrics),
