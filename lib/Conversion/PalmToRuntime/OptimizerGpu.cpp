@@ -45,6 +45,11 @@ int64_t mlir::palm::lowering::gpuOptimizerScratchBytes(Operation *op) {
   return chunks > 1 ? 4 * chunks : 0;
 }
 
+/// An f32 attribute as a kernel argument.
+static Value f32Attr(Emitter &e, FloatAttr attr) {
+  return e.f32(attr.getValue().convertToFloat());
+}
+
 static Value f32Of(OpBuilder &b, Location l, Value ptr) {
   return K::load(b, l, b.getF32Type(), ptr, K::i64(b, l, 0));
 }
@@ -225,8 +230,8 @@ struct LearningRateToKernel : RuntimePattern<LearningRateOp> {
     e.launch(kernel, 1, false,
              {adaptor.getStep(), resultPtr(op.getResult()),
               e.i64(op.getWarmupSteps()), e.i64(op.getTotalSteps()),
-              e.f32(op.getPeakAttr().getValue().convertToFloat()),
-              e.f32(op.getFinalAttr().getValue().convertToFloat())});
+              f32Attr(e, op.getPeakAttr()),
+              f32Attr(e, op.getFinalAttr())});
     return success();
   }
 };
@@ -265,14 +270,11 @@ struct AdafactorMomentsToKernels : RuntimePattern<AdafactorMomentsOp> {
         });
     Value result = resultPtr(op.getUpdateSumSquares());
     Value partial = partialsOf(state, op, n, result);
-    auto attr = [&](FloatAttr f) {
-      return e.f32(f.getValue().convertToFloat());
-    };
     e.launch(kernel, chunksOf(n), true,
              {adaptor.getGrad(), adaptor.getV(), adaptor.getGradSumSquares(),
               adaptor.getStep(), resultPtr(op.getNewV()), partial, e.i64(n),
-              attr(op.getDecayRateAttr()), attr(op.getEpsilonAttr()),
-              attr(op.getMaxNormAttr())});
+              f32Attr(e, op.getDecayRateAttr()), f32Attr(e, op.getEpsilonAttr()),
+              f32Attr(e, op.getMaxNormAttr())});
     finishSum(state, e, n, partial, result);
     return success();
   }
@@ -319,9 +321,6 @@ struct AdafactorApplyToKernel : RuntimePattern<AdafactorApplyOp> {
                         subF(b, l, p, addF(b, l, nm, mulF(b, l, decay, p))));
           });
         });
-    auto attr = [&](FloatAttr f) {
-      return e.f32(f.getValue().convertToFloat());
-    };
     int64_t n = op.getParam().getType().getNumElements();
     e.launch(kernel, n, false,
              {adaptor.getParam(), adaptor.getGrad(), adaptor.getNewV(),
@@ -329,9 +328,9 @@ struct AdafactorApplyToKernel : RuntimePattern<AdafactorApplyOp> {
               adaptor.getUpdateSumSquares(), adaptor.getParamSumSquares(),
               adaptor.getLr(), resultPtr(op.getNewParam()),
               resultPtr(op.getNewM()), e.i64(n), e.i64(op.getCount()),
-              attr(op.getBeta1Attr()), attr(op.getClippingThresholdAttr()),
-              attr(op.getScaleFloorAttr()), attr(op.getMaxNormAttr()),
-              attr(op.getWeightDecayAttr())});
+              f32Attr(e, op.getBeta1Attr()), f32Attr(e, op.getClippingThresholdAttr()),
+              f32Attr(e, op.getScaleFloorAttr()), f32Attr(e, op.getMaxNormAttr()),
+              f32Attr(e, op.getWeightDecayAttr())});
     return success();
   }
 };
@@ -378,18 +377,15 @@ struct AdamWApplyToKernel : RuntimePattern<AdamWApplyOp> {
             K::storeF32(b, l, tp, a[7], i, subF(b, l, p, step));
           });
         });
-    auto attr = [&](FloatAttr f) {
-      return e.f32(f.getValue().convertToFloat());
-    };
     int64_t n = op.getParam().getType().getNumElements();
     e.launch(kernel, n, false,
              {adaptor.getParam(), adaptor.getGrad(), adaptor.getM(),
               adaptor.getV(), adaptor.getGradSumSquares(), adaptor.getLr(),
               adaptor.getStep(), resultPtr(op.getNewParam()),
               resultPtr(op.getNewM()), resultPtr(op.getNewV()), e.i64(n),
-              attr(op.getBeta1Attr()), attr(op.getBeta2Attr()),
-              attr(op.getEpsilonAttr()), attr(op.getMaxNormAttr()),
-              attr(op.getWeightDecayAttr())});
+              f32Attr(e, op.getBeta1Attr()), f32Attr(e, op.getBeta2Attr()),
+              f32Attr(e, op.getEpsilonAttr()), f32Attr(e, op.getMaxNormAttr()),
+              f32Attr(e, op.getWeightDecayAttr())});
     return success();
   }
 };
