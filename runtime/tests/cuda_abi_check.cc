@@ -1,7 +1,7 @@
 //===- cuda_abi_check.cc - the backend's CUDA declarations vs the headers -===//
 //
 // dynamic_libraries.h restates the types, constants and prototypes of the
-// CUDA driver, cuBLASLt and NCCL so that the backend builds without the
+// CUDA driver, cuBLASLt, NCCL and cuDNN so that the backend builds without the
 // toolkit. This file compiles only if every restatement agrees with the
 // toolkit's own headers: each table member has the resolved symbol's
 // parameter and return types (an enum may stand for an int of its size, a
@@ -13,6 +13,7 @@
 
 #include <cublasLt.h>
 #include <cuda.h>
+#include <cudnn.h>
 #include <nccl.h>
 
 #include <gtest/gtest.h>
@@ -199,9 +200,27 @@ static_assert(nccl::kInt32 == ncclInt32 && nccl::kInt64 == ncclInt64 &&
               nccl::kFloat32 == ncclFloat32 && nccl::kBfloat16 == ncclBfloat16);
 static_assert(nccl::kSum == ncclSum && nccl::kMax == ncclMax);
 
+// cuDNN.
+PALMRT_SAME(Cudnn, GetVersion, cudnnGetVersion);
+PALMRT_SAME(Cudnn, Create, cudnnCreate);
+PALMRT_SAME(Cudnn, Destroy, cudnnDestroy);
+PALMRT_SAME(Cudnn, SetStream, cudnnSetStream);
+PALMRT_SAME(Cudnn, GetErrorString, cudnnGetErrorString);
+PALMRT_SAME(Cudnn, GetLastErrorString, cudnnGetLastErrorString);
+PALMRT_SAME(Cudnn, BackendCreateDescriptor, cudnnBackendCreateDescriptor);
+PALMRT_SAME(Cudnn, BackendDestroyDescriptor, cudnnBackendDestroyDescriptor);
+PALMRT_SAME(Cudnn, BackendFinalize, cudnnBackendFinalize);
+PALMRT_SAME(Cudnn, BackendSetAttribute, cudnnBackendSetAttribute);
+PALMRT_SAME(Cudnn, BackendGetAttribute, cudnnBackendGetAttribute);
+PALMRT_SAME(Cudnn, BackendExecute, cudnnBackendExecute);
+
+static_assert(std::is_same_v<dnn::Handle, cudnnHandle_t>);
+static_assert(std::is_same_v<dnn::Descriptor, cudnnBackendDescriptor_t>);
+static_assert(dnn::kSuccess == CUDNN_STATUS_SUCCESS);
+
 TEST(CudaAbi, DeclarationsMatchTheToolkitHeaders) {
   SUCCEED() << "checked at compile time against CUDA " << CUDA_VERSION
-            << ", NCCL " << NCCL_VERSION_CODE;
+            << ", NCCL " << NCCL_VERSION_CODE << ", cuDNN " << CUDNN_VERSION;
 }
 
 } // namespace

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -67,6 +69,18 @@ void CudaDevice::check(cu::Result result, const char *call) const {
 }
 
 absl::Status CudaDevice::init(int localRank, int localSize, bool needNccl) {
+  if (const char *choice = std::getenv("PALMRT_ATTENTION")) {
+    std::string c = choice;
+    if (c == "auto" || c.empty())
+      attentionChoice = AttentionChoice::kAuto;
+    else if (c == "cudnn")
+      attentionChoice = AttentionChoice::kCudnn;
+    else if (c == "palm")
+      attentionChoice = AttentionChoice::kPalm;
+    else
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PALMRT_ATTENTION is '", c, "'; it must be auto, cudnn or palm"));
+  }
   cu::Result r = cu.Init(0);
   if (r == cu::kErrorNoDevice)
     return absl::UnavailableError(
@@ -176,6 +190,7 @@ CudaDevice::~CudaDevice() {
   if (worldComm)
     nccl->CommDestroy(worldComm);
   gemmEngine.reset();
+  cudnn.reset();
   for (Scratch &s : scratchBuffers)
     if (s.pointer)
       cu.MemFree(s.pointer);
@@ -530,8 +545,88 @@ void CudaDevice::gemm(int32_t dtype, int64_t batch, int64_t m, int64_t n,
                           addend ? ",\"add\":1" : ""));
 }
 
+CudnnAttention *CudaDevice::cudnnAttention() {
+  if (cudnnTried)
+    return cudnn.get();
+  cudnnTried = true;
+  absl::StatusOr<const Cudnn *> lib = loadCudnn();
+  if (!lib.ok()) {
+    cudnnMissing = std::string(lib.status().message());
+    return nullptr;
+  }
+  absl::StatusOr<std::unique_ptr<CudnnAttention>> made =
+      CudnnAttention::create(**lib, compute, [this](int64_t bytes) {
+        return scratch(3, bytes);
+      });
+  if (!made.ok()) {
+    cudnnMissing = std::string(made.status().message());
+    return nullptr;
+  }
+  cudnn = std::move(*made);
+  return cudnn.get();
+}
+
+namespace {
+absl::Status runOn(CudnnAttention &dnn, const AttentionArgs &a) {
+  return dnn.forward(a);
+}
+absl::Status runOn(CudnnAttention &dnn, const AttentionGradArgs &a) {
+  return dnn.backward(a);
+}
+} // namespace
+
+template <typename Args>
+bool CudaDevice::attentionOnCudnn(const Args &a, bool backward) {
+  if (attentionChoice == AttentionChoice::kPalm)
+    return false;
+  const char *call = backward ? "palmrt_attention_grad" : "palmrt_attention";
+  bool required = attentionChoice == AttentionChoice::kCudnn;
+  std::string why = cudnnUnsupported(a);
+  if (!why.empty()) {
+    if (required)
+      fatal(absl::StrCat(call, ": PALMRT_ATTENTION=cudnn, but cuDNN cannot "
+                               "compute this call: ",
+                         why));
+    return false;
+  }
+  CudnnAttention *dnn = cudnnAttention();
+  if (!dnn) {
+    if (required)
+      fatal(absl::StrCat(call, ": PALMRT_ATTENTION=cudnn, but ",
+                         cudnnMissing));
+    return false;
+  }
+  cu::Event start = traceStart();
+  absl::Status s = runOn(*dnn, a);
+  if (!s.ok()) {
+    if (required)
+      fatal(absl::StrCat(call, ": PALMRT_ATTENTION=cudnn, but ", s.message()));
+    // Said once per process: palmrt's kernel runs instead, correctly but
+    // perhaps slower.
+    if (!cudnnDeclineReported) {
+      cudnnDeclineReported = true;
+      std::fprintf(stderr,
+                   "palmrt: %s declined %s for b=%lld s=%lld t=%lld h=%lld "
+                   "g=%lld; palmrt's kernel runs it: %s\n",
+                   dnn->version().c_str(), call, static_cast<long long>(a.b),
+                   static_cast<long long>(a.s), static_cast<long long>(a.t),
+                   static_cast<long long>(a.h), static_cast<long long>(a.g),
+                   std::string(s.message()).c_str());
+    }
+    return false;
+  }
+  if (start)
+    traceEnd(start, backward ? "attention_grad" : "attention", "kernel",
+             absl::StrCat("\"b\":", a.b, ",\"s\":", a.s, ",\"t\":", a.t,
+                          ",\"h\":", a.h, ",\"g\":", a.g,
+                          ",\"impl\":\"cudnn\""));
+  return true;
+}
+
 void CudaDevice::attention(const AttentionArgs &a) {
   if (a.b <= 0 || a.s <= 0 || a.h <= 0 || a.dv <= 0)
+    return;
+  if (attentionOnCudnn(a, /*backward=*/false))
     return;
   // bf16 heads of 64, 128 or 256 elements with aligned tensors go to the
   // tensor-core kernels; everything else to the CUDA-core ones.
@@ -597,6 +692,8 @@ void CudaDevice::attention(const AttentionArgs &a) {
 
 void CudaDevice::attentionGrad(const AttentionGradArgs &a) {
   if (a.b <= 0 || a.h <= 0)
+    return;
+  if (a.s > 0 && a.t > 0 && attentionOnCudnn(a, /*backward=*/true))
     return;
   int64_t maxD = std::max(a.dkSize, a.dvSize);
   if (maxD > 256)

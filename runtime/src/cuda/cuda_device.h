@@ -8,9 +8,11 @@
 // may overlap collectives with computation.
 //
 // GEMMs go to cuBLASLt (cuda_gemm.cc), collectives to NCCL
-// (cuda_collectives.cc); attention and data movement are palmrt's own
-// kernels, embedded as fatbins (sm_80, sm_90, compute_90 PTX); kernels the
-// compiler generates arrive as PTX through palmrt_launch.
+// (cuda_collectives.cc); attention to cuDNN's fused kernels where cuDNN is
+// installed and can compute the call (cudnn_attention.cc), else to
+// palmrt's own kernels; those and data movement are embedded as fatbins
+// (sm_80, sm_90, compute_90 PTX); kernels the compiler generates arrive as
+// PTX through palmrt_launch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +21,7 @@
 
 #include "cuda/collective_watchdog.h"
 #include "cuda/cuda_gemm.h"
+#include "cuda/cudnn_attention.h"
 #include "cuda/dynamic_libraries.h"
 #include "cuda/kernels/kernel_params.h"
 #include "device.h"
@@ -144,8 +147,26 @@ private:
                   int64_t size, int64_t elemBytes);
   void checkNccl(nccl::Result result, const char *call, int32_t group) const;
   /// Device scratch of at least `bytes`, grown (after both streams drain)
-  /// when too small: 0 and 1 for collectives, 2 for attention's backward.
+  /// when too small: 0 and 1 for collectives, 2 for attention's backward,
+  /// 3 for cuDNN's workspace.
   void *scratch(int which, int64_t bytes);
+
+  /// Which attention PALMRT_ATTENTION asks for: cuDNN where it can compute
+  /// the call (auto, the default), always cuDNN (cudnn: anything else is a
+  /// fatal error), or palmrt's kernels only (palm).
+  enum class AttentionChoice { kAuto, kCudnn, kPalm };
+  AttentionChoice attentionChoice = AttentionChoice::kAuto;
+  /// Runs the call on cuDNN when the choice allows and cuDNN can; false
+  /// when palmrt's kernels must run it.
+  template <typename Args>
+  bool attentionOnCudnn(const Args &args, bool backward);
+  /// cuDNN's attention, made on first use; null (with the reason in
+  /// cudnnMissing) without cuDNN.
+  CudnnAttention *cudnnAttention();
+  std::unique_ptr<CudnnAttention> cudnn;
+  bool cudnnTried = false;
+  std::string cudnnMissing;
+  bool cudnnDeclineReported = false;
 
   /// An event of the step's pool (reused after finishStep).
   cu::Event timingEvent();
@@ -184,7 +205,7 @@ private:
   struct Scratch {
     cu::DevicePtr pointer = 0;
     int64_t bytes = 0;
-  } scratchBuffers[3];
+  } scratchBuffers[4];
 
   struct Span {
     cu::Event start, end;

@@ -1,4 +1,4 @@
-//===- dynamic_libraries.cc - CUDA, cuBLASLt and NCCL loaded at run time --===//
+//===- dynamic_libraries.cc - CUDA libraries loaded at run time -----------===//
 
 #include "cuda/dynamic_libraries.h"
 
@@ -197,6 +197,31 @@ absl::StatusOr<Nccl> resolveNccl() {
   return n;
 }
 
+absl::StatusOr<Cudnn> resolveCudnn() {
+  constexpr const char *kName = "libcudnn.so.9";
+  absl::StatusOr<void *> handle =
+      openLibrary(kName, "cuDNN 9", /*searchToolkit=*/true);
+  if (!handle.ok())
+    return handle.status();
+  Cudnn c{};
+  Resolver r(*handle, kName);
+  r(c.GetVersion, "cudnnGetVersion");
+  r(c.Create, "cudnnCreate");
+  r(c.Destroy, "cudnnDestroy");
+  r(c.SetStream, "cudnnSetStream");
+  r(c.GetErrorString, "cudnnGetErrorString");
+  r(c.GetLastErrorString, "cudnnGetLastErrorString");
+  r(c.BackendCreateDescriptor, "cudnnBackendCreateDescriptor");
+  r(c.BackendDestroyDescriptor, "cudnnBackendDestroyDescriptor");
+  r(c.BackendFinalize, "cudnnBackendFinalize");
+  r(c.BackendSetAttribute, "cudnnBackendSetAttribute");
+  r(c.BackendGetAttribute, "cudnnBackendGetAttribute");
+  r(c.BackendExecute, "cudnnBackendExecute");
+  if (absl::Status s = r.status("cuDNN 9"); !s.ok())
+    return s;
+  return c;
+}
+
 template <typename T>
 absl::StatusOr<const T *> pointerTo(const absl::StatusOr<T> &loaded) {
   if (!loaded.ok())
@@ -264,6 +289,17 @@ std::string Nccl::errorString(nccl::Result result, nccl::Comm comm) const {
   return text;
 }
 
+std::string Cudnn::statusString(dnn::Status status) const {
+  const char *name = GetErrorString ? GetErrorString(status) : nullptr;
+  std::string text = name ? std::string(name) : absl::StrCat("cuDNN status ",
+                                                            status);
+  char last[512] = {0};
+  GetLastErrorString(last, sizeof(last));
+  if (last[0])
+    absl::StrAppend(&text, ": ", last);
+  return text;
+}
+
 absl::StatusOr<const CudaDriver *> loadCudaDriver() {
   static const absl::StatusOr<CudaDriver> lib = resolveDriver();
   return pointerTo(lib);
@@ -276,6 +312,11 @@ absl::StatusOr<const CublasLt *> loadCublasLt() {
 
 absl::StatusOr<const Nccl *> loadNccl() {
   static const absl::StatusOr<Nccl> lib = resolveNccl();
+  return pointerTo(lib);
+}
+
+absl::StatusOr<const Cudnn *> loadCudnn() {
+  static const absl::StatusOr<Cudnn> lib = resolveCudnn();
   return pointerTo(lib);
 }
 

@@ -1,10 +1,11 @@
-//===- dynamic_libraries.h - CUDA, cuBLASLt and NCCL tables -----*- C++ -*-===//
+//===- dynamic_libraries.h - CUDA, cuBLASLt, NCCL, cuDNN tables -*- C++ -*-===//
 //
 // The cuda backend never links a CUDA library: an executable must start on a
 // machine without a GPU. Each library is dlopened when a cuda program starts
 // and its entry points are resolved into a table of function pointers (as
 // IREE's dynamic symbol tables do). The few types and constants used are
-// restated here from the public headers (cuda.h, cublasLt.h, nccl.h), so the
+// restated here from the public headers (cuda.h, cublasLt.h, nccl.h,
+// cudnn_graph.h), so the
 // backend compiles without them; tests/cuda_abi_check.cc compares every
 // declaration with the toolkit's headers when they are at hand.
 //
@@ -27,6 +28,7 @@ struct CUstream_st;
 struct CUevent_st;
 struct cublasLtContext;
 struct ncclComm;
+struct cudnnContext;
 
 namespace palmrt {
 namespace cu {
@@ -245,12 +247,102 @@ struct Nccl {
   std::string errorString(nccl::Result result, nccl::Comm comm) const;
 };
 
+namespace dnn {
+
+// cudnn_graph.h (cuDNN 9): the backend API, with the few enumerators the
+// attention graphs use (cudnn_attention.cc names them).
+using Status = int; // cudnnStatus_t
+using Handle = cudnnContext *;
+using Descriptor = void *; // cudnnBackendDescriptor_t
+inline constexpr Status kSuccess = 0;
+inline constexpr Status kNotSupported = 3000; // CUDNN_STATUS_NOT_SUPPORTED
+
+// cudnnDataType_t.
+inline constexpr int kFloat = 0, kInt32 = 4, kBf16 = 9, kBoolean = 11;
+// cudnnBackendAttributeType_t.
+inline constexpr int kTypeHandle = 0, kTypeDataType = 1, kTypeBoolean = 2,
+                     kTypeInt64 = 3, kTypeFloat = 4, kTypeVoidPtr = 6,
+                     kTypeHeurMode = 8, kTypeNumericalNote = 11,
+                     kTypePointwiseMode = 14, kTypeDescriptor = 15,
+                     kTypeReductionOperator = 18;
+// cudnnBackendDescriptorType_t.
+inline constexpr int kPointwiseDesc = 0, kEngineDesc = 2, kEngineCfgDesc = 3,
+                     kEngineHeurDesc = 4, kExecutionPlanDesc = 5,
+                     kPointwiseOpDesc = 13, kOperationGraphDesc = 15,
+                     kVariantPackDesc = 16, kTensorDesc = 17,
+                     kMatmulDesc = 18, kMatmulOpDesc = 19,
+                     kReductionDesc = 21, kReductionOpDesc = 22;
+// cudnnBackendAttributeName_t.
+inline constexpr int kAttrPointwiseMode = 0, kAttrPointwiseMathPrec = 1,
+                     kAttrPointwiseAxis = 9;
+inline constexpr int kAttrHeurMode = 200, kAttrHeurGraph = 201,
+                     kAttrHeurResults = 202;
+inline constexpr int kAttrCfgEngine = 300;
+inline constexpr int kAttrPlanHandle = 400, kAttrPlanConfig = 401,
+                     kAttrPlanWorkspaceSize = 402;
+inline constexpr int kAttrPointwiseOpDesc = 750, kAttrPointwiseOpX = 751,
+                     kAttrPointwiseOpB = 752, kAttrPointwiseOpY = 753,
+                     kAttrPointwiseOpT = 758;
+inline constexpr int kAttrGraphHandle = 800, kAttrGraphOps = 801;
+inline constexpr int kAttrTensorAlignment = 900, kAttrTensorDataType = 901,
+                     kAttrTensorDims = 902, kAttrTensorStrides = 903,
+                     kAttrTensorUid = 906, kAttrTensorVirtual = 907,
+                     kAttrTensorByValue = 908;
+inline constexpr int kAttrPackUids = 1000, kAttrPackPointers = 1001,
+                     kAttrPackWorkspace = 1003;
+inline constexpr int kAttrEngineNumericalNote = 1303;
+inline constexpr int kAttrMatmulCompType = 1500;
+inline constexpr int kAttrMatmulOpA = 1520, kAttrMatmulOpB = 1521,
+                     kAttrMatmulOpC = 1522, kAttrMatmulOpDesc = 1523;
+inline constexpr int kAttrReductionOperator = 1600,
+                     kAttrReductionCompType = 1601;
+inline constexpr int kAttrReductionOpX = 1610, kAttrReductionOpY = 1611,
+                     kAttrReductionOpDesc = 1612;
+// cudnnPointwiseMode_t.
+inline constexpr int kAdd = 0, kMul = 1, kDiv = 6, kSub = 9, kExp = 13,
+                     kLog = 15, kCmpGe = 303, kGenIndex = 501,
+                     kBinarySelect = 601;
+// cudnnReduceTensorOp_t, cudnnBackendHeurMode_t,
+// cudnnBackendNumericalNote_t.
+inline constexpr int kReduceAdd = 0, kReduceMax = 3;
+inline constexpr int kHeurModeA = 3, kHeurModeFallback = 2;
+inline constexpr int kNoteNondeterministic = 4;
+
+} // namespace dnn
+
+/// libcudnn.so.9 (cuDNN 9.0 or later, which loads its sub-libraries from its
+/// own directory). Members are named after the functions without the
+/// `cudnn` prefix.
+struct Cudnn {
+  size_t (*GetVersion)();
+  dnn::Status (*Create)(dnn::Handle *handle);
+  dnn::Status (*Destroy)(dnn::Handle handle);
+  dnn::Status (*SetStream)(dnn::Handle handle, cu::Stream stream);
+  const char *(*GetErrorString)(dnn::Status status);
+  void (*GetLastErrorString)(char *message, size_t size);
+  dnn::Status (*BackendCreateDescriptor)(int type, dnn::Descriptor *desc);
+  dnn::Status (*BackendDestroyDescriptor)(dnn::Descriptor desc);
+  dnn::Status (*BackendFinalize)(dnn::Descriptor desc);
+  dnn::Status (*BackendSetAttribute)(dnn::Descriptor desc, int name, int type,
+                                     int64_t count, const void *values);
+  dnn::Status (*BackendGetAttribute)(dnn::Descriptor desc, int name, int type,
+                                     int64_t requested, int64_t *count,
+                                     void *values);
+  dnn::Status (*BackendExecute)(dnn::Handle handle, dnn::Descriptor plan,
+                                dnn::Descriptor variantPack);
+
+  /// "CUDNN_STATUS_NOT_SUPPORTED: <cuDNN's last message>", or the number.
+  std::string statusString(dnn::Status status) const;
+};
+
 /// Each library is loaded once per process, on the first call, and stays
 /// loaded. The status says what was looked for and why it failed, in words
 /// that follow "this program was compiled for cuda, but ".
 absl::StatusOr<const CudaDriver *> loadCudaDriver();
 absl::StatusOr<const CublasLt *> loadCublasLt();
 absl::StatusOr<const Nccl *> loadNccl();
+/// cuDNN is optional: the backend falls back to its own attention kernels.
+absl::StatusOr<const Cudnn *> loadCudnn();
 
 } // namespace palmrt
 

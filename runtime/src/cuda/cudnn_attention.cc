@@ -1,0 +1,554 @@
+//===- cudnn_attention.cc - attention on cuDNN's fused kernels ------------===//
+//
+// The graphs are the ones cuDNN's runtime fusion engines recognize as
+// scaled dot-product attention (the pattern cudnn-frontend's SDPA nodes
+// build), over palmrt's layout: a tensor [b, s, h, d] is described with the
+// logical dimensions [b, h, s, d] and strides [s h d, d, h d, 1], so no
+// transpose is ever materialized. K^T is K described as [b, g, d, t] with
+// strides [t g d, d, 1, g d]. The statistics are [b, h, s, 1] with strides
+// [s h, 1, h, 1]: palmrt's lse [b, s, h].
+//
+//===----------------------------------------------------------------------===//
+
+#include "cuda/cudnn_attention.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace palmrt {
+
+DnnDescriptor::~DnnDescriptor() {
+  if (d)
+    dnn->BackendDestroyDescriptor(d);
+}
+
+namespace {
+
+// Unique ids of the tensors bound at execution (the variant pack); virtual
+// tensors get ids from kFirstVirtualUid on.
+enum Uid : int64_t {
+  kQ = 1,
+  kK,
+  kV,
+  kO,
+  kStats,
+  kScale,
+  kDO,
+  kDQ,
+  kDK,
+  kDV,
+  kNegInf,
+  kFirstVirtualUid = 100,
+};
+
+/// The by-value scalars of a call, in host memory aligned as the tensors
+/// declare (16 bytes); cuDNN reads them when the call is enqueued.
+struct Scalars {
+  explicit Scalars(float s) : scale(s) {}
+  alignas(16) float scale;
+  alignas(16) float negInf = -std::numeric_limits<float>::infinity();
+};
+
+/// Builds descriptors into an SdpaGraph, keeping the first failure.
+class Builder {
+public:
+  Builder(const Cudnn &dnn, SdpaGraph &out) : dnn(dnn), out(out) {}
+
+  absl::Status status() const { return failure; }
+
+  dnn::Descriptor make(int type) {
+    dnn::Descriptor d = nullptr;
+    if (!failure.ok())
+      return nullptr;
+    check(dnn.BackendCreateDescriptor(type, &d), "create", type);
+    if (d)
+      out.owned.emplace_back(dnn, d);
+    return d;
+  }
+
+  void set(dnn::Descriptor d, int name, int type, int64_t count,
+           const void *values) {
+    if (failure.ok() && d)
+      check(dnn.BackendSetAttribute(d, name, type, count, values),
+            "set attribute", name);
+  }
+  void setInt64(dnn::Descriptor d, int name, int64_t v) {
+    set(d, name, dnn::kTypeInt64, 1, &v);
+  }
+  void setEnum(dnn::Descriptor d, int name, int type, int32_t v) {
+    set(d, name, type, 1, &v);
+  }
+  void setDesc(dnn::Descriptor d, int name, dnn::Descriptor v) {
+    set(d, name, dnn::kTypeDescriptor, 1, &v);
+  }
+
+  dnn::Descriptor finalize(dnn::Descriptor d, int type) {
+    if (failure.ok() && d)
+      check(dnn.BackendFinalize(d), "finalize", type);
+    return d;
+  }
+
+  /// A 4-D tensor; virtual ones get fresh ids.
+  dnn::Descriptor tensor(int64_t uid, const std::vector<int64_t> &dims,
+                         const std::vector<int64_t> &strides, int32_t type,
+                         bool isVirtual = false, bool byValue = false) {
+    dnn::Descriptor t = make(dnn::kTensorDesc);
+    setEnum(t, dnn::kAttrTensorDataType, dnn::kTypeDataType, type);
+    set(t, dnn::kAttrTensorDims, dnn::kTypeInt64,
+        static_cast<int64_t>(dims.size()), dims.data());
+    set(t, dnn::kAttrTensorStrides, dnn::kTypeInt64,
+        static_cast<int64_t>(strides.size()), strides.data());
+    setInt64(t, dnn::kAttrTensorUid, isVirtual ? nextVirtual++ : uid);
+    setInt64(t, dnn::kAttrTensorAlignment, 16);
+    bool v = isVirtual, bv = byValue;
+    set(t, dnn::kAttrTensorVirtual, dnn::kTypeBoolean, 1, &v);
+    if (byValue)
+      set(t, dnn::kAttrTensorByValue, dnn::kTypeBoolean, 1, &bv);
+    return finalize(t, dnn::kTensorDesc);
+  }
+
+  /// A virtual f32 tensor of `dims`, packed row-major.
+  dnn::Descriptor scratch(const std::vector<int64_t> &dims,
+                          int32_t type = dnn::kFloat) {
+    std::vector<int64_t> strides(dims.size(), 1);
+    for (size_t i = dims.size() - 1; i-- > 0;)
+      strides[i] = strides[i + 1] * dims[i + 1];
+    return tensor(0, dims, strides, type, /*isVirtual=*/true);
+  }
+
+  dnn::Descriptor matmul(dnn::Descriptor a, dnn::Descriptor b,
+                         dnn::Descriptor c) {
+    dnn::Descriptor desc = make(dnn::kMatmulDesc);
+    setEnum(desc, dnn::kAttrMatmulCompType, dnn::kTypeDataType, dnn::kFloat);
+    finalize(desc, dnn::kMatmulDesc);
+    dnn::Descriptor op = make(dnn::kMatmulOpDesc);
+    setDesc(op, dnn::kAttrMatmulOpA, a);
+    setDesc(op, dnn::kAttrMatmulOpB, b);
+    setDesc(op, dnn::kAttrMatmulOpC, c);
+    setDesc(op, dnn::kAttrMatmulOpDesc, desc);
+    return operation(op, dnn::kMatmulOpDesc);
+  }
+
+  /// y = mode(x[, b]) (or t ? x : b for BINARY_SELECT); `axis` for
+  /// GEN_INDEX.
+  dnn::Descriptor pointwise(int mode, dnn::Descriptor x, dnn::Descriptor b,
+                            dnn::Descriptor y, dnn::Descriptor t = nullptr,
+                            int64_t axis = -1) {
+    dnn::Descriptor desc = make(dnn::kPointwiseDesc);
+    setEnum(desc, dnn::kAttrPointwiseMode, dnn::kTypePointwiseMode, mode);
+    setEnum(desc, dnn::kAttrPointwiseMathPrec, dnn::kTypeDataType,
+            dnn::kFloat);
+    if (axis >= 0)
+      setInt64(desc, dnn::kAttrPointwiseAxis, axis);
+    finalize(desc, dnn::kPointwiseDesc);
+    dnn::Descriptor op = make(dnn::kPointwiseOpDesc);
+    setDesc(op, dnn::kAttrPointwiseOpDesc, desc);
+    setDesc(op, dnn::kAttrPointwiseOpX, x);
+    if (b)
+      setDesc(op, dnn::kAttrPointwiseOpB, b);
+    if (t)
+      setDesc(op, dnn::kAttrPointwiseOpT, t);
+    setDesc(op, dnn::kAttrPointwiseOpY, y);
+    return operation(op, dnn::kPointwiseOpDesc);
+  }
+
+  dnn::Descriptor reduction(int mode, dnn::Descriptor x, dnn::Descriptor y) {
+    dnn::Descriptor desc = make(dnn::kReductionDesc);
+    setEnum(desc, dnn::kAttrReductionOperator, dnn::kTypeReductionOperator,
+            mode);
+    setEnum(desc, dnn::kAttrReductionCompType, dnn::kTypeDataType,
+            dnn::kFloat);
+    finalize(desc, dnn::kReductionDesc);
+    dnn::Descriptor op = make(dnn::kReductionOpDesc);
+    setDesc(op, dnn::kAttrReductionOpX, x);
+    setDesc(op, dnn::kAttrReductionOpY, y);
+    setDesc(op, dnn::kAttrReductionOpDesc, desc);
+    return operation(op, dnn::kReductionOpDesc);
+  }
+
+  /// Finalizes the graph of every operation made so far.
+  absl::StatusOr<SdpaGraph> finish() {
+    dnn::Descriptor graph = make(dnn::kOperationGraphDesc);
+    set(graph, dnn::kAttrGraphOps, dnn::kTypeDescriptor,
+        static_cast<int64_t>(ops.size()), ops.data());
+    finalize(graph, dnn::kOperationGraphDesc);
+    if (!failure.ok())
+      return failure;
+    out.graph = graph;
+    return std::move(out);
+  }
+
+private:
+  dnn::Descriptor operation(dnn::Descriptor op, int type) {
+    finalize(op, type);
+    ops.push_back(op);
+    return op;
+  }
+
+  void check(dnn::Status status, const char *what, int which) {
+    if (status != dnn::kSuccess && failure.ok())
+      failure = absl::UnavailableError(
+          absl::StrCat("cuDNN: ", what, " (", which,
+                       ") failed: ", dnn.statusString(status)));
+  }
+
+  const Cudnn &dnn;
+  SdpaGraph &out;
+  absl::Status failure;
+  std::vector<dnn::Descriptor> ops;
+  int64_t nextVirtual = kFirstVirtualUid;
+};
+
+/// [b, heads, rows, d] over palmrt's [b, rows, heads, d].
+std::vector<int64_t> rowsDims(int64_t b, int64_t heads, int64_t rows,
+                              int64_t d) {
+  return {b, heads, rows, d};
+}
+std::vector<int64_t> rowsStrides(int64_t heads, int64_t rows, int64_t d) {
+  return {rows * heads * d, d, heads * d, 1};
+}
+/// The transpose [b, heads, d, rows] of the same memory.
+std::vector<int64_t> transposedStrides(int64_t heads, int64_t rows,
+                                       int64_t d) {
+  return {rows * heads * d, d, 1, heads * d};
+}
+
+/// The scaled, masked scores S [b, h, s, t] (virtual, f32) of Q and K.
+dnn::Descriptor scores(Builder &g, const SdpaShape &p, dnn::Descriptor q,
+                       dnn::Descriptor kT, dnn::Descriptor scale) {
+  std::vector<int64_t> sDims = {p.b, p.h, p.s, p.t};
+  dnn::Descriptor raw = g.scratch(sDims);
+  g.matmul(q, kT, raw);
+  dnn::Descriptor scaled = g.scratch(sDims);
+  g.pointwise(dnn::kMul, raw, scale, scaled);
+  if (!p.causal)
+    return scaled;
+  // Query row r sees keys c <= r: keep where row >= column.
+  dnn::Descriptor row = g.scratch(sDims, dnn::kInt32);
+  g.pointwise(dnn::kGenIndex, scaled, nullptr, row, nullptr, /*axis=*/2);
+  dnn::Descriptor column = g.scratch(sDims, dnn::kInt32);
+  g.pointwise(dnn::kGenIndex, scaled, nullptr, column, nullptr, /*axis=*/3);
+  dnn::Descriptor visible = g.scratch(sDims, dnn::kBoolean);
+  g.pointwise(dnn::kCmpGe, row, column, visible);
+  dnn::Descriptor negInf = g.tensor(kNegInf, {1, 1, 1, 1}, {1, 1, 1, 1},
+                                    dnn::kFloat, false, /*byValue=*/true);
+  dnn::Descriptor masked = g.scratch(sDims);
+  g.pointwise(dnn::kBinarySelect, scaled, negInf, masked, visible);
+  return masked;
+}
+
+} // namespace
+
+absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
+                                           const SdpaShape &p) {
+  SdpaGraph out;
+  Builder g(dnn, out);
+  dnn::Descriptor q = g.tensor(kQ, rowsDims(p.b, p.h, p.s, p.d),
+                               rowsStrides(p.h, p.s, p.d), dnn::kBf16);
+  dnn::Descriptor kT = g.tensor(kK, {p.b, p.g, p.d, p.t},
+                                transposedStrides(p.g, p.t, p.d), dnn::kBf16);
+  dnn::Descriptor v = g.tensor(kV, rowsDims(p.b, p.g, p.t, p.d),
+                               rowsStrides(p.g, p.t, p.d), dnn::kBf16);
+  dnn::Descriptor o = g.tensor(kO, rowsDims(p.b, p.h, p.s, p.d),
+                               rowsStrides(p.h, p.s, p.d), dnn::kBf16);
+  dnn::Descriptor scale = g.tensor(kScale, {1, 1, 1, 1}, {1, 1, 1, 1},
+                                   dnn::kFloat, false, /*byValue=*/true);
+  dnn::Descriptor s = scores(g, p, q, kT, scale);
+  // Softmax with its statistics: m = max S, e = exp(S - m), l = sum e,
+  // stats = m + log l, P = e / l.
+  std::vector<int64_t> rowDims = {p.b, p.h, p.s, 1};
+  std::vector<int64_t> sDims = {p.b, p.h, p.s, p.t};
+  dnn::Descriptor max = g.scratch(rowDims);
+  g.reduction(dnn::kReduceMax, s, max);
+  dnn::Descriptor shifted = g.scratch(sDims);
+  g.pointwise(dnn::kSub, s, max, shifted);
+  dnn::Descriptor e = g.scratch(sDims);
+  g.pointwise(dnn::kExp, shifted, nullptr, e);
+  dnn::Descriptor sum = g.scratch(rowDims);
+  g.reduction(dnn::kReduceAdd, e, sum);
+  if (p.stats) {
+    dnn::Descriptor stats = g.tensor(kStats, {p.b, p.h, p.s, 1},
+                                     {p.s * p.h, 1, p.h, 1}, dnn::kFloat);
+    dnn::Descriptor logSum = g.scratch(rowDims);
+    g.pointwise(dnn::kLog, sum, nullptr, logSum);
+    g.pointwise(dnn::kAdd, max, logSum, stats);
+  }
+  dnn::Descriptor probs = g.scratch(sDims, dnn::kBf16);
+  g.pointwise(dnn::kDiv, e, sum, probs);
+  g.matmul(probs, v, o);
+  return g.finish();
+}
+
+absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
+                                            const SdpaShape &p) {
+  (void)dnn;
+  (void)p;
+  return absl::UnimplementedError("cuDNN attention backward: not yet built");
+}
+
+//===----------------------------------------------------------------------===//
+// Eligibility
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+std::string commonUnsupported(int32_t dtype, int64_t h, int64_t g,
+                              int64_t dk, int64_t dv, int64_t headOffset,
+                              int64_t headsPerGroup, int64_t globalHeads,
+                              int64_t queryOffset, int64_t s, int64_t t,
+                              int32_t causal,
+                              std::initializer_list<const void *> pointers) {
+  if (dtype != 1)
+    return "not bf16";
+  if (dk != dv || dk % 8 != 0 || dk > 256)
+    return absl::StrCat("head sizes ", dk, " and ", dv,
+                        " (cuDNN needs equal multiples of 8 up to 256)");
+  if (g <= 0 || h % g != 0)
+    return absl::StrCat(h, " query heads over ", g, " key/value heads");
+  if (headOffset + h > globalHeads)
+    return "padding heads";
+  // cuDNN reads key/value head i / (h / g) for local head i.
+  for (int64_t i = 0; i < h; ++i)
+    if ((headOffset + i) / headsPerGroup != i / (h / g))
+      return "a head-to-key/value-head mapping cuDNN does not group";
+  if (queryOffset != 0 || (causal && s != t))
+    return "a shard of the queries (query offset or s != t under the mask)";
+  for (const void *p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0)
+      return "a tensor not 16-byte aligned";
+  return "";
+}
+
+} // namespace
+
+std::string cudnnUnsupported(const AttentionArgs &a) {
+  return commonUnsupported(a.dtype, a.h, a.g, a.dk, a.dv, a.headOffset,
+                           a.headsPerGroup, a.globalHeads, a.queryOffset, a.s,
+                           a.t, a.causal, {a.q, a.k, a.v, a.out, a.lse});
+}
+
+std::string cudnnUnsupported(const AttentionGradArgs &a) {
+  return commonUnsupported(a.dtype, a.h, a.g, a.dkSize, a.dvSize,
+                           a.headOffset, a.headsPerGroup, a.globalHeads,
+                           a.queryOffset, a.s, a.t, a.causal,
+                           {a.q, a.k, a.v, a.out, a.lse, a.dout, a.dq, a.dk,
+                            a.dv});
+}
+
+//===----------------------------------------------------------------------===//
+// Plans and execution
+//===----------------------------------------------------------------------===//
+
+absl::StatusOr<std::unique_ptr<CudnnAttention>>
+CudnnAttention::create(const Cudnn &dnn, cu::Stream stream,
+                       std::function<void *(int64_t)> workspace) {
+  std::unique_ptr<CudnnAttention> a(
+      new CudnnAttention(dnn, std::move(workspace)));
+  if (dnn::Status s = dnn.Create(&a->handle); s != dnn::kSuccess) {
+    a->handle = nullptr;
+    return absl::UnavailableError(
+        absl::StrCat("cudnnCreate failed: ", dnn.statusString(s)));
+  }
+  if (dnn::Status s = dnn.SetStream(a->handle, stream); s != dnn::kSuccess)
+    return absl::UnavailableError(
+        absl::StrCat("cudnnSetStream failed: ", dnn.statusString(s)));
+  return a;
+}
+
+CudnnAttention::~CudnnAttention() {
+  plans.clear();
+  if (handle)
+    dnn.Destroy(handle);
+}
+
+std::string CudnnAttention::version() const {
+  size_t v = dnn.GetVersion();
+  return absl::StrCat("cuDNN ", v / 10000, ".", v / 100 % 100, ".", v % 100);
+}
+
+absl::StatusOr<CudnnAttention::Plan>
+CudnnAttention::makePlan(bool backward, const SdpaShape &shape) {
+  Plan plan;
+  absl::StatusOr<SdpaGraph> graph = backward ? buildSdpaBackward(dnn, shape)
+                                             : buildSdpaForward(dnn, shape);
+  if (!graph.ok())
+    return graph.status();
+  plan.graph = std::move(*graph);
+  auto fail = [&](const char *what, dnn::Status s) {
+    return absl::UnavailableError(
+        absl::StrCat("cuDNN: ", what, ": ", dnn.statusString(s)));
+  };
+  auto make = [&](int type) -> dnn::Descriptor {
+    dnn::Descriptor d = nullptr;
+    if (dnn.BackendCreateDescriptor(type, &d) != dnn::kSuccess)
+      return nullptr;
+    plan.owned.emplace_back(dnn, d);
+    return d;
+  };
+  // The heuristics' engine configurations, best first.
+  dnn::Descriptor heur = make(dnn::kEngineHeurDesc);
+  if (!heur)
+    return absl::UnavailableError("cuDNN: cannot create the heuristics");
+  int32_t mode = dnn::kHeurModeA;
+  dnn.BackendSetAttribute(heur, dnn::kAttrHeurGraph, dnn::kTypeDescriptor, 1,
+                          &plan.graph.graph);
+  dnn.BackendSetAttribute(heur, dnn::kAttrHeurMode, dnn::kTypeHeurMode, 1,
+                          &mode);
+  if (dnn::Status s = dnn.BackendFinalize(heur); s != dnn::kSuccess)
+    return fail("the heuristics declined the graph", s);
+  int64_t count = 0;
+  if (dnn::Status s = dnn.BackendGetAttribute(
+          heur, dnn::kAttrHeurResults, dnn::kTypeDescriptor, 0, &count,
+          nullptr);
+      s != dnn::kSuccess)
+    return fail("no engine configurations", s);
+  if (count <= 0)
+    return absl::UnavailableError("cuDNN has no engine for this graph");
+  std::vector<dnn::Descriptor> configs;
+  for (int64_t i = 0; i < count; ++i)
+    if (dnn::Descriptor c = make(dnn::kEngineCfgDesc))
+      configs.push_back(c);
+  if (dnn::Status s = dnn.BackendGetAttribute(
+          heur, dnn::kAttrHeurResults, dnn::kTypeDescriptor,
+          static_cast<int64_t>(configs.size()), &count, configs.data());
+      s != dnn::kSuccess)
+    return fail("reading the engine configurations", s);
+  std::string last = "no engine configuration finalized";
+  for (int64_t i = 0; i < count && i < static_cast<int64_t>(configs.size());
+       ++i) {
+    // The backward must be deterministic: palmrt_attention_grad is
+    // bitwise reproducible.
+    if (backward) {
+      dnn::Descriptor engine = make(dnn::kEngineDesc);
+      int64_t got = 0, notes[16] = {0};
+      bool nondeterministic = false;
+      if (engine &&
+          dnn.BackendGetAttribute(configs[i], dnn::kAttrCfgEngine,
+                                  dnn::kTypeDescriptor, 1, &got,
+                                  &engine) == dnn::kSuccess &&
+          dnn.BackendGetAttribute(engine, dnn::kAttrEngineNumericalNote,
+                                  dnn::kTypeNumericalNote, 16, &got,
+                                  notes) == dnn::kSuccess) {
+        int32_t *asInt = reinterpret_cast<int32_t *>(notes);
+        for (int64_t n = 0; n < got && n < 16; ++n)
+          nondeterministic |= asInt[n] == dnn::kNoteNondeterministic;
+      }
+      if (nondeterministic) {
+        last = "every engine is nondeterministic";
+        continue;
+      }
+    }
+    dnn::Descriptor p = make(dnn::kExecutionPlanDesc);
+    if (!p)
+      continue;
+    dnn.BackendSetAttribute(p, dnn::kAttrPlanHandle, dnn::kTypeHandle, 1,
+                            &handle);
+    dnn.BackendSetAttribute(p, dnn::kAttrPlanConfig, dnn::kTypeDescriptor, 1,
+                            &configs[i]);
+    if (dnn::Status s = dnn.BackendFinalize(p); s != dnn::kSuccess) {
+      last = dnn.statusString(s);
+      continue;
+    }
+    int64_t bytes = 0, got = 0;
+    if (dnn.BackendGetAttribute(p, dnn::kAttrPlanWorkspaceSize,
+                                dnn::kTypeInt64, 1, &got,
+                                &bytes) != dnn::kSuccess)
+      continue;
+    plan.plan = p;
+    plan.workspaceBytes = bytes;
+    return plan;
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cuDNN built no execution plan: ", last));
+}
+
+absl::StatusOr<CudnnAttention::Plan *>
+CudnnAttention::plan(bool backward, const SdpaShape &shape) {
+  auto key = std::make_pair(backward, shape);
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    absl::StatusOr<Plan> made = makePlan(backward, shape);
+    absl::StatusOr<std::unique_ptr<Plan>> entry =
+        made.ok() ? absl::StatusOr<std::unique_ptr<Plan>>(
+                        std::make_unique<Plan>(std::move(*made)))
+                  : absl::StatusOr<std::unique_ptr<Plan>>(made.status());
+    it = plans.emplace(key, std::move(entry)).first;
+  }
+  if (!it->second.ok())
+    return it->second.status();
+  return it->second->get();
+}
+
+absl::Status CudnnAttention::execute(Plan &p, const std::vector<int64_t> &uids,
+                                     const std::vector<void *> &pointers) {
+  std::vector<DnnDescriptor> owned;
+  dnn::Descriptor pack = nullptr;
+  if (dnn.BackendCreateDescriptor(dnn::kVariantPackDesc, &pack) !=
+      dnn::kSuccess)
+    return absl::InternalError("cuDNN: cannot create a variant pack");
+  owned.emplace_back(dnn, pack);
+  void *space = workspace(std::max<int64_t>(p.workspaceBytes, 1));
+  dnn.BackendSetAttribute(pack, dnn::kAttrPackUids, dnn::kTypeInt64,
+                          static_cast<int64_t>(uids.size()), uids.data());
+  dnn.BackendSetAttribute(pack, dnn::kAttrPackPointers, dnn::kTypeVoidPtr,
+                          static_cast<int64_t>(pointers.size()),
+                          pointers.data());
+  dnn.BackendSetAttribute(pack, dnn::kAttrPackWorkspace, dnn::kTypeVoidPtr, 1,
+                          &space);
+  if (dnn::Status s = dnn.BackendFinalize(pack); s != dnn::kSuccess)
+    return absl::InternalError(
+        absl::StrCat("cuDNN: variant pack: ", dnn.statusString(s)));
+  if (dnn::Status s = dnn.BackendExecute(handle, p.plan, pack);
+      s != dnn::kSuccess)
+    return absl::InternalError(
+        absl::StrCat("cuDNN: execute: ", dnn.statusString(s)));
+  return absl::OkStatus();
+}
+
+absl::Status CudnnAttention::forward(const AttentionArgs &a) {
+  SdpaShape shape{a.b, a.s, a.t, a.h, a.g, a.dk, a.causal != 0,
+                  a.lse != nullptr};
+  absl::StatusOr<Plan *> p = plan(false, shape);
+  if (!p.ok())
+    return p.status();
+  Scalars scalars(a.scale);
+  std::vector<int64_t> uids = {kQ, kK, kV, kO, kScale};
+  std::vector<void *> pointers = {
+      const_cast<void *>(a.q), const_cast<void *>(a.k),
+      const_cast<void *>(a.v), a.out, &scalars.scale};
+  if (a.lse) {
+    uids.push_back(kStats);
+    pointers.push_back(a.lse);
+  }
+  if (a.causal) {
+    uids.push_back(kNegInf);
+    pointers.push_back(&scalars.negInf);
+  }
+  return execute(**p, uids, pointers);
+}
+
+absl::Status CudnnAttention::backward(const AttentionGradArgs &a) {
+  SdpaShape shape{a.b, a.s, a.t, a.h, a.g, a.dkSize, a.causal != 0, true};
+  absl::StatusOr<Plan *> p = plan(true, shape);
+  if (!p.ok())
+    return p.status();
+  Scalars scalars(a.scale);
+  std::vector<int64_t> uids = {kQ, kK, kV, kO, kStats, kScale,
+                               kDO, kDQ, kDK, kDV};
+  std::vector<void *> pointers = {
+      const_cast<void *>(a.q),    const_cast<void *>(a.k),
+      const_cast<void *>(a.v),    const_cast<void *>(a.out),
+      const_cast<float *>(a.lse), &scalars.scale,
+      const_cast<void *>(a.dout), a.dq,
+      a.dk,                       a.dv};
+  if (a.causal) {
+    uids.push_back(kNegInf);
+    pointers.push_back(&scalars.negInf);
+  }
+  return execute(**p, uids, pointers);
+}
+
+} // namespace palmrt

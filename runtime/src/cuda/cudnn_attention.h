@@ -1,0 +1,129 @@
+//===- cudnn_attention.h - attention on cuDNN's fused kernels ---*- C++ -*-===//
+//
+// palmrt_attention and palmrt_attention_grad on cuDNN's fused flash
+// attention (cuDNN 9's backend API: an operation graph of matmuls,
+// pointwise operations and reductions that cuDNN's runtime fusion engines
+// compile into one kernel each way). The cuda backend tries it first for
+// the calls it can express and falls back to palmrt's own kernels
+// (attention.cu, attention_grad.cu) for the others, when cuDNN is not
+// installed, or when cuDNN declines a shape; PALMRT_ATTENTION chooses
+// (docs/runtime.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PALMRT_SRC_CUDA_CUDNN_ATTENTION_H
+#define PALMRT_SRC_CUDA_CUDNN_ATTENTION_H
+
+#include "cuda/dynamic_libraries.h"
+#include "device.h"
+
+#include "absl/status/statusor.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace palmrt {
+
+/// The problem one graph is built for: q [b, s, h, d], k and v [b, t, g, d]
+/// (row-major, heads interleaved as palmrt stores them), bf16, query head i
+/// reading key/value head i / (h / g).
+struct SdpaShape {
+  int64_t b, s, t, h, g, d;
+  bool causal;
+  /// The forward also writes the statistics (for training).
+  bool stats;
+  bool operator<(const SdpaShape &o) const {
+    return std::tie(b, s, t, h, g, d, causal, stats) <
+           std::tie(o.b, o.s, o.t, o.h, o.g, o.d, o.causal, o.stats);
+  }
+};
+
+/// A cuDNN backend descriptor, destroyed with its owner.
+class DnnDescriptor {
+public:
+  DnnDescriptor(const Cudnn &dnn, dnn::Descriptor d) : dnn(&dnn), d(d) {}
+  DnnDescriptor(DnnDescriptor &&o) : dnn(o.dnn), d(o.d) { o.d = nullptr; }
+  DnnDescriptor(const DnnDescriptor &) = delete;
+  ~DnnDescriptor();
+  dnn::Descriptor get() const { return d; }
+
+private:
+  const Cudnn *dnn;
+  dnn::Descriptor d;
+};
+
+/// The finalized operation graph of one direction for one shape, and the
+/// descriptors it refers to.
+struct SdpaGraph {
+  std::vector<DnnDescriptor> owned;
+  dnn::Descriptor graph = nullptr;
+};
+
+/// Builds (and finalizes) the forward graph: O, and with shape.stats the
+/// row statistics (each query row's log-sum-exp), from Q, K, V and the
+/// scale. Needs no
+/// handle or GPU, so tests check it against the real library.
+absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
+                                           const SdpaShape &shape);
+/// The backward graph: dQ, dK, dV from Q, K, V, O, dO, the statistics and
+/// the scale.
+absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
+                                            const SdpaShape &shape);
+
+/// Why cuDNN's attention cannot compute this call exactly as palmrt.h
+/// defines it (empty when it can): it needs bf16, head sizes dk == dv, a
+/// multiple of 8 up to 256, every head real and mapped onto key/value
+/// heads the way cuDNN groups them, no query offset and 16-byte aligned
+/// tensors.
+std::string cudnnUnsupported(const AttentionArgs &a);
+std::string cudnnUnsupported(const AttentionGradArgs &a);
+
+class CudnnAttention {
+public:
+  /// A handle on `stream`; `workspace(bytes)` returns device memory of at
+  /// least that size, valid until the next call.
+  static absl::StatusOr<std::unique_ptr<CudnnAttention>>
+  create(const Cudnn &dnn, cu::Stream stream,
+         std::function<void *(int64_t)> workspace);
+  ~CudnnAttention();
+
+  /// Enqueues the call on the stream. An error says why cuDNN declined the
+  /// shape (no engine, or a graph it does not accept); the same shape is
+  /// not tried again. Calls must pass cudnnUnsupported.
+  absl::Status forward(const AttentionArgs &a);
+  absl::Status backward(const AttentionGradArgs &a);
+
+  /// "cuDNN 9.19.0".
+  std::string version() const;
+
+private:
+  CudnnAttention(const Cudnn &dnn, std::function<void *(int64_t)> workspace)
+      : dnn(dnn), workspace(std::move(workspace)) {}
+
+  struct Plan {
+    SdpaGraph graph;
+    std::vector<DnnDescriptor> owned;
+    dnn::Descriptor plan = nullptr;
+    int64_t workspaceBytes = 0;
+  };
+  /// The plan for a direction and shape, built on first use; the error is
+  /// remembered.
+  absl::StatusOr<Plan *> plan(bool backward, const SdpaShape &shape);
+  absl::StatusOr<Plan> makePlan(bool backward, const SdpaShape &shape);
+  absl::Status execute(Plan &plan, const std::vector<int64_t> &uids,
+                       const std::vector<void *> &pointers);
+
+  const Cudnn &dnn;
+  std::function<void *(int64_t)> workspace;
+  dnn::Handle handle = nullptr;
+  std::map<std::pair<bool, SdpaShape>, absl::StatusOr<std::unique_ptr<Plan>>>
+      plans;
+};
+
+} // namespace palmrt
+
+#endif // PALMRT_SRC_CUDA_CUDNN_ATTENTION_H

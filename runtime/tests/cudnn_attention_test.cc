@@ -1,0 +1,278 @@
+//===- cudnn_attention_test.cc - attention on cuDNN -----------------------===//
+//
+// Three kinds of test, run by different ctest entries:
+// - CudnnGraphs: the operation graphs against the real libcudnn.so.9 where
+//   it is installed. Building and finalizing a graph needs no GPU, so cuDNN
+//   itself checks every descriptor, tensor and operation we give it; only
+//   choosing an engine needs a device.
+// - CudnnAttention: palmrt_attention and palmrt_attention_grad through the
+//   cuda backend with PALMRT_ATTENTION=cudnn, against the host backend; on
+//   a GPU with cuDNN, or against fake_cuda/ (whose libcudnn.so.9 interprets
+//   the graphs with each operation's documented semantics).
+// - CudnnUnsupported: which calls go to palmrt's kernels instead.
+//
+//===----------------------------------------------------------------------===//
+
+#include "api/context.h"
+#include "base/bf16.h"
+#include "cuda/cudnn_attention.h"
+#include "cuda_test_util.h"
+#include "program_json.h"
+#include "random_values.h"
+
+#include "palmrt/palmrt.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <cmath>
+
+namespace palmrt {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// The graphs, checked by the real library
+//===----------------------------------------------------------------------===//
+
+const Cudnn *realCudnn(std::string *why) {
+  absl::StatusOr<const Cudnn *> lib = loadCudnn();
+  if (!lib.ok()) {
+    *why = std::string(lib.status().message());
+    return nullptr;
+  }
+  return *lib;
+}
+
+// palm-1b's and palm-8b's attention (MQA, heads of 128 and 256), grouped
+// heads, a cross shape, and the forward without statistics.
+const SdpaShape kGraphShapes[] = {
+    {1, 2048, 2048, 16, 1, 128, true, true},
+    {2, 2048, 2048, 16, 1, 256, true, true},
+    {2, 256, 256, 8, 2, 64, true, true},
+    {1, 64, 300, 4, 4, 64, false, true},
+    {4, 512, 512, 8, 1, 128, true, false},
+};
+
+TEST(CudnnGraphs, TheLibraryAcceptsTheForwardAndBackward) {
+  std::string why;
+  const Cudnn *dnn = realCudnn(&why);
+  if (!dnn)
+    GTEST_SKIP() << "no cuDNN: " << why;
+  for (const SdpaShape &p : kGraphShapes) {
+    std::string what = absl::StrCat("b=", p.b, " s=", p.s, " t=", p.t,
+                                    " h=", p.h, " g=", p.g, " d=", p.d);
+    absl::StatusOr<SdpaGraph> forward = buildSdpaForward(*dnn, p);
+    EXPECT_TRUE(forward.ok()) << what << ": " << forward.status();
+    if (!p.stats)
+      continue;
+    absl::StatusOr<SdpaGraph> backward = buildSdpaBackward(*dnn, p);
+    EXPECT_TRUE(backward.ok()) << what << ": " << backward.status();
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Which calls cuDNN takes
+//===----------------------------------------------------------------------===//
+
+AttentionArgs argsFor(int64_t h, int64_t g, int64_t d, int64_t headOffset,
+                      int64_t headsPerGroup, int64_t globalHeads,
+                      int64_t queryOffset = 0, int32_t dtype = PALMRT_BF16) {
+  alignas(16) static char memory[64];
+  AttentionArgs a{};
+  a.dtype = dtype;
+  a.q = a.k = a.v = memory;
+  a.out = memory;
+  a.lse = reinterpret_cast<float *>(memory);
+  a.b = 1;
+  a.s = a.t = 16;
+  a.h = h;
+  a.g = g;
+  a.dk = a.dv = d;
+  a.causal = 1;
+  a.headOffset = headOffset;
+  a.headsPerGroup = headsPerGroup;
+  a.globalHeads = globalHeads;
+  a.queryOffset = queryOffset;
+  return a;
+}
+
+TEST(CudnnUnsupported, SaysWhichCallsGoToPalmsKernels) {
+  // Whole problems and head shards of MQA and GQA map onto cuDNN.
+  EXPECT_EQ(cudnnUnsupported(argsFor(8, 1, 128, 0, 8, 8)), "");
+  EXPECT_EQ(cudnnUnsupported(argsFor(4, 1, 128, 4, 8, 8)), "");
+  EXPECT_EQ(cudnnUnsupported(argsFor(8, 2, 64, 0, 4, 8)), "");
+  EXPECT_EQ(cudnnUnsupported(argsFor(4, 2, 64, 0, 2, 8)), "");
+  // The rest does not.
+  EXPECT_NE(cudnnUnsupported(argsFor(8, 1, 128, 0, 8, 8, 0, PALMRT_F32)), "");
+  EXPECT_NE(cudnnUnsupported(argsFor(8, 1, 4, 0, 8, 8)), "");
+  EXPECT_NE(cudnnUnsupported(argsFor(8, 1, 264, 0, 8, 8)), "");
+  EXPECT_NE(cudnnUnsupported(argsFor(4, 1, 64, 2, 5, 5)), "") << "padding";
+  EXPECT_NE(cudnnUnsupported(argsFor(8, 1, 64, 0, 8, 8, 16)), "")
+      << "query shard";
+  // Global heads 2, 3 of two per group read key/value head 1 of 2 local
+  // ones; cuDNN would pair them with head 0.
+  EXPECT_NE(cudnnUnsupported(argsFor(2, 2, 64, 2, 2, 4)), "");
+  AttentionArgs odd = argsFor(8, 1, 64, 0, 8, 8);
+  odd.k = static_cast<const char *>(odd.k) + 2;
+  EXPECT_NE(cudnnUnsupported(odd), "") << "alignment";
+}
+
+//===----------------------------------------------------------------------===//
+// The calls, against the host
+//===----------------------------------------------------------------------===//
+
+struct Gpu {
+  std::unique_ptr<palmrt_context> ctx;
+  absl::Status why;
+};
+
+Gpu &gpu() {
+  static Gpu g = [] {
+    Gpu g;
+    auto info = parseProgramInfo(programJson({{"x", 1}}, {{"x"}}, "cuda"));
+    auto ctx = createContext(*info);
+    auto device = openCudaDevice(0, 1, false);
+    if (!device.ok()) {
+      g.why = device.status();
+      return g;
+    }
+    (*ctx)->device = std::move(*device);
+    g.why = (*ctx)->device->connect(**ctx);
+    g.ctx = std::move(*ctx);
+    return g;
+  }();
+  return g;
+}
+
+class CudnnAttention : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!gpu().ctx) {
+      if (!meansNoGpu(gpu().why))
+        FAIL() << "the GPU does not open: " << gpu().why;
+      PALMRT_SKIP_WITHOUT_GPU(gpu().why.message());
+    }
+    ASSERT_TRUE(gpu().why.ok()) << gpu().why;
+    const char *choice = std::getenv("PALMRT_ATTENTION");
+    if (!choice || std::string(choice) != "cudnn")
+      GTEST_SKIP() << "run with PALMRT_ATTENTION=cudnn";
+  }
+  palmrt_context *ctx() { return gpu().ctx.get(); }
+  Device &device() { return *gpu().ctx->device; }
+};
+
+struct Case {
+  const char *name;
+  int64_t b, s, t, h, g, d;
+  int32_t causal;
+  int64_t headOffset, headsPerGroup, globalHeads;
+};
+
+const Case kCases[] = {
+    {"multi-query causal", 2, 19, 19, 3, 1, 8, 1, 0, 3, 3},
+    {"grouped causal", 1, 24, 24, 4, 2, 16, 1, 0, 2, 4},
+    {"head shard of MQA", 1, 17, 17, 2, 1, 64, 1, 4, 8, 8},
+    {"cross, not causal", 2, 5, 33, 2, 1, 32, 0, 0, 2, 2},
+    {"one position", 1, 1, 1, 2, 2, 8, 1, 0, 1, 2},
+};
+
+std::vector<uint16_t> bf16Vector(size_t n, int seed) {
+  std::vector<float> v = randomVector(n, seed);
+  std::vector<uint16_t> out(n);
+  for (size_t i = 0; i < n; ++i)
+    out[i] = floatToBf16(v[i]);
+  return out;
+}
+
+std::vector<float> widen(const std::vector<uint16_t> &v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = bf16ToFloat(v[i]);
+  return out;
+}
+
+/// The largest |got - want| over the largest |want|.
+double errorToLargest(const std::vector<float> &got,
+                      const std::vector<float> &want) {
+  double largest = 0, worst = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    largest = std::max(largest, std::fabs(double(want[i])));
+    worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+  }
+  return largest == 0 ? worst : worst / largest;
+}
+
+TEST_F(CudnnAttention, ForwardMatchesTheHost) {
+  for (const Case &c : kCases) {
+    for (bool withLse : {true, false}) {
+      std::string what = absl::StrCat(c.name, withLse ? ", lse" : "");
+      auto q = bf16Vector(c.b * c.s * c.h * c.d, 7);
+      auto k = bf16Vector(c.b * c.t * c.g * c.d, 8);
+      auto v = bf16Vector(c.b * c.t * c.g * c.d, 9);
+      float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+      size_t outSize = c.b * c.s * c.h * c.d, rows = c.b * c.s * c.h;
+      std::vector<uint16_t> want(outSize);
+      std::vector<float> wantLse(rows);
+      palmrt_attention(nullptr, PALMRT_BF16, q.data(), k.data(), v.data(),
+                       want.data(), c.b, c.s, c.t, c.h, c.g, c.d, c.d,
+                       c.causal, scale, c.headOffset, c.headsPerGroup,
+                       c.globalHeads, 0, wantLse.data());
+      DeviceVector<uint16_t> dq(device(), q), dk(device(), k), dv(device(), v),
+          out(device(), std::vector<uint16_t>(outSize, 0x4000));
+      DeviceVector<float> lse(device(), std::vector<float>(rows, 7.0f));
+      palmrt_attention(ctx(), PALMRT_BF16, dq.pointer(), dk.pointer(),
+                       dv.pointer(), out.pointer(), c.b, c.s, c.t, c.h, c.g,
+                       c.d, c.d, c.causal, scale, c.headOffset,
+                       c.headsPerGroup, c.globalHeads, 0,
+                       withLse ? lse.at(0) : nullptr);
+      // cuDNN rounds the probabilities to bf16 before P V; the host keeps
+      // them in f32: a few bf16 steps of the largest output.
+      EXPECT_LE(errorToLargest(widen(out.get()), widen(want)), 2.0 / 128)
+          << what;
+      if (withLse)
+        EXPECT_LE(errorToLargest(lse.get(), wantLse), 1e-5) << what;
+      else
+        EXPECT_EQ(lse.get(), std::vector<float>(rows, 7.0f)) << what;
+    }
+  }
+}
+
+TEST_F(CudnnAttention, BackwardMatchesTheHost) {
+  for (const Case &c : kCases) {
+    auto q = bf16Vector(c.b * c.s * c.h * c.d, 7);
+    auto k = bf16Vector(c.b * c.t * c.g * c.d, 8);
+    auto v = bf16Vector(c.b * c.t * c.g * c.d, 9);
+    auto dout = bf16Vector(c.b * c.s * c.h * c.d, 10);
+    float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+    size_t rows = c.b * c.s * c.h;
+    std::vector<uint16_t> out(dout.size());
+    std::vector<float> lse(rows);
+    palmrt_attention(nullptr, PALMRT_BF16, q.data(), k.data(), v.data(),
+                     out.data(), c.b, c.s, c.t, c.h, c.g, c.d, c.d, c.causal,
+                     scale, c.headOffset, c.headsPerGroup, c.globalHeads, 0,
+                     lse.data());
+    std::vector<uint16_t> wantQ(q.size()), wantK(k.size()), wantV(v.size());
+    palmrt_attention_grad(nullptr, PALMRT_BF16, q.data(), k.data(), v.data(),
+                          out.data(), lse.data(), dout.data(), wantQ.data(),
+                          wantK.data(), wantV.data(), c.b, c.s, c.t, c.h, c.g,
+                          c.d, c.d, c.causal, scale, c.headOffset,
+                          c.headsPerGroup, c.globalHeads, 0);
+    DeviceVector<uint16_t> dq(device(), q), dk(device(), k), dv(device(), v),
+        dOut(device(), out), dDout(device(), dout), gq(device(), q),
+        gk(device(), k), gv(device(), v);
+    DeviceVector<float> dLse(device(), lse);
+    palmrt_attention_grad(ctx(), PALMRT_BF16, dq.pointer(), dk.pointer(),
+                          dv.pointer(), dOut.pointer(), dLse.at(0),
+                          dDout.pointer(), gq.pointer(), gk.pointer(),
+                          gv.pointer(), c.b, c.s, c.t, c.h, c.g, c.d, c.d,
+                          c.causal, scale, c.headOffset, c.headsPerGroup,
+                          c.globalHeads, 0);
+    for (auto [got, want, name] :
+         {std::tuple(&gq, &wantQ, "dq"), std::tuple(&gk, &wantK, "dk"),
+          std::tuple(&gv, &wantV, "dv")})
+      EXPECT_LE(errorToLargest(widen(got->get()), widen(*want)), 2.0 / 128)
+          << c.name << " " << name;
+  }
+}
+
+} // namespace
+} // namespace palmrt
