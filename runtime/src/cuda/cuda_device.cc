@@ -554,10 +554,26 @@ CudnnAttention *CudaDevice::cudnnAttention() {
     cudnnMissing = std::string(lib.status().message());
     return nullptr;
   }
+  CudnnServices services;
+  services.workspace = [this](int64_t bytes) { return scratch(3, bytes); };
+  services.transpose = [this](const float *src, float *dst, int64_t batch,
+                              int64_t rows, int64_t cols) {
+    // src as [batch, rows, cols, 1], dst as [batch, 1, cols, rows]: piece
+    // r moves column block r of each batch.
+    BlockCopy c;
+    c.src = src;
+    c.dst = dst;
+    c.srcShape = {batch, rows, cols, 1};
+    c.dstShape = {batch, 1, cols, rows};
+    c.block = {batch, 1, cols, 1};
+    c.pieces = rows;
+    c.srcPieceStride = cols;
+    c.dstPieceStride = 1;
+    c.elemBytes = 4;
+    blockCopy(compute, c);
+  };
   absl::StatusOr<std::unique_ptr<CudnnAttention>> made =
-      CudnnAttention::create(**lib, compute, [this](int64_t bytes) {
-        return scratch(3, bytes);
-      });
+      CudnnAttention::create(**lib, compute, ccMajor, std::move(services));
   if (!made.ok()) {
     cudnnMissing = std::string(made.status().message());
     return nullptr;

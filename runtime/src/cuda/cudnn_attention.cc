@@ -1,12 +1,19 @@
 //===- cudnn_attention.cc - attention on cuDNN's fused kernels ------------===//
 //
 // The graphs are the ones cuDNN's runtime fusion engines recognize as
-// scaled dot-product attention (the pattern cudnn-frontend's SDPA nodes
-// build), over palmrt's layout: a tensor [b, s, h, d] is described with the
-// logical dimensions [b, h, s, d] and strides [s h d, d, h d, 1], so no
-// transpose is ever materialized. K^T is K described as [b, g, d, t] with
-// strides [t g d, d, 1, g d]. The statistics are [b, h, s, 1] with strides
-// [s h, 1, h, 1]: palmrt's lse [b, s, h].
+// scaled dot-product attention: node for node what cudnn-frontend 1.8's
+// SDPA nodes build (forward with statistics; the deterministic backward),
+// over palmrt's layout. A tensor [b, s, h, d] is described with the logical
+// dimensions [b, h, s, d] and strides [s h d, d, h d, 1], so no transpose
+// of Q, K, V or their gradients is ever materialized; K^T is K described
+// as [b, g, d, t] with strides [t g d, d, 1, g d]. The statistics are
+// packed [b, h, s] (cuDNN before 9.26 ignores other strides for them in the
+// backward), so palmrt's lse [b, s, h] is transposed on the way in and out.
+//
+// cuDNN's support and known bugs (docs/runtime.md): 9.10.0 and 9.10.1 are
+// refused; on sm_80 heads are at most 128 and the backward runs on
+// palmrt's kernels (cuDNN's deterministic backward is for sm_90); up to
+// 9.15.0 the backward needs t a multiple of 128.
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,16 +47,23 @@ enum Uid : int64_t {
   kDQ,
   kDK,
   kDV,
-  kNegInf,
+  kFill,
+  kOne,
+  kSoftmaxSum,
   kFirstVirtualUid = 100,
 };
 
 /// The by-value scalars of a call, in host memory aligned as the tensors
 /// declare (16 bytes); cuDNN reads them when the call is enqueued.
 struct Scalars {
-  explicit Scalars(float s) : scale(s) {}
+  Scalars(float scale, size_t version) : scale(scale) {
+    // cuDNN before 9.10 wants the lowest finite value.
+    if (version < 91000)
+      fill = std::numeric_limits<float>::lowest();
+  }
   alignas(16) float scale;
-  alignas(16) float negInf = -std::numeric_limits<float>::infinity();
+  alignas(16) float fill = -std::numeric_limits<float>::infinity();
+  alignas(16) float one = 1.0f;
 };
 
 /// Builds descriptors into an SdpaGraph, keeping the first failure.
@@ -110,13 +124,23 @@ public:
     return finalize(t, dnn::kTensorDesc);
   }
 
-  /// A virtual f32 tensor of `dims`, packed row-major.
+  /// A virtual tensor of `dims` (f32 unless said), packed row-major.
   dnn::Descriptor scratch(const std::vector<int64_t> &dims,
                           int32_t type = dnn::kFloat) {
+    return tensor(0, dims, packed(dims), type, /*isVirtual=*/true);
+  }
+
+  /// A by-value f32 scalar (host memory at execution).
+  dnn::Descriptor scalar(int64_t uid) {
+    return tensor(uid, {1, 1, 1, 1}, {1, 1, 1, 1}, dnn::kFloat, false,
+                  /*byValue=*/true);
+  }
+
+  static std::vector<int64_t> packed(const std::vector<int64_t> &dims) {
     std::vector<int64_t> strides(dims.size(), 1);
     for (size_t i = dims.size() - 1; i-- > 0;)
       strides[i] = strides[i + 1] * dims[i + 1];
-    return tensor(0, dims, strides, type, /*isVirtual=*/true);
+    return strides;
   }
 
   dnn::Descriptor matmul(dnn::Descriptor a, dnn::Descriptor b,
@@ -132,15 +156,16 @@ public:
     return operation(op, dnn::kMatmulOpDesc);
   }
 
-  /// y = mode(x[, b]) (or t ? x : b for BINARY_SELECT); `axis` for
-  /// GEN_INDEX.
+  /// y = mode(x[, b]) (or t ? x : b for BINARY_SELECT) computed in
+  /// `precision`; `axis` for GEN_INDEX.
   dnn::Descriptor pointwise(int mode, dnn::Descriptor x, dnn::Descriptor b,
                             dnn::Descriptor y, dnn::Descriptor t = nullptr,
+                            int32_t precision = dnn::kFloat,
                             int64_t axis = -1) {
     dnn::Descriptor desc = make(dnn::kPointwiseDesc);
     setEnum(desc, dnn::kAttrPointwiseMode, dnn::kTypePointwiseMode, mode);
     setEnum(desc, dnn::kAttrPointwiseMathPrec, dnn::kTypeDataType,
-            dnn::kFloat);
+            precision);
     if (axis >= 0)
       setInt64(desc, dnn::kAttrPointwiseAxis, axis);
     finalize(desc, dnn::kPointwiseDesc);
@@ -152,7 +177,19 @@ public:
     if (t)
       setDesc(op, dnn::kAttrPointwiseOpT, t);
     setDesc(op, dnn::kAttrPointwiseOpY, y);
+    float alpha = 1.0f;
+    set(op, dnn::kAttrPointwiseOpAlpha1, dnn::kTypeFloat, 1, &alpha);
+    set(op, dnn::kAttrPointwiseOpAlpha2, dnn::kTypeFloat, 1, &alpha);
     return operation(op, dnn::kPointwiseOpDesc);
+  }
+
+  /// y: the memory x describes, read through y's dimensions and strides (a
+  /// transpose that is never materialized).
+  dnn::Descriptor reshape(dnn::Descriptor x, dnn::Descriptor y) {
+    dnn::Descriptor op = make(dnn::kReshapeOpDesc);
+    setDesc(op, dnn::kAttrReshapeOpX, x);
+    setDesc(op, dnn::kAttrReshapeOpY, y);
+    return operation(op, dnn::kReshapeOpDesc);
   }
 
   dnn::Descriptor reduction(int mode, dnn::Descriptor x, dnn::Descriptor y) {
@@ -169,9 +206,12 @@ public:
     return operation(op, dnn::kReductionOpDesc);
   }
 
-  /// Finalizes the graph of every operation made so far.
-  absl::StatusOr<SdpaGraph> finish() {
+  /// Finalizes the graph of every operation made so far (with the handle
+  /// unless null: cuDNN before 9.8 needs it).
+  absl::StatusOr<SdpaGraph> finish(dnn::Handle handle) {
     dnn::Descriptor graph = make(dnn::kOperationGraphDesc);
+    if (handle)
+      set(graph, dnn::kAttrGraphHandle, dnn::kTypeHandle, 1, &handle);
     set(graph, dnn::kAttrGraphOps, dnn::kTypeDescriptor,
         static_cast<int64_t>(ops.size()), ops.data());
     finalize(graph, dnn::kOperationGraphDesc);
@@ -203,10 +243,6 @@ private:
 };
 
 /// [b, heads, rows, d] over palmrt's [b, rows, heads, d].
-std::vector<int64_t> rowsDims(int64_t b, int64_t heads, int64_t rows,
-                              int64_t d) {
-  return {b, heads, rows, d};
-}
 std::vector<int64_t> rowsStrides(int64_t heads, int64_t rows, int64_t d) {
   return {rows * heads * d, d, heads * d, 1};
 }
@@ -216,49 +252,65 @@ std::vector<int64_t> transposedStrides(int64_t heads, int64_t rows,
   return {rows * heads * d, d, 1, heads * d};
 }
 
-/// The scaled, masked scores S [b, h, s, t] (virtual, f32) of Q and K.
-dnn::Descriptor scores(Builder &g, const SdpaShape &p, dnn::Descriptor q,
-                       dnn::Descriptor kT, dnn::Descriptor scale) {
+/// The tensors both directions read.
+struct Inputs {
+  dnn::Descriptor q, kT, scale;
+};
+
+Inputs inputs(Builder &g, const SdpaShape &p) {
+  Inputs in;
+  in.q = g.tensor(kQ, {p.b, p.h, p.s, p.d}, rowsStrides(p.h, p.s, p.d),
+                  dnn::kBf16);
+  in.kT = g.tensor(kK, {p.b, p.g, p.d, p.t}, transposedStrides(p.g, p.t, p.d),
+                   dnn::kBf16);
+  in.scale = g.scalar(kScale);
+  return in;
+}
+
+/// The scaled, masked scores [b, h, s, t] (virtual, f32) of Q and K.
+dnn::Descriptor scores(Builder &g, const SdpaShape &p, const Inputs &in) {
   std::vector<int64_t> sDims = {p.b, p.h, p.s, p.t};
   dnn::Descriptor raw = g.scratch(sDims);
-  g.matmul(q, kT, raw);
+  g.matmul(in.q, in.kT, raw);
   dnn::Descriptor scaled = g.scratch(sDims);
-  g.pointwise(dnn::kMul, raw, scale, scaled);
+  g.pointwise(dnn::kMul, raw, in.scale, scaled);
   if (!p.causal)
     return scaled;
   // Query row r sees keys c <= r: keep where row >= column.
   dnn::Descriptor row = g.scratch(sDims, dnn::kInt32);
-  g.pointwise(dnn::kGenIndex, scaled, nullptr, row, nullptr, /*axis=*/2);
+  g.pointwise(dnn::kGenIndex, scaled, nullptr, row, nullptr, dnn::kInt32,
+              /*axis=*/2);
   dnn::Descriptor column = g.scratch(sDims, dnn::kInt32);
-  g.pointwise(dnn::kGenIndex, scaled, nullptr, column, nullptr, /*axis=*/3);
-  dnn::Descriptor visible = g.scratch(sDims, dnn::kBoolean);
-  g.pointwise(dnn::kCmpGe, row, column, visible);
-  dnn::Descriptor negInf = g.tensor(kNegInf, {1, 1, 1, 1}, {1, 1, 1, 1},
-                                    dnn::kFloat, false, /*byValue=*/true);
+  g.pointwise(dnn::kGenIndex, scaled, nullptr, column, nullptr, dnn::kInt32,
+              /*axis=*/3);
+  dnn::Descriptor keep = g.scratch(sDims, dnn::kBoolean);
+  g.pointwise(dnn::kCmpGe, row, column, keep, nullptr, dnn::kBoolean);
   dnn::Descriptor masked = g.scratch(sDims);
-  g.pointwise(dnn::kBinarySelect, scaled, negInf, masked, visible);
+  g.pointwise(dnn::kBinarySelect, scaled, g.scalar(kFill), masked, keep);
   return masked;
+}
+
+/// The statistics: packed [b, h, s, 1] f32.
+dnn::Descriptor statistics(Builder &g, const SdpaShape &p) {
+  return g.tensor(kStats, {p.b, p.h, p.s, 1}, {p.h * p.s, p.s, 1, 1},
+                  dnn::kFloat);
 }
 
 } // namespace
 
 absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
-                                           const SdpaShape &p) {
+                                           const SdpaShape &p,
+                                           dnn::Handle handle) {
   SdpaGraph out;
   Builder g(dnn, out);
-  dnn::Descriptor q = g.tensor(kQ, rowsDims(p.b, p.h, p.s, p.d),
-                               rowsStrides(p.h, p.s, p.d), dnn::kBf16);
-  dnn::Descriptor kT = g.tensor(kK, {p.b, p.g, p.d, p.t},
-                                transposedStrides(p.g, p.t, p.d), dnn::kBf16);
-  dnn::Descriptor v = g.tensor(kV, rowsDims(p.b, p.g, p.t, p.d),
+  Inputs in = inputs(g, p);
+  dnn::Descriptor v = g.tensor(kV, {p.b, p.g, p.t, p.d},
                                rowsStrides(p.g, p.t, p.d), dnn::kBf16);
-  dnn::Descriptor o = g.tensor(kO, rowsDims(p.b, p.h, p.s, p.d),
+  dnn::Descriptor o = g.tensor(kO, {p.b, p.h, p.s, p.d},
                                rowsStrides(p.h, p.s, p.d), dnn::kBf16);
-  dnn::Descriptor scale = g.tensor(kScale, {1, 1, 1, 1}, {1, 1, 1, 1},
-                                   dnn::kFloat, false, /*byValue=*/true);
-  dnn::Descriptor s = scores(g, p, q, kT, scale);
+  dnn::Descriptor s = scores(g, p, in);
   // Softmax with its statistics: m = max S, e = exp(S - m), l = sum e,
-  // stats = m + log l, P = e / l.
+  // stats = m + log l, P = e / l (rounded to bf16 for P V).
   std::vector<int64_t> rowDims = {p.b, p.h, p.s, 1};
   std::vector<int64_t> sDims = {p.b, p.h, p.s, p.t};
   dnn::Descriptor max = g.scratch(rowDims);
@@ -270,23 +322,96 @@ absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
   dnn::Descriptor sum = g.scratch(rowDims);
   g.reduction(dnn::kReduceAdd, e, sum);
   if (p.stats) {
-    dnn::Descriptor stats = g.tensor(kStats, {p.b, p.h, p.s, 1},
-                                     {p.s * p.h, 1, p.h, 1}, dnn::kFloat);
     dnn::Descriptor logSum = g.scratch(rowDims);
     g.pointwise(dnn::kLog, sum, nullptr, logSum);
-    g.pointwise(dnn::kAdd, max, logSum, stats);
+    g.pointwise(dnn::kAdd, max, logSum, statistics(g, p));
   }
   dnn::Descriptor probs = g.scratch(sDims, dnn::kBf16);
   g.pointwise(dnn::kDiv, e, sum, probs);
   g.matmul(probs, v, o);
-  return g.finish();
+  return g.finish(handle);
 }
 
 absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
-                                            const SdpaShape &p) {
-  (void)dnn;
-  (void)p;
-  return absl::UnimplementedError("cuDNN attention backward: not yet built");
+                                            const SdpaShape &p,
+                                            dnn::Handle handle) {
+  SdpaGraph out;
+  Builder g(dnn, out);
+  std::vector<int64_t> qDims = {p.b, p.h, p.s, p.d};
+  std::vector<int64_t> kvDims = {p.b, p.g, p.t, p.d};
+  std::vector<int64_t> rowDims = {p.b, p.h, p.s, 1};
+  std::vector<int64_t> sDims = {p.b, p.h, p.s, p.t};
+  std::vector<int64_t> sTDims = {p.b, p.h, p.t, p.s};
+  std::vector<int64_t> sTStrides = {p.h * p.s * p.t, p.s * p.t, 1, p.t};
+  std::vector<int64_t> qStrides = rowsStrides(p.h, p.s, p.d);
+  std::vector<int64_t> kvStrides = rowsStrides(p.g, p.t, p.d);
+  Inputs in = inputs(g, p);
+  dnn::Descriptor vT = g.tensor(kV, {p.b, p.g, p.d, p.t},
+                                transposedStrides(p.g, p.t, p.d), dnn::kBf16);
+  dnn::Descriptor o = g.tensor(kO, qDims, qStrides, dnn::kBf16);
+  dnn::Descriptor dO = g.tensor(kDO, qDims, qStrides, dnn::kBf16);
+  dnn::Descriptor stats = statistics(g, p);
+  dnn::Descriptor one = g.scalar(kOne);
+
+  // D = rowsum(dO * O), kept in a buffer of the call's.
+  dnn::Descriptor dOO = g.scratch(qDims);
+  g.pointwise(dnn::kMul, dO, o, dOO);
+  dnn::Descriptor rowSum = g.scratch(rowDims);
+  g.reduction(dnn::kReduceAdd, dOO, rowSum);
+  dnn::Descriptor softmaxSum = g.tensor(kSoftmaxSum, rowDims,
+                                        Builder::packed(rowDims), dnn::kFloat);
+  g.pointwise(dnn::kMul, rowSum, one, softmaxSum);
+
+  // P = exp(S - stats), recomputed.
+  dnn::Descriptor s = scores(g, p, in);
+  dnn::Descriptor shifted = g.scratch(sDims);
+  g.pointwise(dnn::kSub, s, stats, shifted);
+  dnn::Descriptor probs = g.scratch(sDims);
+  g.pointwise(dnn::kExp, shifted, nullptr, probs);
+
+  // dV = P^T dO, summed over the query heads of each key/value head.
+  auto headSum = [&](dnn::Descriptor a, dnn::Descriptor b, int64_t uid) {
+    dnn::Descriptor result = g.tensor(uid, kvDims, kvStrides, dnn::kBf16);
+    if (p.g == p.h) {
+      g.matmul(a, b, result);
+      return;
+    }
+    dnn::Descriptor full =
+        g.tensor(0, {p.b, p.h, p.t, p.d}, Builder::packed({p.b, p.h, p.t, p.d}),
+                 dnn::kBf16, /*isVirtual=*/true);
+    g.matmul(a, b, full);
+    g.reduction(dnn::kReduceAdd, full, result);
+  };
+  dnn::Descriptor probsT =
+      g.tensor(0, sTDims, sTStrides, dnn::kBf16, /*isVirtual=*/true);
+  g.reshape(probs, probsT);
+  headSum(probsT, dO, kDV);
+
+  // dS = P (dO V^T - D) scale.
+  dnn::Descriptor dP = g.scratch(sDims);
+  g.matmul(dO, vT, dP);
+  dnn::Descriptor dP1 = g.scratch(sDims);
+  g.pointwise(dnn::kMul, dP, one, dP1);
+  dnn::Descriptor dP2 = g.scratch(sDims);
+  g.pointwise(dnn::kSub, dP1, softmaxSum, dP2);
+  dnn::Descriptor dS0 = g.scratch(sDims);
+  g.pointwise(dnn::kMul, dP2, probs, dS0);
+  dnn::Descriptor dS = g.scratch(sDims);
+  g.pointwise(dnn::kMul, dS0, in.scale, dS);
+
+  // dK = dS^T Q, summed over the query heads of each key/value head.
+  dnn::Descriptor dST =
+      g.tensor(0, sTDims, sTStrides, dnn::kBf16, /*isVirtual=*/true);
+  g.reshape(dS, dST);
+  headSum(dST, in.q, kDK);
+
+  // dQ = dS K, written directly (the deterministic form).
+  dnn::Descriptor k = g.tensor(0, kvDims, kvStrides, dnn::kFloat,
+                               /*isVirtual=*/true);
+  g.reshape(in.kT, k);
+  dnn::Descriptor dQ = g.tensor(kDQ, qDims, qStrides, dnn::kBf16);
+  g.matmul(dS, k, dQ);
+  return g.finish(handle);
 }
 
 //===----------------------------------------------------------------------===//
@@ -343,10 +468,10 @@ std::string cudnnUnsupported(const AttentionGradArgs &a) {
 //===----------------------------------------------------------------------===//
 
 absl::StatusOr<std::unique_ptr<CudnnAttention>>
-CudnnAttention::create(const Cudnn &dnn, cu::Stream stream,
-                       std::function<void *(int64_t)> workspace) {
+CudnnAttention::create(const Cudnn &dnn, cu::Stream stream, int smMajor,
+                       CudnnServices services) {
   std::unique_ptr<CudnnAttention> a(
-      new CudnnAttention(dnn, std::move(workspace)));
+      new CudnnAttention(dnn, smMajor, std::move(services)));
   if (dnn::Status s = dnn.Create(&a->handle); s != dnn::kSuccess) {
     a->handle = nullptr;
     return absl::UnavailableError(
@@ -369,11 +494,36 @@ std::string CudnnAttention::version() const {
   return absl::StrCat("cuDNN ", v / 10000, ".", v / 100 % 100, ".", v % 100);
 }
 
+std::string CudnnAttention::declines(bool backward,
+                                     const SdpaShape &p) const {
+  size_t v = dnn.GetVersion();
+  if (v == 91000 || v == 91001)
+    return "cuDNN 9.10.0 and 9.10.1 have known attention bugs";
+  if (smMajor < 9 && p.d > 128)
+    return "heads over 128 need sm_90";
+  if (!backward)
+    return "";
+  // cuDNN's deterministic backward is documented for sm_90 only, and
+  // palmrt_attention_grad promises bitwise reproducible results.
+  if (smMajor != 9)
+    return "cuDNN's deterministic attention backward needs sm_90";
+  if (v < 90500 && p.d > 128)
+    return "backward heads over 128 need cuDNN 9.5";
+  if (v <= 91500 && p.t % 128 != 0)
+    return "the backward needs t a multiple of 128 up to cuDNN 9.15.0";
+  if (p.s == 1 && p.t == 1)
+    return "a backward of one position";
+  return "";
+}
+
 absl::StatusOr<CudnnAttention::Plan>
 CudnnAttention::makePlan(bool backward, const SdpaShape &shape) {
   Plan plan;
-  absl::StatusOr<SdpaGraph> graph = backward ? buildSdpaBackward(dnn, shape)
-                                             : buildSdpaForward(dnn, shape);
+  if (std::string why = declines(backward, shape); !why.empty())
+    return absl::UnavailableError(why);
+  absl::StatusOr<SdpaGraph> graph =
+      backward ? buildSdpaBackward(dnn, shape, handle)
+               : buildSdpaForward(dnn, shape, handle);
   if (!graph.ok())
     return graph.status();
   plan.graph = std::move(*graph);
@@ -388,37 +538,43 @@ CudnnAttention::makePlan(bool backward, const SdpaShape &shape) {
     plan.owned.emplace_back(dnn, d);
     return d;
   };
-  // The heuristics' engine configurations, best first.
-  dnn::Descriptor heur = make(dnn::kEngineHeurDesc);
-  if (!heur)
-    return absl::UnavailableError("cuDNN: cannot create the heuristics");
-  int32_t mode = dnn::kHeurModeA;
-  dnn.BackendSetAttribute(heur, dnn::kAttrHeurGraph, dnn::kTypeDescriptor, 1,
-                          &plan.graph.graph);
-  dnn.BackendSetAttribute(heur, dnn::kAttrHeurMode, dnn::kTypeHeurMode, 1,
-                          &mode);
-  if (dnn::Status s = dnn.BackendFinalize(heur); s != dnn::kSuccess)
-    return fail("the heuristics declined the graph", s);
-  int64_t count = 0;
-  if (dnn::Status s = dnn.BackendGetAttribute(
-          heur, dnn::kAttrHeurResults, dnn::kTypeDescriptor, 0, &count,
-          nullptr);
-      s != dnn::kSuccess)
-    return fail("no engine configurations", s);
-  if (count <= 0)
-    return absl::UnavailableError("cuDNN has no engine for this graph");
+  // The heuristics' engine configurations, best first: mode A's, then the
+  // fallback list.
   std::vector<dnn::Descriptor> configs;
-  for (int64_t i = 0; i < count; ++i)
-    if (dnn::Descriptor c = make(dnn::kEngineCfgDesc))
-      configs.push_back(c);
-  if (dnn::Status s = dnn.BackendGetAttribute(
-          heur, dnn::kAttrHeurResults, dnn::kTypeDescriptor,
-          static_cast<int64_t>(configs.size()), &count, configs.data());
-      s != dnn::kSuccess)
-    return fail("reading the engine configurations", s);
+  for (int32_t mode : {dnn::kHeurModeA, dnn::kHeurModeFallback}) {
+    dnn::Descriptor heur = make(dnn::kEngineHeurDesc);
+    if (!heur)
+      return absl::UnavailableError("cuDNN: cannot create the heuristics");
+    dnn.BackendSetAttribute(heur, dnn::kAttrHeurGraph, dnn::kTypeDescriptor,
+                            1, &plan.graph.graph);
+    dnn.BackendSetAttribute(heur, dnn::kAttrHeurMode, dnn::kTypeHeurMode, 1,
+                            &mode);
+    int64_t count = 0;
+    if (dnn.BackendFinalize(heur) != dnn::kSuccess ||
+        dnn.BackendGetAttribute(heur, dnn::kAttrHeurResults,
+                                dnn::kTypeDescriptor, 0, &count,
+                                nullptr) != dnn::kSuccess ||
+        count <= 0)
+      continue;
+    std::vector<dnn::Descriptor> found;
+    for (int64_t i = 0; i < count; ++i)
+      if (dnn::Descriptor c = make(dnn::kEngineCfgDesc))
+        found.push_back(c);
+    if (dnn::Status s = dnn.BackendGetAttribute(
+            heur, dnn::kAttrHeurResults, dnn::kTypeDescriptor,
+            static_cast<int64_t>(found.size()), &count, found.data());
+        s != dnn::kSuccess)
+      return fail("reading the engine configurations", s);
+    found.resize(std::min<size_t>(found.size(), count));
+    configs.insert(configs.end(), found.begin(), found.end());
+  }
+  if (configs.empty())
+    return absl::UnavailableError(
+        absl::StrCat("cuDNN has no engine for the ",
+                     backward ? "backward" : "forward", " graph: ",
+                     dnn.statusString(dnn::kNotSupported)));
   std::string last = "no engine configuration finalized";
-  for (int64_t i = 0; i < count && i < static_cast<int64_t>(configs.size());
-       ++i) {
+  for (size_t i = 0; i < configs.size(); ++i) {
     // The backward must be deterministic: palmrt_attention_grad is
     // bitwise reproducible.
     if (backward) {
@@ -482,15 +638,28 @@ CudnnAttention::plan(bool backward, const SdpaShape &shape) {
   return it->second->get();
 }
 
+std::vector<char *> CudnnAttention::carve(const Plan &p, int rowBuffers,
+                                          int64_t rows) {
+  auto rounded = [](int64_t bytes) { return (bytes + 255) / 256 * 256; };
+  int64_t rowBytes = rounded(std::max<int64_t>(rows, 1) * 4);
+  int64_t first = rounded(std::max<int64_t>(p.workspaceBytes, 1));
+  char *base =
+      static_cast<char *>(services.workspace(first + rowBuffers * rowBytes));
+  std::vector<char *> parts = {base};
+  for (int i = 0; i < rowBuffers; ++i)
+    parts.push_back(base + first + i * rowBytes);
+  return parts;
+}
+
 absl::Status CudnnAttention::execute(Plan &p, const std::vector<int64_t> &uids,
-                                     const std::vector<void *> &pointers) {
+                                     const std::vector<void *> &pointers,
+                                     void *space) {
   std::vector<DnnDescriptor> owned;
   dnn::Descriptor pack = nullptr;
   if (dnn.BackendCreateDescriptor(dnn::kVariantPackDesc, &pack) !=
       dnn::kSuccess)
     return absl::InternalError("cuDNN: cannot create a variant pack");
   owned.emplace_back(dnn, pack);
-  void *space = workspace(std::max<int64_t>(p.workspaceBytes, 1));
   dnn.BackendSetAttribute(pack, dnn::kAttrPackUids, dnn::kTypeInt64,
                           static_cast<int64_t>(uids.size()), uids.data());
   dnn.BackendSetAttribute(pack, dnn::kAttrPackPointers, dnn::kTypeVoidPtr,
@@ -514,20 +683,28 @@ absl::Status CudnnAttention::forward(const AttentionArgs &a) {
   absl::StatusOr<Plan *> p = plan(false, shape);
   if (!p.ok())
     return p.status();
-  Scalars scalars(a.scale);
+  int64_t rows = a.b * a.h * a.s;
+  std::vector<char *> space = carve(**p, 1, rows);
+  float *stats = reinterpret_cast<float *>(space[1]);
+  Scalars scalars(a.scale, dnn.GetVersion());
   std::vector<int64_t> uids = {kQ, kK, kV, kO, kScale};
   std::vector<void *> pointers = {
       const_cast<void *>(a.q), const_cast<void *>(a.k),
       const_cast<void *>(a.v), a.out, &scalars.scale};
   if (a.lse) {
     uids.push_back(kStats);
-    pointers.push_back(a.lse);
+    pointers.push_back(stats);
   }
   if (a.causal) {
-    uids.push_back(kNegInf);
-    pointers.push_back(&scalars.negInf);
+    uids.push_back(kFill);
+    pointers.push_back(&scalars.fill);
   }
-  return execute(**p, uids, pointers);
+  if (absl::Status s = execute(**p, uids, pointers, space[0]); !s.ok())
+    return s;
+  // [b, h, s] -> palmrt's [b, s, h].
+  if (a.lse)
+    services.transpose(stats, a.lse, a.b, a.h, a.s);
+  return absl::OkStatus();
 }
 
 absl::Status CudnnAttention::backward(const AttentionGradArgs &a) {
@@ -535,20 +712,26 @@ absl::Status CudnnAttention::backward(const AttentionGradArgs &a) {
   absl::StatusOr<Plan *> p = plan(true, shape);
   if (!p.ok())
     return p.status();
-  Scalars scalars(a.scale);
-  std::vector<int64_t> uids = {kQ, kK, kV, kO, kStats, kScale,
-                               kDO, kDQ, kDK, kDV};
+  int64_t rows = a.b * a.h * a.s;
+  std::vector<char *> space = carve(**p, 2, rows);
+  float *stats = reinterpret_cast<float *>(space[1]);
+  // palmrt's lse [b, s, h] -> [b, h, s].
+  services.transpose(a.lse, stats, a.b, a.s, a.h);
+  Scalars scalars(a.scale, dnn.GetVersion());
+  std::vector<int64_t> uids = {kQ,  kK,  kV,  kO,  kDO, kStats, kScale,
+                               kOne, kDQ, kDK, kDV, kSoftmaxSum};
   std::vector<void *> pointers = {
       const_cast<void *>(a.q),    const_cast<void *>(a.k),
       const_cast<void *>(a.v),    const_cast<void *>(a.out),
-      const_cast<float *>(a.lse), &scalars.scale,
-      const_cast<void *>(a.dout), a.dq,
-      a.dk,                       a.dv};
+      const_cast<void *>(a.dout), stats,
+      &scalars.scale,             &scalars.one,
+      a.dq,                       a.dk,
+      a.dv,                       space[2]};
   if (a.causal) {
-    uids.push_back(kNegInf);
-    pointers.push_back(&scalars.negInf);
+    uids.push_back(kFill);
+    pointers.push_back(&scalars.fill);
   }
-  return execute(**p, uids, pointers);
+  return execute(**p, uids, pointers, space[0]);
 }
 
 } // namespace palmrt

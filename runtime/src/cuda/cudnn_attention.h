@@ -64,15 +64,19 @@ struct SdpaGraph {
 };
 
 /// Builds (and finalizes) the forward graph: O, and with shape.stats the
-/// row statistics (each query row's log-sum-exp), from Q, K, V and the
-/// scale. Needs no
-/// handle or GPU, so tests check it against the real library.
+/// row statistics (each query row's log-sum-exp, packed [b, h, s]), from
+/// Q, K, V and the scale. `handle` may be null: then no GPU is needed, so
+/// tests check the graph against the real library (cuDNN 9.8 or later).
 absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
-                                           const SdpaShape &shape);
-/// The backward graph: dQ, dK, dV from Q, K, V, O, dO, the statistics and
-/// the scale.
+                                           const SdpaShape &shape,
+                                           dnn::Handle handle = nullptr);
+/// The backward graph: dQ, dK, dV from Q, K, V, O, dO, the statistics
+/// (packed [b, h, s]) and the scale, in cuDNN's deterministic form (dQ
+/// written directly, no f32 accumulator); it also writes the row sums of
+/// dO * O to a buffer of its own ([b, h, s] f32).
 absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
-                                            const SdpaShape &shape);
+                                            const SdpaShape &shape,
+                                            dnn::Handle handle = nullptr);
 
 /// Why cuDNN's attention cannot compute this call exactly as palmrt.h
 /// defines it (empty when it can): it needs bf16, head sizes dk == dv, a
@@ -82,18 +86,29 @@ absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
 std::string cudnnUnsupported(const AttentionArgs &a);
 std::string cudnnUnsupported(const AttentionGradArgs &a);
 
+/// What the attention needs from the device, on the stream it was made
+/// for.
+struct CudnnServices {
+  /// Device memory of at least `bytes`, valid until the next call.
+  std::function<void *(int64_t bytes)> workspace;
+  /// dst[i][c][r] = src[i][r][c] for f32 [batch, rows, cols].
+  std::function<void(const float *src, float *dst, int64_t batch,
+                     int64_t rows, int64_t cols)>
+      transpose;
+};
+
 class CudnnAttention {
 public:
-  /// A handle on `stream`; `workspace(bytes)` returns device memory of at
-  /// least that size, valid until the next call.
+  /// A handle on `stream` of a device of compute capability `smMajor`.x.
   static absl::StatusOr<std::unique_ptr<CudnnAttention>>
-  create(const Cudnn &dnn, cu::Stream stream,
-         std::function<void *(int64_t)> workspace);
+  create(const Cudnn &dnn, cu::Stream stream, int smMajor,
+         CudnnServices services);
   ~CudnnAttention();
 
   /// Enqueues the call on the stream. An error says why cuDNN declined the
-  /// shape (no engine, or a graph it does not accept); the same shape is
-  /// not tried again. Calls must pass cudnnUnsupported.
+  /// shape (this library or device does not support it, or cuDNN offers no
+  /// engine for the graph); the same shape is not tried again. Calls must
+  /// pass cudnnUnsupported.
   absl::Status forward(const AttentionArgs &a);
   absl::Status backward(const AttentionGradArgs &a);
 
@@ -101,8 +116,8 @@ public:
   std::string version() const;
 
 private:
-  CudnnAttention(const Cudnn &dnn, std::function<void *(int64_t)> workspace)
-      : dnn(dnn), workspace(std::move(workspace)) {}
+  CudnnAttention(const Cudnn &dnn, int smMajor, CudnnServices services)
+      : dnn(dnn), smMajor(smMajor), services(std::move(services)) {}
 
   struct Plan {
     SdpaGraph graph;
@@ -110,15 +125,24 @@ private:
     dnn::Descriptor plan = nullptr;
     int64_t workspaceBytes = 0;
   };
+  /// Why this library on this device cannot run the shape (empty if it
+  /// can), from cuDNN's documented support and known bugs.
+  std::string declines(bool backward, const SdpaShape &shape) const;
   /// The plan for a direction and shape, built on first use; the error is
   /// remembered.
   absl::StatusOr<Plan *> plan(bool backward, const SdpaShape &shape);
   absl::StatusOr<Plan> makePlan(bool backward, const SdpaShape &shape);
+  /// Runs `plan` with the tensors `uids` bound to `pointers`, the
+  /// workspace at `space`.
   absl::Status execute(Plan &plan, const std::vector<int64_t> &uids,
-                       const std::vector<void *> &pointers);
+                       const std::vector<void *> &pointers, void *space);
+  /// The call's device memory: the plan's workspace, then `rowBuffers`
+  /// buffers of `rows` floats each (256-byte aligned).
+  std::vector<char *> carve(const Plan &plan, int rowBuffers, int64_t rows);
 
   const Cudnn &dnn;
-  std::function<void *(int64_t)> workspace;
+  int smMajor;
+  CudnnServices services;
   dnn::Handle handle = nullptr;
   std::map<std::pair<bool, SdpaShape>, absl::StatusOr<std::unique_ptr<Plan>>>
       plans;

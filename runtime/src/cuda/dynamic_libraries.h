@@ -271,7 +271,8 @@ inline constexpr int kPointwiseDesc = 0, kEngineDesc = 2, kEngineCfgDesc = 3,
                      kPointwiseOpDesc = 13, kOperationGraphDesc = 15,
                      kVariantPackDesc = 16, kTensorDesc = 17,
                      kMatmulDesc = 18, kMatmulOpDesc = 19,
-                     kReductionDesc = 21, kReductionOpDesc = 22;
+                     kReductionDesc = 21, kReductionOpDesc = 22,
+                     kReshapeOpDesc = 31;
 // cudnnBackendAttributeName_t.
 inline constexpr int kAttrPointwiseMode = 0, kAttrPointwiseMathPrec = 1,
                      kAttrPointwiseAxis = 9;
@@ -282,7 +283,8 @@ inline constexpr int kAttrPlanHandle = 400, kAttrPlanConfig = 401,
                      kAttrPlanWorkspaceSize = 402;
 inline constexpr int kAttrPointwiseOpDesc = 750, kAttrPointwiseOpX = 751,
                      kAttrPointwiseOpB = 752, kAttrPointwiseOpY = 753,
-                     kAttrPointwiseOpT = 758;
+                     kAttrPointwiseOpAlpha1 = 754,
+                     kAttrPointwiseOpAlpha2 = 755, kAttrPointwiseOpT = 758;
 inline constexpr int kAttrGraphHandle = 800, kAttrGraphOps = 801;
 inline constexpr int kAttrTensorAlignment = 900, kAttrTensorDataType = 901,
                      kAttrTensorDims = 902, kAttrTensorStrides = 903,
@@ -298,10 +300,11 @@ inline constexpr int kAttrReductionOperator = 1600,
                      kAttrReductionCompType = 1601;
 inline constexpr int kAttrReductionOpX = 1610, kAttrReductionOpY = 1611,
                      kAttrReductionOpDesc = 1612;
+inline constexpr int kAttrReshapeOpX = 2200, kAttrReshapeOpY = 2201;
 // cudnnPointwiseMode_t.
 inline constexpr int kAdd = 0, kMul = 1, kDiv = 6, kSub = 9, kExp = 13,
-                     kLog = 15, kCmpGe = 303, kGenIndex = 501,
-                     kBinarySelect = 601;
+                     kLog = 15, kIdentity = 21, kCmpGe = 303,
+                     kGenIndex = 501, kBinarySelect = 601;
 // cudnnReduceTensorOp_t, cudnnBackendHeurMode_t,
 // cudnnBackendNumericalNote_t.
 inline constexpr int kReduceAdd = 0, kReduceMax = 3;

@@ -172,6 +172,10 @@ std::string missingAttributes(const Descriptor *d) {
               CUDNN_ATTR_OPERATION_REDUCTION_YDESC,
               CUDNN_ATTR_OPERATION_REDUCTION_DESC};
     break;
+  case CUDNN_BACKEND_OPERATION_RESHAPE_DESCRIPTOR:
+    needed = {CUDNN_ATTR_OPERATION_RESHAPE_XDESC,
+              CUDNN_ATTR_OPERATION_RESHAPE_YDESC};
+    break;
   case CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR:
     needed = {CUDNN_ATTR_OPERATIONGRAPH_OPS};
     break;
@@ -440,6 +444,9 @@ private:
     case CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR:
       return {{CUDNN_ATTR_OPERATION_REDUCTION_XDESC, false},
               {CUDNN_ATTR_OPERATION_REDUCTION_YDESC, true}};
+    case CUDNN_BACKEND_OPERATION_RESHAPE_DESCRIPTOR:
+      return {{CUDNN_ATTR_OPERATION_RESHAPE_XDESC, false},
+              {CUDNN_ATTR_OPERATION_RESHAPE_YDESC, true}};
     default:
       fail("an operation the fake does not implement (" +
            std::to_string(op->kind) + ")");
@@ -522,6 +529,8 @@ private:
       return pointwise(op);
     case CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR:
       return reduction(op);
+    case CUDNN_BACKEND_OPERATION_RESHAPE_DESCRIPTOR:
+      return reshape(op);
     default:
       fail("unreachable");
     }
@@ -672,7 +681,44 @@ private:
     produce(yDesc, std::move(y));
   }
 
-  /// Reduces the dimensions the output has as 1 (and the input does not).
+  /// The memory x's strides lay out, read through y's dimensions and
+  /// strides: with the same memory order, a transpose that is a view.
+  void reshape(const Descriptor *op) {
+    const Descriptor *xDesc =
+        descriptor(op, CUDNN_ATTR_OPERATION_RESHAPE_XDESC);
+    const Descriptor *yDesc =
+        descriptor(op, CUDNN_ATTR_OPERATION_RESHAPE_YDESC);
+    TensorInfo xi = info(xDesc), yi = info(yDesc);
+    if (count(xi.dims) != count(yi.dims))
+      fail("a reshape changes the element count");
+    const Value &x = values_.at(xDesc);
+    auto offsetOf = [](const TensorInfo &t, const std::vector<int64_t> &i) {
+      int64_t o = 0;
+      for (size_t d = 0; d < i.size(); ++d)
+        o += i[d] * t.strides[d];
+      return o;
+    };
+    std::map<int64_t, double> memory;
+    std::vector<int64_t> index;
+    for (int64_t f = 0; f < count(xi.dims); ++f) {
+      unflatten(f, xi.dims, index);
+      if (!memory.emplace(offsetOf(xi, index), x.data[f]).second)
+        fail("a reshape's input strides overlap");
+    }
+    Value y{yi.dims, std::vector<double>(count(yi.dims))};
+    for (int64_t f = 0; f < count(yi.dims); ++f) {
+      unflatten(f, yi.dims, index);
+      auto it = memory.find(offsetOf(yi, index));
+      if (it == memory.end())
+        fail("a reshape reads memory its input does not describe");
+      y.data[f] = it->second;
+    }
+    produce(yDesc, std::move(y));
+  }
+
+  /// Reduces the dimensions the output has as 1 (and the input does not),
+  /// and sums groups where the output's dimension divides the input's
+  /// (input index i goes to output i / (in / out)).
   void reduction(const Descriptor *op) {
     const Descriptor *r = descriptor(op, CUDNN_ATTR_OPERATION_REDUCTION_DESC);
     auto mode = static_cast<cudnnReduceTensorOp_t>(
@@ -685,9 +731,7 @@ private:
     std::vector<int64_t> yDims = info(yDesc).dims;
     if (yDims.size() != x.dims.size())
       fail("a reduction's output rank differs from its input's");
-    for (size_t i = 0; i < yDims.size(); ++i)
-      if (yDims[i] != x.dims[i] && yDims[i] != 1)
-        fail("a reduction's output dimension is neither the input's nor 1");
+    checkBroadcast(yDims, x.dims, "reduction");
     double init;
     switch (mode) {
     case CUDNN_REDUCE_TENSOR_ADD:
