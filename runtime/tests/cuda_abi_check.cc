@@ -217,6 +217,99 @@ PALMRT_SAME(Cudnn, BackendExecute, cudnnBackendExecute);
 static_assert(std::is_same_v<dnn::Handle, cudnnHandle_t>);
 static_assert(std::is_same_v<dnn::Descriptor, cudnnBackendDescriptor_t>);
 static_assert(dnn::kSuccess == CUDNN_STATUS_SUCCESS);
+static_assert(dnn::kNotSupported == CUDNN_STATUS_NOT_SUPPORTED);
+static_assert(dnn::kFloat == CUDNN_DATA_FLOAT &&
+              dnn::kInt32 == CUDNN_DATA_INT32 &&
+              dnn::kBf16 == CUDNN_DATA_BFLOAT16 &&
+              dnn::kBoolean == CUDNN_DATA_BOOLEAN);
+static_assert(dnn::kTypeHandle == CUDNN_TYPE_HANDLE &&
+              dnn::kTypeDataType == CUDNN_TYPE_DATA_TYPE &&
+              dnn::kTypeBoolean == CUDNN_TYPE_BOOLEAN &&
+              dnn::kTypeInt64 == CUDNN_TYPE_INT64 &&
+              dnn::kTypeFloat == CUDNN_TYPE_FLOAT &&
+              dnn::kTypeVoidPtr == CUDNN_TYPE_VOID_PTR &&
+              dnn::kTypeHeurMode == CUDNN_TYPE_HEUR_MODE &&
+              dnn::kTypeNumericalNote == CUDNN_TYPE_NUMERICAL_NOTE &&
+              dnn::kTypePointwiseMode == CUDNN_TYPE_POINTWISE_MODE &&
+              dnn::kTypeDescriptor == CUDNN_TYPE_BACKEND_DESCRIPTOR &&
+              dnn::kTypeReductionOperator ==
+                  CUDNN_TYPE_REDUCTION_OPERATOR_TYPE);
+static_assert(
+    dnn::kPointwiseDesc == CUDNN_BACKEND_POINTWISE_DESCRIPTOR &&
+    dnn::kEngineDesc == CUDNN_BACKEND_ENGINE_DESCRIPTOR &&
+    dnn::kEngineCfgDesc == CUDNN_BACKEND_ENGINECFG_DESCRIPTOR &&
+    dnn::kEngineHeurDesc == CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR &&
+    dnn::kExecutionPlanDesc == CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR &&
+    dnn::kPointwiseOpDesc == CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR &&
+    dnn::kOperationGraphDesc == CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR &&
+    dnn::kVariantPackDesc == CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR &&
+    dnn::kTensorDesc == CUDNN_BACKEND_TENSOR_DESCRIPTOR &&
+    dnn::kMatmulDesc == CUDNN_BACKEND_MATMUL_DESCRIPTOR &&
+    dnn::kMatmulOpDesc == CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR &&
+    dnn::kReductionDesc == CUDNN_BACKEND_REDUCTION_DESCRIPTOR &&
+    dnn::kReductionOpDesc == CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR &&
+    dnn::kReshapeOpDesc == CUDNN_BACKEND_OPERATION_RESHAPE_DESCRIPTOR);
+static_assert(dnn::kAttrPointwiseMode == CUDNN_ATTR_POINTWISE_MODE &&
+              dnn::kAttrPointwiseMathPrec == CUDNN_ATTR_POINTWISE_MATH_PREC &&
+              dnn::kAttrPointwiseAxis == CUDNN_ATTR_POINTWISE_AXIS &&
+              dnn::kAttrHeurMode == CUDNN_ATTR_ENGINEHEUR_MODE &&
+              dnn::kAttrHeurGraph == CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH &&
+              dnn::kAttrHeurResults == CUDNN_ATTR_ENGINEHEUR_RESULTS &&
+              dnn::kAttrCfgEngine == CUDNN_ATTR_ENGINECFG_ENGINE &&
+              dnn::kAttrPlanHandle == CUDNN_ATTR_EXECUTION_PLAN_HANDLE &&
+              dnn::kAttrPlanConfig == CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG &&
+              dnn::kAttrPlanWorkspaceSize ==
+                  CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE);
+static_assert(
+    dnn::kAttrPointwiseOpDesc == CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR &&
+    dnn::kAttrPointwiseOpX == CUDNN_ATTR_OPERATION_POINTWISE_XDESC &&
+    dnn::kAttrPointwiseOpB == CUDNN_ATTR_OPERATION_POINTWISE_BDESC &&
+    dnn::kAttrPointwiseOpY == CUDNN_ATTR_OPERATION_POINTWISE_YDESC &&
+    dnn::kAttrPointwiseOpAlpha1 == CUDNN_ATTR_OPERATION_POINTWISE_ALPHA1 &&
+    dnn::kAttrPointwiseOpAlpha2 == CUDNN_ATTR_OPERATION_POINTWISE_ALPHA2 &&
+    dnn::kAttrPointwiseOpT == CUDNN_ATTR_OPERATION_POINTWISE_TDESC &&
+    dnn::kAttrGraphHandle == CUDNN_ATTR_OPERATIONGRAPH_HANDLE &&
+    dnn::kAttrGraphOps == CUDNN_ATTR_OPERATIONGRAPH_OPS);
+static_assert(dnn::kAttrTensorAlignment == CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT &&
+              dnn::kAttrTensorDataType == CUDNN_ATTR_TENSOR_DATA_TYPE &&
+              dnn::kAttrTensorDims == CUDNN_ATTR_TENSOR_DIMENSIONS &&
+              dnn::kAttrTensorStrides == CUDNN_ATTR_TENSOR_STRIDES &&
+              dnn::kAttrTensorUid == CUDNN_ATTR_TENSOR_UNIQUE_ID &&
+              dnn::kAttrTensorVirtual == CUDNN_ATTR_TENSOR_IS_VIRTUAL &&
+              dnn::kAttrTensorByValue == CUDNN_ATTR_TENSOR_IS_BY_VALUE);
+static_assert(dnn::kAttrPackUids == CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS &&
+              dnn::kAttrPackPointers == CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS &&
+              dnn::kAttrPackWorkspace == CUDNN_ATTR_VARIANT_PACK_WORKSPACE &&
+              dnn::kAttrEngineNumericalNote ==
+                  CUDNN_ATTR_ENGINE_NUMERICAL_NOTE &&
+              dnn::kAttrMatmulCompType == CUDNN_ATTR_MATMUL_COMP_TYPE &&
+              dnn::kAttrMatmulOpA == CUDNN_ATTR_OPERATION_MATMUL_ADESC &&
+              dnn::kAttrMatmulOpB == CUDNN_ATTR_OPERATION_MATMUL_BDESC &&
+              dnn::kAttrMatmulOpC == CUDNN_ATTR_OPERATION_MATMUL_CDESC &&
+              dnn::kAttrMatmulOpDesc == CUDNN_ATTR_OPERATION_MATMUL_DESC);
+static_assert(
+    dnn::kAttrReductionOperator == CUDNN_ATTR_REDUCTION_OPERATOR &&
+    dnn::kAttrReductionCompType == CUDNN_ATTR_REDUCTION_COMP_TYPE &&
+    dnn::kAttrReductionOpX == CUDNN_ATTR_OPERATION_REDUCTION_XDESC &&
+    dnn::kAttrReductionOpY == CUDNN_ATTR_OPERATION_REDUCTION_YDESC &&
+    dnn::kAttrReductionOpDesc == CUDNN_ATTR_OPERATION_REDUCTION_DESC &&
+    dnn::kAttrReshapeOpX == CUDNN_ATTR_OPERATION_RESHAPE_XDESC &&
+    dnn::kAttrReshapeOpY == CUDNN_ATTR_OPERATION_RESHAPE_YDESC);
+static_assert(dnn::kAdd == CUDNN_POINTWISE_ADD &&
+              dnn::kMul == CUDNN_POINTWISE_MUL &&
+              dnn::kDiv == CUDNN_POINTWISE_DIV &&
+              dnn::kSub == CUDNN_POINTWISE_SUB &&
+              dnn::kExp == CUDNN_POINTWISE_EXP &&
+              dnn::kLog == CUDNN_POINTWISE_LOG &&
+              dnn::kCmpGe == CUDNN_POINTWISE_CMP_GE &&
+              dnn::kGenIndex == CUDNN_POINTWISE_GEN_INDEX &&
+              dnn::kBinarySelect == CUDNN_POINTWISE_BINARY_SELECT);
+static_assert(dnn::kReduceAdd == CUDNN_REDUCE_TENSOR_ADD &&
+              dnn::kReduceMax == CUDNN_REDUCE_TENSOR_MAX &&
+              dnn::kHeurModeA == CUDNN_HEUR_MODE_A &&
+              dnn::kHeurModeFallback == CUDNN_HEUR_MODE_FALLBACK &&
+              dnn::kNoteNondeterministic ==
+                  CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC);
 
 TEST(CudaAbi, DeclarationsMatchTheToolkitHeaders) {
   SUCCEED() << "checked at compile time against CUDA " << CUDA_VERSION

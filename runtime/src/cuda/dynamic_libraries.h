@@ -303,8 +303,8 @@ inline constexpr int kAttrReductionOpX = 1610, kAttrReductionOpY = 1611,
 inline constexpr int kAttrReshapeOpX = 2200, kAttrReshapeOpY = 2201;
 // cudnnPointwiseMode_t.
 inline constexpr int kAdd = 0, kMul = 1, kDiv = 6, kSub = 9, kExp = 13,
-                     kLog = 15, kIdentity = 21, kCmpGe = 303,
-                     kGenIndex = 501, kBinarySelect = 601;
+                     kLog = 15, kCmpGe = 303, kGenIndex = 501,
+                     kBinarySelect = 601;
 // cudnnReduceTensorOp_t, cudnnBackendHeurMode_t,
 // cudnnBackendNumericalNote_t.
 inline constexpr int kReduceAdd = 0, kReduceMax = 3;
