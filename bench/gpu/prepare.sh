@@ -56,7 +56,8 @@ rm -f "$out"/*.cpu "$out"/*.mlir
 # shared libraries they link that a GPU machine lacks (Abseil).
 mkdir -p "$out/bin" "$out/lib"
 for exe in "$build/runtime/palmrt-cuda-bench" \
-           "$build/runtime/tests/palmrt-cuda-tests"; do
+           "$build/runtime/tests/palmrt-cuda-tests" \
+           "$build/runtime/tests/palmrt-cudnn-tests"; do
   if [ ! -x "$exe" ]; then
     echo "prepare.sh: $exe is not built (a build without CUDA or tests?)" >&2
     exit 1

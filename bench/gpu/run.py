@@ -2,7 +2,9 @@
 """Runs, on a GPU machine, what bench/gpu/prepare.sh built, and prints a table.
 
 0. The runtime's GPU unit tests (palmrt-cuda-tests: GEMM, attention, copies,
-   launches, against the host backend), a GPU required.
+   launches, against the host backend), a GPU required; then
+   palmrt-cudnn-tests: cuDNN's attention forward and backward against the
+   host (PALMRT_ATTENTION=cudnn), and its graphs accepted by this cuDNN.
 1. Numerics: tiny and small compiled for cuda (f32 and bf16) run with the
    seed of the CPU reference runs; their loss and logits are compared with
    the CPU backend's f32 outputs (ref/): f32 within 1e-3 of the largest
@@ -14,9 +16,11 @@
 3. Where the time goes: one more run with --trace; the device time of its
    last step by kind of work (GEMMs and attention with their TFLOP/s, each
    kind of generated kernel, copies, collectives).
-4. palmrt's attention and GEMM alone at palm-1b's sizes (palmrt-cuda-bench)
-   next to PyTorch's (scaled_dot_product_attention, matmul) measured in the
-   same run, where PyTorch with CUDA is installed.
+4. palm's attention (forward, forward with statistics, backward; on cuDNN
+   and on palmrt's own kernels) and GEMM alone at palm-1b's sizes and
+   palm-8b's attention (palmrt-cuda-bench), next to PyTorch's
+   (scaled_dot_product_attention forward and backward, matmul) measured in
+   the same run, where PyTorch with CUDA is installed.
 5. palm-8b's forward (bf16, 2 x 2048 tokens) on the one GPU.
 6. The peers, in the same run: the same models in PyTorch eager,
    torch.compile and JAX (peers.py, each in its own process, with whatever
@@ -61,13 +65,15 @@ def gpu_name():
 
 
 def wheel_library_dirs():
-    """Directories of cuBLASLt 13 and NCCL 2 inside Python's NVIDIA wheels
-    (nvidia/cu13/lib, nvidia/nccl/lib, ...), which PyTorch machines have
-    where the dynamic loader does not look."""
+    """Directories of cuBLASLt 13, NCCL 2, cuDNN 9 and NVRTC (which cuDNN's
+    runtime-compiled engines load) inside Python's NVIDIA wheels
+    (nvidia/cu13/lib, nvidia/nccl/lib, nvidia/cudnn/lib, ...), which PyTorch
+    and JAX machines have where the dynamic loader does not look."""
     import glob
     dirs = []
     for base in sys.path:
-        for name in ("libcublasLt.so.13", "libnccl.so.2"):
+        for name in ("libcublasLt.so.13", "libnccl.so.2", "libcudnn.so.9",
+                     "libnvrtc.so.*"):
             for path in glob.glob(os.path.join(base, "nvidia", "**", name),
                                   recursive=True):
                 d = os.path.dirname(path)
@@ -140,22 +146,26 @@ def main():
         print("libraries from Python wheels: %s" % ", ".join(extra))
     print()
     env = dict(os.environ, LD_LIBRARY_PATH=os.pathsep.join(
-        [os.path.join(HERE, "lib")] +
+        [os.path.join(HERE, "lib")] + extra +
         [p for p in [os.environ.get("LD_LIBRARY_PATH")] if p]))
     if args.part == "train":
         return train_part(args, name, env)
     if not args.no_unit_tests:
-        result = subprocess.run(
-            [os.path.join(HERE, "bin", "palmrt-cuda-tests")],
-            capture_output=True, text=True,
-            env=dict(env, PALMRT_TEST_REQUIRE_GPU="1"))
-        lines = [l for l in result.stdout.splitlines()
-                 if "PASSED" in l or "FAILED" in l or "Failure" in l]
-        print("GPU unit tests (palmrt-cuda-tests): %s" % (
-            "ok" if result.returncode == 0 else
-            "FAIL (exit %d)" % result.returncode))
-        for line in lines[:20]:
-            print("  " + line)
+        for exe, extra_env in (("palmrt-cuda-tests", {}),
+                               ("palmrt-cudnn-tests",
+                                {"PALMRT_ATTENTION": "cudnn"})):
+            result = subprocess.run(
+                [os.path.join(HERE, "bin", exe)], capture_output=True,
+                text=True,
+                env=dict(env, PALMRT_TEST_REQUIRE_GPU="1", **extra_env))
+            lines = [l for l in (result.stdout + result.stderr).splitlines()
+                     if "PASSED" in l or "FAILED" in l or "Failure" in l or
+                     "error" in l]
+            print("GPU unit tests (%s): %s" % (
+                exe, "ok" if result.returncode == 0 else
+                "FAIL (exit %d)" % result.returncode))
+            for line in lines[:20]:
+                print("  " + line)
         print()
     print("numerics against the CPU backend (f32):")
     for model in args.models.split(","):
@@ -324,16 +334,21 @@ def train_part(args, gpu, env):
 
 
 def kernels(flags, env):
-    """palmrt-cuda-bench, then PyTorch at the same sizes."""
-    result = subprocess.run([os.path.join(HERE, "bin", "palmrt-cuda-bench")] +
-                            flags, capture_output=True, text=True, env=env)
-    print("palmrt (palmrt-cuda-bench %s):" % " ".join(flags))
-    for line in (result.stdout + result.stderr).strip().splitlines():
-        print("  " + line)
-    size = dict(b=8, s=2048, h=16, d=128, m=16384, n=8192, k=2048)
-    for name, value in zip(flags[::2], flags[1::2]):
-        if name.lstrip("-") in size:
-            size[name.lstrip("-")] = int(value)
+    """palmrt-cuda-bench with cuDNN's attention and with palmrt's kernels, at
+    palm-1b's sizes and palm-8b's attention (heads of 256, 2 x 2048), then
+    PyTorch at the same sizes."""
+    shapes = [flags, flags + ["--b", "2", "--d", "256"]]
+    for shape in shapes:
+        for impl in ("cudnn", "palm"):
+            result = subprocess.run(
+                [os.path.join(HERE, "bin", "palmrt-cuda-bench")] + shape,
+                capture_output=True, text=True,
+                env=dict(env, PALMRT_ATTENTION=impl))
+            print("palmrt, attention on %s (palmrt-cuda-bench %s):" % (
+                "cuDNN" if impl == "cudnn" else "palmrt's kernels",
+                " ".join(shape)))
+            for line in (result.stdout + result.stderr).strip().splitlines():
+                print("  " + line)
     try:
         import torch
         if not torch.cuda.is_available():
@@ -341,7 +356,20 @@ def kernels(flags, env):
     except Exception as e:  # ImportError, or no GPU
         print("PyTorch: not measured (%s)" % e)
         return
+    print("PyTorch %s:" % torch.__version__)
+    for shape in shapes:
+        torch_kernels(shape)
+
+
+def torch_kernels(flags):
+    """PyTorch's scaled_dot_product_attention (forward, backward) and
+    matmul at the sizes `flags` give palmrt-cuda-bench."""
+    import torch
     import torch.nn.functional as F
+    size = dict(b=8, s=2048, h=16, d=128, m=16384, n=8192, k=2048)
+    for name, value in zip(flags[::2], flags[1::2]):
+        if name.lstrip("-") in size:
+            size[name.lstrip("-")] = int(value)
 
     def median_ms(fn, reps=20):
         for _ in range(3):
@@ -359,23 +387,35 @@ def kernels(flags, env):
 
     b, s, h, d = size["b"], size["s"], size["h"], size["d"]
     dev = torch.device("cuda")
-    q = torch.randn(b, h, s, d, device=dev, dtype=torch.bfloat16)
-    k = torch.randn(b, 1, s, d, device=dev, dtype=torch.bfloat16)
-    v = torch.randn(b, 1, s, d, device=dev, dtype=torch.bfloat16)
+    q = torch.randn(b, h, s, d, device=dev, dtype=torch.bfloat16,
+                    requires_grad=True)
+    k = torch.randn(b, 1, s, d, device=dev, dtype=torch.bfloat16,
+                    requires_grad=True)
+    v = torch.randn(b, 1, s, d, device=dev, dtype=torch.bfloat16,
+                    requires_grad=True)
     try:
         attend = lambda: F.scaled_dot_product_attention(
             q, k, v, is_causal=True, enable_gqa=True)
         attend()
     except TypeError:  # older PyTorch: no enable_gqa
-        ke, ve = k.expand(b, h, s, d), v.expand(b, h, s, d)
-        attend = lambda: F.scaled_dot_product_attention(q, ke, ve,
-                                                        is_causal=True)
-    ms = median_ms(attend)
-    flops = 2.0 * b * h * s * s * 2 * d
-    print("PyTorch %s:" % torch.__version__)
-    print("  attention bf16 b=%d s=%d h=%d g=1 d=%d causal: %.3f ms, %.1f "
-          "TFLOP/s (all pairs), %.1f (causal pairs)"
-          % (b, s, h, d, ms, flops / ms * 1e-9, flops / 2 / ms * 1e-9))
+        attend = lambda: F.scaled_dot_product_attention(
+            q, k.expand(b, h, s, d), v.expand(b, h, s, d), is_causal=True)
+    pairs = 2.0 * b * h * s * s
+    with torch.no_grad():
+        ms = median_ms(attend)
+    print("  attention forward bf16 b=%d s=%d h=%d g=1 d=%d causal: %.3f ms, "
+          "%.1f TFLOP/s (all pairs), %.1f (causal pairs)"
+          % (b, s, h, d, ms, pairs * 2 * d / ms * 1e-9,
+             pairs * d / ms * 1e-9))
+    out = attend()
+    grad = torch.randn_like(out)
+    # The backward alone: the forward's graph is kept for each call.
+    ms = median_ms(lambda: torch.autograd.grad(out, (q, k, v), grad,
+                                               retain_graph=True))
+    print("  attention backward bf16 b=%d s=%d h=%d g=1 d=%d causal: %.3f "
+          "ms, %.1f TFLOP/s (all pairs), %.1f (causal pairs)"
+          % (b, s, h, d, ms, pairs * 5 * d / ms * 1e-9,
+             pairs * 2.5 * d / ms * 1e-9))
     m, n, kk = size["m"], size["n"], size["k"]
     x = torch.randn(m, kk, device=dev, dtype=torch.bfloat16)
     w = torch.randn(kk, n, device=dev, dtype=torch.bfloat16)
@@ -405,9 +445,14 @@ def breakdown(path):
         name, work = e["name"], None
         if name == "gemm":
             work = 2.0 * a["batch"] * a["m"] * a["n"] * a["k"]
-        elif name == "attention":
-            # As the MFU counts it: every (query, key) pair, causal or not.
-            work = 2.0 * a["b"] * a["h"] * a["s"] * a["t"] * (a["dk"] + a["dv"])
+        elif name in ("attention", "attention_grad"):
+            # As the MFU counts it: every (query, key) pair, causal or not;
+            # two products forward, five backward.
+            pairs = 2.0 * a["b"] * a["h"] * a["s"] * a["t"]
+            work = pairs * (a["dk"] + a["dv"] if name == "attention" else
+                            3 * a["dk"] + 2 * a["dv"])
+            if a.get("impl"):
+                name += " (%s)" % a["impl"]
         elif name == "launch":
             kernel = a.get("kernel", "?")
             name = "kernel " + re.sub(r"^palm_k[0-9]+_", "", kernel)

@@ -1,10 +1,12 @@
 //===- cuda_bench.cc - palmrt's GPU attention and GEMM, timed -------------===//
 //
-// Times the cuda backend's attention (palmrt_attention) and GEMM
+// Times the cuda backend's attention (palmrt_attention: inference, and with
+// the statistics training keeps; palmrt_attention_grad) and GEMM
 // (palmrt_gemm, cuBLASLt) in bf16 at the sizes of one layer of
 // bench/gpu/palm-1b.json (batch 8 x 2048 positions, 16 query heads of 128
 // sharing one key/value head, causal; the FFN's 16384 x 8192 x 2048
-// product) and prints milliseconds and TFLOP/s. Not a test: bench/gpu/run.py
+// product) and prints milliseconds and TFLOP/s. PALMRT_ATTENTION chooses
+// cuDNN's attention or palmrt's kernels (docs/runtime.md). Not a test: bench/gpu/run.py
 // runs it on a GPU machine next to PyTorch at the same sizes. Flags override
 // the sizes (--b --s --h --d --m --n --k --reps), which the emulated check of
 // the bench scripts uses to run it small.
@@ -139,31 +141,61 @@ int main(int argc, char **argv) {
   void *k = randomBf16(dev, z.b * z.s * z.d, 2);
   void *v = randomBf16(dev, z.b * z.s * z.d, 3);
   void *out = randomBf16(dev, z.b * z.s * z.h * z.d, 4);
+  void *dout = randomBf16(dev, z.b * z.s * z.h * z.d, 8);
+  void *dq = randomBf16(dev, z.b * z.s * z.h * z.d, 9);
+  void *dk = randomBf16(dev, z.b * z.s * z.d, 10);
+  void *dv = randomBf16(dev, z.b * z.s * z.d, 11);
+  absl::StatusOr<void *> lseMemory = dev.allocate(z.b * z.s * z.h * 4);
+  if (!lseMemory.ok()) {
+    std::fprintf(stderr, "palmrt-cuda-bench: %s\n",
+                 std::string(lseMemory.status().message()).c_str());
+    return 1;
+  }
+  float *lse = static_cast<float *>(*lseMemory);
   float scale = 1.0f / std::sqrt(static_cast<float>(z.d));
-  double t = timeIt(dev, z.reps, [&] {
+  auto forward = [&](float *stats) {
     palmrt_attention(ctx->get(), PALMRT_BF16, q, k, v, out, z.b, z.s, z.s, z.h,
-                     1, z.d, z.d, 1, scale, 0, z.h, z.h, 0, nullptr);
-  });
+                     1, z.d, z.d, 1, scale, 0, z.h, z.h, 0, stats);
+  };
   // As the MFU counts attention: every (query, key) pair, 2 (dk + dv)
-  // FLOPs each; a causal kernel does about half of them.
-  double flops = 2.0 * z.b * z.h * z.s * z.s * (2 * z.d);
-  std::printf("attention bf16 b=%lld s=%lld h=%lld g=1 d=%lld causal: "
-              "%.3f ms, %.1f TFLOP/s (all pairs), %.1f (causal pairs)\n",
-              static_cast<long long>(z.b), static_cast<long long>(z.s),
-              static_cast<long long>(z.h), static_cast<long long>(z.d),
-              t * 1e3, flops / t * 1e-12, flops / 2 / t * 1e-12);
+  // FLOPs each forward and 2 (3 dk + 2 dv) backward (five products); a
+  // causal kernel does about half of them.
+  double pairs = 2.0 * z.b * z.h * z.s * z.s;
+  auto report = [&](const char *what, double t, double flops) {
+    std::printf("attention %s bf16 b=%lld s=%lld h=%lld g=1 d=%lld causal: "
+                "%.3f ms, %.1f TFLOP/s (all pairs), %.1f (causal pairs)\n",
+                what, static_cast<long long>(z.b),
+                static_cast<long long>(z.s), static_cast<long long>(z.h),
+                static_cast<long long>(z.d), t * 1e3, flops / t * 1e-12,
+                flops / 2 / t * 1e-12);
+  };
+  report("forward", timeIt(dev, z.reps, [&] { forward(nullptr); }),
+         pairs * 2 * z.d);
+  report("forward+lse", timeIt(dev, z.reps, [&] { forward(lse); }),
+         pairs * 2 * z.d);
+  forward(lse);
+  report("backward",
+         timeIt(dev, z.reps,
+                [&] {
+                  palmrt_attention_grad(ctx->get(), PALMRT_BF16, q, k, v, out,
+                                        lse, dout, dq, dk, dv, z.b, z.s, z.s,
+                                        z.h, 1, z.d, z.d, 1, scale, 0, z.h,
+                                        z.h, 0);
+                }),
+         pairs * 5 * z.d);
 
   void *a = randomBf16(dev, z.m * z.k, 5);
   void *b = randomBf16(dev, z.k * z.n, 6);
   void *c = randomBf16(dev, z.m * z.n, 7);
-  t = timeIt(dev, z.reps, [&] {
+  double t = timeIt(dev, z.reps, [&] {
     palmrt_gemm(ctx->get(), PALMRT_BF16, 1, z.m, z.n, z.k, a, 0, b, 0, c);
   });
   std::printf("gemm bf16 m=%lld n=%lld k=%lld: %.3f ms, %.1f TFLOP/s\n",
               static_cast<long long>(z.m), static_cast<long long>(z.n),
               static_cast<long long>(z.k), t * 1e3,
               2.0 * z.m * z.n * z.k / t * 1e-12);
-  for (void *p : {q, k, v, out, a, b, c})
+  for (void *p : {q, k, v, out, dout, dq, dk, dv,
+                  static_cast<void *>(lse), a, b, c})
     dev.release(p);
   return 0;
 }

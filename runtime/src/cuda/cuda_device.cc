@@ -589,6 +589,8 @@ absl::Status runOn(CudnnAttention &dnn, const AttentionArgs &a) {
 absl::Status runOn(CudnnAttention &dnn, const AttentionGradArgs &a) {
   return dnn.backward(a);
 }
+int64_t headSize(const AttentionArgs &a) { return a.dk; }
+int64_t headSize(const AttentionGradArgs &a) { return a.dkSize; }
 } // namespace
 
 template <typename Args>
@@ -634,7 +636,8 @@ bool CudaDevice::attentionOnCudnn(const Args &a, bool backward) {
   if (start)
     traceEnd(start, backward ? "attention_grad" : "attention", "kernel",
              absl::StrCat("\"b\":", a.b, ",\"s\":", a.s, ",\"t\":", a.t,
-                          ",\"h\":", a.h, ",\"g\":", a.g,
+                          ",\"h\":", a.h, ",\"g\":", a.g, ",\"dk\":",
+                          headSize(a), ",\"dv\":", headSize(a),
                           ",\"impl\":\"cudnn\""));
   return true;
 }
