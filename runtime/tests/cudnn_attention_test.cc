@@ -213,17 +213,16 @@ TEST_F(CudnnAttention, ForwardMatchesTheHost) {
       std::vector<uint16_t> want(outSize);
       std::vector<float> wantLse(rows);
       palmrt_attention(nullptr, PALMRT_BF16, q.data(), k.data(), v.data(),
-                       want.data(), c.b, c.s, c.t, c.h, c.g, c.d, c.d,
-                       c.causal, scale, c.headOffset, c.headsPerGroup,
-                       c.globalHeads, 0, wantLse.data());
+                       want.data(), c.b, c.s, c.t, c.h, c.g, c.d, c.d, c.causal,
+                       scale, c.headOffset, c.headsPerGroup, c.globalHeads, 0,
+                       wantLse.data());
       DeviceVector<uint16_t> dq(device(), q), dk(device(), k), dv(device(), v),
           out(device(), std::vector<uint16_t>(outSize, 0x4000));
       DeviceVector<float> lse(device(), std::vector<float>(rows, 7.0f));
       palmrt_attention(ctx(), PALMRT_BF16, dq.pointer(), dk.pointer(),
                        dv.pointer(), out.pointer(), c.b, c.s, c.t, c.h, c.g,
-                       c.d, c.d, c.causal, scale, c.headOffset,
-                       c.headsPerGroup, c.globalHeads, 0,
-                       withLse ? lse.at(0) : nullptr);
+                       c.d, c.d, c.causal, scale, c.headOffset, c.headsPerGroup,
+                       c.globalHeads, 0, withLse ? lse.at(0) : nullptr);
       // cuDNN rounds the probabilities to bf16 before P V; the host keeps
       // them in f32: a few bf16 steps of the largest output.
       EXPECT_LE(errorToLargest(widen(out.get()), widen(want)), 2.0 / 128)
@@ -262,12 +261,11 @@ TEST_F(CudnnAttention, BackwardMatchesTheHost) {
         dOut(device(), out), dDout(device(), dout), gq(device(), q),
         gk(device(), k), gv(device(), v);
     DeviceVector<float> dLse(device(), lse);
-    palmrt_attention_grad(ctx(), PALMRT_BF16, dq.pointer(), dk.pointer(),
-                          dv.pointer(), dOut.pointer(), dLse.at(0),
-                          dDout.pointer(), gq.pointer(), gk.pointer(),
-                          gv.pointer(), c.b, c.s, c.t, c.h, c.g, c.d, c.d,
-                          c.causal, scale, c.headOffset, c.headsPerGroup,
-                          c.globalHeads, 0);
+    palmrt_attention_grad(
+        ctx(), PALMRT_BF16, dq.pointer(), dk.pointer(), dv.pointer(),
+        dOut.pointer(), dLse.at(0), dDout.pointer(), gq.pointer(), gk.pointer(),
+        gv.pointer(), c.b, c.s, c.t, c.h, c.g, c.d, c.d, c.causal, scale,
+        c.headOffset, c.headsPerGroup, c.globalHeads, 0);
     for (auto [got, want, name] :
          {std::tuple(&gq, &wantQ, "dq"), std::tuple(&gk, &wantK, "dk"),
           std::tuple(&gv, &wantV, "dv")})

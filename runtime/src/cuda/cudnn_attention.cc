@@ -164,8 +164,7 @@ public:
                             int64_t axis = -1) {
     dnn::Descriptor desc = make(dnn::kPointwiseDesc);
     setEnum(desc, dnn::kAttrPointwiseMode, dnn::kTypePointwiseMode, mode);
-    setEnum(desc, dnn::kAttrPointwiseMathPrec, dnn::kTypeDataType,
-            precision);
+    setEnum(desc, dnn::kAttrPointwiseMathPrec, dnn::kTypeDataType, precision);
     if (axis >= 0)
       setInt64(desc, dnn::kAttrPointwiseAxis, axis);
     finalize(desc, dnn::kPointwiseDesc);
@@ -196,8 +195,7 @@ public:
     dnn::Descriptor desc = make(dnn::kReductionDesc);
     setEnum(desc, dnn::kAttrReductionOperator, dnn::kTypeReductionOperator,
             mode);
-    setEnum(desc, dnn::kAttrReductionCompType, dnn::kTypeDataType,
-            dnn::kFloat);
+    setEnum(desc, dnn::kAttrReductionCompType, dnn::kTypeDataType, dnn::kFloat);
     finalize(desc, dnn::kReductionDesc);
     dnn::Descriptor op = make(dnn::kReductionOpDesc);
     setDesc(op, dnn::kAttrReductionOpX, x);
@@ -247,8 +245,7 @@ std::vector<int64_t> rowsStrides(int64_t heads, int64_t rows, int64_t d) {
   return {rows * heads * d, d, heads * d, 1};
 }
 /// The transpose [b, heads, d, rows] of the same memory.
-std::vector<int64_t> transposedStrides(int64_t heads, int64_t rows,
-                                       int64_t d) {
+std::vector<int64_t> transposedStrides(int64_t heads, int64_t rows, int64_t d) {
   return {rows * heads * d, d, 1, heads * d};
 }
 
@@ -298,8 +295,7 @@ dnn::Descriptor statistics(Builder &g, const SdpaShape &p) {
 
 } // namespace
 
-absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
-                                           const SdpaShape &p,
+absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn, const SdpaShape &p,
                                            dnn::Handle handle) {
   SdpaGraph out;
   Builder g(dnn, out);
@@ -332,9 +328,8 @@ absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
   return g.finish(handle);
 }
 
-absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
-                                            const SdpaShape &p,
-                                            dnn::Handle handle) {
+absl::StatusOr<SdpaGraph>
+buildSdpaBackward(const Cudnn &dnn, const SdpaShape &p, dnn::Handle handle) {
   SdpaGraph out;
   Builder g(dnn, out);
   std::vector<int64_t> qDims = {p.b, p.h, p.s, p.d};
@@ -358,8 +353,8 @@ absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
   g.pointwise(dnn::kMul, dO, o, dOO);
   dnn::Descriptor rowSum = g.scratch(rowDims);
   g.reduction(dnn::kReduceAdd, dOO, rowSum);
-  dnn::Descriptor softmaxSum = g.tensor(kSoftmaxSum, rowDims,
-                                        Builder::packed(rowDims), dnn::kFloat);
+  dnn::Descriptor softmaxSum =
+      g.tensor(kSoftmaxSum, rowDims, Builder::packed(rowDims), dnn::kFloat);
   g.pointwise(dnn::kMul, rowSum, one, softmaxSum);
 
   // P = exp(S - stats), recomputed.
@@ -420,8 +415,8 @@ absl::StatusOr<SdpaGraph> buildSdpaBackward(const Cudnn &dnn,
 
 namespace {
 
-std::string commonUnsupported(int32_t dtype, int64_t h, int64_t g,
-                              int64_t dk, int64_t dv, int64_t headOffset,
+std::string commonUnsupported(int32_t dtype, int64_t h, int64_t g, int64_t dk,
+                              int64_t dv, int64_t headOffset,
                               int64_t headsPerGroup, int64_t globalHeads,
                               int64_t queryOffset, int64_t s, int64_t t,
                               int32_t causal,
@@ -456,11 +451,10 @@ std::string cudnnUnsupported(const AttentionArgs &a) {
 }
 
 std::string cudnnUnsupported(const AttentionGradArgs &a) {
-  return commonUnsupported(a.dtype, a.h, a.g, a.dkSize, a.dvSize,
-                           a.headOffset, a.headsPerGroup, a.globalHeads,
-                           a.queryOffset, a.s, a.t, a.causal,
-                           {a.q, a.k, a.v, a.out, a.lse, a.dout, a.dq, a.dk,
-                            a.dv});
+  return commonUnsupported(
+      a.dtype, a.h, a.g, a.dkSize, a.dvSize, a.headOffset, a.headsPerGroup,
+      a.globalHeads, a.queryOffset, a.s, a.t, a.causal,
+      {a.q, a.k, a.v, a.out, a.lse, a.dout, a.dq, a.dk, a.dv});
 }
 
 //===----------------------------------------------------------------------===//
@@ -494,8 +488,7 @@ std::string CudnnAttention::version() const {
   return absl::StrCat("cuDNN ", v / 10000, ".", v / 100 % 100, ".", v % 100);
 }
 
-std::string CudnnAttention::declines(bool backward,
-                                     const SdpaShape &p) const {
+std::string CudnnAttention::declines(bool backward, const SdpaShape &p) const {
   size_t v = dnn.GetVersion();
   if (v == 91000 || v == 91001)
     return "cuDNN 9.10.0 and 9.10.1 have known attention bugs";
@@ -521,16 +514,12 @@ CudnnAttention::makePlan(bool backward, const SdpaShape &shape) {
   Plan plan;
   if (std::string why = declines(backward, shape); !why.empty())
     return absl::UnavailableError(why);
-  absl::StatusOr<SdpaGraph> graph =
-      backward ? buildSdpaBackward(dnn, shape, handle)
-               : buildSdpaForward(dnn, shape, handle);
+  absl::StatusOr<SdpaGraph> graph = backward
+                                        ? buildSdpaBackward(dnn, shape, handle)
+                                        : buildSdpaForward(dnn, shape, handle);
   if (!graph.ok())
     return graph.status();
   plan.graph = std::move(*graph);
-  auto fail = [&](const char *what, dnn::Status s) {
-    return absl::UnavailableError(
-        absl::StrCat("cuDNN: ", what, ": ", dnn.statusString(s)));
-  };
   auto make = [&](int type) -> dnn::Descriptor {
     dnn::Descriptor d = nullptr;
     if (dnn.BackendCreateDescriptor(type, &d) != dnn::kSuccess)
@@ -538,87 +527,87 @@ CudnnAttention::makePlan(bool backward, const SdpaShape &shape) {
     plan.owned.emplace_back(dnn, d);
     return d;
   };
-  // The heuristics' engine configurations, best first: mode A's, then the
-  // fallback list.
-  std::vector<dnn::Descriptor> configs;
-  for (int32_t mode : {dnn::kHeurModeA, dnn::kHeurModeFallback}) {
+  // The heuristics' engine configurations for `mode`, best first.
+  auto configsFor = [&](int32_t mode) {
+    std::vector<dnn::Descriptor> configs;
     dnn::Descriptor heur = make(dnn::kEngineHeurDesc);
     if (!heur)
-      return absl::UnavailableError("cuDNN: cannot create the heuristics");
-    dnn.BackendSetAttribute(heur, dnn::kAttrHeurGraph, dnn::kTypeDescriptor,
-                            1, &plan.graph.graph);
+      return configs;
+    dnn.BackendSetAttribute(heur, dnn::kAttrHeurGraph, dnn::kTypeDescriptor, 1,
+                            &plan.graph.graph);
     dnn.BackendSetAttribute(heur, dnn::kAttrHeurMode, dnn::kTypeHeurMode, 1,
                             &mode);
     int64_t count = 0;
     if (dnn.BackendFinalize(heur) != dnn::kSuccess ||
         dnn.BackendGetAttribute(heur, dnn::kAttrHeurResults,
                                 dnn::kTypeDescriptor, 0, &count,
-                                nullptr) != dnn::kSuccess ||
-        count <= 0)
-      continue;
-    std::vector<dnn::Descriptor> found;
+                                nullptr) != dnn::kSuccess)
+      return configs;
     for (int64_t i = 0; i < count; ++i)
       if (dnn::Descriptor c = make(dnn::kEngineCfgDesc))
-        found.push_back(c);
-    if (dnn::Status s = dnn.BackendGetAttribute(
-            heur, dnn::kAttrHeurResults, dnn::kTypeDescriptor,
-            static_cast<int64_t>(found.size()), &count, found.data());
-        s != dnn::kSuccess)
-      return fail("reading the engine configurations", s);
-    found.resize(std::min<size_t>(found.size(), count));
-    configs.insert(configs.end(), found.begin(), found.end());
-  }
-  if (configs.empty())
-    return absl::UnavailableError(
-        absl::StrCat("cuDNN has no engine for the ",
-                     backward ? "backward" : "forward", " graph: ",
-                     dnn.statusString(dnn::kNotSupported)));
-  std::string last = "no engine configuration finalized";
-  for (size_t i = 0; i < configs.size(); ++i) {
-    // The backward must be deterministic: palmrt_attention_grad is
-    // bitwise reproducible.
-    if (backward) {
-      dnn::Descriptor engine = make(dnn::kEngineDesc);
-      int64_t got = 0, notes[16] = {0};
-      bool nondeterministic = false;
-      if (engine &&
-          dnn.BackendGetAttribute(configs[i], dnn::kAttrCfgEngine,
-                                  dnn::kTypeDescriptor, 1, &got,
-                                  &engine) == dnn::kSuccess &&
-          dnn.BackendGetAttribute(engine, dnn::kAttrEngineNumericalNote,
-                                  dnn::kTypeNumericalNote, 16, &got,
-                                  notes) == dnn::kSuccess) {
-        int32_t *asInt = reinterpret_cast<int32_t *>(notes);
-        for (int64_t n = 0; n < got && n < 16; ++n)
-          nondeterministic |= asInt[n] == dnn::kNoteNondeterministic;
-      }
-      if (nondeterministic) {
-        last = "every engine is nondeterministic";
+        configs.push_back(c);
+    if (dnn.BackendGetAttribute(heur, dnn::kAttrHeurResults,
+                                dnn::kTypeDescriptor,
+                                static_cast<int64_t>(configs.size()), &count,
+                                configs.data()) != dnn::kSuccess)
+      return std::vector<dnn::Descriptor>();
+    configs.resize(
+        std::min<size_t>(configs.size(), std::max<int64_t>(count, 0)));
+    return configs;
+  };
+  // Whether the configuration's engine says it is nondeterministic: the
+  // backward must not be, as palmrt_attention_grad is bitwise
+  // reproducible.
+  auto nondeterministic = [&](dnn::Descriptor config) {
+    dnn::Descriptor engine = make(dnn::kEngineDesc);
+    int64_t got = 0;
+    int32_t notes[16] = {0};
+    if (!engine ||
+        dnn.BackendGetAttribute(config, dnn::kAttrCfgEngine,
+                                dnn::kTypeDescriptor, 1, &got,
+                                &engine) != dnn::kSuccess ||
+        dnn.BackendGetAttribute(engine, dnn::kAttrEngineNumericalNote,
+                                dnn::kTypeNumericalNote, 16, &got,
+                                notes) != dnn::kSuccess)
+      return false;
+    for (int64_t n = 0; n < got && n < 16; ++n)
+      if (notes[n] == dnn::kNoteNondeterministic)
+        return true;
+    return false;
+  };
+  // The first configuration that makes a plan: mode A's, then the
+  // fallback list's.
+  std::string last = "cuDNN has no engine for the graph";
+  for (int32_t mode : {dnn::kHeurModeA, dnn::kHeurModeFallback}) {
+    for (dnn::Descriptor config : configsFor(mode)) {
+      if (backward && nondeterministic(config)) {
+        last = "its engines are nondeterministic";
         continue;
       }
+      dnn::Descriptor p = make(dnn::kExecutionPlanDesc);
+      if (!p)
+        continue;
+      dnn.BackendSetAttribute(p, dnn::kAttrPlanHandle, dnn::kTypeHandle, 1,
+                              &handle);
+      dnn.BackendSetAttribute(p, dnn::kAttrPlanConfig, dnn::kTypeDescriptor, 1,
+                              &config);
+      if (dnn::Status s = dnn.BackendFinalize(p); s != dnn::kSuccess) {
+        last = dnn.statusString(s);
+        continue;
+      }
+      int64_t bytes = 0, got = 0;
+      if (dnn.BackendGetAttribute(p, dnn::kAttrPlanWorkspaceSize,
+                                  dnn::kTypeInt64, 1, &got,
+                                  &bytes) != dnn::kSuccess)
+        continue;
+      plan.plan = p;
+      plan.workspaceBytes = bytes;
+      return plan;
     }
-    dnn::Descriptor p = make(dnn::kExecutionPlanDesc);
-    if (!p)
-      continue;
-    dnn.BackendSetAttribute(p, dnn::kAttrPlanHandle, dnn::kTypeHandle, 1,
-                            &handle);
-    dnn.BackendSetAttribute(p, dnn::kAttrPlanConfig, dnn::kTypeDescriptor, 1,
-                            &configs[i]);
-    if (dnn::Status s = dnn.BackendFinalize(p); s != dnn::kSuccess) {
-      last = dnn.statusString(s);
-      continue;
-    }
-    int64_t bytes = 0, got = 0;
-    if (dnn.BackendGetAttribute(p, dnn::kAttrPlanWorkspaceSize,
-                                dnn::kTypeInt64, 1, &got,
-                                &bytes) != dnn::kSuccess)
-      continue;
-    plan.plan = p;
-    plan.workspaceBytes = bytes;
-    return plan;
   }
   return absl::UnavailableError(
-      absl::StrCat("cuDNN built no execution plan: ", last));
+      absl::StrCat("cuDNN built no execution plan for the ",
+                   backward ? "backward" : "forward", " graph: ", last));
 }
 
 absl::StatusOr<CudnnAttention::Plan *>
@@ -678,8 +667,8 @@ absl::Status CudnnAttention::execute(Plan &p, const std::vector<int64_t> &uids,
 }
 
 absl::Status CudnnAttention::forward(const AttentionArgs &a) {
-  SdpaShape shape{a.b, a.s, a.t, a.h, a.g, a.dk, a.causal != 0,
-                  a.lse != nullptr};
+  SdpaShape shape{a.b, a.s,  a.t,           a.h,
+                  a.g, a.dk, a.causal != 0, a.lse != nullptr};
   absl::StatusOr<Plan *> p = plan(false, shape);
   if (!p.ok())
     return p.status();
@@ -689,8 +678,8 @@ absl::Status CudnnAttention::forward(const AttentionArgs &a) {
   Scalars scalars(a.scale, dnn.GetVersion());
   std::vector<int64_t> uids = {kQ, kK, kV, kO, kScale};
   std::vector<void *> pointers = {
-      const_cast<void *>(a.q), const_cast<void *>(a.k),
-      const_cast<void *>(a.v), a.out, &scalars.scale};
+      const_cast<void *>(a.q), const_cast<void *>(a.k), const_cast<void *>(a.v),
+      a.out, &scalars.scale};
   if (a.lse) {
     uids.push_back(kStats);
     pointers.push_back(stats);
@@ -718,15 +707,20 @@ absl::Status CudnnAttention::backward(const AttentionGradArgs &a) {
   // palmrt's lse [b, s, h] -> [b, h, s].
   services.transpose(a.lse, stats, a.b, a.s, a.h);
   Scalars scalars(a.scale, dnn.GetVersion());
-  std::vector<int64_t> uids = {kQ,  kK,  kV,  kO,  kDO, kStats, kScale,
-                               kOne, kDQ, kDK, kDV, kSoftmaxSum};
-  std::vector<void *> pointers = {
-      const_cast<void *>(a.q),    const_cast<void *>(a.k),
-      const_cast<void *>(a.v),    const_cast<void *>(a.out),
-      const_cast<void *>(a.dout), stats,
-      &scalars.scale,             &scalars.one,
-      a.dq,                       a.dk,
-      a.dv,                       space[2]};
+  std::vector<int64_t> uids = {kQ,     kK,   kV,  kO,  kDO, kStats,
+                               kScale, kOne, kDQ, kDK, kDV, kSoftmaxSum};
+  std::vector<void *> pointers = {const_cast<void *>(a.q),
+                                  const_cast<void *>(a.k),
+                                  const_cast<void *>(a.v),
+                                  const_cast<void *>(a.out),
+                                  const_cast<void *>(a.dout),
+                                  stats,
+                                  &scalars.scale,
+                                  &scalars.one,
+                                  a.dq,
+                                  a.dk,
+                                  a.dv,
+                                  space[2]};
   if (a.causal) {
     uids.push_back(kFill);
     pointers.push_back(&scalars.fill);

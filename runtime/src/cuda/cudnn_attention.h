@@ -92,8 +92,8 @@ struct CudnnServices {
   /// Device memory of at least `bytes`, valid until the next call.
   std::function<void *(int64_t bytes)> workspace;
   /// dst[i][c][r] = src[i][r][c] for f32 [batch, rows, cols].
-  std::function<void(const float *src, float *dst, int64_t batch,
-                     int64_t rows, int64_t cols)>
+  std::function<void(const float *src, float *dst, int64_t batch, int64_t rows,
+                     int64_t cols)>
       transpose;
 };
 

@@ -162,10 +162,9 @@ std::string missingAttributes(const Descriptor *d) {
               CUDNN_ATTR_OPERATION_POINTWISE_YDESC};
     break;
   case CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR:
-    needed = {CUDNN_ATTR_OPERATION_MATMUL_ADESC,
-              CUDNN_ATTR_OPERATION_MATMUL_BDESC,
-              CUDNN_ATTR_OPERATION_MATMUL_CDESC,
-              CUDNN_ATTR_OPERATION_MATMUL_DESC};
+    needed = {
+        CUDNN_ATTR_OPERATION_MATMUL_ADESC, CUDNN_ATTR_OPERATION_MATMUL_BDESC,
+        CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_ATTR_OPERATION_MATMUL_DESC};
     break;
   case CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR:
     needed = {CUDNN_ATTR_OPERATION_REDUCTION_XDESC,
@@ -180,7 +179,8 @@ std::string missingAttributes(const Descriptor *d) {
     needed = {CUDNN_ATTR_OPERATIONGRAPH_OPS};
     break;
   case CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR:
-    needed = {CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH};
+    needed = {CUDNN_ATTR_ENGINEHEUR_MODE,
+              CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH};
     break;
   case CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR:
     needed = {CUDNN_ATTR_EXECUTION_PLAN_HANDLE,
@@ -338,6 +338,15 @@ TensorInfo info(const Descriptor *t) {
   return i;
 }
 
+/// The element offset of `index` through `strides`.
+int64_t offsetOf(const std::vector<int64_t> &strides,
+                 const std::vector<int64_t> &index) {
+  int64_t o = 0;
+  for (size_t d = 0; d < index.size(); ++d)
+    o += index[d] * strides[d];
+  return o;
+}
+
 /// Bytes from the first element to one past the last, through strides.
 size_t span(const TensorInfo &t) {
   int64_t last = 0;
@@ -393,15 +402,14 @@ void storeElement(char *p, int64_t type, double v) {
 
 class Interpreter {
 public:
-  Interpreter(const Descriptor *graph, const Descriptor *pack)
-      : graph(graph) {
+  Interpreter(const Descriptor *graph, const Descriptor *pack) : graph(graph) {
     std::vector<int64_t> uids = values<int64_t>(
         pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64);
     std::vector<void *> pointers = values<void *>(
         pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR);
     if (uids.size() != pointers.size())
-      fail("the variant pack has " + std::to_string(uids.size()) +
-           " ids and " + std::to_string(pointers.size()) + " pointers");
+      fail("the variant pack has " + std::to_string(uids.size()) + " ids and " +
+           std::to_string(pointers.size()) + " pointers");
     for (size_t i = 0; i < uids.size(); ++i)
       bound[uids[i]] = static_cast<char *>(pointers[i]);
   }
@@ -474,8 +482,9 @@ private:
   char *pointer(const TensorInfo &i) {
     auto it = bound.find(i.uid);
     if (it == bound.end())
-      fail("tensor " + std::to_string(i.uid) + " has no pointer in the "
-                                               "variant pack");
+      fail("tensor " + std::to_string(i.uid) +
+           " has no pointer in the "
+           "variant pack");
     char *p = it->second;
     if (reinterpret_cast<uintptr_t>(p) % i.alignment != 0)
       fail("tensor " + std::to_string(i.uid) + " is not aligned to its " +
@@ -492,10 +501,8 @@ private:
     std::vector<int64_t> index;
     for (int64_t f = 0; f < count(i.dims); ++f) {
       unflatten(f, i.dims, index);
-      int64_t offset = 0;
-      for (size_t d = 0; d < index.size(); ++d)
-        offset += index[d] * i.strides[d];
-      v.data[f] = loadElement(base + offset * dataBytes(i.type), i.type);
+      v.data[f] = loadElement(
+          base + offsetOf(i.strides, index) * dataBytes(i.type), i.type);
     }
     return v;
   }
@@ -512,10 +519,8 @@ private:
       std::vector<int64_t> index;
       for (int64_t f = 0; f < count(i.dims); ++f) {
         unflatten(f, i.dims, index);
-        int64_t offset = 0;
-        for (size_t d = 0; d < index.size(); ++d)
-          offset += index[d] * i.strides[d];
-        storeElement(base + offset * dataBytes(i.type), i.type, v.data[f]);
+        storeElement(base + offsetOf(i.strides, index) * dataBytes(i.type),
+                     i.type, v.data[f]);
       }
     }
     values_[t] = std::move(v);
@@ -538,8 +543,10 @@ private:
 
   /// C[..., m, n] = sum_k A[..., m, k] B[..., k, n].
   void matmul(const Descriptor *op) {
-    const Value &a = values_.at(descriptor(op, CUDNN_ATTR_OPERATION_MATMUL_ADESC));
-    const Value &b = values_.at(descriptor(op, CUDNN_ATTR_OPERATION_MATMUL_BDESC));
+    const Value &a =
+        values_.at(descriptor(op, CUDNN_ATTR_OPERATION_MATMUL_ADESC));
+    const Value &b =
+        values_.at(descriptor(op, CUDNN_ATTR_OPERATION_MATMUL_BDESC));
     const Descriptor *cDesc = descriptor(op, CUDNN_ATTR_OPERATION_MATMUL_CDESC);
     std::vector<int64_t> cDims = info(cDesc).dims;
     size_t rank = cDims.size();
@@ -605,8 +612,8 @@ private:
     bool binary = mode == CUDNN_POINTWISE_ADD || mode == CUDNN_POINTWISE_SUB ||
                   mode == CUDNN_POINTWISE_MUL || mode == CUDNN_POINTWISE_DIV ||
                   mode == CUDNN_POINTWISE_MAX || mode == CUDNN_POINTWISE_MIN;
-    bool compare = mode >= CUDNN_POINTWISE_CMP_EQ &&
-                   mode <= CUDNN_POINTWISE_CMP_LE;
+    bool compare =
+        mode >= CUDNN_POINTWISE_CMP_EQ && mode <= CUDNN_POINTWISE_CMP_LE;
     if ((binary || compare || mode == CUDNN_POINTWISE_BINARY_SELECT) && !b)
       fail("a binary pointwise operation without its B operand");
     if (mode == CUDNN_POINTWISE_BINARY_SELECT && !t)
@@ -692,23 +699,17 @@ private:
     if (count(xi.dims) != count(yi.dims))
       fail("a reshape changes the element count");
     const Value &x = values_.at(xDesc);
-    auto offsetOf = [](const TensorInfo &t, const std::vector<int64_t> &i) {
-      int64_t o = 0;
-      for (size_t d = 0; d < i.size(); ++d)
-        o += i[d] * t.strides[d];
-      return o;
-    };
     std::map<int64_t, double> memory;
     std::vector<int64_t> index;
     for (int64_t f = 0; f < count(xi.dims); ++f) {
       unflatten(f, xi.dims, index);
-      if (!memory.emplace(offsetOf(xi, index), x.data[f]).second)
+      if (!memory.emplace(offsetOf(xi.strides, index), x.data[f]).second)
         fail("a reshape's input strides overlap");
     }
     Value y{yi.dims, std::vector<double>(count(yi.dims))};
     for (int64_t f = 0; f < count(yi.dims); ++f) {
       unflatten(f, yi.dims, index);
-      auto it = memory.find(offsetOf(yi, index));
+      auto it = memory.find(offsetOf(yi.strides, index));
       if (it == memory.end())
         fail("a reshape reads memory its input does not describe");
       y.data[f] = it->second;
@@ -721,9 +722,8 @@ private:
   /// (input index i goes to output i / (in / out)).
   void reduction(const Descriptor *op) {
     const Descriptor *r = descriptor(op, CUDNN_ATTR_OPERATION_REDUCTION_DESC);
-    auto mode = static_cast<cudnnReduceTensorOp_t>(
-        one<int32_t>(r, CUDNN_ATTR_REDUCTION_OPERATOR,
-                     CUDNN_TYPE_REDUCTION_OPERATOR_TYPE));
+    auto mode = static_cast<cudnnReduceTensorOp_t>(one<int32_t>(
+        r, CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE));
     const Value &x =
         values_.at(descriptor(op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC));
     const Descriptor *yDesc =
@@ -848,8 +848,7 @@ cudnnStatus_t cudnnBackendFinalize(cudnnBackendDescriptor_t d) {
     why = checkTensor(desc);
   if (!why.empty())
     return reject(CUDNN_STATUS_BAD_PARAM,
-                  "descriptor type " + std::to_string(desc->kind) + ": " +
-                      why);
+                  "descriptor type " + std::to_string(desc->kind) + ": " + why);
   desc->finalized = true;
   return CUDNN_STATUS_SUCCESS;
 }
@@ -875,8 +874,7 @@ cudnnStatus_t cudnnBackendGetAttribute(cudnnBackendDescriptor_t const d,
       if (!cfg || cfg->kind != CUDNN_BACKEND_ENGINECFG_DESCRIPTOR)
         return reject(CUDNN_STATUS_BAD_PARAM,
                       "results go to engine configuration descriptors");
-      cfg->graph =
-          descriptor(desc, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH);
+      cfg->graph = descriptor(desc, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH);
       cfg->finalized = true;
     }
     return CUDNN_STATUS_SUCCESS;
