@@ -18,9 +18,16 @@
 //   each scoring 8 rows and accumulating a quarter of dk's and dv's
 //   columns; causal blocks skip the rows that precede their keys.
 //
+// These run on CUDA cores for f32 and for any head size up to 256: all math
+// is f32 and each result is rounded once. bf16 heads of 64 or 128 elements
+// (dk == dv, 16-byte aligned tensors) run on tensor cores instead (the
+// second half of this file: the same two kernels with mma.sync, blocks of
+// 64 query rows or keys, P and dS rounded to bf16 as operands). Heads of
+// 256 stay on CUDA cores: a warp's dk and dv accumulators for 16 keys would
+// take 256 registers a thread.
+//
 // Scores are in the log2 domain (scaled by scale * log2(e); lse too), so
-// the exponentials are exp2f. Inputs are f32 or bf16; all math is f32 and
-// each result is rounded once. Head and position mapping as in
+// the exponentials are exp2f. Head and position mapping as in
 // attention.cu: padding heads (global index >= globalHeads) get dq = 0 and
 // add nothing to dk and dv.
 //
@@ -571,8 +578,8 @@ template <int D> __device__ void gradQueriesMma(const AttentionGradParams &p) {
       continue;
 #pragma unroll
     for (int n = 0; n < D / 8; ++n)
-      *dqAt(row, n * 8 + c2) = packBf16(acc[n][2 * half] * p.scale,
-                                        acc[n][2 * half + 1] * p.scale);
+      *dqAt(row, n * 8 + c2) =
+          packBf16(acc[n][2 * half] * p.scale, acc[n][2 * half + 1] * p.scale);
   }
 }
 

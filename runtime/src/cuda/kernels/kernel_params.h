@@ -150,7 +150,8 @@ PALMRT_HOST_DEVICE inline int64_t attentionMmaSharedBytes(int64_t d) {
 /// x / qTiles % h of batch x / (qTiles * h)), which also writes delta; then
 /// the dk/dv kernel, kTiles * g * b blocks (block x covers keys
 /// [tile * kAttentionGradKeys, +keys) of key/value head x / kTiles % g of
-/// batch x / (kTiles * g)).
+/// batch x / (kTiles * g)). The tensor-core kernels (below) count tiles of
+/// kAttentionGradMmaRows rows and kAttentionGradMmaKeys keys instead.
 struct AttentionGradParams {
   const void *q, *k, *v, *out, *dout;
   const float *lse;
