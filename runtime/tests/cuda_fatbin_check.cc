@@ -116,6 +116,10 @@ int main() {
     }
   for (int d : {64, 128, 256})
     attention.push_back("palmrt_attention_mma_bf16_" + std::to_string(d));
+  for (int d : {64, 128})
+    for (const char *kernel : {"dq", "dkv"})
+      attentionGrad.push_back(std::string("palmrt_attention_grad_mma_") +
+                              kernel + "_bf16_" + std::to_string(d));
   for (int w : {1, 2, 4, 8, 16})
     copies.push_back("palmrt_block_copy_" + std::to_string(w));
   int failures = check({"attention", palmrt_attention_fatbin,

@@ -347,13 +347,31 @@ const AttentionCase kAttentionGradCases[] = {
     {"no keys", 1, 4, 0, 1, 1, 8, 8, 0, 0, 1, 1},
 };
 
+// bf16 heads of 64 and 128: the tensor-core kernels (64 query rows or keys
+// per block; steps of 64 rows or keys at 64, 32 at 128).
+const AttentionCase kAttentionGradMmaCases[] = {
+    {"mma multi-query causal, 2 query and key tiles", 1, 70, 70, 2, 1, 64, 64,
+     1, 0, 2, 2},
+    // Global heads 2..5 of 5 on key/value heads 1, 1, 2 and a padding head;
+    // key/value head 0 is read by no head here and gets zeros.
+    {"mma grouped, padding head, 128", 1, 40, 40, 4, 3, 128, 128, 1, 2, 2, 5},
+    {"mma cross, s != t", 2, 5, 70, 2, 1, 64, 64, 0, 0, 2, 2},
+    {"mma grouped, not causal", 1, 33, 33, 4, 2, 64, 64, 0, 0, 2, 4},
+    {"mma query shard, 128", 1, 70, 150, 2, 1, 128, 128, 1, 0, 2, 2, 80},
+    {"mma causal 128, 3 query and key tiles", 2, 130, 130, 2, 1, 128, 128, 1,
+     0, 2, 2},
+    {"mma no keys", 1, 4, 0, 1, 1, 64, 64, 0, 0, 1, 1},
+};
+
 /// The cuda attention backward against the host's (palmrt_attention_grad
 /// without a context: palmrt_attention_grad_f32) on the host forward's out
 /// and lse. Returns the largest error of dq, dk, dv relative to each
-/// one's largest magnitude.
+/// one's largest magnitude; bf16 results may be off by `bf16Tolerance` of
+/// it.
 template <typename T>
 double runAttentionGrad(palmrt_context *ctx, Device &device,
-                        const AttentionCase &c, int32_t dtype) {
+                        const AttentionCase &c, int32_t dtype,
+                        double bf16Tolerance = 1.0 / 128) {
   auto round = [](std::vector<float> x) {
     if constexpr (!std::is_same_v<T, float>)
       for (float &e : x)
@@ -418,7 +436,7 @@ double runAttentionGrad(palmrt_context *ctx, Device &device,
     // f32: the same math in another order. bf16: the same f32 math,
     // each result rounded once: a value near a rounding boundary may round
     // the other way (one bf16 step, 2^-8 of the largest at most).
-    double tolerance = std::is_same_v<T, float> ? 1e-5 : 1.0 / 128;
+    double tolerance = std::is_same_v<T, float> ? 1e-5 : bf16Tolerance;
     EXPECT_LE(error, tolerance) << c.name << " " << name;
   }
   // Exact zeros: dq of padding heads, dk and dv of the key/value heads no
@@ -457,6 +475,20 @@ TEST_F(Cuda, AttentionGradMatchesTheHostInBf16) {
     worst = std::max(
         worst, runAttentionGrad<uint16_t>(ctx(), device(), c, PALMRT_BF16));
   std::printf("attention grad bf16: largest error %.3g of the largest value\n",
+              worst);
+}
+
+TEST_F(Cuda, AttentionGradOnTensorCoresMatchesTheHost) {
+  double worst = 0;
+  // P and dS are rounded to bf16 as the operands of dV += P^T dO,
+  // dK += dS^T Q and dQ += dS K (as in flash-attention), each off by up to
+  // 2^-9 of itself, on top of the rounding of the results: twice the
+  // CUDA-core kernels' bound, as the forward's tensor-core cases.
+  for (const AttentionCase &c : kAttentionGradMmaCases)
+    worst = std::max(worst, runAttentionGrad<uint16_t>(ctx(), device(), c,
+                                                       PALMRT_BF16, 1.0 / 64));
+  std::printf("attention grad on tensor cores: largest error %.3g of the "
+              "largest value\n",
               worst);
 }
 

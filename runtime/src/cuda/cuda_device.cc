@@ -720,15 +720,28 @@ void CudaDevice::attentionGrad(const AttentionGradArgs &a) {
                        a.dvSize,
                        " elements are not supported on cuda (at most 256)"));
   maxD = maxD <= 64 ? 64 : maxD <= 128 ? 128 : 256;
-  int64_t sharedDq = attentionGradDqSharedBytes(a.dkSize, a.dvSize);
-  int64_t sharedDkv = attentionGradDkvSharedBytes(a.dkSize, a.dvSize);
+  // bf16 heads of 64 or 128 elements with aligned tensors go to the
+  // tensor-core kernels; everything else to the CUDA-core ones.
+  bool mma = a.dtype == 1 && a.dkSize == a.dvSize &&
+             (a.dkSize == 64 || a.dkSize == 128) &&
+             attentionGradMmaDkvSharedBytes(a.dkSize) <= sharedOptin;
+  for (const void *tensor :
+       {a.q, a.k, a.v, a.out, a.dout, static_cast<const void *>(a.dq),
+        static_cast<const void *>(a.dk), static_cast<const void *>(a.dv)})
+    mma = mma && reinterpret_cast<uintptr_t>(tensor) % 16 == 0;
+  int64_t sharedDq = mma ? attentionGradMmaDqSharedBytes(a.dkSize)
+                         : attentionGradDqSharedBytes(a.dkSize, a.dvSize);
+  int64_t sharedDkv = mma ? attentionGradMmaDkvSharedBytes(a.dkSize)
+                          : attentionGradDkvSharedBytes(a.dkSize, a.dvSize);
   if (sharedDkv > sharedOptin)
     fatal(absl::StrCat("palmrt_attention_grad: heads of ", a.dkSize, " and ",
                        a.dvSize, " elements need ", sharedDkv,
                        " bytes of shared memory per block; ", describe(),
                        " allows ", sharedOptin));
-  int64_t qTiles = (a.s + kAttentionGradRows - 1) / kAttentionGradRows;
-  int64_t kTiles = (a.t + kAttentionGradKeys - 1) / kAttentionGradKeys;
+  int64_t rows = mma ? kAttentionGradMmaRows : kAttentionGradRows;
+  int64_t keys = mma ? kAttentionGradMmaKeys : kAttentionGradKeys;
+  int64_t qTiles = (a.s + rows - 1) / rows;
+  int64_t kTiles = (a.t + keys - 1) / keys;
   if (qTiles * a.h * a.b > kMaxGridX || kTiles * a.g * a.b > kMaxGridX)
     fatal(absl::StrCat("palmrt_attention_grad: ", a.b, " x ", a.h, " x ", a.s,
                        " query rows or ", a.b, " x ", a.g, " x ", a.t,
@@ -760,13 +773,18 @@ void CudaDevice::attentionGrad(const AttentionGradArgs &a) {
   p.kTiles = kTiles;
   p.scale = a.scale;
   p.causal = a.causal;
-  std::string suffix = absl::StrCat(a.dtype == 1 ? "bf16_" : "f32_", maxD);
+  std::string suffix =
+      mma ? absl::StrCat("bf16_", a.dkSize)
+          : absl::StrCat(a.dtype == 1 ? "bf16_" : "f32_", maxD);
+  std::string prefix =
+      mma ? "palmrt_attention_grad_mma_" : "palmrt_attention_grad_";
   // dq first: it writes delta, which the dk/dv kernel reads.
   Kernel &dq = kernel(palmrt_attention_grad_fatbin,
-                      ("palmrt_attention_grad_dq_" + suffix).c_str());
+                      (prefix + "dq_" + suffix).c_str());
   Kernel &dkv = kernel(palmrt_attention_grad_fatbin,
-                       ("palmrt_attention_grad_dkv_" + suffix).c_str());
-  int64_t block[3] = {kAttentionGradThreads, 1, 1};
+                       (prefix + "dkv_" + suffix).c_str());
+  int64_t block[3] = {mma ? kAttentionGradMmaThreads : kAttentionGradThreads,
+                      1, 1};
   int64_t gridDq[3] = {qTiles * a.h * a.b, 1, 1};
   int64_t gridDkv[3] = {kTiles * a.g * a.b, 1, 1};
   void *args[] = {&p};

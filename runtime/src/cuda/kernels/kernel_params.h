@@ -150,7 +150,8 @@ PALMRT_HOST_DEVICE inline int64_t attentionMmaSharedBytes(int64_t d) {
 /// x / qTiles % h of batch x / (qTiles * h)), which also writes delta; then
 /// the dk/dv kernel, kTiles * g * b blocks (block x covers keys
 /// [tile * kAttentionGradKeys, +keys) of key/value head x / kTiles % g of
-/// batch x / (kTiles * g)).
+/// batch x / (kTiles * g)). The tensor-core kernels (below) count tiles of
+/// kAttentionGradMmaRows rows and kAttentionGradMmaKeys keys instead.
 struct AttentionGradParams {
   const void *q, *k, *v, *out, *dout;
   const float *lse;
@@ -185,6 +186,41 @@ PALMRT_HOST_DEVICE inline int64_t attentionGradDkvSharedBytes(int64_t dk,
   return 4 * ((kAttentionGradRows + kAttentionGradKeys) * (dk + dv + 2) +
               2 * kAttentionGradRows * (kAttentionGradKeys + 1) +
               2 * kAttentionGradRows);
+}
+
+/// The tensor-core backward (bf16, dk == dv == d in {64, 128}, 16-byte
+/// aligned operands): both kernels have kAttentionGradMmaThreads threads, 4
+/// warps of 16 query rows (dq) or 16 keys (dk/dv) each. The dq kernel's
+/// blocks take kAttentionGradMmaRows query rows (qTiles counts them) and
+/// walk the keys attentionGradMmaStep(d) at a time; the dk/dv kernel's take
+/// kAttentionGradMmaKeys keys (kTiles counts them) and walk the query rows
+/// attentionGradMmaStep(d) at a time. Both load the next step's tiles
+/// (cp.async) while they use the current ones. At d = 256 the dk and dv
+/// accumulators alone would take every register: the CUDA-core kernels.
+inline constexpr int kAttentionGradMmaThreads = 128;
+inline constexpr int kAttentionGradMmaRows = 64;
+inline constexpr int kAttentionGradMmaKeys = 64;
+
+PALMRT_HOST_DEVICE constexpr int attentionGradMmaStep(int64_t d) {
+  return d == 128 ? 32 : 64;
+}
+
+/// Dynamic shared memory of the tensor-core dq kernel, in bytes: the bf16
+/// query and output gradient tiles, and two stages of key and value tiles,
+/// rows of d + 8 elements (as attentionMmaSharedBytes).
+PALMRT_HOST_DEVICE inline int64_t attentionGradMmaDqSharedBytes(int64_t d) {
+  return 2 * (2 * kAttentionGradMmaRows + 4 * attentionGradMmaStep(d)) *
+         (d + 8);
+}
+
+/// Dynamic shared memory of the tensor-core dk/dv kernel, in bytes: the
+/// bf16 key and value tiles and two stages of query and output gradient
+/// tiles, rows of d + 8 elements, then each stage's rows' lse and delta
+/// (f32).
+PALMRT_HOST_DEVICE inline int64_t attentionGradMmaDkvSharedBytes(int64_t d) {
+  return 2 * (2 * kAttentionGradMmaKeys + 4 * attentionGradMmaStep(d)) *
+             (d + 8) +
+         4 * 4 * attentionGradMmaStep(d);
 }
 
 } // namespace palmrt
