@@ -28,49 +28,7 @@ const char *testPtx() {
   return reinterpret_cast<const char *>(palmrt_test_kernels_ptx);
 }
 
-/// A context of one device with one group (of that device), with a GPU.
-struct Gpu {
-  std::unique_ptr<palmrt_context> ctx;
-  absl::Status why;
-};
-
-std::unique_ptr<palmrt_context> makeContext(absl::Status *why) {
-  auto info = parseProgramInfo(programJson({{"x", 1}}, {{"x"}}, "cuda"));
-  EXPECT_TRUE(info.ok()) << info.status();
-  auto ctx = createContext(*info);
-  EXPECT_TRUE(ctx.ok()) << ctx.status();
-  auto device = openCudaDevice(0, 1, false);
-  if (!device.ok()) {
-    *why = device.status();
-    return nullptr;
-  }
-  (*ctx)->device = std::move(*device);
-  *why = (*ctx)->device->connect(**ctx);
-  return std::move(*ctx);
-}
-
-Gpu &gpu() {
-  static Gpu g = [] {
-    Gpu g;
-    g.ctx = makeContext(&g.why);
-    return g;
-  }();
-  return g;
-}
-
-class Cuda : public ::testing::Test {
-protected:
-  void SetUp() override {
-    if (!gpu().ctx) {
-      if (!meansNoGpu(gpu().why))
-        FAIL() << "the GPU does not open: " << gpu().why;
-      PALMRT_SKIP_WITHOUT_GPU(gpu().why.message());
-    }
-    ASSERT_TRUE(gpu().why.ok()) << gpu().why;
-  }
-  palmrt_context *ctx() { return gpu().ctx.get(); }
-  Device &device() { return *gpu().ctx->device; }
-};
+using Cuda = OnGpu;
 
 std::vector<uint16_t> toBf16(const std::vector<float> &v) {
   std::vector<uint16_t> out(v.size());
@@ -570,7 +528,7 @@ TEST_F(Cuda, AllSliceCopiesBlocksAndPadsOnTheDevice) {
   // A context whose group claims 3 devices: all_slice needs no
   // communication, so one GPU plays device `index` of the three.
   absl::Status why;
-  std::unique_ptr<palmrt_context> c = makeContext(&why);
+  std::unique_ptr<palmrt_context> c = makeCudaContext(&why);
   ASSERT_TRUE(c) << why;
   for (int64_t index : {0, 1, 2})
     for (int32_t dim : {0, 1, 2})

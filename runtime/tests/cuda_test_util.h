@@ -9,12 +9,15 @@
 #ifndef PALMRT_TESTS_CUDA_TEST_UTIL_H
 #define PALMRT_TESTS_CUDA_TEST_UTIL_H
 
+#include "api/context.h"
 #include "device.h"
+#include "program_json.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -84,6 +87,54 @@ private:
   Device &device;
   size_t count;
   void *data = nullptr;
+};
+
+/// A context of one cuda device with one group (of that device); null,
+/// with the reason in `why`, without a GPU.
+inline std::unique_ptr<palmrt_context> makeCudaContext(absl::Status *why) {
+  auto info = parseProgramInfo(programJson({{"x", 1}}, {{"x"}}, "cuda"));
+  EXPECT_TRUE(info.ok()) << info.status();
+  auto ctx = createContext(*info);
+  EXPECT_TRUE(ctx.ok()) << ctx.status();
+  auto device = openCudaDevice(0, 1, false);
+  if (!device.ok()) {
+    *why = device.status();
+    return nullptr;
+  }
+  (*ctx)->device = std::move(*device);
+  *why = (*ctx)->device->connect(**ctx);
+  return std::move(*ctx);
+}
+
+/// The context the tests share, opened once per test binary.
+struct TestGpu {
+  std::unique_ptr<palmrt_context> ctx;
+  absl::Status why;
+};
+
+inline TestGpu &testGpu() {
+  static TestGpu g = [] {
+    TestGpu g;
+    g.ctx = makeCudaContext(&g.why);
+    return g;
+  }();
+  return g;
+}
+
+/// Tests on testGpu(): skipped without a GPU (failed where one is
+/// required), failed when a GPU that is there does not open.
+class OnGpu : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (!testGpu().ctx) {
+      if (!meansNoGpu(testGpu().why))
+        FAIL() << "the GPU does not open: " << testGpu().why;
+      PALMRT_SKIP_WITHOUT_GPU(testGpu().why.message());
+    }
+    ASSERT_TRUE(testGpu().why.ok()) << testGpu().why;
+  }
+  palmrt_context *ctx() { return testGpu().ctx.get(); }
+  Device &device() { return *testGpu().ctx->device; }
 };
 
 } // namespace palmrt

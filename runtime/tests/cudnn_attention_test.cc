@@ -120,44 +120,16 @@ TEST(CudnnUnsupported, SaysWhichCallsGoToPalmsKernels) {
 // The calls, against the host
 //===----------------------------------------------------------------------===//
 
-struct Gpu {
-  std::unique_ptr<palmrt_context> ctx;
-  absl::Status why;
-};
-
-Gpu &gpu() {
-  static Gpu g = [] {
-    Gpu g;
-    auto info = parseProgramInfo(programJson({{"x", 1}}, {{"x"}}, "cuda"));
-    auto ctx = createContext(*info);
-    auto device = openCudaDevice(0, 1, false);
-    if (!device.ok()) {
-      g.why = device.status();
-      return g;
-    }
-    (*ctx)->device = std::move(*device);
-    g.why = (*ctx)->device->connect(**ctx);
-    g.ctx = std::move(*ctx);
-    return g;
-  }();
-  return g;
-}
-
-class CudnnAttention : public ::testing::Test {
+class CudnnAttention : public OnGpu {
 protected:
   void SetUp() override {
-    if (!gpu().ctx) {
-      if (!meansNoGpu(gpu().why))
-        FAIL() << "the GPU does not open: " << gpu().why;
-      PALMRT_SKIP_WITHOUT_GPU(gpu().why.message());
-    }
-    ASSERT_TRUE(gpu().why.ok()) << gpu().why;
+    OnGpu::SetUp();
+    if (IsSkipped() || HasFatalFailure())
+      return;
     const char *choice = std::getenv("PALMRT_ATTENTION");
     if (!choice || std::string(choice) != "cudnn")
       GTEST_SKIP() << "run with PALMRT_ATTENTION=cudnn";
   }
-  palmrt_context *ctx() { return gpu().ctx.get(); }
-  Device &device() { return *gpu().ctx->device; }
 };
 
 struct Case {
