@@ -3,8 +3,9 @@
 // Three kinds of test, run by different ctest entries:
 // - CudnnGraphs: the operation graphs against the real libcudnn.so.9 where
 //   it is installed. Building and finalizing a graph needs no GPU, so cuDNN
-//   itself checks every descriptor, tensor and operation we give it; only
-//   choosing an engine needs a device.
+//   itself checks every descriptor, tensor and operation we give it; and
+//   with an H100's device properties and the toolkit's stub driver, its
+//   heuristics pick engines for the graphs and compile them.
 // - CudnnAttention: palmrt_attention and palmrt_attention_grad through the
 //   cuda backend with PALMRT_ATTENTION=cudnn, against the host backend; on
 //   a GPU with cuDNN, or against fake_cuda/ (whose libcudnn.so.9 interprets
@@ -43,13 +44,12 @@ const Cudnn *realCudnn(std::string *why) {
 }
 
 // palm-1b's and palm-8b's attention (MQA, heads of 128 and 256), grouped
-// heads, a cross shape, and the forward without statistics.
+// heads, and a cross shape.
 const SdpaShape kGraphShapes[] = {
-    {1, 2048, 2048, 16, 1, 128, true, true},
-    {2, 2048, 2048, 16, 1, 256, true, true},
-    {2, 256, 256, 8, 2, 64, true, true},
-    {1, 64, 300, 4, 4, 64, false, true},
-    {4, 512, 512, 8, 1, 128, true, false},
+    {1, 2048, 2048, 16, 1, 128, true},
+    {2, 2048, 2048, 16, 1, 256, true},
+    {2, 256, 256, 8, 2, 64, true},
+    {1, 64, 300, 4, 4, 64, false},
 };
 
 TEST(CudnnGraphs, TheLibraryAcceptsTheForwardAndBackward) {
@@ -62,10 +62,110 @@ TEST(CudnnGraphs, TheLibraryAcceptsTheForwardAndBackward) {
                                     " h=", p.h, " g=", p.g, " d=", p.d);
     absl::StatusOr<SdpaGraph> forward = buildSdpaForward(*dnn, p);
     EXPECT_TRUE(forward.ok()) << what << ": " << forward.status();
-    if (!p.stats)
-      continue;
     absl::StatusOr<SdpaGraph> backward = buildSdpaBackward(*dnn, p);
     EXPECT_TRUE(backward.ok()) << what << ": " << backward.status();
+  }
+}
+
+/// The device properties of an H100 SXM (sm_90, 132 SMs) as cuDNN 9.8 and
+/// later read them (CUDNN_ATTR_DEVICEPROP_JSON_REPRESENTATION), so its
+/// heuristics and plans can target that GPU where there is none.
+const char kH100Properties[] =
+    R"({"deviceVer": 900, "driverVer": 13000, "cudaDeviceId": 0,
+        "totalGlobalMem": 85520809984,
+        "maxGridSize": [2147483647, 65535, 65535],
+        "maxBlockSize": [1024, 1024, 64], "regsPerBlock": 65536,
+        "multiProcessorCount": 132, "warpSize": 32,
+        "maxSharedMemoryPerBlock": 49152,
+        "maxSharedMemoryPerBlockOptin": 232448,
+        "reservedSharedMemoryPerBlock": 1024, "maxRegistersPerSM": 65536,
+        "maxCtasPerSM": 32, "maxThreadsPerBlock": 1024,
+        "maxThreadsPerSM": 2048, "pciDeviceId": 0, "isTccDriver": 0,
+        "supportCoopLaunch": 1, "smClockRateKHz": 1980000,
+        "memClockRateKHz": 2619000, "l2CacheSize": 52428800,
+        "deviceName": "NVIDIA H100 80GB HBM3"})";
+
+// cuDNN's own descriptor type and attributes for device properties (cuDNN
+// 9.8+), used only here.
+constexpr int kDevicePropDesc = 38, kAttrDevicePropJson = 2702,
+              kAttrHeurDeviceProp = 204, kAttrPlanDeviceProp = 407,
+              kTypeChar = 24;
+
+// The real test of the graphs short of a GPU: cuDNN's heuristics for an
+// H100 offer engines for palm-1b's and palm-8b's forward and backward and
+// for grouped heads, and an engine compiles each graph into a kernel (its
+// execution plan gets as far as loading the kernel into the driver). Run
+// with the toolkit's stub libcuda.so.1 on the loader's path: cuDNN's
+// runtime-compiled engines need a driver library to exist, and the stub's
+// refusal to load the kernel (CUDA_ERROR_STUB_LIBRARY) is the expected end.
+TEST(CudnnGraphs, Sm90EnginesCompileThem) {
+  std::string why;
+  const Cudnn *dnn = realCudnn(&why);
+  if (!dnn)
+    GTEST_SKIP() << "no cuDNN: " << why;
+  if (!std::getenv("PALMRT_TEST_CUDNN_COMPILE"))
+    GTEST_SKIP() << "set PALMRT_TEST_CUDNN_COMPILE (ctest "
+                    "palmrt-cudnn-graphs does, with the stub driver)";
+  std::vector<DnnDescriptor> owned;
+  auto make = [&](int type) {
+    dnn::Descriptor d = nullptr;
+    EXPECT_EQ(dnn->BackendCreateDescriptor(type, &d), dnn::kSuccess);
+    owned.emplace_back(*dnn, d);
+    return d;
+  };
+  dnn::Descriptor device = make(kDevicePropDesc);
+  ASSERT_EQ(dnn->BackendSetAttribute(device, kAttrDevicePropJson, kTypeChar,
+                                     sizeof(kH100Properties), kH100Properties),
+            dnn::kSuccess);
+  dnn::Status s = dnn->BackendFinalize(device);
+  ASSERT_EQ(s, dnn::kSuccess) << dnn->statusString(s);
+  for (const SdpaShape &p :
+       {kGraphShapes[0], kGraphShapes[1], kGraphShapes[2]}) {
+    for (bool backward : {false, true}) {
+      std::string what =
+          absl::StrCat(backward ? "backward" : "forward", " b=", p.b,
+                       " s=", p.s, " h=", p.h, " g=", p.g, " d=", p.d);
+      absl::StatusOr<SdpaGraph> graph =
+          backward ? buildSdpaBackward(*dnn, p) : buildSdpaForward(*dnn, p);
+      ASSERT_TRUE(graph.ok()) << what << ": " << graph.status();
+      dnn::Descriptor heur = make(dnn::kEngineHeurDesc);
+      int32_t mode = dnn::kHeurModeA;
+      dnn->BackendSetAttribute(heur, dnn::kAttrHeurGraph, dnn::kTypeDescriptor,
+                               1, &graph->graph);
+      dnn->BackendSetAttribute(heur, dnn::kAttrHeurMode, dnn::kTypeHeurMode, 1,
+                               &mode);
+      dnn->BackendSetAttribute(heur, kAttrHeurDeviceProp, dnn::kTypeDescriptor,
+                               1, &device);
+      s = dnn->BackendFinalize(heur);
+      ASSERT_EQ(s, dnn::kSuccess) << what << ": " << dnn->statusString(s);
+      int64_t count = 0;
+      s = dnn->BackendGetAttribute(heur, dnn::kAttrHeurResults,
+                                   dnn::kTypeDescriptor, 0, &count, nullptr);
+      ASSERT_EQ(s, dnn::kSuccess) << what << ": " << dnn->statusString(s);
+      // The configurations that pass cuDNN's support checks.
+      std::vector<dnn::Descriptor> configs;
+      for (int64_t i = 0; i < count; ++i)
+        configs.push_back(make(dnn::kEngineCfgDesc));
+      s = dnn->BackendGetAttribute(heur, dnn::kAttrHeurResults,
+                                   dnn::kTypeDescriptor, count, &count,
+                                   configs.data());
+      ASSERT_EQ(s, dnn::kSuccess) << what << ": " << dnn->statusString(s);
+      ASSERT_GT(count, 0) << what << ": no engine supports the graph";
+      // The first one compiles it.
+      dnn::Descriptor plan = make(dnn::kExecutionPlanDesc);
+      dnn->BackendSetAttribute(plan, dnn::kAttrPlanConfig, dnn::kTypeDescriptor,
+                               1, &configs[0]);
+      dnn->BackendSetAttribute(plan, kAttrPlanDeviceProp, dnn::kTypeDescriptor,
+                               1, &device);
+      s = dnn->BackendFinalize(plan);
+      std::string result = s == dnn::kSuccess ? "" : dnn->statusString(s);
+      EXPECT_TRUE(s == dnn::kSuccess ||
+                  result.find("cuLibraryLoadData") != std::string::npos)
+          << what << ": " << result;
+      std::printf("%s: %lld engine configurations; the first compiles%s\n",
+                  what.c_str(), static_cast<long long>(count),
+                  s == dnn::kSuccess ? " and loads" : "");
+    }
   }
 }
 

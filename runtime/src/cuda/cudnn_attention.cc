@@ -317,11 +317,9 @@ absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn, const SdpaShape &p,
   g.pointwise(dnn::kExp, shifted, nullptr, e);
   dnn::Descriptor sum = g.scratch(rowDims);
   g.reduction(dnn::kReduceAdd, e, sum);
-  if (p.stats) {
-    dnn::Descriptor logSum = g.scratch(rowDims);
-    g.pointwise(dnn::kLog, sum, nullptr, logSum);
-    g.pointwise(dnn::kAdd, max, logSum, statistics(g, p));
-  }
+  dnn::Descriptor logSum = g.scratch(rowDims);
+  g.pointwise(dnn::kLog, sum, nullptr, logSum);
+  g.pointwise(dnn::kAdd, max, logSum, statistics(g, p));
   dnn::Descriptor probs = g.scratch(sDims, dnn::kBf16);
   g.pointwise(dnn::kDiv, e, sum, probs);
   g.matmul(probs, v, o);
@@ -667,8 +665,7 @@ absl::Status CudnnAttention::execute(Plan &p, const std::vector<int64_t> &uids,
 }
 
 absl::Status CudnnAttention::forward(const AttentionArgs &a) {
-  SdpaShape shape{a.b, a.s,  a.t,           a.h,
-                  a.g, a.dk, a.causal != 0, a.lse != nullptr};
+  SdpaShape shape{a.b, a.s, a.t, a.h, a.g, a.dk, a.causal != 0};
   absl::StatusOr<Plan *> p = plan(false, shape);
   if (!p.ok())
     return p.status();
@@ -676,14 +673,12 @@ absl::Status CudnnAttention::forward(const AttentionArgs &a) {
   std::vector<char *> space = carve(**p, 1, rows);
   float *stats = reinterpret_cast<float *>(space[1]);
   Scalars scalars(a.scale, dnn.GetVersion());
-  std::vector<int64_t> uids = {kQ, kK, kV, kO, kScale};
+  // The statistics go to scratch, then to lse when the call wants them.
+  std::vector<int64_t> uids = {kQ, kK, kV, kO, kScale, kStats};
   std::vector<void *> pointers = {
-      const_cast<void *>(a.q), const_cast<void *>(a.k), const_cast<void *>(a.v),
-      a.out, &scalars.scale};
-  if (a.lse) {
-    uids.push_back(kStats);
-    pointers.push_back(stats);
-  }
+      const_cast<void *>(a.q), const_cast<void *>(a.k),
+      const_cast<void *>(a.v), a.out,
+      &scalars.scale,          stats};
   if (a.causal) {
     uids.push_back(kFill);
     pointers.push_back(&scalars.fill);
@@ -697,7 +692,7 @@ absl::Status CudnnAttention::forward(const AttentionArgs &a) {
 }
 
 absl::Status CudnnAttention::backward(const AttentionGradArgs &a) {
-  SdpaShape shape{a.b, a.s, a.t, a.h, a.g, a.dkSize, a.causal != 0, true};
+  SdpaShape shape{a.b, a.s, a.t, a.h, a.g, a.dkSize, a.causal != 0};
   absl::StatusOr<Plan *> p = plan(true, shape);
   if (!p.ok())
     return p.status();

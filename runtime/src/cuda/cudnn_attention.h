@@ -34,11 +34,9 @@ namespace palmrt {
 struct SdpaShape {
   int64_t b, s, t, h, g, d;
   bool causal;
-  /// The forward also writes the statistics (for training).
-  bool stats;
   bool operator<(const SdpaShape &o) const {
-    return std::tie(b, s, t, h, g, d, causal, stats) <
-           std::tie(o.b, o.s, o.t, o.h, o.g, o.d, o.causal, o.stats);
+    return std::tie(b, s, t, h, g, d, causal) <
+           std::tie(o.b, o.s, o.t, o.h, o.g, o.d, o.causal);
   }
 };
 
@@ -63,10 +61,12 @@ struct SdpaGraph {
   dnn::Descriptor graph = nullptr;
 };
 
-/// Builds (and finalizes) the forward graph: O, and with shape.stats the
-/// row statistics (each query row's log-sum-exp, packed [b, h, s]), from
-/// Q, K, V and the scale. `handle` may be null: then no GPU is needed, so
-/// tests check the graph against the real library (cuDNN 9.8 or later).
+/// Builds (and finalizes) the forward graph: O and the row statistics
+/// (each query row's log-sum-exp, packed [b, h, s]) from Q, K, V and the
+/// scale. The statistics are always written: cuDNN 9.19 recognizes no
+/// forward graph without them as attention. `handle` may be null: then no GPU
+/// is needed, so tests check the graph against the real library (cuDNN 9.8 or
+/// later).
 absl::StatusOr<SdpaGraph> buildSdpaForward(const Cudnn &dnn,
                                            const SdpaShape &shape,
                                            dnn::Handle handle = nullptr);
