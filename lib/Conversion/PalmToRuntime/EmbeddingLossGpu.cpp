@@ -7,8 +7,8 @@
 //
 // Backwards: the embedding's is a thread per (block of table rows, column),
 // adding the rows of dy in id order (so each element sums in a fixed order,
-// as the host's does); the cross-entropy's is a warp per token writing its row of
-// dlogits, from the row's max and sum of exponentials (recomputed, or the
+// as the host's does); the cross-entropy's is a warp per token writing its row
+// of dlogits, from the row's max and sum of exponentials (recomputed, or the
 // split vocabulary's all-reduced ones).
 //
 //===----------------------------------------------------------------------===//
@@ -38,7 +38,8 @@ static Value targetLogit(OpBuilder &b, Location l, Type t, Value logits,
                             K::i64(b, l, 0)),
       arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, local, valid));
   Value safe = arith::SelectOp::create(b, l, here, local, K::i64(b, l, 0));
-  Value x = K::loadF32(b, l, t, logits, arith::AddIOp::create(b, l, base, safe));
+  Value x =
+      K::loadF32(b, l, t, logits, arith::AddIOp::create(b, l, base, safe));
   return arith::SelectOp::create(b, l, here, x, K::f32(b, l, 0));
 }
 
@@ -71,13 +72,6 @@ static void embeddingBody(OpBuilder &b, Location l, ArrayRef<Value> a,
   });
 }
 
-/// Kernel argument types: `pointers` pointers, then `ints` i64 scalars.
-static SmallVector<Type> kernelArgs(MLIRContext *ctx, int pointers, int ints) {
-  SmallVector<Type> types(pointers, LLVM::LLVMPointerType::get(ctx));
-  types.append(ints, IntegerType::get(ctx, 64));
-  return types;
-}
-
 namespace {
 
 /// palm.embedding -> a thread per output element.
@@ -89,11 +83,12 @@ struct EmbeddingToKernel : RuntimePattern<EmbeddingOp> {
       return failure();
     ArrayRef<int64_t> table = op.getTable().getType().getShape();
     Type t = op.getTable().getType().getElementType();
-    StringRef kernel = state.gpu->get(
-        "embedding:" + typeName(t), kernelArgs(e.builder().getContext(), 3, 4),
-        [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
-          embeddingBody(b, l, a, t);
-        });
+    StringRef kernel =
+        state.gpu->get("embedding:" + typeName(t),
+                       GpuKernels::argTypes(e.builder().getContext(), 3, 4),
+                       [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
+                         embeddingBody(b, l, a, t);
+                       });
     Value offset = op.getVocabShardAttr()
                        ? e.shardExtent(op.getVocabShardAttr(), table[0]).first
                        : e.i64(0);
@@ -113,7 +108,8 @@ struct SoftmaxMaxToKernel : RuntimePattern<SoftmaxMaxOp> {
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
     Type t = op.getLogits().getType().getElementType();
     StringRef kernel = state.gpu->get(
-        "softmax_max:" + typeName(t), kernelArgs(e.builder().getContext(), 2, 3),
+        "softmax_max:" + typeName(t),
+        GpuKernels::argTypes(e.builder().getContext(), 2, 3),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value vocab = a[3], valid = a[4];
           K::warpRows(b, l, a[2], [&](Value row, Value lane) {
@@ -141,7 +137,8 @@ struct SoftmaxSumsToKernel : RuntimePattern<SoftmaxSumsOp> {
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
     Type t = op.getLogits().getType().getElementType();
     StringRef kernel = state.gpu->get(
-        "softmax_sums:" + typeName(t), kernelArgs(e.builder().getContext(), 4, 4),
+        "softmax_sums:" + typeName(t),
+        GpuKernels::argTypes(e.builder().getContext(), 4, 4),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value tokens = a[4], vocab = a[5], valid = a[6], offset = a[7];
           K::warpRows(b, l, tokens, [&](Value row, Value lane) {
@@ -152,7 +149,8 @@ struct SoftmaxSumsToKernel : RuntimePattern<SoftmaxSumsOp> {
               Value tl = targetLogit(b, l, t, a[0], base,
                                      targetOf(b, l, a[2], row), offset, valid);
               K::store(b, l, s, a[3], row);
-              K::store(b, l, tl, a[3], arith::AddIOp::create(b, l, tokens, row));
+              K::store(b, l, tl, a[3],
+                       arith::AddIOp::create(b, l, tokens, row));
             });
           });
         });
@@ -176,7 +174,8 @@ struct CrossEntropyToKernels : RuntimePattern<CrossEntropyOp> {
     ArrayRef<int64_t> logits = op.getLogits().getType().getShape();
     ArrayRef<int64_t> tokenShape = logits.drop_back();
     Type t = op.getLogits().getType().getElementType();
-    SmallVector<Type> types = kernelArgs(e.builder().getContext(), 3, 1);
+    SmallVector<Type> types =
+        GpuKernels::argTypes(e.builder().getContext(), 3, 1);
     types.push_back(e.builder().getF32Type());
     types.append(1 + tokenShape.size(), e.builder().getI64Type());
     StringRef kernel = state.gpu->get(
@@ -229,7 +228,8 @@ struct CrossEntropyLossToKernels : RuntimePattern<CrossEntropyLossOp> {
                       Emitter &e) const override {
     ArrayRef<int64_t> tokenShape = op.getMax().getType().getShape();
     int64_t tokens = product(tokenShape);
-    SmallVector<Type> types = kernelArgs(e.builder().getContext(), 3, 0);
+    SmallVector<Type> types =
+        GpuKernels::argTypes(e.builder().getContext(), 3, 0);
     types.push_back(e.builder().getF32Type());
     types.append(1 + tokenShape.size(), e.builder().getI64Type());
     StringRef kernel = state.gpu->get(
@@ -283,7 +283,7 @@ struct EmbeddingGradToKernel : RuntimePattern<EmbeddingGradOp> {
     // a = (ids, dy, sums, dtable, ids, rows, d, row offset)
     StringRef kernel = state.gpu->get(
         "embedding_grad:" + typeName(tg) + ":" + typeName(t),
-        kernelArgs(e.builder().getContext(), 4, 4),
+        GpuKernels::argTypes(e.builder().getContext(), 4, 4),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Value numIds = a[4], rows = a[5], d = a[6], offset = a[7];
           Value zero = K::i64(b, l, 0), one = K::i64(b, l, 1);
@@ -372,7 +372,8 @@ struct CrossEntropyGradToKernel : RuntimePattern<CrossEntropyGradOp> {
     Type td = op.getResult().getType().getElementType();
     bool split = static_cast<bool>(op.getMax());
     bool scaled = static_cast<bool>(op.getGrad());
-    SmallVector<Type> types = kernelArgs(e.builder().getContext(), 6, 4);
+    SmallVector<Type> types =
+        GpuKernels::argTypes(e.builder().getContext(), 6, 4);
     types.push_back(e.builder().getF32Type());
     types.append(tokenShape.size(), e.builder().getI64Type());
     // a = (logits, targets, dloss, max, sums, dlogits, vocab, valid, offset,

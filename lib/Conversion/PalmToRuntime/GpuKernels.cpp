@@ -32,6 +32,14 @@ GpuKernels::GpuKernels(ModuleOp module) {
                                      b.getArrayAttr({target}));
 }
 
+SmallVector<Type> GpuKernels::argTypes(MLIRContext *ctx, int pointers,
+                                       int ints, int floats) {
+  SmallVector<Type> types(pointers, LLVM::LLVMPointerType::get(ctx));
+  types.append(ints, IntegerType::get(ctx, 64));
+  types.append(floats, Float32Type::get(ctx));
+  return types;
+}
+
 StringRef GpuKernels::get(StringRef key, ArrayRef<Type> argTypes,
                           const KernelBody &body) {
   auto found = names.find(key);

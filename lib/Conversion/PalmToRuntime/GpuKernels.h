@@ -40,6 +40,11 @@ public:
 
   gpu::GPUModuleOp getModule() { return kernels; }
 
+  /// Argument types of a kernel: `pointers` pointers, then `ints` i64
+  /// scalars, then `floats` f32 scalars.
+  static SmallVector<Type> argTypes(MLIRContext *ctx, int pointers, int ints,
+                                    int floats = 0);
+
   // Helpers for kernel bodies.
 
   /// for (i = global thread index; i < n; i += total threads) body(i), with

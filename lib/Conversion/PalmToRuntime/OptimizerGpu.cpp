@@ -124,14 +124,6 @@ static void finishSum(LoweringState &state, Emitter &e, int64_t n,
              {partial, result, e.i64(chunks)});
 }
 
-static SmallVector<Type> argTypes(MLIRContext *ctx, int pointers, int ints,
-                                  int floats) {
-  SmallVector<Type> types(pointers, LLVM::LLVMPointerType::get(ctx));
-  types.append(ints, IntegerType::get(ctx, 64));
-  types.append(floats, Float32Type::get(ctx));
-  return types;
-}
-
 /// cos(pi p) for p in [0, 1], in f64 from + and * only: -sin(y) with
 /// y = pi (p - 1/2) in [-pi/2, pi/2], by its Taylor series to y^17 (error
 /// below 1e-13), so no libm is needed on the GPU.
@@ -162,7 +154,7 @@ struct SumSquaresToKernels : RuntimePattern<SumSquaresOp> {
     int64_t n = op.getInput().getType().getNumElements();
     StringRef kernel = state.gpu->get(
         "sum_squares:" + typeName(t),
-        argTypes(e.builder().getContext(), 2, 1, 0),
+        GpuKernels::argTypes(e.builder().getContext(), 2, 1, 0),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           chunkSums(b, l, a[2], a[1], [&](Value i) {
             Value x = K::loadF32(b, l, t, a[0], i);
@@ -186,7 +178,7 @@ struct LearningRateToKernel : RuntimePattern<LearningRateOp> {
     // a = (step, out, warmup, total, peak, final)
     StringRef kernel = state.gpu->get(
         inverseSqrt ? "lr:inverse_sqrt" : "lr:warmup_cosine",
-        argTypes(e.builder().getContext(), 2, 2, 2),
+        GpuKernels::argTypes(e.builder().getContext(), 2, 2, 2),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           K::gridStride(b, l, K::i64(b, l, 1), [&](Value) {
             FloatType f64 = b.getF64Type();
@@ -249,7 +241,7 @@ struct AdafactorMomentsToKernels : RuntimePattern<AdafactorMomentsOp> {
     //      epsilon, max_norm)
     StringRef kernel = state.gpu->get(
         "adafactor_moments:" + typeName(tg) + ":" + typeName(tv),
-        argTypes(e.builder().getContext(), 6, 1, 3),
+        GpuKernels::argTypes(e.builder().getContext(), 6, 1, 3),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Clip clip(b, l, a[2], a[9]);
           Value one = K::f32(b, l, 1);
@@ -295,7 +287,7 @@ struct AdafactorApplyToKernel : RuntimePattern<AdafactorApplyOp> {
     StringRef kernel = state.gpu->get(
         "adafactor_apply:" + typeName(tp) + ":" + typeName(tg) + ":" +
             typeName(ts) + ":" + typeName(tv),
-        argTypes(e.builder().getContext(), 10, 2, 5),
+        GpuKernels::argTypes(e.builder().getContext(), 10, 2, 5),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Clip clip(b, l, a[4], a[15]);
           Value one = K::f32(b, l, 1);
@@ -348,7 +340,7 @@ struct AdamWApplyToKernel : RuntimePattern<AdamWApplyOp> {
     StringRef kernel = state.gpu->get(
         "adamw_apply:" + typeName(tp) + ":" + typeName(tg) + ":" +
             typeName(ts),
-        argTypes(e.builder().getContext(), 10, 1, 5),
+        GpuKernels::argTypes(e.builder().getContext(), 10, 1, 5),
         [&](OpBuilder &b, Location l, ArrayRef<Value> a) {
           Clip clip(b, l, a[4], a[14]);
           Value one = K::f32(b, l, 1);

@@ -445,14 +445,14 @@ std::string commonUnsupported(int32_t dtype, int64_t h, int64_t g, int64_t dk,
 std::string cudnnUnsupported(const AttentionArgs &a) {
   return commonUnsupported(a.dtype, a.h, a.g, a.dk, a.dv, a.headOffset,
                            a.headsPerGroup, a.globalHeads, a.queryOffset, a.s,
-                           a.t, a.causal, {a.q, a.k, a.v, a.out, a.lse});
+                           a.t, a.causal, {a.q, a.k, a.v, a.out});
 }
 
 std::string cudnnUnsupported(const AttentionGradArgs &a) {
   return commonUnsupported(
       a.dtype, a.h, a.g, a.dkSize, a.dvSize, a.headOffset, a.headsPerGroup,
       a.globalHeads, a.queryOffset, a.s, a.t, a.causal,
-      {a.q, a.k, a.v, a.out, a.lse, a.dout, a.dq, a.dk, a.dv});
+      {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv});
 }
 
 //===----------------------------------------------------------------------===//
