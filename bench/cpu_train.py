@@ -49,11 +49,15 @@ itself under that environment's python when torch is not importable).
 Usage:
   bench/cpu_train.py [--threads 1 2] [--preset small|tiny | --config JSON]
                      [--build DIR | --palm-exe PATH] [--palm-steps 8]
-                     [--palm-skip 2] [--warmup 2] [--runs 8] [--no-torch]
+                     [--palm-skip 2] [--warmup 2] [--runs 8] [--rounds 1]
+                     [--no-torch]
                      [--venv DIR] [--check] [--profile [--top 15]]
 
 The machine is shared: the load average is printed at the start and with
-every row; rerun when it is well above the thread count. This is a
+every row; rerun when it is well above the thread count. --rounds R times
+both systems R times per thread count, alternating which goes first, and
+reports medians over the rounds with each round's ratio, so that a change
+of load between the two systems' timings does not decide the ratio. This is a
 benchmark, not a test.
 """
 
@@ -372,6 +376,12 @@ def main():
                     help="PyTorch warm-up steps left out")
     ap.add_argument("--runs", type=int, default=8,
                     help="timed PyTorch steps")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time both systems this many times per thread "
+                    "count, alternating which goes first; each row reports "
+                    "the median over rounds and the ratio is that of the "
+                    "medians (the machine is shared: one round's systems "
+                    "can see different loads)")
     ap.add_argument("--palm-exe", help="compiled palm training step (1 rank, "
                     "palm-gen --train with the AdamW flags above); default: "
                     "generate and compile it with --build's tools")
@@ -399,9 +409,9 @@ def main():
     ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
     if (min(args.threads) < 1 or args.runs < 1 or args.palm_steps < 1
-            or args.palm_skip >= args.palm_steps):
-        ap.error("--threads, --runs and --palm-steps must be positive and "
-                 "--palm-skip below --palm-steps")
+            or args.rounds < 1 or args.palm_skip >= args.palm_steps):
+        ap.error("--threads, --runs, --rounds and --palm-steps must be "
+                 "positive and --palm-skip below --palm-steps")
 
     torch = None
     torch_note = ""
@@ -457,47 +467,75 @@ def main():
 
     rows, ratios, profiles = [], [], []
     for threads in args.threads:
+        # Per round: (PyTorch step medians, fwd+bwd medians, palm rates).
+        torch_rounds, palm_rounds = [], []
+        torch_note = palm_note = ""
+        for round_index in range(args.rounds):
+            order = ["torch", "palm"] if round_index % 2 == 0 else \
+                ["palm", "torch"]
+            for system in order:
+                if system == "torch" and torch:
+                    progress("timing PyTorch, %d thread(s), round %d, load "
+                             "%s" % (threads, round_index + 1,
+                                     load_average_text()))
+                    steps, fwd_bwd, loss = time_torch(
+                        torch, cfg, opt, threads, args.warmup, args.runs)
+                    load = load_average_text().split()[0]
+                    torch_rounds.append((statistics.median(steps),
+                                         statistics.median(fwd_bwd)))
+                    torch_note = "min %.4f s, loss %.4f, load %s" % (
+                        min(steps), loss, load)
+                if system == "palm" and args.palm_exe:
+                    extra = shlex.split(args.palm_args)
+                    trace = None
+                    if args.profile and round_index == 0:
+                        trace = os.path.join(
+                            tempfile.mkdtemp(prefix="palm-trace-"),
+                            "t%d.json" % threads)
+                        extra += ["--trace", trace]
+                    progress("timing palm, %d thread(s), round %d, load %s"
+                             % (threads, round_index + 1,
+                                load_average_text()))
+                    cmd, rates, steady = time_palm(
+                        args.palm_exe, args.palm_steps, args.palm_skip,
+                        threads, extra, PROG)
+                    load = load_average_text().split()[0]
+                    palm_rounds.append(statistics.median(steady))
+                    palm_note = "load %s; %s; all steps: %s" % (
+                        load, shlex.join(cmd),
+                        " ".join("%.0f" % r for _, r in rates))
+                    if trace:
+                        root, ext = os.path.splitext(trace)
+                        profiles.append((threads, summarize_trace(
+                            root + ".rank0" + ext, args.palm_skip,
+                            args.top)))
+
+        def per_round(rates):
+            return "" if args.rounds == 1 else "; rounds: %s tokens/s; " % (
+                " ".join("%.0f" % r for r in rates))
+
         torch_rate = palm_rate = None
-        if torch:
-            progress("timing PyTorch, %d thread(s), load %s" % (
-                threads, load_average_text()))
-            steps, fwd_bwd, loss = time_torch(torch, cfg, opt, threads,
-                                              args.warmup, args.runs)
-            load = load_average_text().split()[0]
-            med = statistics.median(steps)
+        if torch_rounds:
+            med = statistics.median(r[0] for r in torch_rounds)
+            med_fb = statistics.median(r[1] for r in torch_rounds)
             torch_rate = tokens / med
             rows.append(("pytorch %s train step" % torch.__version__,
-                         threads, len(steps), med, torch_rate,
-                         "min %.4f s, loss %.4f, load %s" % (
-                             min(steps), loss, load)))
-            med_fb = statistics.median(fwd_bwd)
-            rows.append(("pytorch fwd+bwd only (ref)", threads, len(fwd_bwd),
-                         med_fb, tokens / med_fb,
-                         "min %.4f s, load %s" % (min(fwd_bwd), load)))
-        if args.palm_exe:
-            extra = shlex.split(args.palm_args)
-            trace = None
-            if args.profile:
-                trace = os.path.join(tempfile.mkdtemp(prefix="palm-trace-"),
-                                     "t%d.json" % threads)
-                extra += ["--trace", trace]
-            progress("timing palm, %d thread(s), load %s" % (
-                threads, load_average_text()))
-            cmd, rates, steady = time_palm(args.palm_exe, args.palm_steps,
-                                           args.palm_skip, threads, extra,
-                                           PROG)
-            load = load_average_text().split()[0]
-            palm_rate = statistics.median(steady)
-            rows.append(("palm", threads, len(steady), tokens / palm_rate,
-                         palm_rate, "load %s; %s; all steps: %s" % (
-                             load, shlex.join(cmd),
-                             " ".join("%.0f" % r for _, r in rates))))
-            if trace:
-                root, ext = os.path.splitext(trace)
-                profiles.append((threads, summarize_trace(
-                    root + ".rank0" + ext, args.palm_skip, args.top)))
+                         threads, args.runs * args.rounds, med, torch_rate,
+                         per_round([tokens / r[0] for r in torch_rounds])
+                         .lstrip("; ") + torch_note))
+            rows.append(("pytorch fwd+bwd only (ref)", threads,
+                         args.runs * args.rounds, med_fb, tokens / med_fb,
+                         ""))
+        if palm_rounds:
+            palm_rate = statistics.median(palm_rounds)
+            rows.append(("palm", threads,
+                         (args.palm_steps - args.palm_skip) * args.rounds,
+                         tokens / palm_rate, palm_rate,
+                         per_round(palm_rounds).lstrip("; ") + palm_note))
         if torch_rate and palm_rate:
-            ratios.append((threads, palm_rate / torch_rate))
+            each = [p / (tokens / t[0])
+                    for p, t in zip(palm_rounds, torch_rounds)]
+            ratios.append((threads, palm_rate / torch_rate, each))
 
     print()
     print("%-30s %7s %5s %14s %12s %9s  %s" % (
@@ -509,9 +547,12 @@ def main():
     print("(GFLOP/s of the forward + backward row also counts 6N + 12LHQT)")
     if ratios:
         print()
-        for threads, ratio in ratios:
+        for threads, ratio, each in ratios:
             print("ratio palm/pytorch train step (tokens/s), %d thread%s: "
-                  "%.2f" % (threads, "" if threads == 1 else "s", ratio))
+                  "%.2f%s" % (threads, "" if threads == 1 else "s", ratio,
+                              "" if len(each) == 1 else
+                              " (of the medians; each round: %s)" %
+                              " ".join("%.2f" % r for r in each)))
     print("load average at end: %s" % load_average_text())
     for threads, lines in profiles:
         print()
