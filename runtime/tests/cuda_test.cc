@@ -30,20 +30,6 @@ const char *testPtx() {
 
 using Cuda = OnGpu;
 
-std::vector<uint16_t> toBf16(const std::vector<float> &v) {
-  std::vector<uint16_t> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i)
-    out[i] = floatToBf16(v[i]);
-  return out;
-}
-
-std::vector<float> fromBf16(const std::vector<uint16_t> &v) {
-  std::vector<float> out(v.size());
-  for (size_t i = 0; i < v.size(); ++i)
-    out[i] = bf16ToFloat(v[i]);
-  return out;
-}
-
 /// |got - want| <= tolerance * (1 + |want|) everywhere.
 void expectClose(const std::vector<float> &got, const std::vector<float> &want,
                  double tolerance, const std::string &what) {
@@ -72,17 +58,6 @@ void expectCloseOrInfinite(const std::vector<float> &got,
     }
   }
   expectClose(finiteGot, finiteWant, tolerance, what);
-}
-
-/// The largest |got - want| over the largest |want| (0 when both are 0).
-double errorToLargest(const std::vector<float> &got,
-                      const std::vector<float> &want) {
-  double error = 0, largest = 0;
-  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
-    error = std::max(error, std::fabs(static_cast<double>(got[i]) - want[i]));
-    largest = std::max(largest, std::fabs(static_cast<double>(want[i])));
-  }
-  return largest > 0 ? error / largest : error;
 }
 
 TEST_F(Cuda, CopyMovesBytesBetweenBuffers) {

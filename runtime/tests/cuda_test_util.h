@@ -10,11 +10,15 @@
 #define PALMRT_TESTS_CUDA_TEST_UTIL_H
 
 #include "api/context.h"
+#include "base/bf16.h"
 #include "device.h"
 #include "program_json.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -88,6 +92,32 @@ private:
   size_t count;
   void *data = nullptr;
 };
+
+/// bf16 copies of f32 values (round to nearest even), and back.
+inline std::vector<uint16_t> toBf16(const std::vector<float> &v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = floatToBf16(v[i]);
+  return out;
+}
+
+inline std::vector<float> fromBf16(const std::vector<uint16_t> &v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = bf16ToFloat(v[i]);
+  return out;
+}
+
+/// The largest |got - want| over the largest |want| (0 when both are 0).
+inline double errorToLargest(const std::vector<float> &got,
+                             const std::vector<float> &want) {
+  double error = 0, largest = 0;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    error = std::max(error, std::fabs(static_cast<double>(got[i]) - want[i]));
+    largest = std::max(largest, std::fabs(static_cast<double>(want[i])));
+  }
+  return largest > 0 ? error / largest : error;
+}
 
 /// A context of one cuda device with one group (of that device); null,
 /// with the reason in `why`, without a GPU.
