@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 
 namespace palmrt {
 namespace {
@@ -593,10 +594,10 @@ int64_t headSize(const AttentionArgs &a) { return a.dk; }
 int64_t headSize(const AttentionGradArgs &a) { return a.dkSize; }
 } // namespace
 
-template <typename Args>
-bool CudaDevice::attentionOnCudnn(const Args &a, bool backward) {
+template <typename Args> bool CudaDevice::attentionOnCudnn(const Args &a) {
   if (attentionChoice == AttentionChoice::kPalm)
     return false;
+  constexpr bool backward = std::is_same_v<Args, AttentionGradArgs>;
   const char *call = backward ? "palmrt_attention_grad" : "palmrt_attention";
   bool required = attentionChoice == AttentionChoice::kCudnn;
   std::string why = cudnnUnsupported(a);
@@ -645,7 +646,7 @@ bool CudaDevice::attentionOnCudnn(const Args &a, bool backward) {
 void CudaDevice::attention(const AttentionArgs &a) {
   if (a.b <= 0 || a.s <= 0 || a.h <= 0 || a.dv <= 0)
     return;
-  if (attentionOnCudnn(a, /*backward=*/false))
+  if (attentionOnCudnn(a))
     return;
   // bf16 heads of 64, 128 or 256 elements with aligned tensors go to the
   // tensor-core kernels; everything else to the CUDA-core ones.
@@ -712,7 +713,7 @@ void CudaDevice::attention(const AttentionArgs &a) {
 void CudaDevice::attentionGrad(const AttentionGradArgs &a) {
   if (a.b <= 0 || a.h <= 0)
     return;
-  if (a.s > 0 && a.t > 0 && attentionOnCudnn(a, /*backward=*/true))
+  if (a.s > 0 && a.t > 0 && attentionOnCudnn(a))
     return;
   int64_t maxD = std::max(a.dkSize, a.dvSize);
   if (maxD > 256)

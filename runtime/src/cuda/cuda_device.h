@@ -158,8 +158,7 @@ private:
   AttentionChoice attentionChoice = AttentionChoice::kAuto;
   /// Runs the call on cuDNN when the choice allows and cuDNN can; false
   /// when palmrt's kernels must run it.
-  template <typename Args>
-  bool attentionOnCudnn(const Args &args, bool backward);
+  template <typename Args> bool attentionOnCudnn(const Args &args);
   /// cuDNN's attention, made on first use; null (with the reason in
   /// cudnnMissing) without cuDNN.
   CudnnAttention *cudnnAttention();

@@ -71,8 +71,6 @@ class Builder {
 public:
   Builder(const Cudnn &dnn, SdpaGraph &out) : dnn(dnn), out(out) {}
 
-  absl::Status status() const { return failure; }
-
   dnn::Descriptor make(int type) {
     dnn::Descriptor d = nullptr;
     if (!failure.ok())
@@ -449,10 +447,10 @@ std::string cudnnUnsupported(const AttentionArgs &a) {
 }
 
 std::string cudnnUnsupported(const AttentionGradArgs &a) {
-  return commonUnsupported(
-      a.dtype, a.h, a.g, a.dkSize, a.dvSize, a.headOffset, a.headsPerGroup,
-      a.globalHeads, a.queryOffset, a.s, a.t, a.causal,
-      {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv});
+  return commonUnsupported(a.dtype, a.h, a.g, a.dkSize, a.dvSize, a.headOffset,
+                           a.headsPerGroup, a.globalHeads, a.queryOffset, a.s,
+                           a.t, a.causal,
+                           {a.q, a.k, a.v, a.out, a.dout, a.dq, a.dk, a.dv});
 }
 
 //===----------------------------------------------------------------------===//
@@ -612,17 +610,11 @@ absl::StatusOr<CudnnAttention::Plan *>
 CudnnAttention::plan(bool backward, const SdpaShape &shape) {
   auto key = std::make_pair(backward, shape);
   auto it = plans.find(key);
-  if (it == plans.end()) {
-    absl::StatusOr<Plan> made = makePlan(backward, shape);
-    absl::StatusOr<std::unique_ptr<Plan>> entry =
-        made.ok() ? absl::StatusOr<std::unique_ptr<Plan>>(
-                        std::make_unique<Plan>(std::move(*made)))
-                  : absl::StatusOr<std::unique_ptr<Plan>>(made.status());
-    it = plans.emplace(key, std::move(entry)).first;
-  }
+  if (it == plans.end())
+    it = plans.emplace(key, makePlan(backward, shape)).first;
   if (!it->second.ok())
     return it->second.status();
-  return it->second->get();
+  return &*it->second;
 }
 
 std::vector<char *> CudnnAttention::carve(const Plan &p, int rowBuffers,
@@ -641,12 +633,11 @@ std::vector<char *> CudnnAttention::carve(const Plan &p, int rowBuffers,
 absl::Status CudnnAttention::execute(Plan &p, const std::vector<int64_t> &uids,
                                      const std::vector<void *> &pointers,
                                      void *space) {
-  std::vector<DnnDescriptor> owned;
   dnn::Descriptor pack = nullptr;
   if (dnn.BackendCreateDescriptor(dnn::kVariantPackDesc, &pack) !=
       dnn::kSuccess)
     return absl::InternalError("cuDNN: cannot create a variant pack");
-  owned.emplace_back(dnn, pack);
+  DnnDescriptor owner(dnn, pack);
   dnn.BackendSetAttribute(pack, dnn::kAttrPackUids, dnn::kTypeInt64,
                           static_cast<int64_t>(uids.size()), uids.data());
   dnn.BackendSetAttribute(pack, dnn::kAttrPackPointers, dnn::kTypeVoidPtr,

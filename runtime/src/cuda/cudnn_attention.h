@@ -144,8 +144,9 @@ private:
   int smMajor;
   CudnnServices services;
   dnn::Handle handle = nullptr;
-  std::map<std::pair<bool, SdpaShape>, absl::StatusOr<std::unique_ptr<Plan>>>
-      plans;
+  /// Made or declined plans by direction and shape (map nodes do not
+  /// move, so plan() hands out pointers into them).
+  std::map<std::pair<bool, SdpaShape>, absl::StatusOr<Plan>> plans;
 };
 
 } // namespace palmrt
