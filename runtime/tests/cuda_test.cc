@@ -10,7 +10,6 @@
 #include "api/context.h"
 #include "base/bf16.h"
 #include "cuda_test_util.h"
-#include "program_json.h"
 #include "random_values.h"
 
 #include "palmrt/palmrt.h"
