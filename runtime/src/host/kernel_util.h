@@ -10,6 +10,8 @@
 #ifndef PALMRT_SRC_HOST_KERNEL_UTIL_H
 #define PALMRT_SRC_HOST_KERNEL_UTIL_H
 
+#include "host/parallel.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -28,6 +30,77 @@
 #define PALMRT_INLINE [[gnu::always_inline]] inline
 
 namespace palmrt {
+
+#if defined(__x86_64__) && defined(PALMRT_MULTIVERSION)
+namespace kernel_for_detail {
+
+/// The x86-64 level whose code kernelFor runs: 4 (AVX-512), 3 (AVX2 and
+/// FMA) or 1 (the baseline), as the target_clones resolvers choose.
+int cpuLevel();
+
+// One chunk, with the kernel's lambda inlined into a function compiled for
+// one level: the lambda's loops are vectorized with that instruction set.
+// (target_clones cannot clone a lambda, and the work of a kernel sits in
+// the lambda it hands to parallelFor.)
+#if defined(__clang__)
+#define PALMRT_INLINE_CALL [[clang::always_inline]]
+#define PALMRT_CHUNK_INLINING
+#else
+#define PALMRT_INLINE_CALL
+#define PALMRT_CHUNK_INLINING gnu::flatten,
+#endif
+template <class Body>
+[[PALMRT_CHUNK_INLINING gnu::target("arch=x86-64-v4")]] void
+chunkV4(const Body &body, int64_t begin, int64_t end) {
+  PALMRT_INLINE_CALL body(begin, end);
+}
+template <class Body>
+[[PALMRT_CHUNK_INLINING gnu::target("arch=x86-64-v3")]] void
+chunkV3(const Body &body, int64_t begin, int64_t end) {
+  PALMRT_INLINE_CALL body(begin, end);
+}
+#undef PALMRT_INLINE_CALL
+#undef PALMRT_CHUNK_INLINING
+
+} // namespace kernel_for_detail
+#endif
+
+/// parallelFor (parallelForWithBlas when WithBlas) for a kernel's loops:
+/// on x86-64 the chunks run `body` compiled for AVX-512 or for AVX2 + FMA
+/// when the CPU has them, like the PALMRT_KERNEL function around it.
+template <bool WithBlas, class Body>
+void kernelForAt(int64_t n, int64_t grain, const Body &body) {
+  auto run = [&](const auto &chunk) {
+    if (WithBlas)
+      parallelForWithBlas(n, grain, chunk);
+    else
+      parallelFor(n, grain, chunk);
+  };
+#if defined(__x86_64__) && defined(PALMRT_MULTIVERSION)
+  switch (kernel_for_detail::cpuLevel()) {
+  case 4:
+    return run([&](int64_t begin, int64_t end) {
+      kernel_for_detail::chunkV4(body, begin, end);
+    });
+  case 3:
+    return run([&](int64_t begin, int64_t end) {
+      kernel_for_detail::chunkV3(body, begin, end);
+    });
+  default:
+    break;
+  }
+#endif
+  run(body);
+}
+
+template <class Body>
+void kernelFor(int64_t n, int64_t grain, const Body &body) {
+  kernelForAt<false>(n, grain, body);
+}
+template <class Body>
+void kernelForWithBlas(int64_t n, int64_t grain, const Body &body) {
+  kernelForAt<true>(n, grain, body);
+}
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 

@@ -27,6 +27,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 #include <vector>
 
 namespace palmrt {
@@ -155,6 +159,15 @@ std::vector<int64_t> validTokens(int32_t rank, const int64_t *shape,
   }
 }
 
+#if defined(__x86_64__) && defined(PALMRT_MULTIVERSION)
+int kernel_for_detail::cpuLevel() {
+  static const int level = __builtin_cpu_supports("x86-64-v4")   ? 4
+                           : __builtin_cpu_supports("x86-64-v3") ? 3
+                                                                 : 1;
+  return level;
+}
+#endif
+
 int64_t product(int32_t rank, const int64_t *shape) {
   int64_t n = 1;
   for (int32_t d = 0; d < rank; ++d)
@@ -181,6 +194,55 @@ int64_t attentionRealHeads(const char *who, int64_t h, int64_t g,
 
 using namespace palmrt;
 
+namespace {
+
+/// cos and sin of RoPE's angles at s positions from an offset, [s, half].
+struct RopeTables {
+  std::vector<float> cos, sin;
+};
+
+/// The tables of one call, computed once and kept: a training step rotates
+/// the same positions many times (queries and keys, every layer, forward
+/// and backward), and the angles take longer than the rotation.
+std::shared_ptr<const RopeTables> ropeTables(int64_t s, int64_t half,
+                                             float base, int64_t offset,
+                                             bool inverse) {
+  using Key = std::tuple<int64_t, int64_t, float, int64_t, bool>;
+  static std::mutex mutex;
+  static std::map<Key, std::shared_ptr<const RopeTables>> cache;
+  Key key{s, half, base, offset, inverse};
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(key);
+    if (it != cache.end())
+      return it->second;
+  }
+  // Angles in double: p * base^(-2i/d) loses digits in f32 at large p. The
+  // inverse rotates by -angle: cos is even, so only sin changes sign.
+  auto tables = std::make_shared<RopeTables>();
+  tables->cos.resize(s * half);
+  tables->sin.resize(s * half);
+  double sign = inverse ? -1.0 : 1.0;
+  for (int64_t i = 0; i < half; ++i) {
+    double freq = std::pow(static_cast<double>(base),
+                           -2.0 * static_cast<double>(i) / (2 * half));
+    for (int64_t p = 0; p < s; ++p) {
+      double angle = static_cast<double>(offset + p) * freq;
+      tables->cos[p * half + i] = static_cast<float>(std::cos(angle));
+      tables->sin[p * half + i] = static_cast<float>(sign * std::sin(angle));
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  // A program uses a few shapes; a caller sweeping offsets (a shard of the
+  // positions per call, say) must not grow the cache without bound.
+  if (cache.size() >= 64)
+    cache.clear();
+  cache.emplace(key, tables);
+  return tables;
+}
+
+} // namespace
+
 extern "C" {
 
 PALMRT_KERNEL void palmrt_layer_norm_f32(const float *x, const float *scale,
@@ -192,7 +254,7 @@ PALMRT_KERNEL void palmrt_layer_norm_f32(const float *x, const float *scale,
   if (cols <= 0)
     return;
   float inv = 1.0f / static_cast<float>(cols);
-  parallelFor(rows, 32, [&](int64_t begin, int64_t end) {
+  kernelFor(rows, 32, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       auto [mean, sq] = rowMoments(x + r * cols, cols);
       normalizeRow(x + r * cols, scale, y + r * cols, cols, mean,
@@ -253,20 +315,10 @@ PALMRT_KERNEL void palmrt_rope_f32(const float *x, float *y, int64_t b,
   if (d % 2 != 0)
     fatal(absl::StrCat("palmrt_rope_f32: head size ", d, " is odd"));
   int64_t half = d / 2;
-  // Angles in double: p * base^(-2i/d) loses digits in f32 at large p. The
-  // inverse rotates by -angle: cos is even, so only sin changes sign.
-  double sign = inverse ? -1.0 : 1.0;
-  std::vector<float> cosTable(s * half), sinTable(s * half);
-  for (int64_t i = 0; i < half; ++i) {
-    double freq =
-        std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / d);
-    for (int64_t p = 0; p < s; ++p) {
-      double angle = static_cast<double>(position_offset + p) * freq;
-      cosTable[p * half + i] = static_cast<float>(std::cos(angle));
-      sinTable[p * half + i] = static_cast<float>(sign * std::sin(angle));
-    }
-  }
-  parallelFor(b * s, 16, [&](int64_t begin, int64_t end) {
+  std::shared_ptr<const RopeTables> tables =
+      ropeTables(s, half, base, position_offset, inverse != 0);
+  const std::vector<float> &cosTable = tables->cos, &sinTable = tables->sin;
+  kernelFor(b * s, 16, [&](int64_t begin, int64_t end) {
     for (int64_t bp = begin; bp < end; ++bp) {
       int64_t bi = bp / s, p = bp % s;
       const float *cs = &cosTable[p * half];
@@ -315,7 +367,7 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
     // Blocks of positions are independent: split them (the blocks of all
     // batch elements) over the threads.
     int64_t blocks = (s + positions - 1) / positions;
-    parallelForWithBlas(b * blocks, 1, [&](int64_t begin, int64_t end) {
+    kernelForWithBlas(b * blocks, 1, [&](int64_t begin, int64_t end) {
       AttentionScratch scratch;
       for (int64_t item = begin; item < end; ++item) {
         int64_t bi = item / blocks, q0 = (item % blocks) * positions;
@@ -340,7 +392,7 @@ palmrt_attention_f32(const float *q, const float *k, const float *v, float *out,
     }
     return;
   }
-  parallelForWithBlas(b * h, 1, [&](int64_t begin, int64_t end) {
+  kernelForWithBlas(b * h, 1, [&](int64_t begin, int64_t end) {
     AttentionScratch scratch;
     for (int64_t item = begin; item < end; ++item) {
       int64_t bi = item / h, hi = item % h;
@@ -374,7 +426,7 @@ void palmrt_embedding_f32(const float *table, const int32_t *ids, float *out,
   if (trace.active())
     trace.setArgs(
         absl::StrCat("\"ids\":", num_ids, ",\"rows\":", rows, ",\"d\":", d));
-  parallelFor(num_ids, 64, [&](int64_t begin, int64_t end) {
+  kernelFor(num_ids, 64, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       int64_t row = static_cast<int64_t>(ids[i]) - row_offset;
       if (row >= 0 && row < rows)
@@ -390,7 +442,7 @@ PALMRT_KERNEL void palmrt_softmax_max_f32(const float *logits, float *out,
                                           int64_t valid) {
   TraceScope trace("softmax_max", "kernel");
   valid = std::min(valid, vocab);
-  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
+  kernelFor(tokens, 16, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
       out[i] = valid > 0 ? rowMax(logits + i * vocab, valid) : kNegInf;
   });
@@ -403,7 +455,7 @@ PALMRT_KERNEL void palmrt_softmax_sums_f32(const float *logits,
                                            int64_t valid, int64_t offset) {
   TraceScope trace("softmax_sums", "kernel");
   valid = std::min(valid, vocab);
-  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
+  kernelFor(tokens, 16, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float *row = logits + i * vocab;
       // A max of -inf means no shard holds a valid class: nothing to sum.
@@ -430,7 +482,7 @@ PALMRT_KERNEL void palmrt_cross_entropy_f32(
   }
   // Each token's loss on some thread, then the sum in token order.
   std::vector<double> loss(real.size());
-  parallelFor(static_cast<int64_t>(real.size()), 16,
+  kernelFor(static_cast<int64_t>(real.size()), 16,
               [&](int64_t begin, int64_t end) {
                 for (int64_t n = begin; n < end; ++n) {
                   const float *row = logits + real[n] * vocab;

@@ -179,7 +179,7 @@ PALMRT_KERNEL void palmrt_attention_grad_f32(
     // add to its own dk and dv, in order, on one thread.
     int64_t kvHead = head_offset / heads_per_group;
     int64_t positions = std::max<int64_t>(1, kGradRows / h);
-    parallelForWithBlas(b, 1, [&](int64_t begin, int64_t end) {
+    kernelForWithBlas(b, 1, [&](int64_t begin, int64_t end) {
       AttentionGradScratch scratch;
       for (int64_t bi = begin; bi < end; ++bi)
         for (int64_t q0 = 0; q0 < s; q0 += positions)
@@ -194,7 +194,7 @@ PALMRT_KERNEL void palmrt_attention_grad_f32(
   int64_t firstKv = head_offset / heads_per_group;
   int64_t kvHeads =
       (head_offset + realHeads - 1) / heads_per_group - firstKv + 1;
-  parallelForWithBlas(b * kvHeads, 1, [&](int64_t begin, int64_t end) {
+  kernelForWithBlas(b * kvHeads, 1, [&](int64_t begin, int64_t end) {
     AttentionGradScratch scratch;
     for (int64_t item = begin; item < end; ++item) {
       int64_t bi = item / kvHeads, kvHead = firstKv + item % kvHeads;
@@ -226,7 +226,7 @@ PALMRT_KERNEL void palmrt_layer_norm_grad_f32(const float *x,
   constexpr int64_t kRows = 32;
   int64_t chunks = chunkCount(rows, kRows);
   std::vector<double> dscaleSum(std::max<int64_t>(chunks, 1) * cols, 0.0);
-  parallelFor(rows, kRows, [&](int64_t begin, int64_t end) {
+  kernelFor(rows, kRows, [&](int64_t begin, int64_t end) {
     double *partial = dscaleSum.data() + (begin / kRows) * cols;
     std::vector<float> xhat(cols);
     for (int64_t r = begin; r < end; ++r) {
@@ -270,12 +270,12 @@ void palmrt_embedding_grad_f32(const int32_t *ids, const float *dy,
   if (trace.active())
     trace.setArgs(
         absl::StrCat("\"ids\":", num_ids, ",\"rows\":", rows, ",\"d\":", d));
-  parallelFor(rows, 256, [&](int64_t begin, int64_t end) {
+  kernelFor(rows, 256, [&](int64_t begin, int64_t end) {
     std::fill(dtable + begin * d, dtable + end * d, 0.0f);
   });
   // By columns: each thread adds its columns of every id's row, ids in
   // order, so each element sums in id order.
-  parallelFor(d, 64, [&](int64_t e0, int64_t e1) {
+  kernelFor(d, 64, [&](int64_t e0, int64_t e1) {
     for (int64_t i = 0; i < num_ids; ++i) {
       int64_t row = static_cast<int64_t>(ids[i]) - row_offset;
       if (row < 0 || row >= rows)
@@ -305,7 +305,7 @@ PALMRT_KERNEL void palmrt_cross_entropy_grad_f32(
     isReal[i] = 1;
   // Each token's row on its own (any split gives the same rows); each row
   // written once: zero where there is no gradient.
-  parallelFor(tokens, 16, [&](int64_t begin, int64_t end) {
+  kernelFor(tokens, 16, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float *row = logits + i * vocab;
       float *drow = dlogits + i * vocab;

@@ -14,7 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "base/trace.h"
-#include "host/parallel.h"
+#include "host/kernel_util.h"
 
 #include "palmrt/palmrt.h"
 
@@ -54,7 +54,7 @@ template <typename F> double chunkSum(int64_t begin, int64_t end, F f) {
 template <typename Body> double chunkedSum(int64_t n, Body body) {
   std::vector<double> partial(
       std::max<int64_t>(palmrt::chunkCount(n, kChunk), 1), 0.0);
-  palmrt::parallelFor(n, kChunk, [&](int64_t begin, int64_t end) {
+  palmrt::kernelFor(n, kChunk, [&](int64_t begin, int64_t end) {
     partial[begin / kChunk] = body(begin, end);
   });
   double sum = 0.0;
@@ -139,7 +139,7 @@ void palmrt_adafactor_apply_f32(const float *param, const float *grad,
       scale_floor, std::sqrt(param_sum_squares[0] / static_cast<float>(count)));
   float rate = lr[0];
   float decay = weight_decay * rate * rate;
-  palmrt::parallelFor(n, kChunk, [&](int64_t begin, int64_t end) {
+  palmrt::kernelFor(n, kChunk, [&](int64_t begin, int64_t end) {
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       float u = clip(grad[i]) / std::sqrt(new_v[i]) / updateDivisor;
@@ -163,7 +163,7 @@ void palmrt_adamw_apply_f32(const float *param, const float *grad,
   float mCorrection = 1.0f - std::pow(beta1, k);
   float vCorrection = 1.0f - std::pow(beta2, k);
   float rate = lr[0];
-  palmrt::parallelFor(n, kChunk, [&](int64_t begin, int64_t end) {
+  palmrt::kernelFor(n, kChunk, [&](int64_t begin, int64_t end) {
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) {
       float g = clip(grad[i]);
